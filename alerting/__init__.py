@@ -1,0 +1,1 @@
+"""Incidents, routing, channels and root-cause context (built on check results; see issue 7)."""

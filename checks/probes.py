@@ -1,0 +1,78 @@
+"""Probes: the observations a check asks of a source.
+
+A check never talks to a warehouse or a bucket. It names the facts it needs (a row count, the
+newest value of a column, the columns) and the source decides how to get them, fusing the
+probes of every check of a dataset into as few statements or requests as it can. This keeps one
+code path for SQL tables and lake prefixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Base of every probe; subclasses are frozen so equal probes of two checks are fetched once."""
+
+    def describe(self) -> str:
+        """A short human name, used in error messages."""
+        return type(self).__name__
+
+
+@dataclass(frozen=True)
+class RowCount(Probe):
+    """Number of rows in the dataset's scope."""
+
+    def describe(self) -> str:
+        return "row count"
+
+
+@dataclass(frozen=True)
+class MaxValue(Probe):
+    """Largest value of a column in the dataset's scope (freshness columns)."""
+
+    column: str
+
+    def describe(self) -> str:
+        return f"max({self.column})"
+
+
+@dataclass(frozen=True)
+class Columns(Probe):
+    """The dataset's columns and their native type names, in order."""
+
+    def describe(self) -> str:
+        return "columns"
+
+
+@dataclass(frozen=True)
+class ScalarQuery(Probe):
+    """A user statement returning one number (metric checks); not scoped by the dataset's `where`."""
+
+    sql: str
+
+    def describe(self) -> str:
+        return "metric statement"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A probe's answer: a value, or the reason there is none, with the statement that produced it."""
+
+    value: Any = None
+    error: str | None = None
+    statement: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column as reflected from the source, with its native type name."""
+
+    name: str
+    type_name: str

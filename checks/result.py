@@ -1,0 +1,67 @@
+"""Plain data types for what a check run produces: its outcome and the evidence behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """The one outcome every check run ends in (see the spec's outcome table)."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a check kind concludes from its observations, before timing and provenance are added."""
+
+    outcome: Outcome
+    message: str
+    value: float | None = None
+    unit: str | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    snapshot: dict[str, str] | None = None  # schema checks: the columns to remember for drift
+
+
+@dataclass(frozen=True)
+class Result:
+    """One check run, as stored, printed and exported."""
+
+    check: str
+    dataset: str
+    kind: str
+    source: str
+    outcome: Outcome
+    message: str
+    started_at: datetime
+    duration_seconds: float
+    value: float | None = None
+    unit: str | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    statements: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of the spec (`demon check --format json`)."""
+        return {
+            "check": self.check,
+            "dataset": self.dataset,
+            "kind": self.kind,
+            "source": self.source,
+            "outcome": self.outcome.value,
+            "value": self.value,
+            "unit": self.unit,
+            "thresholds": dict(self.thresholds),
+            "message": self.message,
+            "started_at": self.started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "duration_seconds": round(self.duration_seconds, 6),
+            "statements": list(self.statements),
+            "details": self.details,
+        }

@@ -1,0 +1,1 @@
+"""Bundled Grafana dashboards, provisioning files and Prometheus rules (see issue 6)."""

@@ -1,0 +1,345 @@
+"""Typed models of `demon.yml`, version 1 (see ../shared/spec/demon.example.yml).
+
+Every model forbids unknown keys. Rules that span several parts of the file (references, check
+ids, which checks suit which source) live in `references.py`, where they can name the exact field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+
+from monitor.config.types import (
+    Duration,
+    NonNegative,
+    OptionalText,
+    Percentage,
+    Schedule,
+    ScheduleText,
+    Severity,
+    parse_schedule,
+)
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+TypeFamily = Literal[
+    "integer", "float", "decimal", "string", "boolean", "date", "timestamp", "binary", "json", "other"
+]
+
+
+def _as_list(value: Any) -> Any:
+    """Let a single value stand for a one-element list (`severity: critical`)."""
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+class SqlSourceConfig(Model):
+    kind: Literal["sql"]
+    url: str = Field(description="any SQLAlchemy URL; relative DuckDB/SQLite paths are relative to this file")
+    query_timeout: Duration = Field(300.0, description="per statement; past it the check ends as error")
+    max_concurrency: int = Field(4, ge=1, le=256, description="statements in flight at once")
+
+
+class S3SourceConfig(Model):
+    kind: Literal["s3"]
+    bucket: str
+    prefix: str = ""
+    region: OptionalText = None
+    endpoint_url: OptionalText = None
+    max_concurrency: int = Field(16, ge=1, le=256, description="requests in flight at once")
+
+
+class FilesSourceConfig(Model):
+    kind: Literal["files"]
+    root: str = Field(description="a local directory; relative to this file")
+    max_concurrency: int = Field(8, ge=1, le=256)
+
+
+SourceConfig = Annotated[
+    SqlSourceConfig | S3SourceConfig | FilesSourceConfig, Field(discriminator="kind")
+]
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+class CheckParams(Model):
+    name: Name | None = Field(None, description="required when a dataset has two checks of one kind")
+
+
+class FreshnessParams(CheckParams):
+    column: str | None = Field(None, description="timestamp or date column; lake datasets may omit it")
+    warn_after: Duration | None = None
+    fail_after: Duration | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_threshold(self) -> FreshnessParams:
+        if self.warn_after is None and self.fail_after is None:
+            raise ValueError("expected warn_after or fail_after (or both)")
+        return self
+
+
+class VolumeParams(CheckParams):
+    metric: Literal["rows", "files", "bytes"] = "rows"
+    scope: Literal["all", "latest_partition"] = "all"
+    min: NonNegative | None = None
+    max: NonNegative | None = None
+    warn_min: NonNegative | None = None
+    warn_max: NonNegative | None = None
+    max_drop: Percentage | None = Field(None, description="fail when the value fell by more than this")
+    max_growth: Percentage | None = Field(None, description="fail when the value grew by more than this")
+
+
+class SchemaParams(CheckParams):
+    columns: dict[str, TypeFamily] = Field(default_factory=dict)
+    allow_extra: bool = Field(True, description="false: a column not listed fails the check")
+    on_drift: Literal["warn", "fail", "ignore"] = "warn"
+
+
+class QualityParams(CheckParams):
+    schema_ref: str = Field(alias="schema", description="module:attr of a Pandera schema, or a YAML file")
+    sample: int = Field(100_000, ge=1)
+    scope: Literal["all", "latest_partition"] = "all"
+    max_failing_rows: int | None = Field(None, ge=0)
+    max_failing_pct: Percentage | None = None
+    warn_failing_rows: int | None = Field(None, ge=0)
+    warn_failing_pct: Percentage | None = None
+
+
+class MetricParams(CheckParams):
+    sql: str = Field(description="a statement returning one number")
+    min: float | None = None
+    max: float | None = None
+    warn_min: float | None = None
+    warn_max: float | None = None
+
+
+KIND_PARAMS: dict[str, type[CheckParams]] = {
+    "freshness": FreshnessParams,
+    "volume": VolumeParams,
+    "schema": SchemaParams,
+    "quality": QualityParams,
+    "metric": MetricParams,
+}
+
+
+class CheckEntry(Model):
+    """One item of a dataset's `checks:` list: a mapping with exactly one check kind as its key."""
+
+    freshness: FreshnessParams | None = None
+    volume: VolumeParams | None = None
+    schema_check: SchemaParams | None = Field(None, alias="schema")
+    quality: QualityParams | None = None
+    metric: MetricParams | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_body_means_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: ({} if value is None else value) for key, value in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> CheckEntry:
+        if len(self.model_fields_set) != 1:
+            raise ValueError(f"expected exactly one check kind ({', '.join(KIND_PARAMS)})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(iter(self.kinds()))[0]
+
+    @property
+    def params(self) -> CheckParams:
+        return next(iter(self.kinds()))[1]
+
+    def kinds(self) -> list[tuple[str, CheckParams]]:
+        items = [(kind, getattr(self, "schema_check" if kind == "schema" else kind)) for kind in KIND_PARAMS]
+        return [(kind, params) for kind, params in items if params is not None]
+
+
+# --- datasets ------------------------------------------------------------------------------------
+
+Format = Literal["parquet", "csv", "jsonl"]
+
+
+class DatasetConfig(Model):
+    source: str
+    table: str | None = Field(None, description="sql sources: [schema.]table")
+    path: str | None = Field(None, description="s3/files sources: prefix under the source's root")
+    format: Format | None = None
+    partitioning: Literal["hive", "none"] = "none"
+    description: str | None = None
+    owner: str | None = None
+    tags: StrList = Field(default_factory=list)
+    severity: Severity | None = None
+    upstream: StrList = Field(default_factory=list)
+    runbook: str | None = None
+    schedule: ScheduleText | None = None
+    where: str | None = Field(None, description="SQL condition scoping every check of the dataset")
+    pii_columns: StrList = Field(default_factory=list)
+    checks: list[CheckEntry] = Field(default_factory=list)
+
+
+class Defaults(Model):
+    schedule: ScheduleText = Field(default_factory=lambda: parse_schedule("every 15m"))
+    owner: str | None = None
+    severity: Severity = Severity.HIGH
+    tags: StrList = Field(default_factory=list)
+
+
+# --- alerting ------------------------------------------------------------------------------------
+
+
+class SlackChannelConfig(Model):
+    kind: Literal["slack"]
+    token: OptionalText = Field(None, description="bot token: root message, threaded updates")
+    channel: str | None = None
+    webhook_url: OptionalText = Field(None, description="incoming webhook: messages only")
+    api_url: OptionalText = None
+
+    @model_validator(mode="after")
+    def _token_or_webhook(self) -> SlackChannelConfig:
+        if not (self.token and self.channel) and not self.webhook_url:
+            raise ValueError("expected token and channel, or webhook_url")
+        return self
+
+
+class SnsChannelConfig(Model):
+    kind: Literal["sns"]
+    topic_arn: str = Field(pattern=r"^arn:aws[a-z-]*:sns:")
+    region: OptionalText = None
+    endpoint_url: OptionalText = None
+
+
+class ConsoleChannelConfig(Model):
+    kind: Literal["console"]
+
+
+class WebhookChannelConfig(Model):
+    kind: Literal["webhook"]
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+ChannelConfig = Annotated[
+    SlackChannelConfig | SnsChannelConfig | ConsoleChannelConfig | WebhookChannelConfig,
+    Field(discriminator="kind"),
+]
+
+
+class RouteMatch(Model):
+    severity: list[Severity] = Field(default_factory=list)
+    owner: StrList = Field(default_factory=list)
+    tags: StrList = Field(default_factory=list)
+    dataset: StrList = Field(default_factory=list, description="dataset names or globs")
+    kind: StrList = Field(default_factory=list)
+    outcome: list[Literal["warn", "fail", "error"]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_values(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: _as_list(value) for key, value in data.items()}
+        return data
+
+
+class RouteConfig(Model):
+    match: RouteMatch = Field(default_factory=RouteMatch)
+    notify: list[str] = Field(min_length=1)
+    continue_: bool = Field(False, alias="continue")
+
+
+class AlertingConfig(Model):
+    channels: dict[Name, ChannelConfig] = Field(default_factory=dict)
+    routes: list[RouteConfig] = Field(default_factory=list)
+    repeat_every: Duration | None = 4 * 3600.0
+    notify_resolved: bool = True
+    grafana_url: OptionalText = None
+
+
+class MetricsConfig(Model):
+    listen: str = Field("127.0.0.1:9108", pattern=r"^[^\s:]*:\d{1,5}$")
+    pushgateway: OptionalText = None
+
+
+class StateConfig(Model):
+    url: str = "sqlite:///.demon/state.db"
+    retention: Duration = 90 * 86400.0
+
+
+# --- the file ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A check with its stable id, flattened out of its dataset for the runner."""
+
+    id: str
+    kind: str
+    dataset: str
+    params: CheckParams
+
+
+class Config(Model):
+    version: Literal[1]
+    sources: dict[Name, SourceConfig]
+    defaults: Defaults = Field(default_factory=Defaults)
+    datasets: dict[Name, DatasetConfig] = Field(default_factory=dict)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+
+    _path: str = PrivateAttr(default="demon.yml")
+    _secrets: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @model_validator(mode="after")
+    def _inherit_defaults(self) -> Config:
+        for dataset in self.datasets.values():
+            dataset.schedule = dataset.schedule or self.defaults.schedule
+            dataset.owner = dataset.owner or self.defaults.owner
+            dataset.severity = dataset.severity or self.defaults.severity
+            dataset.tags = dataset.tags or list(self.defaults.tags)
+        return self
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Values that came from the environment: never printed, logged or exported."""
+        return self._secrets
+
+    @cached_property
+    def checks(self) -> list[CheckSpec]:
+        return [spec for name in self.datasets for spec in dataset_checks(name, self.datasets[name])]
+
+
+def check_id(dataset: str, kind: str, params: CheckParams) -> str:
+    return ".".join(part for part in (dataset, kind, params.name) if part)
+
+
+def dataset_checks(name: str, dataset: DatasetConfig) -> list[CheckSpec]:
+    return [
+        CheckSpec(id=check_id(name, entry.kind, entry.params), kind=entry.kind, dataset=name, params=entry.params)
+        for entry in dataset.checks
+    ]
+
+
+def schedule_of(dataset: DatasetConfig) -> Schedule:
+    """The dataset's schedule after `defaults:` inheritance."""
+    assert dataset.schedule is not None, "defaults are applied when the config is validated"
+    return dataset.schedule

@@ -1,0 +1,113 @@
+"""Value types of the config file: durations, percentages, schedules, severities.
+
+Each is an annotated type so that pydantic parses it, reports a clear "expected ..." message and
+publishes a pattern in `demon schema`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+DURATION_HINT = "a duration like 90s, 15m, 2h, 1d or 1w"
+
+
+def parse_duration(value: Any) -> float:
+    """`15m` -> 900.0 seconds."""
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f"expected {DURATION_HINT}, got {value!r}")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"expected a positive duration, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """900.0 -> `15m`; the largest unit that divides evenly, else seconds with decimals."""
+    for unit in ("w", "d", "h", "m", "s"):
+        size = _UNITS[unit]
+        if seconds >= size and float(seconds / size).is_integer():
+            return f"{int(seconds / size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def parse_percentage(value: Any) -> float:
+    """`50%` -> 0.5."""
+    match = _PERCENT.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f"expected a percentage like 50%, got {value!r}")
+    return float(match.group(1)) / 100.0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """`every <duration>` (interval in seconds) or a 5-field cron expression."""
+
+    text: str
+    interval: float | None = None
+    cron: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_schedule(value: Any) -> Schedule:
+    if isinstance(value, Schedule):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected 'every <duration>' or a 5-field cron expression, got {value!r}")
+    text = value.strip()
+    if text.startswith("every "):
+        return Schedule(text=text, interval=parse_duration(text[len("every ") :]))
+    if len(text.split()) != 5:
+        raise ValueError(f"expected 'every <duration>' or a 5-field cron expression, got {value!r}")
+    from apscheduler.triggers.cron import CronTrigger  # lazy: only configs with cron pay for it
+
+    try:
+        CronTrigger.from_crontab(text, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"invalid cron expression {text!r}: {exc}") from None
+    return Schedule(text=text, cron=text)
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": _DURATION.pattern, "description": DURATION_HINT}),
+]
+Percentage = Annotated[
+    float,
+    BeforeValidator(parse_percentage),
+    WithJsonSchema({"type": "string", "pattern": _PERCENT.pattern, "description": "a percentage like 50%"}),
+]
+ScheduleText = Annotated[
+    Schedule,
+    BeforeValidator(parse_schedule),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "description": "'every <duration>' or a 5-field cron expression"}),
+]
+
+
+def _empty_to_none(value: Any) -> Any:
+    """`${VAR:-}` yields an empty string: an optional setting left empty means unset."""
+    return None if value == "" else value
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_empty_to_none)]
+NonNegative = Annotated[float, Field(ge=0)]
