@@ -6,7 +6,6 @@ as root, so as root both run as the `postgres` user over a data directory it own
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
@@ -24,12 +23,12 @@ def free_port() -> int:
 
 
 def _bindir() -> Path:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
+    candidates = sorted((str(p) for p in Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")), reverse=True)
     found = shutil.which("pg_ctl")
     if found:
         candidates.insert(0, found)
     if not candidates:
-        raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql (or run .ci/run)")
+        raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql (or .ci/run)")
     return Path(candidates[0]).resolve().parent
 
 
@@ -61,8 +60,8 @@ class PostgresServer:
 
     def start(self) -> None:
         log = self.datadir.parent / "server.log"
-        self.pg_ctl("-l", str(log), "-o", f"-p {self.port} -k {self.datadir.parent} -c listen_addresses=127.0.0.1",
-                    "start")
+        options = f"-p {self.port} -k {self.datadir.parent} -c listen_addresses=127.0.0.1"
+        self.pg_ctl("-l", str(log), "-o", options, "start")
 
     def stop(self, mode: str = "fast") -> None:
         self.pg_ctl("-m", mode, "stop")

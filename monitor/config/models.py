@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
@@ -20,7 +21,6 @@ from monitor.config.types import (
     Schedule,
     ScheduleText,
     Severity,
-    parse_schedule,
 )
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -48,8 +48,10 @@ class Model(BaseModel):
 class SqlSourceConfig(Model):
     kind: Literal["sql"]
     url: str = Field(description="any SQLAlchemy URL; relative DuckDB/SQLite paths are relative to this file")
-    query_timeout: Duration = Field(300.0, description="per statement; past it the check ends as error")
-    max_concurrency: int = Field(4, ge=1, le=256, description="statements in flight at once")
+    query_timeout: Duration = Field(
+        default="5m", validate_default=True, description="per statement; past it the check ends as error"
+    )
+    max_concurrency: int = Field(default=4, ge=1, le=256, description="statements in flight at once")
 
 
 class S3SourceConfig(Model):
@@ -58,29 +60,27 @@ class S3SourceConfig(Model):
     prefix: str = ""
     region: OptionalText = None
     endpoint_url: OptionalText = None
-    max_concurrency: int = Field(16, ge=1, le=256, description="requests in flight at once")
+    max_concurrency: int = Field(default=16, ge=1, le=256, description="requests in flight at once")
 
 
 class FilesSourceConfig(Model):
     kind: Literal["files"]
     root: str = Field(description="a local directory; relative to this file")
-    max_concurrency: int = Field(8, ge=1, le=256)
+    max_concurrency: int = Field(default=8, ge=1, le=256)
 
 
-SourceConfig = Annotated[
-    SqlSourceConfig | S3SourceConfig | FilesSourceConfig, Field(discriminator="kind")
-]
+SourceConfig = Annotated[SqlSourceConfig | S3SourceConfig | FilesSourceConfig, Field(discriminator="kind")]
 
 
 # --- checks --------------------------------------------------------------------------------------
 
 
 class CheckParams(Model):
-    name: Name | None = Field(None, description="required when a dataset has two checks of one kind")
+    name: Name | None = Field(default=None, description="required when a dataset has two checks of one kind")
 
 
 class FreshnessParams(CheckParams):
-    column: str | None = Field(None, description="timestamp or date column; lake datasets may omit it")
+    column: str | None = Field(default=None, description="timestamp or date column; optional for lakes")
     warn_after: Duration | None = None
     fail_after: Duration | None = None
 
@@ -98,23 +98,23 @@ class VolumeParams(CheckParams):
     max: NonNegative | None = None
     warn_min: NonNegative | None = None
     warn_max: NonNegative | None = None
-    max_drop: Percentage | None = Field(None, description="fail when the value fell by more than this")
-    max_growth: Percentage | None = Field(None, description="fail when the value grew by more than this")
+    max_drop: Percentage | None = Field(default=None, description="fail when the value fell more than this")
+    max_growth: Percentage | None = Field(default=None, description="fail when the value grew more than this")
 
 
 class SchemaParams(CheckParams):
     columns: dict[str, TypeFamily] = Field(default_factory=dict)
-    allow_extra: bool = Field(True, description="false: a column not listed fails the check")
+    allow_extra: bool = Field(default=True, description="false: a column not listed fails the check")
     on_drift: Literal["warn", "fail", "ignore"] = "warn"
 
 
 class QualityParams(CheckParams):
     schema_ref: str = Field(alias="schema", description="module:attr of a Pandera schema, or a YAML file")
-    sample: int = Field(100_000, ge=1)
+    sample: int = Field(default=100_000, ge=1)
     scope: Literal["all", "latest_partition"] = "all"
-    max_failing_rows: int | None = Field(None, ge=0)
+    max_failing_rows: int | None = Field(default=None, ge=0)
     max_failing_pct: Percentage | None = None
-    warn_failing_rows: int | None = Field(None, ge=0)
+    warn_failing_rows: int | None = Field(default=None, ge=0)
     warn_failing_pct: Percentage | None = None
 
 
@@ -140,7 +140,7 @@ class CheckEntry(Model):
 
     freshness: FreshnessParams | None = None
     volume: VolumeParams | None = None
-    schema_check: SchemaParams | None = Field(None, alias="schema")
+    schema_check: SchemaParams | None = Field(default=None, alias="schema")
     quality: QualityParams | None = None
     metric: MetricParams | None = None
 
@@ -153,8 +153,10 @@ class CheckEntry(Model):
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> CheckEntry:
-        if len(self.model_fields_set) != 1:
-            raise ValueError(f"expected exactly one check kind ({', '.join(KIND_PARAMS)})")
+        given = [kind for kind, _ in self.kinds()]
+        if len(given) != 1:
+            got = " and ".join(given) or "none"
+            raise ValueError(f"expected exactly one check kind ({', '.join(KIND_PARAMS)}), got {got}")
         return self
 
     @property
@@ -177,8 +179,8 @@ Format = Literal["parquet", "csv", "jsonl"]
 
 class DatasetConfig(Model):
     source: str
-    table: str | None = Field(None, description="sql sources: [schema.]table")
-    path: str | None = Field(None, description="s3/files sources: prefix under the source's root")
+    table: str | None = Field(default=None, description="sql sources: [schema.]table")
+    path: str | None = Field(default=None, description="s3/files sources: prefix under the source's root")
     format: Format | None = None
     partitioning: Literal["hive", "none"] = "none"
     description: str | None = None
@@ -188,13 +190,13 @@ class DatasetConfig(Model):
     upstream: StrList = Field(default_factory=list)
     runbook: str | None = None
     schedule: ScheduleText | None = None
-    where: str | None = Field(None, description="SQL condition scoping every check of the dataset")
+    where: str | None = Field(default=None, description="SQL condition scoping every check of the dataset")
     pii_columns: StrList = Field(default_factory=list)
     checks: list[CheckEntry] = Field(default_factory=list)
 
 
 class Defaults(Model):
-    schedule: ScheduleText = Field(default_factory=lambda: parse_schedule("every 15m"))
+    schedule: ScheduleText = Field(default="every 15m", validate_default=True)
     owner: str | None = None
     severity: Severity = Severity.HIGH
     tags: StrList = Field(default_factory=list)
@@ -205,9 +207,9 @@ class Defaults(Model):
 
 class SlackChannelConfig(Model):
     kind: Literal["slack"]
-    token: OptionalText = Field(None, description="bot token: root message, threaded updates")
+    token: OptionalText = Field(default=None, description="bot token: root message, threaded updates")
     channel: str | None = None
-    webhook_url: OptionalText = Field(None, description="incoming webhook: messages only")
+    webhook_url: OptionalText = Field(default=None, description="incoming webhook: messages only")
     api_url: OptionalText = None
 
     @model_validator(mode="after")
@@ -259,25 +261,25 @@ class RouteMatch(Model):
 class RouteConfig(Model):
     match: RouteMatch = Field(default_factory=RouteMatch)
     notify: list[str] = Field(min_length=1)
-    continue_: bool = Field(False, alias="continue")
+    continue_: bool = Field(default=False, alias="continue")
 
 
 class AlertingConfig(Model):
     channels: dict[Name, ChannelConfig] = Field(default_factory=dict)
     routes: list[RouteConfig] = Field(default_factory=list)
-    repeat_every: Duration | None = 4 * 3600.0
+    repeat_every: Duration | None = Field(default="4h", validate_default=True)
     notify_resolved: bool = True
     grafana_url: OptionalText = None
 
 
 class MetricsConfig(Model):
-    listen: str = Field("127.0.0.1:9108", pattern=r"^[^\s:]*:\d{1,5}$")
+    listen: str = Field(default="127.0.0.1:9108", pattern=r"^[^\s:]*:\d{1,5}$")
     pushgateway: OptionalText = None
 
 
 class StateConfig(Model):
     url: str = "sqlite:///.demon/state.db"
-    retention: Duration = 90 * 86400.0
+    retention: Duration = Field(default="90d", validate_default=True)
 
 
 # --- the file ------------------------------------------------------------------------------------
@@ -294,6 +296,8 @@ class CheckSpec:
 
 
 class Config(Model):
+    """demon.yml, version 1: sources, datasets and their checks, alerting, metrics and the state store."""
+
     version: Literal[1]
     sources: dict[Name, SourceConfig]
     defaults: Defaults = Field(default_factory=Defaults)
@@ -303,6 +307,7 @@ class Config(Model):
     state: StateConfig = Field(default_factory=StateConfig)
 
     _path: str = PrivateAttr(default="demon.yml")
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _secrets: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @model_validator(mode="after")
@@ -317,6 +322,11 @@ class Config(Model):
     @property
     def path(self) -> str:
         return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        """The config file's directory: relative paths of sources and the state store resolve against it."""
+        return self._base_dir
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -334,7 +344,9 @@ def check_id(dataset: str, kind: str, params: CheckParams) -> str:
 
 def dataset_checks(name: str, dataset: DatasetConfig) -> list[CheckSpec]:
     return [
-        CheckSpec(id=check_id(name, entry.kind, entry.params), kind=entry.kind, dataset=name, params=entry.params)
+        CheckSpec(
+            id=check_id(name, entry.kind, entry.params), kind=entry.kind, dataset=name, params=entry.params
+        )
         for entry in dataset.checks
     ]
 

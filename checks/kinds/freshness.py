@@ -1,0 +1,64 @@
+"""Freshness: how old the newest data is, against `warn_after` / `fail_after`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from checks import humanize
+from checks.kinds.base import Context
+from checks.probes import MaxValue, Probe, RowCount
+from checks.result import Evaluation, Outcome
+from checks.thresholds import as_dict, bounds, worst
+from monitor.config.models import DatasetConfig, FreshnessParams
+
+_LIMITS = (("warn_after", True, Outcome.WARN), ("fail_after", True, Outcome.FAIL))
+
+
+def as_utc(value: Any) -> datetime:
+    """The spec's reading of a newest value: naive timestamps are UTC, a date is its midnight UTC."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise TypeError(f"expected a timestamp or date, got {type(value).__name__} {value!r}")
+
+
+class Freshness:
+    def probes(self, params: FreshnessParams, dataset: DatasetConfig) -> list[Probe]:
+        assert params.column is not None, "config validation requires a column on SQL datasets"
+        return [MaxValue(params.column), RowCount()]
+
+    def evaluate(
+        self, params: FreshnessParams, observed: Mapping[Probe, Any], context: Context
+    ) -> Evaluation:
+        limits = bounds(params, _LIMITS)
+        thresholds = as_dict(limits)
+        column = params.column or "data"
+        newest = observed[MaxValue(column)]
+        if newest is None:
+            empty = observed.get(RowCount()) == 0
+            reason = "dataset is empty" if empty else f"{column} is NULL in every row"
+            return Evaluation(
+                Outcome.FAIL, f"{reason}: no newest {column}", unit="seconds", thresholds=thresholds
+            )
+        try:
+            newest_at = as_utc(newest)
+        except TypeError as exc:
+            return Evaluation(Outcome.ERROR, f"cannot read {column} as a time: {exc}", thresholds=thresholds)
+        age = max((context.now - newest_at).total_seconds(), 0.0)
+        details = {"newest": newest_at.isoformat(), "future": newest_at > context.now}
+        bound = worst(age, limits)
+        message = f"newest {column} is {humanize.duration(age)} old"
+        if bound is not None:
+            verb = "warn" if bound.outcome == Outcome.WARN else "fail"
+            message += f" ({verb} after {humanize.duration(bound.limit)})"
+        return Evaluation(
+            bound.outcome if bound else Outcome.PASS,
+            message,
+            value=age,
+            unit="seconds",
+            thresholds=thresholds,
+            details=details,
+        )

@@ -1,0 +1,37 @@
+"""Metric: a user statement returning one number, against numeric thresholds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from checks import humanize
+from checks.kinds.base import Context
+from checks.probes import Probe, ScalarQuery
+from checks.result import Evaluation, Outcome
+from checks.thresholds import MIN_MAX, as_dict, bounds, worst
+from monitor.config.models import DatasetConfig, MetricParams
+
+
+class Metric:
+    def probes(self, params: MetricParams, dataset: DatasetConfig) -> list[Probe]:
+        return [ScalarQuery(params.sql)]
+
+    def evaluate(self, params: MetricParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:
+        limits = bounds(params, MIN_MAX)
+        thresholds = as_dict(limits)
+        raw = observed[ScalarQuery(params.sql)]
+        if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
+            shown = "NULL" if raw is None else f"{type(raw).__name__} {str(raw)[:40]!r}"
+            return Evaluation(
+                Outcome.ERROR, f"metric statement returned {shown}, expected a number", thresholds=thresholds
+            )
+        value = float(raw)
+        bound = worst(value, limits)
+        message = f"{params.name or 'metric'} = {humanize.number(value)}"
+        if bound is not None:
+            message += f", {'above' if bound.upper else 'below'} {bound.name} {humanize.number(bound.limit)}"
+        return Evaluation(
+            bound.outcome if bound else Outcome.PASS, message, value=value, thresholds=thresholds
+        )

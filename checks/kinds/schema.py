@@ -1,0 +1,88 @@
+"""Schema: the columns against what the config expects, and against the last snapshot (drift)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from checks.kinds.base import Context
+from checks.probes import Column, Columns, Probe
+from checks.result import Evaluation, Outcome
+from checks.typefamilies import family_of
+from monitor.config.models import DatasetConfig, SchemaParams
+
+_DRIFT_OUTCOME = {"warn": Outcome.WARN, "fail": Outcome.FAIL}
+
+
+class Schema:
+    def probes(self, params: SchemaParams, dataset: DatasetConfig) -> list[Probe]:
+        return [Columns()]
+
+    def evaluate(self, params: SchemaParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:
+        columns: list[Column] = observed[Columns()]
+        actual = {column.name: family_of(column.type_name) for column in columns}
+        problems = _against_expected(params, actual)
+        drift = _drift(context.snapshot, actual) if params.on_drift != "ignore" else {}
+        details: dict[str, Any] = {**problems, "drift": drift, "columns": actual}
+        count = sum(len(items) for items in problems.values()) + sum(len(items) for items in drift.values())
+        if any(problems.values()):
+            outcome = Outcome.FAIL
+        elif any(drift.values()):
+            outcome = _DRIFT_OUTCOME[params.on_drift]
+        else:
+            outcome = Outcome.PASS
+        return Evaluation(
+            outcome,
+            _message(problems, drift, len(actual)),
+            value=float(count),
+            unit="problems",
+            details=details,
+            snapshot=actual,
+        )
+
+
+def _folded(columns: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Match names case-insensitively (Snowflake reports ORDER_NUMBER for order_number)."""
+    return {name.casefold(): (name, family) for name, family in columns.items()}
+
+
+def _against_expected(params: SchemaParams, actual: Mapping[str, str]) -> dict[str, list[Any]]:
+    have = _folded(actual)
+    want = _folded(params.columns)
+    missing = [name for key, (name, _) in want.items() if key not in have]
+    retyped = [
+        {"column": have[key][0], "expected": family, "actual": have[key][1]}
+        for key, (_, family) in want.items()
+        if key in have and have[key][1] != family
+    ]
+    unexpected = [] if params.allow_extra else [name for key, (name, _) in have.items() if key not in want]
+    return {"missing": missing, "retyped": retyped, "unexpected": unexpected}
+
+
+def _drift(snapshot: Mapping[str, str] | None, actual: Mapping[str, str]) -> dict[str, list[Any]]:
+    if snapshot is None:
+        return {}
+    before, after = _folded(snapshot), _folded(actual)
+    return {
+        "added": [name for key, (name, _) in after.items() if key not in before],
+        "removed": [name for key, (name, _) in before.items() if key not in after],
+        "retyped": [
+            {"column": after[key][0], "before": before[key][1], "after": after[key][1]}
+            for key in after
+            if key in before and before[key][1] != after[key][1]
+        ],
+    }
+
+
+def _message(problems: Mapping[str, list[Any]], drift: Mapping[str, list[Any]], width: int) -> str:
+    parts = [f"missing {name}" for name in problems["missing"]]
+    parts += [
+        f"{item['column']} is {item['actual']}, expected {item['expected']}" for item in problems["retyped"]
+    ]
+    parts += [f"unexpected {name}" for name in problems["unexpected"]]
+    changes = [f"+{name}" for name in drift.get("added", [])]
+    changes += [f"-{name}" for name in drift.get("removed", [])]
+    changes += [f"{item['column']} {item['before']}→{item['after']}" for item in drift.get("retyped", [])]
+    if changes:
+        parts.append("drift since last run: " + ", ".join(changes))
+    return "; ".join(parts) if parts else f"{width} columns as expected"

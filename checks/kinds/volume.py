@@ -1,0 +1,73 @@
+"""Volume: how much data there is, against absolute bounds and against the last successful run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from checks import humanize
+from checks.kinds.base import Context
+from checks.probes import Probe, RowCount
+from checks.result import Evaluation, Outcome
+from checks.thresholds import MIN_MAX, Bound, as_dict, bounds, worst
+from monitor.config.models import DatasetConfig, VolumeParams
+
+_PROBES: dict[str, Probe] = {"rows": RowCount()}
+
+
+class Volume:
+    def probes(self, params: VolumeParams, dataset: DatasetConfig) -> list[Probe]:
+        return [_PROBES[params.metric]]
+
+    def evaluate(self, params: VolumeParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:
+        value = float(observed[_PROBES[params.metric]])
+        unit = params.metric
+        limits = bounds(params, MIN_MAX)
+        change_limits = _change_bounds(params)
+        thresholds = as_dict(limits + change_limits)
+        details: dict[str, Any] = {"baseline": context.baseline}
+        message = f"{humanize.number(value)} {unit}"
+        bound = worst(value, limits)
+        if bound is not None:
+            message += (
+                f", {'below' if not bound.upper else 'above'} {bound.name} {humanize.number(bound.limit)}"
+            )
+        change_bound, change_note = _judge_change(value, context.baseline, change_limits, details)
+        message += change_note
+        outcomes = [b.outcome for b in (bound, change_bound) if b is not None]
+        outcome = Outcome.FAIL if Outcome.FAIL in outcomes else (outcomes[0] if outcomes else Outcome.PASS)
+        return Evaluation(outcome, message, value=value, unit=unit, thresholds=thresholds, details=details)
+
+
+def _change_bounds(params: VolumeParams) -> list[Bound]:
+    """max_drop bounds the negative change, max_growth the positive one, both as fractions."""
+    found = []
+    if params.max_drop is not None:
+        found.append(Bound("max_drop", params.max_drop, upper=True, outcome=Outcome.FAIL))
+    if params.max_growth is not None:
+        found.append(Bound("max_growth", params.max_growth, upper=True, outcome=Outcome.FAIL))
+    return found
+
+
+def _judge_change(
+    value: float, baseline: float | None, limits: list[Bound], details: dict[str, Any]
+) -> tuple[Bound | None, str]:
+    if not limits:
+        return None, ""
+    if baseline is None:
+        return None, "; no baseline yet for the change since the last successful run (first run)"
+    if baseline == 0:
+        details["change"] = None
+        return None, "; last successful run saw 0, change not computed"
+    change = (value - baseline) / baseline
+    details["change"] = change
+    direction = "max_drop" if change < 0 else "max_growth"
+    bound = next(
+        (limit for limit in limits if limit.name == direction and limit.violated_by(abs(change))), None
+    )
+    verb = "fell" if change < 0 else "grew"
+    since = f"since the last successful run ({humanize.number(baseline)})"
+    note = f"; {verb} {humanize.percent(abs(change))} {since}"
+    if bound is not None:
+        note += f", more than {bound.name} {humanize.percent(bound.limit)}"
+    return bound, note

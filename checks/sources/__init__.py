@@ -1,0 +1,35 @@
+"""Sources answer probes: SQL warehouses now, object stores and local files by the same protocol.
+
+Each kind is registered by the import path of its class, so that opening a config does not import
+SQLAlchemy, DuckDB or boto3 until a source of that kind is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from checks.sources.base import Source, SourceError
+
+if TYPE_CHECKING:
+    from monitor.config.models import SourceConfig
+    from monitor.redact import Redactor
+
+__all__ = ["Source", "SourceError", "open_source"]
+
+# kind -> "module:Class"; the class is called as Class(name, config, base_dir, redact).
+KINDS: dict[str, str] = {
+    "sql": "checks.sources.sql:SqlSource",
+}
+
+
+def open_source(name: str, config: SourceConfig, base_dir: Path, redact: Redactor) -> Source:
+    """The source a config entry describes; `base_dir` is the config file's folder (for relative paths)."""
+    target = KINDS.get(config.kind)
+    if target is None:
+        available = ", ".join(KINDS)
+        raise SourceError(f"source {name}: kind {config.kind!r} is not available (available: {available})")
+    module, _, attribute = target.partition(":")
+    factory = getattr(importlib.import_module(module), attribute)
+    return cast(Source, factory(name, config, base_dir, redact))

@@ -1,0 +1,43 @@
+"""What every source offers the runner: answers to probes, a reachability check, a request count."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from checks.probes import Observed, Probe
+    from monitor.config.models import DatasetConfig
+
+
+class SourceError(Exception):
+    """A source cannot be opened or reached. The message is one line, redacted, safe to show."""
+
+
+class Source(Protocol):
+    """A warehouse or lake that answers the probes of a dataset's checks.
+
+    `observe` never raises for a failing statement or request: each probe's `Observed` carries its own
+    error, so one bad check does not hide the others' results.
+    """
+
+    name: str
+    max_concurrency: int  # statements or requests in flight at once
+    requests: Counter[str]  # statements run / calls made, by operation (exported as a counter)
+
+    def observe(self, dataset: DatasetConfig, probes: Collection[Probe]) -> dict[Probe, Observed]:
+        """An answer for every probe (equal probes once), each with the statement that produced it."""
+        ...
+
+    def ping(self) -> None:
+        """Raises SourceError, with a clear message, when the source cannot be reached."""
+        ...
+
+    def close(self) -> None:
+        """Releases connections; the source is not used afterwards."""
+        ...
+
+    def describe(self) -> str:
+        """Where the source is, secrets masked (e.g. the URL with `***` for its password)."""
+        ...

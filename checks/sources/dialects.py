@@ -1,0 +1,168 @@
+"""What each SQL dialect needs so that demon's statements stay read-only and bounded in time.
+
+The SQL source itself is dialect-neutral; every difference between databases lives in a small
+`DialectProfile`, looked up by SQLAlchemy's backend name, with a generic default for the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.engine import URL
+
+# Attributes where drivers keep an error's code: SQLSTATE (psycopg, psycopg2, Snowflake), MySQL and
+# Snowflake error numbers, Trino error names. The first argument of a MySQL error is its number too.
+_ERROR_CODE_ATTRIBUTES = ("sqlstate", "pgcode", "errno", "error_name")
+
+
+def error_codes(error: BaseException) -> frozenset[str]:
+    """Every code a driver error carries, as strings, to compare with a profile's codes."""
+    codes = {getattr(error, attribute, None) for attribute in _ERROR_CODE_ATTRIBUTES}
+    if error.args and isinstance(error.args[0], int):
+        codes.add(error.args[0])
+    return frozenset(str(code) for code in codes if code is not None)
+
+
+class Deadline:
+    """Interrupts the statement running on a driver connection once `seconds` have passed.
+
+    For dialects without a server-side statement timeout (DuckDB, SQLite), whose driver connection
+    has an `interrupt()` that is safe to call from another thread: sqlite3's own, and for DuckDB
+    duckdb-sqlalchemy's ConnectionWrapper hands `interrupt` straight to the raw DuckDBPyConnection
+    (it is one of the calls it passes through untouched). The lock makes sure the interrupt only
+    lands while the guarded statement runs, never on the next one.
+    """
+
+    def __init__(self, driver_connection: Any, seconds: float) -> None:
+        self.fired = False
+        self._connection = driver_connection
+        self._active = True
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire) if driver_connection is not None else None
+
+    def __enter__(self) -> Deadline:
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        with self._lock:
+            self._active = False
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._active:
+                self.fired = True
+                self._connection.interrupt()
+
+
+OpenReadOnly = Callable[[URL], tuple[URL, dict[str, Any]]]
+
+
+def _duckdb_read_only(url: URL) -> tuple[URL, dict[str, Any]]:
+    return url, {"read_only": True}
+
+
+def _sqlite_read_only(url: URL) -> tuple[URL, dict[str, Any]]:
+    """SQLite's URI form with mode=ro: never creates a missing file, never writes."""
+    database = f"file:{quote(url.database or '')}"
+    return url.set(database=database, query={**url.query, "uri": "true", "mode": "ro"}), {}
+
+
+@dataclass(frozen=True)
+class DialectProfile:
+    """How to keep one dialect's statements read-only and time-bounded, and how to open it."""
+
+    read_only_sql: str | None = None  # first statement of every transaction
+    timeout_sql: str | None = None  # next statement of every transaction; formatted with {ms} and {seconds}
+    interrupt_on_timeout: bool = False  # no server-side timeout: interrupt the driver connection instead
+    timeout_codes: frozenset[str] = frozenset()  # driver error codes that mean "statement timeout"
+    information_schema: bool = True  # else columns come from SQLAlchemy reflection
+    file_database: bool = False  # the URL's database is a local file, relative to the config's folder
+    remote_prefixes: tuple[str, ...] = ()  # databases that are not local files despite file_database
+    open_read_only: OpenReadOnly | None = None  # how to open a local file read-only
+    connect_timeout_arg: str | None = None  # the driver's connect() keyword for a timeout in seconds
+
+    def transaction_setup(self, timeout: float) -> list[str]:
+        """Statements that make a transaction read-only and bound its statements to `timeout` seconds."""
+        ms, seconds = max(1, math.ceil(timeout * 1000)), max(1, math.ceil(timeout))
+        timeout_sql = self.timeout_sql.format(ms=ms, seconds=seconds) if self.timeout_sql else None
+        return [sql for sql in (self.read_only_sql, timeout_sql) if sql]
+
+    def deadline(self, driver_connection: Any, timeout: float) -> Deadline:
+        """A client-side deadline for dialects that need one; otherwise one that never fires."""
+        return Deadline(driver_connection if self.interrupt_on_timeout else None, timeout)
+
+    def is_timeout(self, error: BaseException, deadline: Deadline) -> bool:
+        return deadline.fired or bool(self.timeout_codes & error_codes(error))
+
+    def is_local_file(self, url: URL) -> bool:
+        database = url.database or ""
+        in_memory = not database or database.startswith(":memory:")
+        return self.file_database and not in_memory and not database.startswith(self.remote_prefixes)
+
+    def resolve(self, url: URL, base_dir: Path) -> URL:
+        """Local database files named relative to `base_dir` (the config file's folder)."""
+        if not self.is_local_file(url):
+            return url
+        path = Path(url.database or "").expanduser()
+        return url if path.is_absolute() else url.set(database=str(base_dir / path))
+
+    def open_options(self, url: URL, connect_timeout: float) -> tuple[URL, dict[str, Any]]:
+        """The URL and connect_args to open a resolved URL with: local files read-only, connects bounded."""
+        connect_args: dict[str, Any] = {}
+        if self.connect_timeout_arg:
+            connect_args[self.connect_timeout_arg] = max(1, math.ceil(connect_timeout))
+        if self.open_read_only is not None and self.is_local_file(url):
+            url, read_only_args = self.open_read_only(url)
+            connect_args.update(read_only_args)
+        return url, connect_args
+
+
+GENERIC = DialectProfile()
+PROFILES: dict[str, DialectProfile] = {
+    "duckdb": DialectProfile(
+        interrupt_on_timeout=True, file_database=True, remote_prefixes=("md:", "motherduck:"),
+        open_read_only=_duckdb_read_only,
+    ),
+    "sqlite": DialectProfile(
+        interrupt_on_timeout=True, information_schema=False, file_database=True,
+        open_read_only=_sqlite_read_only,
+    ),
+    "postgresql": DialectProfile(
+        read_only_sql="SET TRANSACTION READ ONLY", timeout_sql="SET LOCAL statement_timeout = {ms}",
+        timeout_codes=frozenset({"57014"}), connect_timeout_arg="connect_timeout",
+    ),
+    "redshift": DialectProfile(
+        timeout_sql="SET statement_timeout TO {ms}", timeout_codes=frozenset({"57014"}),
+    ),
+    "mysql": DialectProfile(
+        read_only_sql="START TRANSACTION READ ONLY", timeout_sql="SET SESSION max_execution_time = {ms}",
+        timeout_codes=frozenset({"3024"}), connect_timeout_arg="connect_timeout",
+    ),
+    "snowflake": DialectProfile(
+        timeout_sql="ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = {seconds}",
+        timeout_codes=frozenset({"630", "57014"}), connect_timeout_arg="login_timeout",
+    ),
+    "trino": DialectProfile(
+        timeout_sql="SET SESSION query_max_run_time = '{seconds}s'",
+        timeout_codes=frozenset({"EXCEEDED_TIME_LIMIT"}),
+    ),
+}
+
+
+def profile_for(backend: str) -> DialectProfile:
+    """The profile of a SQLAlchemy backend name (`postgresql`, `duckdb`, ...); the generic one if unknown."""
+    return PROFILES.get(backend, GENERIC)

@@ -1,0 +1,41 @@
+"""Loading `demon.yml`: YAML with line numbers, `${VAR}` interpolation, strict validation, clear errors.
+
+Only pydantic and PyYAML are imported here; sources and the state store resolve relative paths
+against `Config.base_dir`, and redact `Config.secrets` wherever they print.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from monitor.config.errors import ConfigError, ConfigIssue
+from monitor.config.loader import load_document
+from monitor.config.models import Config
+from monitor.config.references import check_references
+from monitor.config.schema import config_json_schema
+from monitor.config.validation import validate
+
+__all__ = ["Config", "ConfigError", "ConfigIssue", "config_json_schema", "load_config"]
+
+
+def load_config(path: str | Path) -> Config:
+    """The validated config of `path`, or a `ConfigError` naming the file, line and field of every problem."""
+    file = str(path)
+    document = load_document(_read(Path(path), file), file, os.environ)
+    config = validate(document)
+    issues = check_references(config, document)
+    if issues:
+        raise ConfigError(issues)
+    config._path = file
+    config._base_dir = Path(path).resolve().parent
+    config._secrets = document.secrets
+    return config
+
+
+def _read(path: Path, file: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError([ConfigIssue(file, None, "", f"cannot read the file: {reason}")]) from None

@@ -1,0 +1,28 @@
+"""Config problems, each pinned to a file, a line and the path of the field it concerns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem, as `demon.yml:42: datasets.d.checks[2].volume.min: expected a number, got 'abc'`."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """Every problem found in a config file, sorted by line; `str()` gives one line per problem."""
+
+    def __init__(self, issues: Iterable[ConfigIssue]) -> None:
+        self.issues = sorted(issues, key=lambda issue: (issue.line or 0, issue.path))
+        super().__init__("\n".join(str(issue) for issue in self.issues))

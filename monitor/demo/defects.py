@@ -1,0 +1,77 @@
+"""Today's defects: what goes wrong in the demo's second load, and which checks of demon.yml catch it.
+
+Each defect is a change applied after today's otherwise healthy load, next to the outcomes it must
+produce, so the story the demo tells, its data and its config cannot drift apart. Every check of
+demon.yml that no defect names passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Defect:
+    what: str
+    outcomes: Mapping[str, str]  # check id -> the outcome this defect gives it
+    statements: tuple[str, ...]  # DuckDB SQL; variables `now`, `through` and `loaded_at` are set
+
+    @property
+    def sentence(self) -> str:
+        caught = ", ".join(f"{check}: {outcome}" for check, outcome in self.outcomes.items())
+        return f"{self.what} ({caught})."
+
+
+NEGATIVE_LINES = 6
+
+TODAY: tuple[Defect, ...] = (
+    Defect(
+        "analytics.fact_orders was last loaded 3 hours ago: its hourly job is stuck",
+        {"fact_orders.freshness": "warn"},
+        (
+            "UPDATE analytics.fact_orders"
+            " SET loaded_at = CAST(getvariable('now') - INTERVAL 3 HOUR AS TIMESTAMPTZ)",
+        ),
+    ),
+    Defect(
+        f"analytics.fact_orders received {NEGATIVE_LINES} order lines with a negative quantity",
+        {"fact_orders.metric.negative_totals": "fail"},
+        (
+            "UPDATE analytics.fact_orders SET quantity = -quantity WHERE rowid IN ("
+            " SELECT rowid FROM analytics.fact_orders WHERE order_date = getvariable('through')"
+            f" ORDER BY hash(order_number, order_line) LIMIT {NEGATIVE_LINES})",
+        ),
+    ),
+    Defect(
+        "sales.payments was last loaded 3 days ago: its nightly extract keeps failing",
+        {"payments.freshness": "fail"},
+        (
+            "DELETE FROM sales.payments WHERE payment_date > getvariable('through') - 3",
+            "UPDATE sales.payments SET loaded_at = getvariable('loaded_at') - INTERVAL 3 DAY",
+        ),
+    ),
+    Defect(
+        "analytics.dim_products.msrp was retyped from DECIMAL(10,2) to VARCHAR",
+        {"dim_products.schema": "fail"},
+        ("ALTER TABLE analytics.dim_products ALTER COLUMN msrp SET DATA TYPE VARCHAR",),
+    ),
+    Defect(
+        "analytics.dim_customers lost its phone column",
+        {"dim_customers.schema": "fail"},
+        ("ALTER TABLE analytics.dim_customers DROP COLUMN phone",),
+    ),
+    Defect(
+        "sales.orders was loaded partially: about 60% of its rows are missing",
+        {"orders.volume": "fail"},
+        (
+            "DELETE FROM sales.orders"
+            " WHERE order_number > (SELECT quantile_disc(order_number, 0.4) FROM sales.orders)",
+        ),
+    ),
+    Defect(
+        "analytics.daily_revenue was dropped",
+        {"daily_revenue.freshness": "error", "daily_revenue.volume": "error"},
+        ("DROP TABLE analytics.daily_revenue",),
+    ),
+)

@@ -1,0 +1,58 @@
+"""`--format junit`: one test case per check, so CI systems show data checks beside unit tests."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import TextIO
+
+from checks.result import Outcome, Result
+from monitor.runner import summarize
+
+
+def write_junit(results: Sequence[Result], stream: TextIO, warn_is_failure: bool) -> None:
+    summary = summarize(results)
+    failures = summary["fail"] + (summary["warn"] if warn_is_failure else 0)
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": "demon",
+            "tests": str(len(results)),
+            "failures": str(failures),
+            "errors": str(summary["error"]),
+            "skipped": "0",
+            "time": f"{sum(r.duration_seconds for r in results):.3f}",
+            "timestamp": results[0].started_at.strftime("%Y-%m-%dT%H:%M:%S") if results else "",
+        },
+    )
+    for result in results:
+        suite.append(_case(result, warn_is_failure))
+    root = ET.Element(
+        "testsuites",
+        {
+            "name": "demon",
+            "tests": str(len(results)),
+            "failures": str(failures),
+            "errors": str(summary["error"]),
+        },
+    )
+    root.append(suite)
+    ET.indent(root)
+    stream.write(ET.tostring(root, encoding="unicode", xml_declaration=True))
+    stream.write("\n")
+
+
+def _case(result: Result, warn_is_failure: bool) -> ET.Element:
+    case = ET.Element(
+        "testcase",
+        {"classname": result.dataset, "name": result.check, "time": f"{result.duration_seconds:.3f}"},
+    )
+    failing = result.outcome == Outcome.FAIL or (result.outcome == Outcome.WARN and warn_is_failure)
+    tag = "error" if result.outcome == Outcome.ERROR else "failure" if failing else None
+    if tag is not None:
+        element = ET.SubElement(case, tag, {"message": result.message, "type": result.outcome.value})
+        element.text = json.dumps(result.to_dict(), indent=2, default=str, ensure_ascii=False)
+    elif result.outcome == Outcome.WARN:
+        ET.SubElement(case, "system-out").text = f"WARN: {result.message}"
+    return case

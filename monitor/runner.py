@@ -1,0 +1,212 @@
+"""Runs checks: one job per dataset, whose checks' probes its source answers together.
+
+Data flows one way: config -> dataset job -> source (probes) -> check kinds (judgement) -> results
+-> state store. Each source gets its own bounded pool, so a slow or hung source never starves
+the others, and `max_concurrency` bounds the statements in flight against it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from checks.kinds import KINDS, Context
+from checks.probes import Observed, Probe
+from checks.result import Evaluation, Outcome, Result
+from checks.sources import Source, SourceError, open_source
+from monitor.config.models import CheckSpec, Config, DatasetConfig
+from monitor.redact import Redactor
+from monitor.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DatasetJob:
+    """The checks of one dataset that run together (and share their statements)."""
+
+    name: str
+    dataset: DatasetConfig
+    checks: tuple[CheckSpec, ...]
+
+
+def plan(config: Config, checks: Iterable[CheckSpec]) -> list[DatasetJob]:
+    """Group checks by dataset, keeping the config's order."""
+    grouped: dict[str, list[CheckSpec]] = {}
+    for spec in checks:
+        grouped.setdefault(spec.dataset, []).append(spec)
+    return [DatasetJob(name, config.datasets[name], tuple(specs)) for name, specs in grouped.items()]
+
+
+class Runner:
+    """Runs dataset jobs against the config's sources and records their results."""
+
+    def __init__(self, config: Config, store: StateStore | None, clock: Callable[[], datetime] = utcnow):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.redact = Redactor(config.secrets)
+        self._sources: dict[str, Source | SourceError] = {}
+        self._lock = threading.Lock()
+
+    def source(self, name: str) -> Source:
+        """The open source of that name, opened on first use; raises SourceError if it cannot be."""
+        with self._lock:
+            if name not in self._sources:
+                try:
+                    self._sources[name] = open_source(
+                        name, self.config.sources[name], self.config.base_dir, self.redact
+                    )
+                except SourceError as exc:
+                    self._sources[name] = exc
+            found = self._sources[name]
+        if isinstance(found, SourceError):
+            raise found
+        return found
+
+    def run(
+        self,
+        checks: Sequence[CheckSpec],
+        run_id: int | None = None,
+        on_job_done: Callable[[DatasetJob, list[Result]], None] | None = None,
+    ) -> list[Result]:
+        """Run the checks, datasets in parallel within each source's bound; results in config order."""
+        jobs = plan(self.config, checks)
+        pools = {
+            name: ThreadPoolExecutor(max_workers=source.max_concurrency, thread_name_prefix=f"demon-{name}")
+            for name, source in self.config.sources.items()
+            if any(job.dataset.source == name for job in jobs)
+        }
+        try:
+            futures: list[tuple[DatasetJob, Future[list[Result]]]] = [
+                (job, pools[job.dataset.source].submit(self.run_job, job, run_id)) for job in jobs
+            ]
+            results: dict[str, Result] = {}
+            for job, future in futures:
+                job_results = future.result()
+                results.update((result.check, result) for result in job_results)
+                if on_job_done is not None:
+                    on_job_done(job, job_results)
+        finally:
+            for pool in pools.values():
+                pool.shutdown(wait=True)
+        return [results[spec.id] for spec in checks]
+
+    def run_job(self, job: DatasetJob, run_id: int | None = None) -> list[Result]:
+        """Run one dataset's checks; never raises: what cannot run ends as `error` results."""
+        started_at, start = self.clock(), time.perf_counter()
+        try:
+            evaluations, statements = self._evaluate(job, started_at)
+        except Exception as exc:  # a bug must not take the run down: report it on the checks
+            log.exception("dataset %s: unexpected failure", job.name)
+            message = self.redact(f"internal error: {type(exc).__name__}: {exc}")
+            evaluations = {spec.id: Evaluation(Outcome.ERROR, message) for spec in job.checks}
+            statements = {}
+        duration = time.perf_counter() - start
+        results = [
+            _result(spec, job, evaluations[spec.id], statements.get(spec.id, ()), started_at, duration)
+            for spec in job.checks
+        ]
+        if self.store is not None and run_id is not None:
+            snapshots = {spec.id: ev.snapshot for spec in job.checks if (ev := evaluations[spec.id]).snapshot}
+            self.store.record(run_id, results, snapshots)
+        for result in results:
+            log.info(
+                "check %s: %s in %.3fs",
+                result.check,
+                result.outcome.value,
+                duration,
+                extra={"check": result.check, "outcome": result.outcome.value, "duration": duration},
+            )
+        return results
+
+    def _evaluate(
+        self, job: DatasetJob, now: datetime
+    ) -> tuple[dict[str, Evaluation], dict[str, tuple[str, ...]]]:
+        unsupported = {
+            spec.id: f"check kind {spec.kind!r} is not available in this version of demon"
+            for spec in job.checks
+            if spec.kind not in KINDS
+        }
+        runnable = [spec for spec in job.checks if spec.id not in unsupported]
+        evaluations = {check: Evaluation(Outcome.ERROR, message) for check, message in unsupported.items()}
+        if not runnable:
+            return evaluations, {}
+        try:
+            source = self.source(job.dataset.source)
+        except SourceError as exc:
+            evaluations.update((spec.id, Evaluation(Outcome.ERROR, str(exc))) for spec in runnable)
+            return evaluations, {}
+        wanted = {spec.id: KINDS[spec.kind].probes(spec.params, job.dataset) for spec in runnable}
+        observed = source.observe(job.dataset, {probe for probes in wanted.values() for probe in probes})
+        history = self._history([spec.id for spec in runnable])
+        statements = {}
+        for spec in runnable:
+            answers = [observed[probe] for probe in wanted[spec.id]]
+            statements[spec.id] = tuple(dict.fromkeys(a.statement for a in answers if a.statement))
+            context = Context(job.dataset, now, history[0].get(spec.id), history[1].get(spec.id))
+            evaluations[spec.id] = _judge(spec, wanted[spec.id], observed, context)
+        return evaluations, statements
+
+    def _history(self, check_ids: list[str]) -> tuple[dict[str, float], dict[str, dict[str, str]]]:
+        if self.store is None:
+            return {}, {}
+        return self.store.last_success_values(check_ids), self.store.last_snapshots(check_ids)
+
+    def close(self) -> None:
+        for source in self._sources.values():
+            if not isinstance(source, SourceError):
+                source.close()
+
+
+def _judge(
+    spec: CheckSpec, probes: list[Probe], observed: Mapping[Probe, Observed], context: Context
+) -> Evaluation:
+    """Evaluate a check, or report the first of its probes that could not be answered."""
+    failed = next((observed[probe] for probe in probes if not observed[probe].ok), None)
+    if failed is not None:
+        return Evaluation(Outcome.ERROR, failed.error or "no answer")
+    values: dict[Probe, Any] = {probe: observed[probe].value for probe in probes}
+    return KINDS[spec.kind].evaluate(spec.params, values, context)
+
+
+def _result(
+    spec: CheckSpec,
+    job: DatasetJob,
+    evaluation: Evaluation,
+    statements: tuple[str, ...],
+    started_at: datetime,
+    duration: float,
+) -> Result:
+    return Result(
+        check=spec.id,
+        dataset=job.name,
+        kind=spec.kind,
+        source=job.dataset.source,
+        outcome=evaluation.outcome,
+        message=evaluation.message,
+        started_at=started_at,
+        duration_seconds=duration,
+        value=evaluation.value,
+        unit=evaluation.unit,
+        thresholds=evaluation.thresholds,
+        statements=statements,
+        details=evaluation.details,
+    )
+
+
+def summarize(results: Iterable[Result]) -> dict[str, int]:
+    summary = {outcome.value: 0 for outcome in Outcome}
+    for result in results:
+        summary[result.outcome.value] += 1
+    return summary

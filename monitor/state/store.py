@@ -1,0 +1,227 @@
+"""The state store: every check result, the runs they came from, and schema snapshots for drift.
+
+SQLite (one file beside the config, the default) or PostgreSQL (production). Writes are serialised with a
+lock, since the runner records from worker threads and SQLite allows one writer; reads run concurrently.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+
+from checks.result import Outcome, Result
+from monitor.state.engine import create_engine, parse_url, translate_errors, writing
+from monitor.state.errors import StateStoreError
+from monitor.state.migrate import ensure_head
+from monitor.state.tables import results as results_table
+from monitor.state.tables import runs as runs_table
+from monitor.state.tables import schema_snapshots as snapshots_table
+
+__all__ = ["StateStore", "StateStoreError"]
+
+_SUCCESS = (Outcome.PASS.value, Outcome.WARN.value)
+_NO_SNAPSHOTS: Mapping[str, Mapping[str, str]] = MappingProxyType({})
+
+
+class StateStore:
+    """Runs, results and schema snapshots; open it with `StateStore.open`."""
+
+    def __init__(self, engine: Engine, url: URL) -> None:
+        self._engine = engine
+        self._url = url
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, base_dir: Path) -> StateStore:
+        """Open (creating if needed) and migrate to head; a relative SQLite path is relative to `base_dir`."""
+        parsed = parse_url(url, base_dir)
+        with translate_errors(parsed, "open it"):
+            engine = create_engine(parsed)
+            try:
+                ensure_head(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+        return cls(engine, parsed)
+
+    def start_run(self, command: str) -> int:
+        with self._writing("start a run") as conn:
+            insert = sa.insert(runs_table).values(command=command, started_at=_now())
+            return int(conn.execute(insert.returning(runs_table.c.id)).scalar_one())
+
+    def finish_run(self, run_id: int, summary: Mapping[str, int]) -> None:
+        with self._writing("finish a run") as conn:
+            update = sa.update(runs_table).where(runs_table.c.id == run_id)
+            done = conn.execute(update.values(finished_at=_now(), summary=dict(summary)))
+            if done.rowcount != 1:
+                raise StateStoreError(f"no run {run_id} in the state store")
+
+    def record(
+        self,
+        run_id: int,
+        results: Sequence[Result],
+        snapshots: Mapping[str, Mapping[str, str]] = _NO_SNAPSHOTS,
+    ) -> None:
+        """Store results and changed schema snapshots in one transaction: all of them or, on failure, none."""
+        rows = [_result_row(run_id, result) for result in results]
+        with self._writing("record results") as conn:
+            if rows:
+                conn.execute(sa.insert(results_table), rows)
+            changed = _changed(_latest_snapshots(conn, snapshots.keys()), snapshots)
+            if changed:
+                taken_at = _now()
+                conn.execute(
+                    sa.insert(snapshots_table),
+                    [{"run_id": run_id, "check_id": check, "taken_at": taken_at, "columns": columns}
+                     for check, columns in changed.items()],
+                )
+
+    def last_success_values(self, check_ids: Collection[str]) -> dict[str, float]:
+        """Per check, the value of its latest pass or warn result that has one."""
+        if not check_ids:
+            return {}
+        rank = sa.func.row_number().over(
+            partition_by=results_table.c.check_id,
+            order_by=(results_table.c.started_at.desc(), results_table.c.id.desc()),
+        )
+        ranked = (
+            sa.select(results_table.c.check_id, results_table.c.value, rank.label("recency"))
+            .where(
+                results_table.c.check_id.in_(list(check_ids)),
+                results_table.c.outcome.in_(_SUCCESS),
+                results_table.c.value.is_not(None),
+            )
+            .subquery()
+        )
+        query = sa.select(ranked.c.check_id, ranked.c.value).where(ranked.c.recency == 1)
+        with self._reading("read last values") as conn:
+            return {check: float(value) for check, value in conn.execute(query)}
+
+    def last_snapshots(self, check_ids: Collection[str]) -> dict[str, dict[str, str]]:
+        """Per check, its latest schema snapshot {column: type family}."""
+        with self._reading("read schema snapshots") as conn:
+            return _latest_snapshots(conn, check_ids)
+
+    def history(self, check_id: str, limit: int = 20) -> list[Result]:
+        """The check's latest results, newest first."""
+        if limit < 1:
+            raise ValueError(f"history limit must be at least 1, got {limit}")
+        query = (
+            sa.select(results_table)
+            .where(results_table.c.check_id == check_id)
+            .order_by(results_table.c.started_at.desc(), results_table.c.id.desc())
+            .limit(limit)
+        )
+        with self._reading("read history") as conn:
+            return [_to_result(row) for row in conn.execute(query).mappings()]
+
+    def prune(self, before: datetime) -> int:
+        """Delete results older than `before`, and runs and snapshots left unused; returns results deleted."""
+        latest = sa.select(sa.func.max(snapshots_table.c.id)).group_by(snapshots_table.c.check_id)
+        with self._writing("prune") as conn:
+            old = sa.delete(results_table).where(results_table.c.started_at < before)
+            deleted = conn.execute(old).rowcount
+            conn.execute(
+                sa.delete(snapshots_table).where(
+                    snapshots_table.c.taken_at < before, snapshots_table.c.id.not_in(latest)
+                )
+            )
+            conn.execute(
+                sa.delete(runs_table).where(
+                    runs_table.c.started_at < before,
+                    ~sa.exists().where(results_table.c.run_id == runs_table.c.id),
+                    ~sa.exists().where(snapshots_table.c.run_id == runs_table.c.id),
+                )
+            )
+            return int(deleted)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _writing(self, action: str) -> Iterator[Connection]:
+        with self._write_lock, translate_errors(self._url, action), writing(self._engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _reading(self, action: str) -> Iterator[Connection]:
+        with translate_errors(self._url, action), self._engine.connect() as conn:
+            yield conn
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _result_row(run_id: int, result: Result) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "check_id": result.check,
+        "dataset": result.dataset,
+        "kind": result.kind,
+        "source": result.source,
+        "outcome": Outcome(result.outcome).value,
+        "value": result.value,
+        "unit": result.unit,
+        "thresholds": dict(result.thresholds),
+        "message": result.message,
+        "started_at": result.started_at,
+        "duration_seconds": result.duration_seconds,
+        "statements": list(result.statements),
+        "details": result.details,
+    }
+
+
+def _to_result(row: sa.RowMapping) -> Result:
+    return Result(
+        check=row["check_id"],
+        dataset=row["dataset"],
+        kind=row["kind"],
+        source=row["source"],
+        outcome=Outcome(row["outcome"]),
+        message=row["message"],
+        started_at=row["started_at"],
+        duration_seconds=row["duration_seconds"],
+        value=row["value"],
+        unit=row["unit"],
+        thresholds=row["thresholds"],
+        statements=tuple(row["statements"]),
+        details=row["details"],
+    )
+
+
+def _latest_snapshots(conn: Connection, check_ids: Collection[str]) -> dict[str, dict[str, str]]:
+    if not check_ids:
+        return {}
+    latest = (
+        sa.select(sa.func.max(snapshots_table.c.id))
+        .where(snapshots_table.c.check_id.in_(list(check_ids)))
+        .group_by(snapshots_table.c.check_id)
+    )
+    query = sa.select(snapshots_table.c.check_id, snapshots_table.c.columns).where(
+        snapshots_table.c.id.in_(latest)
+    )
+    return {check: dict(columns) for check, columns in conn.execute(query)}
+
+
+def _changed(
+    latest: Mapping[str, Mapping[str, str]], snapshots: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, str]]:
+    wanted = {check: dict(columns) for check, columns in snapshots.items()}
+    return {check: columns for check, columns in wanted.items() if latest.get(check) != columns}

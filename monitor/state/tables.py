@@ -1,0 +1,83 @@
+"""SQLAlchemy Core tables of the state store, as the latest migration leaves them.
+
+Migrations never import this module (they must stay frozen in time); a test compares the two.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids for years of history.
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+OUTCOMES = ("pass", "warn", "fail", "error")
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out: SQLite keeps no offset, so store UTC and re-attach it on read."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"the state store needs aware datetimes, got naive {value.isoformat()}")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("command", sa.String(), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("summary", sa.JSON(), nullable=True),
+)
+
+results = sa.Table(
+    "results",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("run_id", Id, sa.ForeignKey("runs.id", name="fk_results_run_id"), nullable=False),
+    sa.Column("check_id", sa.String(), nullable=False),
+    sa.Column("dataset", sa.String(), nullable=False),
+    sa.Column("kind", sa.String(), nullable=False),
+    sa.Column("source", sa.String(), nullable=False),
+    sa.Column("outcome", sa.String(), nullable=False),
+    sa.Column("value", sa.Double(), nullable=True),
+    sa.Column("unit", sa.String(), nullable=True),
+    sa.Column("thresholds", sa.JSON(), nullable=False),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("duration_seconds", sa.Double(), nullable=False),
+    sa.Column("statements", sa.JSON(), nullable=False),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.CheckConstraint(f"outcome IN {OUTCOMES!r}", name="ck_results_outcome"),
+    sa.Index("ix_results_check_id_started_at", "check_id", "started_at"),
+    sa.Index("ix_results_started_at", "started_at"),
+)
+
+schema_snapshots = sa.Table(
+    "schema_snapshots",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("run_id", Id, sa.ForeignKey("runs.id", name="fk_schema_snapshots_run_id"), nullable=False),
+    sa.Column("check_id", sa.String(), nullable=False),
+    sa.Column("taken_at", UtcDateTime(), nullable=False),
+    sa.Column("columns", sa.JSON(), nullable=False),
+    sa.Index("ix_schema_snapshots_check_id_id", "check_id", "id"),
+)

@@ -1,0 +1,403 @@
+"""The state store on real SQLite files and a real PostgreSQL: migrations, round trips, queries, failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from checks.result import Outcome, Result
+from monitor.state import tables
+from monitor.state.migrate import HEAD_REVISION, MIGRATIONS
+from monitor.state.store import StateStore, StateStoreError
+from tests.pgserver import PostgresServer, free_port
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+LONG_AGO = T0 - timedelta(days=120)
+
+
+def make_result(check: str = "orders.volume", outcome: Outcome = Outcome.PASS, value: float | None = 1.0,
+                at: datetime = T0, **fields: Any) -> Result:
+    dataset, kind = check.split(".")[:2]
+    base = Result(check=check, dataset=dataset, kind=kind, source="warehouse", outcome=outcome,
+                  message=f"{kind} is {value}", started_at=at, duration_seconds=0.25, value=value)
+    return replace(base, **fields)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(state_url: str, tmp_path: Path) -> Iterator[StateStore]:
+    with StateStore.open(state_url, tmp_path) as opened:
+        yield opened
+
+
+def scalar(url: str, sql: str) -> Any:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(sql)).scalar()
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, statement: str | sa.Executable) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement) if isinstance(statement, str) else statement)
+    finally:
+        engine.dispose()
+
+
+def backdate(url: str, table: sa.Table, column: str, *where: sa.ColumnElement[bool]) -> None:
+    """Age rows as if written long ago (the store stamps runs and snapshots with the current time)."""
+    execute(url, sa.update(table).where(*where).values({column: LONG_AGO}))
+
+
+# --- migrations ----------------------------------------------------------------------------------
+
+
+def test_head_revision_is_alembics_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+def test_empty_store_is_migrated_to_head_and_matches_the_tables(store: StateStore, state_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    assert scalar(state_url, "SELECT version_num FROM alembic_version") == HEAD_REVISION
+    engine = sa.create_engine(state_url)
+    try:
+        with engine.connect() as conn:
+            assert {"runs", "results", "schema_snapshots"} <= set(sa.inspect(conn).get_table_names())
+            assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
+    finally:
+        engine.dispose()
+
+
+_OPEN_AND_REPORT = """
+import json, pathlib, sys
+from monitor.state.store import StateStore
+with StateStore.open(sys.argv[1], pathlib.Path(sys.argv[2])) as store:
+    runs = store.history("orders.volume")
+print(json.dumps({"alembic": "alembic" in sys.modules, "history": len(runs)}))
+"""
+
+
+def open_in_fresh_process(url: str, base_dir: Path) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", _OPEN_AND_REPORT, url, str(base_dir)],
+                          check=True, capture_output=True, text=True)
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def test_reopen_is_idempotent_and_never_imports_alembic(state_url: str, tmp_path: Path) -> None:
+    assert open_in_fresh_process(state_url, tmp_path) == {"alembic": True, "history": 0}  # had to migrate
+    with StateStore.open(state_url, tmp_path) as store:
+        store.record(store.start_run("check"), [make_result()])
+    assert open_in_fresh_process(state_url, tmp_path) == {"alembic": False, "history": 1}
+    with StateStore.open(state_url, tmp_path) as store:
+        assert len(store.history("orders.volume")) == 1
+    assert scalar(state_url, "SELECT count(*) FROM alembic_version") == 1
+
+
+_OPEN_ON_SIGNAL = """
+import pathlib, sys, time
+from monitor.state.store import StateStore
+go = pathlib.Path(sys.argv[3])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.002)
+StateStore.open(sys.argv[1], pathlib.Path(sys.argv[2])).close()
+"""
+
+
+def test_processes_opening_a_new_store_at_once_migrate_it_once(state_url: str, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    argv = [sys.executable, "-c", _OPEN_ON_SIGNAL, state_url, str(tmp_path), str(go)]
+    processes = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+    for process in processes:  # all imported and waiting: then they race for the empty store
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+    go.touch()
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, errors
+    assert scalar(state_url, "SELECT version_num FROM alembic_version") == HEAD_REVISION
+
+
+def test_threads_migrating_different_stores_at_once_do_not_collide(tmp_path: Path) -> None:
+    errors: list[BaseException] = []
+
+    def open_store(name: str) -> None:
+        try:
+            StateStore.open(f"sqlite:///{tmp_path / name}", tmp_path).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store, args=(f"state{n}.db",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for n in range(4):
+        url = f"sqlite:///{tmp_path / f'state{n}.db'}"
+        assert scalar(url, "SELECT version_num FROM alembic_version") == HEAD_REVISION
+
+
+def test_a_store_from_a_newer_demon_is_refused(state_url: str, tmp_path: Path) -> None:
+    StateStore.open(state_url, tmp_path).close()
+    execute(state_url, "UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StateStoreError, match=r"revision '9999'.*newer demon"):
+        StateStore.open(state_url, tmp_path)
+
+
+# --- round trips ---------------------------------------------------------------------------------
+
+
+def test_record_and_history_round_trip_every_field(store: StateStore) -> None:
+    run = store.start_run("demon check --select 'orders.*'")
+    full = make_result(
+        outcome=Outcome.WARN, value=10800.5, unit="seconds",
+        thresholds={"warn_after": 7200.0, "fail_after": 21600.0},
+        message="newest loaded_at is 3h old — ünïcødé ✓ 数据", at=T0 + timedelta(minutes=1),
+        statements=("SELECT count(*) FROM analytics.orders", "SELECT 'it''s' AS quote"),
+        details={"rules": [{"rule": "amount >= 0", "failing": 3, "sample": [{"id": 1, "amount": -2.5}]}],
+                 "nested": {"deep": {"deeper": [None, True, 1.5, "x"]}}, "empty": {}},
+    )
+    errored = make_result(outcome=Outcome.ERROR, value=None, message="source unreachable: connection refused",
+                          at=T0 + timedelta(minutes=2), duration_seconds=30.0)
+    store.record(run, [full, errored])
+
+    history = store.history("orders.volume")
+    assert history == [errored, full]  # newest first, every field equal
+    for result in history:
+        assert result.started_at.tzinfo is UTC
+        assert isinstance(result.outcome, Outcome)
+        assert isinstance(result.statements, tuple)
+    assert store.history("orders.volume", limit=1) == [errored]
+    assert store.history("nothing.here") == []
+
+
+def test_times_come_back_in_utc_whatever_their_zone(state_url: str, tmp_path: Path,
+                                                    request: pytest.FixtureRequest) -> None:
+    if state_url.startswith("postgresql"):  # a server session in another zone must not shift anything
+        server: PostgresServer = request.getfixturevalue("postgres")
+        database = sa.engine.make_url(state_url).database
+        server.psql(f"ALTER DATABASE {database} SET timezone = 'America/New_York'")
+    tokyo = timezone(timedelta(hours=9))
+    result = make_result(at=datetime(2026, 11, 23, 19, 0, tzinfo=tokyo))
+    with StateStore.open(state_url, tmp_path) as store:
+        store.record(store.start_run("check"), [result])
+        (back,) = store.history("orders.volume")
+    assert back.started_at == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert back.started_at.tzinfo is UTC
+
+
+def test_runs_record_their_command_and_summary(store: StateStore, state_url: str) -> None:
+    run = store.start_run("demon run")
+    assert store.start_run("demon check") == run + 1
+    store.finish_run(run, {"pass": 3, "warn": 1, "fail": 0, "error": 2})
+    assert scalar(state_url, f"SELECT command FROM runs WHERE id = {run}") == "demon run"
+    summary = scalar(state_url, f"SELECT summary FROM runs WHERE id = {run}")
+    assert (json.loads(summary) if isinstance(summary, str) else summary) == {
+        "pass": 3, "warn": 1, "fail": 0, "error": 2}
+    assert scalar(state_url, f"SELECT finished_at FROM runs WHERE id = {run}") is not None
+    with pytest.raises(StateStoreError, match="no run 999"):
+        store.finish_run(999, {})
+
+
+def test_last_success_values_take_the_latest_pass_or_warn_with_a_value(store: StateStore) -> None:
+    run = store.start_run("check")
+    # recorded out of time order: "latest" is by started_at, not by insertion
+    store.record(run, [make_result(outcome=Outcome.WARN, value=2.0, at=T0 + timedelta(hours=1)),
+                       make_result(outcome=Outcome.FAIL, value=3.0, at=T0 + timedelta(hours=2)),
+                       make_result(outcome=Outcome.ERROR, value=None, at=T0 + timedelta(hours=3)),
+                       make_result(outcome=Outcome.PASS, value=None, at=T0 + timedelta(hours=4)),
+                       make_result("orders.freshness", outcome=Outcome.PASS, value=60.0),
+                       make_result("users.volume", outcome=Outcome.FAIL, value=0.0),
+                       make_result("users.freshness", outcome=Outcome.PASS, value=5.0)])
+    store.record(run, [make_result(outcome=Outcome.PASS, value=1.0, at=T0)])
+    wanted = ["orders.volume", "orders.freshness", "users.volume", "missing.check"]
+    assert store.last_success_values(wanted) == {"orders.volume": 2.0, "orders.freshness": 60.0}
+    assert store.last_success_values([]) == {}
+
+
+def test_a_snapshot_is_stored_only_when_it_changes(store: StateStore, state_url: str) -> None:
+    run = store.start_run("check")
+    first = {"id": "integer", "amount": "decimal"}
+    store.record(run, [], {"orders.schema": first, "users.schema": {"id": "integer"}})
+    store.record(run, [], {"orders.schema": dict(reversed(first.items()))})  # same columns, other order
+    assert scalar(state_url, "SELECT count(*) FROM schema_snapshots") == 2
+    changed = {"id": "integer", "amount": "float"}
+    store.record(run, [], {"orders.schema": changed})
+    assert store.last_snapshots(["orders.schema", "users.schema", "missing.schema"]) == {
+        "orders.schema": changed, "users.schema": {"id": "integer"}}
+    store.record(run, [], {"orders.schema": first})  # changing back is a change too
+    assert store.last_snapshots(["orders.schema"]) == {"orders.schema": first}
+    assert scalar(state_url, "SELECT count(*) FROM schema_snapshots") == 4
+    assert store.last_snapshots([]) == {}
+
+
+def test_prune_deletes_old_results_and_what_only_they_used(store: StateStore, state_url: str) -> None:
+    old_run, new_run = store.start_run("old"), store.start_run("new")
+    old = [make_result(at=T0 - timedelta(days=100)), make_result("users.volume", at=T0 - timedelta(days=95))]
+    store.record(old_run, old, {"orders.schema": {"id": "integer"}, "users.schema": {"id": "integer"}})
+    store.record(old_run, [], {"orders.schema": {"id": "string"}})
+    new = make_result(at=T0)
+    store.record(new_run, [new])
+    backdate(state_url, tables.runs, "started_at", tables.runs.c.id == old_run)
+    backdate(state_url, tables.schema_snapshots, "taken_at")
+
+    assert store.prune(T0 - timedelta(days=90)) == 2
+    assert store.history("orders.volume") == [new]
+    assert store.history("users.volume") == []
+    # the latest snapshot of each check survives, however old: it is the baseline for drift
+    assert store.last_snapshots(["orders.schema", "users.schema"]) == {
+        "orders.schema": {"id": "string"}, "users.schema": {"id": "integer"}}
+    assert scalar(state_url, "SELECT count(*) FROM schema_snapshots") == 2
+    assert scalar(state_url, "SELECT count(*) FROM runs") == 2  # the old run still holds snapshots
+    assert store.prune(T0 - timedelta(days=90)) == 0
+    with pytest.raises(StateStoreError, match="naive"):
+        store.prune(datetime(2026, 1, 1))
+
+
+def test_prune_drops_runs_left_empty(store: StateStore, state_url: str) -> None:
+    old_run = store.start_run("old")
+    store.record(old_run, [make_result(at=T0 - timedelta(days=100))])
+    backdate(state_url, tables.runs, "started_at", tables.runs.c.id == old_run)
+    keep = store.start_run("recent but empty")
+    assert store.prune(T0 - timedelta(days=90)) == 1
+    assert scalar(state_url, "SELECT count(*) FROM runs") == 1
+    assert scalar(state_url, "SELECT id FROM runs") == keep
+
+
+def test_threads_record_concurrently(state_url: str, tmp_path: Path) -> None:
+    # two stores on one database stand for the daemon and a `demon check` beside it
+    stores = [StateStore.open(state_url, tmp_path) for _ in range(2)]
+    run = stores[0].start_run("check")
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            store = stores[worker % 2]
+            for step in range(15):
+                check = f"d{worker}.volume"
+                store.record(run, [make_result(check, value=float(step), at=T0 + timedelta(seconds=step))])
+                assert store.last_success_values([check]) == {check: float(step)}
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == []
+    assert scalar(state_url, "SELECT count(*) FROM results") == 6 * 15
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+def test_a_failed_record_leaves_nothing_behind(store: StateStore, state_url: str) -> None:
+    run = store.start_run("check")
+    bad = make_result("users.volume", details={"when": datetime.now(UTC)})  # not JSON
+    with pytest.raises(StateStoreError, match=r"record results.*not JSON serializable"):
+        store.record(run, [make_result(), bad, make_result("orders.freshness")],
+                     {"orders.schema": {"id": "integer"}})
+    not_json: Any = {"id": object()}
+    with pytest.raises(StateStoreError, match="record results"):
+        store.record(run, [make_result()], {"orders.schema": {"id": "integer"}, "users.schema": not_json})
+    with pytest.raises(StateStoreError, match="record results"):  # NaN is not JSON on any backend
+        store.record(run, [make_result(details={"ratio": float("nan")})])
+    with pytest.raises(StateStoreError, match="record results"):  # no such run
+        store.record(run + 100, [make_result()])
+    with pytest.raises(StateStoreError, match="naive"):
+        store.record(run, [make_result(), make_result(at=datetime(2026, 11, 23, 10, 0))])
+    assert scalar(state_url, "SELECT count(*) FROM results") == 0
+    assert scalar(state_url, "SELECT count(*) FROM schema_snapshots") == 0
+    store.record(run, [make_result()])  # the store is still usable
+    assert len(store.history("orders.volume")) == 1
+
+
+def test_history_rejects_a_limit_below_one(store: StateStore) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        store.history("orders.volume", limit=0)
+
+
+def test_relative_sqlite_path_is_relative_to_the_config_folder(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir, elsewhere = tmp_path / "project", tmp_path / "cwd"
+    config_dir.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    StateStore.open("sqlite:///.demon/state.db", config_dir).close()
+    assert (config_dir / ".demon" / "state.db").is_file()
+    assert not (elsewhere / ".demon").exists()
+    absolute = tmp_path / "abs" / "deeper" / "state.db"
+    StateStore.open(f"sqlite:///{absolute}", config_dir).close()
+    assert absolute.is_file()
+    path = config_dir / ".demon" / "state.db"
+    journal = scalar(f"sqlite:///{path}", "PRAGMA journal_mode")
+    assert journal == "wal"
+
+
+def test_unreachable_postgresql_names_the_store_without_its_password() -> None:
+    url = f"postgresql+psycopg://demon:t0p-s3cret@127.0.0.1:{free_port()}/demon"
+    with pytest.raises(StateStoreError) as caught:
+        StateStore.open(url, Path())
+    message = str(caught.value)
+    assert "t0p-s3cret" not in message
+    assert f"postgresql+psycopg://demon:***@127.0.0.1:{url.rsplit(':', 1)[1]}" in message
+    assert "OperationalError" in message
+
+
+def test_wrong_postgresql_password_is_reported_without_either_password(postgres_url: str) -> None:
+    url = postgres_url.replace(":s3cret-pw@", ":wr0ng-pw@")
+    with pytest.raises(StateStoreError, match="could not open it") as caught:
+        StateStore.open(url, Path())
+    assert "wr0ng-pw" not in str(caught.value)
+    assert "s3cret-pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("not a url", "invalid state URL"),
+    ("mysql+pymysql://demon:hunter2@localhost/db", r"unsupported state store mysql\+pymysql://demon:\*\*\*@"),
+    ("sqlite://", "in-memory"),
+    ("sqlite:///:memory:", "in-memory"),
+])
+def test_bad_urls_are_refused_clearly(url: str, expected: str, tmp_path: Path) -> None:
+    with pytest.raises(StateStoreError, match=expected) as caught:
+        StateStore.open(url, tmp_path)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(b"this is not sqlite " * 500)
+    with pytest.raises(StateStoreError, match=r"could not open it.*not a database"):
+        StateStore.open(f"sqlite:///{path}", tmp_path)
