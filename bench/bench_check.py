@@ -54,7 +54,7 @@ def write_config(directory: Path) -> Path:
         "datasets:\n  events:\n    source: warehouse\n    table: analytics.events\n    checks:\n"
         "      - freshness: {column: loaded_at, warn_after: 2h, fail_after: 6h}\n"
         "      - volume: {min: 1, max_drop: 50%}\n"
-        "      - schema: {columns: {id: integer, user_id: integer, amount: decimal, category: string}}\n"
+        "      - schema: {columns: {id: integer, user_id: integer, amount: float, category: string}}\n"
         f"{metrics}"
         "state: {url: 'sqlite:///.demon/state.db'}\n"
     )
@@ -66,6 +66,11 @@ def fused_sql(results: list) -> str:
     statements = {s for r in results if r.kind != "schema" for s in r.statements}
     assert len(statements) == 1, statements
     return statements.pop()
+
+
+def bare(database: str, sql: str) -> None:
+    with duckdb.connect(database, read_only=True) as conn:
+        conn.execute(sql).fetchall()
 
 
 def help_time(repeat: int = 10) -> float:

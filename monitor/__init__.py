@@ -1,8 +1,15 @@
 """demon's monitor: configuration, command line, runner and state store."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("demon")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
+
+def __getattr__(name: str) -> str:
+    """`monitor.__version__`, read from the installed metadata only when asked (it costs ~40 ms)."""
+    if name != "__version__":
+        raise AttributeError(name)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("demon")
+    except PackageNotFoundError:  # a source tree that was not installed
+        return "0.0.0+unknown"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
 
 from monitor.config import Config, ConfigError, config_json_schema, load_config
 from monitor.config.models import (
@@ -18,7 +19,7 @@ from monitor.config.models import (
 )
 from monitor.config.types import Severity
 
-EXAMPLE = Path("/work/shared/spec/demon.example.yml")
+EXAMPLE = Path(__file__).parent / "fixtures" / "demon.example.yml"  # a copy of ../shared/spec's
 TOP_LEVEL = "a mapping of settings (version:, sources:, datasets:, ...)"
 
 # Line numbers below refer to this file; each test changes one fragment in place.
@@ -474,34 +475,6 @@ def test_keys_are_names_as_written_values_follow_yaml() -> None:
 
 # --- JSON schema -----------------------------------------------------------------------------------
 
-_TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
-_APPLICATORS = {"$ref", "$defs", "properties", "additionalProperties", "patternProperties", "items", "anyOf"}
-_VALIDATION = {"type", "required", "enum", "const", "pattern", "minimum", "maximum", "minItems", "maxItems"}
-_ANNOTATIONS = {"title", "description", "default", "discriminator"}  # discriminator: OpenAPI, ignored
-_KEYWORDS = (
-    _APPLICATORS | _VALIDATION | _ANNOTATIONS | {"oneOf", "allOf", "exclusiveMinimum", "exclusiveMaximum"}
-)
-
-
-def _subschemas(schema: dict[str, Any]) -> list[dict[str, Any]]:
-    children: list[Any] = [schema.get("items"), schema.get("additionalProperties")]
-    for key in ("properties", "patternProperties", "$defs"):
-        children.extend(schema.get(key, {}).values())
-    for key in ("anyOf", "oneOf", "allOf"):
-        children.extend(schema.get(key, []))
-    return [child for child in children if isinstance(child, dict)]
-
-
-def _check_schema(schema: dict[str, Any], defs: dict[str, Any]) -> None:
-    assert set(schema) <= _KEYWORDS | {"$schema"}, set(schema) - _KEYWORDS
-    kinds = schema.get("type", "object")
-    assert set(kinds if isinstance(kinds, list) else [kinds]) <= _TYPES
-    if "$ref" in schema:
-        assert schema["$ref"].removeprefix("#/$defs/") in defs, schema["$ref"]
-    for child in _subschemas(schema):
-        _check_schema(child, defs)
-
-
 def test_json_schema_is_draft_2020_12_with_the_file_keys() -> None:
     schema = json.loads(json.dumps(config_json_schema()))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -509,7 +482,7 @@ def test_json_schema_is_draft_2020_12_with_the_file_keys() -> None:
     sections = {"version", "sources", "defaults", "datasets", "alerting", "metrics", "state"}
     assert set(schema["properties"]) == sections
     assert schema["required"] == ["version", "sources"] and schema["additionalProperties"] is False
-    _check_schema(schema, schema["$defs"])
+    Draft202012Validator.check_schema(schema)
     defs = schema["$defs"]
     assert "schema" in defs["CheckEntry"]["properties"] and "schema" in defs["QualityParams"]["properties"]
     assert "continue" in defs["RouteConfig"]["properties"]
@@ -517,3 +490,12 @@ def test_json_schema_is_draft_2020_12_with_the_file_keys() -> None:
     assert defs["Config" if "Config" in defs else "DatasetConfig"]["additionalProperties"] is False
     sources = schema["properties"]["sources"]
     assert sources["additionalProperties"] is False and "patternProperties" in sources
+
+
+def test_json_schema_accepts_the_example_and_rejects_unknown_keys() -> None:
+    validator = Draft202012Validator(config_json_schema())
+    example = yaml.safe_load(EXAMPLE.read_text())
+    assert list(validator.iter_errors(example)) == []
+    example["datasets"]["fact_orders"]["checks"][0]["freshness"]["fail_afterr"] = "1h"
+    errors = list(validator.iter_errors(example))
+    assert errors and "fail_afterr" in errors[0].message

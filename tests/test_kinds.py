@@ -127,6 +127,10 @@ def test_volume_growth_beyond_max_growth_fails_but_a_drop_is_not_growth() -> Non
     assert volume(100, 1000, max_growth="300%").outcome == Outcome.PASS
 
 
+def test_volume_unchanged_since_baseline_says_so() -> None:
+    assert "unchanged since the last successful run" in volume(100, 100, max_drop="50%").message
+
+
 def test_volume_baseline_of_zero_does_not_divide() -> None:
     assert volume(10, 0, max_growth="10%").outcome == Outcome.PASS
 
@@ -200,7 +204,7 @@ def test_metric_thresholds(value: Any, outcome: Outcome) -> None:
     assert metric(value, min=0, max=10, warn_max=2).outcome == outcome
 
 
-@pytest.mark.parametrize("value", [None, "abc", True])
+@pytest.mark.parametrize("value", [None, "abc", True, float("nan"), Decimal("Infinity")])
 def test_metric_non_number_is_an_error(value: Any) -> None:
     result = metric(value, max=0)
     assert result.outcome == Outcome.ERROR

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,7 @@ class Metric:
         limits = bounds(params, MIN_MAX)
         thresholds = as_dict(limits)
         raw = observed[ScalarQuery(params.sql)]
-        if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
+        if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal) or not math.isfinite(raw):
             shown = "NULL" if raw is None else f"{type(raw).__name__} {str(raw)[:40]!r}"
             return Evaluation(
                 Outcome.ERROR, f"metric statement returned {shown}, expected a number", thresholds=thresholds

@@ -65,8 +65,10 @@ def _judge_change(
     bound = next(
         (limit for limit in limits if limit.name == direction and limit.violated_by(abs(change))), None
     )
-    verb = "fell" if change < 0 else "grew"
     since = f"since the last successful run ({humanize.number(baseline)})"
+    if change == 0:
+        return None, f"; unchanged {since}"
+    verb = "fell" if change < 0 else "grew"
     note = f"; {verb} {humanize.percent(abs(change))} {since}"
     if bound is not None:
         note += f", more than {bound.name} {humanize.percent(bound.limit)}"

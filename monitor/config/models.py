@@ -11,7 +11,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
 
 from monitor.config.types import (
     Duration,
@@ -35,7 +43,18 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-StrList = Annotated[list[str], BeforeValidator(_as_list)]
+def _one_or_many(item: dict[str, Any]) -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [item, {"type": "array", "items": item}]})
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list), _one_or_many({"type": "string"})]
+SeverityList = Annotated[
+    list[Severity], BeforeValidator(_as_list), _one_or_many({"enum": [level.value for level in Severity]})
+]
+Alerting = Literal["warn", "fail", "error"]
+OutcomeList = Annotated[
+    list[Alerting], BeforeValidator(_as_list), _one_or_many({"enum": ["warn", "fail", "error"]})
+]
 
 
 class Model(BaseModel):
@@ -243,19 +262,12 @@ ChannelConfig = Annotated[
 
 
 class RouteMatch(Model):
-    severity: list[Severity] = Field(default_factory=list)
+    severity: SeverityList = Field(default_factory=list)
     owner: StrList = Field(default_factory=list)
     tags: StrList = Field(default_factory=list)
     dataset: StrList = Field(default_factory=list, description="dataset names or globs")
     kind: StrList = Field(default_factory=list)
-    outcome: list[Literal["warn", "fail", "error"]] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _single_values(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {key: _as_list(value) for key, value in data.items()}
-        return data
+    outcome: OutcomeList = Field(default_factory=list)
 
 
 class RouteConfig(Model):

@@ -1,0 +1,5 @@
+"""`python -m monitor` is `demon`."""
+
+from monitor.cli import main
+
+main()
