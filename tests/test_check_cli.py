@@ -317,3 +317,35 @@ def test_console_script_help_and_exit_code(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2
     assert "nope.yml" in missing.stderr
+
+
+def test_each_kind_reaches_each_outcome(cli: Run, tmp_path: Path, warehouse_url: str) -> None:
+    seed(warehouse_url)
+    count = "SELECT count(*) FROM analytics.fresh"
+    block = (
+        "  orders:\n    source: warehouse\n    table: analytics.fresh\n    checks:\n"
+        "      - volume: {name: ok, min: 1}\n"
+        "      - volume: {name: low, warn_min: 200}\n"
+        "      - volume: {name: tiny, min: 1000}\n"
+        "      - schema: {name: ok, columns: {id: integer, label: string}}\n"
+        "      - schema: {name: strict, columns: {id: integer}, allow_extra: false}\n"
+        f"      - metric: {{name: ok, sql: '{count}', max: 100}}\n"
+        f"      - metric: {{name: high, sql: '{count}', warn_max: 50}}\n"
+        f"      - metric: {{name: over, sql: '{count}', max: 50, warn_max: 10}}\n"
+        "      - metric: {name: broken, sql: 'SELECT count(*) FROM analytics.missing'}\n"
+    )
+    code, document = check_json(cli, write_config(tmp_path, warehouse_url, block))
+    assert outcomes(document) == {
+        "orders.volume.ok": "pass",
+        "orders.volume.low": "warn",
+        "orders.volume.tiny": "fail",
+        "orders.schema.ok": "pass",
+        "orders.schema.strict": "fail",
+        "orders.metric.ok": "pass",
+        "orders.metric.high": "warn",
+        "orders.metric.over": "fail",
+        "orders.metric.broken": "error",
+    }
+    strict = next(r for r in document["results"] if r["check"] == "orders.schema.strict")
+    assert strict["details"]["unexpected"] == ["amount", "label", "loaded_at", "loaded_naive"]
+    assert code == 1  # a fail outranks an error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -401,3 +402,19 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite " * 500)
     with pytest.raises(StateStoreError, match=r"could not open it.*not a database"):
         StateStore.open(f"sqlite:///{path}", tmp_path)
+
+
+def test_opening_waits_for_a_writer_longer_than_the_drivers_default_busy_timeout(tmp_path: Path) -> None:
+    """A store another process is creating stays locked while it migrates (long under load): opening
+    waits up to demon's busy_timeout from the very first statement, not sqlite3's default 5 s."""
+    path = tmp_path / "state.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE being_migrated (id INTEGER)")
+    releaser = threading.Timer(6.0, lambda: (holder.execute("COMMIT"), holder.close()))
+    releaser.start()
+    try:
+        store = StateStore.open(f"sqlite:///{path}", tmp_path)
+    finally:
+        releaser.join()
+    store.close()

@@ -59,4 +59,4 @@ def _rich_table(results: Sequence[Result], stream: TextIO) -> None:
         )
     console = Console(file=stream)
     console.print(table)
-    console.print(summary_line(results))
+    console.print(summary_line(results), highlight=False)

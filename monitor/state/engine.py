@@ -20,9 +20,9 @@ CONNECT_TIMEOUT_SECONDS = 10
 WRITE = "demon_state_write"  # execution option marking a connection that will write
 # WAL lets readers run beside the writer; in WAL, synchronous=NORMAL stays atomic and saves an fsync a commit.
 _SQLITE_PRAGMAS = (
+    f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "journal_mode=WAL",
     "synchronous=NORMAL",
-    f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "foreign_keys=ON",
 )
 
@@ -101,10 +101,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling skips BEGIN for SELECT and DDL; SQLAlchemy emits BEGIN instead
     # (see _sqlite_begin), which makes reads consistent and migrations atomic.
     dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in _SQLITE_PRAGMAS:
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
+    for pragma in _SQLITE_PRAGMAS:  # busy_timeout first: switching to WAL may wait for a migrating writer
+        dbapi_connection.execute(f"PRAGMA {pragma}")
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -1,0 +1,45 @@
+"""`demon demo` end to end: the defects it injects produce exactly the outcomes it announces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from monitor.cli import main
+from monitor.demo import DEFECTS, EXPECTED_OUTCOMES
+
+
+def test_demo_shows_every_outcome_as_announced(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "demo"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    outcomes = {r["check"]: r["outcome"] for r in document["results"]}
+    broken = {check: outcome for check, outcome in outcomes.items() if outcome != "pass"}
+    assert broken == EXPECTED_OUTCOMES
+    assert {"pass", "warn", "fail", "error"} <= set(outcomes.values())
+    assert (tmp_path / "demo" / "demon.yml").is_file()
+
+
+def test_demo_table_lists_the_defects_and_history_has_both_days(tmp_path: Path) -> None:
+    directory = tmp_path / "demo"
+    runner = CliRunner()
+    result = runner.invoke(main, ["demo", "--dir", str(directory)])
+    assert result.exit_code == 0, result.output
+    assert all(defect in result.stdout for defect in DEFECTS)
+    history = runner.invoke(
+        main, ["history", "orders.volume", "-c", str(directory / "demon.yml"), "--format", "json"]
+    )
+    runs = json.loads(history.stdout)["results"]
+    assert [r["outcome"] for r in runs] == ["fail", "pass"]  # today's drop, yesterday's baseline
+    assert runs[1]["value"] > runs[0]["value"] * 2
+
+
+def test_demo_can_be_rebuilt_in_place(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for _ in range(2):
+        result = runner.invoke(main, ["demo", "--dir", str(tmp_path), "--format", "json"])
+        assert result.exit_code == 0, result.output
+    outcomes = {r["check"]: r["outcome"] for r in json.loads(result.stdout)["results"]}
+    assert {c: o for c, o in outcomes.items() if o != "pass"} == EXPECTED_OUTCOMES
