@@ -14,13 +14,13 @@ from monitor.runner import summarize
 def write_junit(results: Sequence[Result], stream: TextIO, warn_is_failure: bool) -> None:
     summary = summarize(results)
     failures = summary["fail"] + (summary["warn"] if warn_is_failure else 0)
+    counts = {"tests": str(len(results)), "failures": str(failures), "errors": str(summary["error"])}
+    root = ET.Element("testsuites", {"name": "demon", **counts})
     suite = ET.Element(
         "testsuite",
         {
             "name": "demon",
-            "tests": str(len(results)),
-            "failures": str(failures),
-            "errors": str(summary["error"]),
+            **counts,
             "skipped": "0",
             "time": f"{sum(r.duration_seconds for r in results):.3f}",
             "timestamp": results[0].started_at.strftime("%Y-%m-%dT%H:%M:%S") if results else "",
@@ -28,15 +28,6 @@ def write_junit(results: Sequence[Result], stream: TextIO, warn_is_failure: bool
     )
     for result in results:
         suite.append(_case(result, warn_is_failure))
-    root = ET.Element(
-        "testsuites",
-        {
-            "name": "demon",
-            "tests": str(len(results)),
-            "failures": str(failures),
-            "errors": str(summary["error"]),
-        },
-    )
     root.append(suite)
     ET.indent(root)
     stream.write(ET.tostring(root, encoding="unicode", xml_declaration=True))
