@@ -8,8 +8,9 @@ code path for SQL tables and lake prefixes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,53 @@ class Probe:
         return type(self).__name__
 
 
+Scope = Literal["all", "latest_partition"]
+
+
 @dataclass(frozen=True)
 class RowCount(Probe):
-    """Number of rows in the dataset's scope."""
+    """Number of rows in the dataset's scope (`where` on SQL; all files or the newest partition on lakes)."""
+
+    scope: Scope = "all"
 
     def describe(self) -> str:
         return "row count"
+
+
+@dataclass(frozen=True)
+class FileCount(Probe):
+    """Number of data files of a lake dataset."""
+
+    scope: Scope = "all"
+
+    def describe(self) -> str:
+        return "file count"
+
+
+@dataclass(frozen=True)
+class ByteSize(Probe):
+    """Total size in bytes of a lake dataset's data files."""
+
+    scope: Scope = "all"
+
+    def describe(self) -> str:
+        return "size in bytes"
+
+
+@dataclass(frozen=True)
+class Newest(Probe):
+    """When the newest data landed: the newest object, in the newest partition when partitioned."""
+
+    def describe(self) -> str:
+        return "newest object"
+
+
+@dataclass(frozen=True)
+class SchemaVariants(Probe):
+    """Files whose columns differ from the dataset's (lake datasets): file -> its columns."""
+
+    def describe(self) -> str:
+        return "schemas of files"
 
 
 @dataclass(frozen=True)
@@ -64,6 +106,7 @@ class Observed:
     value: Any = None
     error: str | None = None
     statement: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)  # merged into the results that used it
 
     @property
     def ok(self) -> bool:

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,22 @@ log = logging.getLogger(__name__)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What produced a check's value: the statements or requests, and the details the source attached."""
+
+    statements: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+_NONE = Provenance()
+
+
+def _provenance(answers: Sequence[Observed]) -> Provenance:
+    statements = tuple(dict.fromkeys(answer.statement for answer in answers if answer.statement))
+    return Provenance(statements, {key: value for answer in answers for key, value in answer.details.items()})
 
 
 @dataclass(frozen=True)
@@ -106,15 +122,15 @@ class Runner:
         """Run one dataset's checks; never raises: what cannot run ends as `error` results."""
         started_at, start = self.clock(), time.perf_counter()
         try:
-            evaluations, statements = self._evaluate(job, started_at)
+            evaluations, provenance = self._evaluate(job, started_at)
         except Exception as exc:  # a bug must not take the run down: report it on the checks
             log.exception("dataset %s: unexpected failure", job.name)
             message = self.redact(f"internal error: {type(exc).__name__}: {exc}")
             evaluations = {spec.id: Evaluation(Outcome.ERROR, message) for spec in job.checks}
-            statements = {}
+            provenance = {}
         duration = time.perf_counter() - start
         results = [
-            _result(spec, job, evaluations[spec.id], statements.get(spec.id, ()), started_at, duration)
+            _result(spec, job, evaluations[spec.id], provenance.get(spec.id, _NONE), started_at, duration)
             for spec in job.checks
         ]
         if self.store is not None and run_id is not None:
@@ -132,7 +148,7 @@ class Runner:
 
     def _evaluate(
         self, job: DatasetJob, now: datetime
-    ) -> tuple[dict[str, Evaluation], dict[str, tuple[str, ...]]]:
+    ) -> tuple[dict[str, Evaluation], dict[str, Provenance]]:
         unsupported = {
             spec.id: f"check kind {spec.kind!r} is not available in this version of demon"
             for spec in job.checks
@@ -150,13 +166,12 @@ class Runner:
         wanted = {spec.id: KINDS[spec.kind].probes(spec.params, job.dataset) for spec in runnable}
         observed = source.observe(job.dataset, {probe for probes in wanted.values() for probe in probes})
         history = self._history([spec.id for spec in runnable])
-        statements = {}
+        provenance = {}
         for spec in runnable:
-            answers = [observed[probe] for probe in wanted[spec.id]]
-            statements[spec.id] = tuple(dict.fromkeys(a.statement for a in answers if a.statement))
+            provenance[spec.id] = _provenance([observed[probe] for probe in wanted[spec.id]])
             context = Context(job.dataset, now, history[0].get(spec.id), history[1].get(spec.id))
             evaluations[spec.id] = _judge(spec, wanted[spec.id], observed, context)
-        return evaluations, statements
+        return evaluations, provenance
 
     def _history(self, check_ids: list[str]) -> tuple[dict[str, float], dict[str, dict[str, str]]]:
         if self.store is None:
@@ -184,7 +199,7 @@ def _result(
     spec: CheckSpec,
     job: DatasetJob,
     evaluation: Evaluation,
-    statements: tuple[str, ...],
+    provenance: Provenance,
     started_at: datetime,
     duration: float,
 ) -> Result:
@@ -200,8 +215,8 @@ def _result(
         value=evaluation.value,
         unit=evaluation.unit,
         thresholds=evaluation.thresholds,
-        statements=statements,
-        details=evaluation.details,
+        statements=provenance.statements,
+        details={**provenance.details, **evaluation.details},
     )
 
 

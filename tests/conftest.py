@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.motoserver import DUMMY_ENV, FOREIGN_ENV, MotoServer, S3Lake, start_moto
 from tests.pgserver import PostgresServer, destroy, start_postgres
 
 _counter = itertools.count()
@@ -25,3 +26,25 @@ def postgres_url(postgres: PostgresServer) -> str:
     name = f"t{next(_counter)}"
     postgres.psql(f"CREATE DATABASE {name} OWNER {postgres.user}")
     return postgres.url(name)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One moto S3 server on 127.0.0.1 for the session (real HTTP)."""
+    server = start_moto()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Lake]:
+    """The moto server emptied, with dummy AWS credentials in the environment (boto3's standard chain)."""
+    for name in FOREIGN_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in DUMMY_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/demon-test-aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/demon-test-aws-credentials")
+    moto_server.reset()
+    yield S3Lake(moto_server)
+    moto_server.reset()

@@ -20,7 +20,7 @@ from checks.sources import Source, SourceError, open_source
 from checks.sources.dialects import GENERIC, PROFILES, Deadline, error_codes, profile_for
 from checks.sources.sql import SqlSource, fused_statement, user_sql
 from checks.typefamilies import family_of
-from monitor.config.models import DatasetConfig, S3SourceConfig, SqlSourceConfig
+from monitor.config.models import DatasetConfig, SqlSourceConfig
 from monitor.redact import Redactor, mask_url
 from tests.pgserver import free_port
 
@@ -375,8 +375,6 @@ def test_a_missing_duckdb_file_is_not_created(tmp_path: Path) -> None:
          "source warehouse: not a valid SQLAlchemy URL: not a url"),
         (SqlSourceConfig(kind="sql", url="nosuchdb://u:pw-secret@h/d"),
          "source warehouse: cannot load the driver for nosuchdb://u:***@h/d"),
-        (S3SourceConfig(kind="s3", bucket="b"),
-         "source warehouse: kind 's3' is not available (available: sql)"),
     ],
 )
 def test_sources_that_cannot_be_opened(config: Any, message: str, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from checks import humanize
 from checks.kinds.base import Context
-from checks.probes import MaxValue, Probe, RowCount
+from checks.probes import FileCount, MaxValue, Newest, Probe, RowCount
 from checks.result import Evaluation, Outcome
 from checks.thresholds import as_dict, bounds, worst
 from monitor.config.models import DatasetConfig, FreshnessParams
@@ -27,18 +27,20 @@ def as_utc(value: Any) -> datetime:
 
 class Freshness:
     def probes(self, params: FreshnessParams, dataset: DatasetConfig) -> list[Probe]:
-        assert params.column is not None, "config validation requires a column on SQL datasets"
-        return [MaxValue(params.column), RowCount()]
+        """The newest value (of the column, else the newest object) and how much data there is at all."""
+        newest: Probe = MaxValue(params.column) if params.column else Newest()
+        return [newest, RowCount() if dataset.table else FileCount()]
 
     def evaluate(
         self, params: FreshnessParams, observed: Mapping[Probe, Any], context: Context
     ) -> Evaluation:
         limits = bounds(params, _LIMITS)
         thresholds = as_dict(limits)
-        column = params.column or "data"
-        newest = observed[MaxValue(column)]
+        newest_probe, size_probe = self.probes(params, context.dataset)
+        column = params.column or "object"
+        newest = observed[newest_probe]
         if newest is None:
-            empty = observed.get(RowCount()) == 0
+            empty = observed[size_probe] == 0
             reason = "dataset is empty" if empty else f"{column} is NULL in every row"
             return Evaluation(
                 Outcome.FAIL, f"{reason}: no newest {column}", unit="seconds", thresholds=thresholds

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from checks.kinds.base import Context
-from checks.probes import Column, Columns, Probe
+from checks.probes import Column, Columns, Probe, SchemaVariants
 from checks.result import Evaluation, Outcome
 from checks.typefamilies import family_of
 from monitor.config.models import DatasetConfig, SchemaParams
@@ -16,14 +16,23 @@ _DRIFT_OUTCOME = {"warn": Outcome.WARN, "fail": Outcome.FAIL}
 
 class Schema:
     def probes(self, params: SchemaParams, dataset: DatasetConfig) -> list[Probe]:
-        return [Columns()]
+        """The columns and, for lake datasets, the files whose columns differ from the rest."""
+        return [Columns(), SchemaVariants()] if dataset.path else [Columns()]
 
     def evaluate(self, params: SchemaParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:
         columns: list[Column] = observed[Columns()]
-        actual = {column.name: family_of(column.type_name) for column in columns}
+        actual = _families(columns)
         problems = _against_expected(params, actual)
         drift = _drift(context.snapshot, actual) if params.on_drift != "ignore" else {}
+        variants: Mapping[str, list[Column]] = observed.get(SchemaVariants(), {})
+        if variants and params.on_drift != "ignore":
+            drift["mixed_files"] = [
+                {"file": key, **_drift(actual, _families(columns))}
+                for key, columns in sorted(variants.items())
+            ]
         details: dict[str, Any] = {**problems, "drift": drift, "columns": actual}
+        if variants:
+            details["file_schemas"] = {key: _families(columns) for key, columns in variants.items()}
         count = sum(len(items) for items in problems.values()) + sum(len(items) for items in drift.values())
         if any(problems.values()):
             outcome = Outcome.FAIL
@@ -39,6 +48,10 @@ class Schema:
             details=details,
             snapshot=actual,
         )
+
+
+def _families(columns: list[Column]) -> dict[str, str]:
+    return {column.name: family_of(column.type_name) for column in columns}
 
 
 def _folded(columns: Mapping[str, str]) -> dict[str, tuple[str, str]]:
@@ -80,9 +93,20 @@ def _message(problems: Mapping[str, list[Any]], drift: Mapping[str, list[Any]], 
         f"{item['column']} is {item['actual']}, expected {item['expected']}" for item in problems["retyped"]
     ]
     parts += [f"unexpected {name}" for name in problems["unexpected"]]
+    changes = _changes(drift)
+    if changes:
+        parts.append("drift since last run: " + ", ".join(changes))
+    mixed = drift.get("mixed_files", [])
+    if mixed:
+        shown = ", ".join(f"{item['file']} ({', '.join(_changes(item))})" for item in mixed[:3])
+        more = f" and {len(mixed) - 3} more" if len(mixed) > 3 else ""
+        parts.append(f"{len(mixed)} file(s) with another schema than the rest: {shown}{more}")
+    return "; ".join(parts) if parts else f"{width} columns as expected"
+
+
+def _changes(drift: Mapping[str, Any]) -> list[str]:
+    """`+added`, `-removed`, `column before→after`: a drift in a few characters."""
     changes = [f"+{name}" for name in drift.get("added", [])]
     changes += [f"-{name}" for name in drift.get("removed", [])]
     changes += [f"{item['column']} {item['before']}→{item['after']}" for item in drift.get("retyped", [])]
-    if changes:
-        parts.append("drift since last run: " + ", ".join(changes))
-    return "; ".join(parts) if parts else f"{width} columns as expected"
+    return changes

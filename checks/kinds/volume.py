@@ -7,24 +7,35 @@ from typing import Any
 
 from checks import humanize
 from checks.kinds.base import Context
-from checks.probes import Probe, RowCount
+from checks.probes import ByteSize, FileCount, Probe, RowCount
 from checks.result import Evaluation, Outcome
 from checks.thresholds import MIN_MAX, Bound, as_dict, bounds, worst
 from monitor.config.models import DatasetConfig, VolumeParams
 
-_PROBES: dict[str, Probe] = {"rows": RowCount()}
+_PROBES: dict[str, type[RowCount | FileCount | ByteSize]] = {
+    "rows": RowCount,
+    "files": FileCount,
+    "bytes": ByteSize,
+}
 
 
 class Volume:
     def probes(self, params: VolumeParams, dataset: DatasetConfig) -> list[Probe]:
-        return [_PROBES[params.metric]]
+        """The measure, and for lake datasets the file count: a prefix without files is no dataset."""
+        measure = _PROBES[params.metric](params.scope)
+        return [measure] if dataset.table else list(dict.fromkeys([measure, FileCount(params.scope)]))
 
     def evaluate(self, params: VolumeParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:
-        value = float(observed[_PROBES[params.metric]])
+        value = float(observed[_PROBES[params.metric](params.scope)])
         unit = params.metric
         limits = bounds(params, MIN_MAX)
         change_limits = _change_bounds(params)
         thresholds = as_dict(limits + change_limits)
+        if context.dataset.path and observed[FileCount(params.scope)] == 0:
+            where = "in the newest partition" if params.scope == "latest_partition" else "under the prefix"
+            return Evaluation(
+                Outcome.FAIL, f"no data files {where}", value=value, unit=unit, thresholds=thresholds
+            )
         details: dict[str, Any] = {"baseline": context.baseline}
         message = f"{humanize.number(value)} {unit}"
         bound = worst(value, limits)

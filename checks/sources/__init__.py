@@ -21,15 +21,13 @@ __all__ = ["Source", "SourceError", "open_source"]
 # kind -> "module:Class"; the class is called as Class(name, config, base_dir, redact).
 KINDS: dict[str, str] = {
     "sql": "checks.sources.sql:SqlSource",
+    "s3": "checks.sources.lake:LakeSource",
+    "files": "checks.sources.lake:LakeSource",
 }
 
 
 def open_source(name: str, config: SourceConfig, base_dir: Path, redact: Redactor) -> Source:
     """The source a config entry describes; `base_dir` is the config file's folder (for relative paths)."""
-    target = KINDS.get(config.kind)
-    if target is None:
-        available = ", ".join(KINDS)
-        raise SourceError(f"source {name}: kind {config.kind!r} is not available (available: {available})")
-    module, _, attribute = target.partition(":")
+    module, _, attribute = KINDS[config.kind].partition(":")  # the config admits registered kinds only
     factory = getattr(importlib.import_module(module), attribute)
     return cast(Source, factory(name, config, base_dir, redact))

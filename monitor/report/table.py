@@ -17,7 +17,8 @@ def shown_value(result: Result) -> str:
         return ""
     if result.unit == "seconds":
         return humanize.duration(result.value)
-    return f"{humanize.number(result.value)} {result.unit or ''}".strip()
+    unit = (result.unit or "").removesuffix("s") if result.value == 1 else result.unit or ""
+    return f"{humanize.number(result.value)} {unit}".strip()
 
 
 def summary_line(results: Sequence[Result]) -> str:

@@ -1,0 +1,321 @@
+"""Lake sources (`s3`, `files`): a dataset is a prefix of Parquet, CSV or JSON-lines files.
+
+A dataset run costs one listing (or a walk down the newest partition with delimiter listings when
+only it is in scope) plus, when rows, columns or column maxima are asked, one read per file in
+scope: a ranged read of each Parquet footer, or a streamed pass over a CSV/JSON-lines file. Reads
+run in parallel up to the source's `max_concurrency`, and every call is counted in the results.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from checks.probes import (
+    ByteSize,
+    Column,
+    Columns,
+    FileCount,
+    MaxValue,
+    Newest,
+    Observed,
+    Probe,
+    RowCount,
+    SchemaVariants,
+    Scope,
+)
+from checks.sources.base import SourceError
+from checks.sources.formats import FileFacts, FormatError, csv_facts, jsonl_facts, parquet_facts
+from checks.sources.localstore import LocalStore
+from checks.sources.objects import Listing, ObjectInfo, ObjectStore, ObjectStoreError
+from monitor.config.models import DatasetConfig, FilesSourceConfig, S3SourceConfig
+from monitor.redact import Redactor
+
+_HIDDEN = re.compile(r"(^|/)[_.]")  # _SUCCESS, _metadata, .crc: written beside the data, not data
+_PARTITION = re.compile(r"^[^=/]+=[^/]*/$")  # one hive level: key=value/
+
+
+def _s3_store(config: Any, base_dir: Path) -> ObjectStore:
+    from checks.sources.s3store import S3Store  # lazy: boto3 is heavy and optional
+
+    return S3Store(config.bucket, config.prefix, config.region, config.endpoint_url, config.max_concurrency)
+
+
+def _local_store(config: Any, base_dir: Path) -> ObjectStore:
+    root = Path(config.root).expanduser()
+    return LocalStore(root if root.is_absolute() else base_dir / root)
+
+
+STORES: dict[str, Callable[[Any, Path], ObjectStore]] = {"s3": _s3_store, "files": _local_store}
+
+
+class LakeSource:
+    """An S3 bucket prefix or a local directory; the checks cannot tell them apart."""
+
+    def __init__(
+        self, name: str, config: S3SourceConfig | FilesSourceConfig, base_dir: Path, redact: Redactor
+    ) -> None:
+        self.name = name
+        self.max_concurrency = config.max_concurrency
+        self._redact = redact
+        self._store = STORES[config.kind](config, base_dir)
+        self.requests: Counter[str] = self._store.requests
+        self._pool = ThreadPoolExecutor(
+            max_workers=config.max_concurrency, thread_name_prefix=f"demon-{name}"
+        )
+
+    def describe(self) -> str:
+        return self._store.describe()
+
+    def ping(self) -> None:
+        try:
+            self._store.listing("", delimiter="/")
+        except ObjectStoreError as exc:
+            raise SourceError(self._redact(f"source {self.name}: {exc}")) from None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def observe(self, dataset: DatasetConfig, probes: Collection[Probe]) -> dict[Probe, Observed]:
+        wanted = list(dict.fromkeys(probes))
+        run = _Run(_Counted(self._store), dataset, self._pool)
+        run.prefetch(wanted)
+        answers: dict[Probe, Observed] = {}
+        for probe in wanted:
+            try:
+                value, statement = run.answer(probe)
+                answers[probe] = Observed(value=value, statement=statement)
+            except (ObjectStoreError, FormatError, _Unanswerable) as exc:
+                answers[probe] = Observed(error=self._redact(str(exc)))
+        requests = dict(run.store.requests)
+        return {probe: replace(answer, details={"requests": requests}) for probe, answer in answers.items()}
+
+
+class _Unanswerable(Exception):
+    """A probe this dataset's files cannot answer (e.g. a column maximum of a CSV dataset)."""
+
+
+class _Counted:
+    """A store that also counts the calls of one dataset run (the store's own counter is source-wide)."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.requests[kind] += 1
+
+    def describe(self) -> str:
+        return self._store.describe()
+
+    def listing(self, prefix: str, delimiter: str | None = None) -> Listing:
+        self._count("list")
+        return self._store.listing(prefix, delimiter)
+
+    def tail(self, key: str, length: int) -> tuple[bytes, int]:
+        self._count("get")
+        return self._store.tail(key, length)
+
+    def open(self, key: str) -> BinaryIO:
+        self._count("get")
+        return self._store.open(key)
+
+
+@dataclass(frozen=True)
+class _Needs:
+    """What to read of one file: its rows (a full pass for CSV), its columns, the maxima of columns."""
+
+    rows: bool = False
+    columns: bool = False
+    maxima: frozenset[str] = frozenset()
+
+    def __or__(self, other: _Needs) -> _Needs:
+        return _Needs(self.rows or other.rows, self.columns or other.columns, self.maxima | other.maxima)
+
+
+class _Run:
+    """One dataset run: listings and file reads made at most once, shared by all its probes."""
+
+    def __init__(self, store: _Counted, dataset: DatasetConfig, pool: ThreadPoolExecutor) -> None:
+        self.store = store
+        self.dataset = dataset
+        self.root = (dataset.path or "").strip("/") + "/" if (dataset.path or "").strip("/") else ""
+        self.format = dataset.format or "parquet"
+        self.hive = dataset.partitioning == "hive"
+        self._pool = pool
+        self._files: dict[Scope, list[ObjectInfo] | ObjectStoreError] = {}
+        self._facts: dict[str, FileFacts | Exception] = {}
+        self._listed: list[str] = []
+
+    def prefetch(self, probes: Iterable[Probe]) -> None:
+        """List each scope once (the full listing first: it holds the newest partition too), then read
+        every file the probes need once, with all they need of it, in parallel."""
+        needs = [self._needs(probe) for probe in probes]
+        plan: dict[str, _Needs] = {}
+        for need, scope in sorted(needs, key=lambda item: item[1] != "all"):
+            try:
+                files = self.files(scope)
+            except ObjectStoreError:
+                continue  # each probe of that scope answers with the error
+            if need is not None:
+                for info in files:
+                    plan[info.key] = plan.get(info.key, _Needs()) | need
+        self._facts.update(self._pool.map(lambda item: (item[0], self._read(*item)), plan.items()))
+
+    def _needs(self, probe: Probe) -> tuple[_Needs | None, Scope]:
+        """What a probe reads of each file (None: the listing answers it), and of which files."""
+        match probe:
+            case RowCount(scope=scope):
+                return _Needs(rows=True), scope
+            case FileCount(scope=scope) | ByteSize(scope=scope):
+                return None, scope
+            case MaxValue(column=column) if self.format == "parquet":
+                return _Needs(maxima=frozenset({column})), self._freshness_scope()
+            case Columns() | SchemaVariants():
+                return _Needs(columns=True), "all"
+        return None, self._freshness_scope()
+
+    # --- answers -----------------------------------------------------------------------------------
+
+    def answer(self, probe: Probe) -> tuple[Any, str]:
+        match probe:
+            case FileCount(scope=scope):
+                return len(self.files(scope)), self._statement()
+            case ByteSize(scope=scope):
+                return sum(info.size for info in self.files(scope)), self._statement()
+            case Newest():
+                files = self.files(self._freshness_scope())
+                return (max(info.modified for info in files) if files else None), self._statement()
+            case RowCount(scope=scope):
+                facts = self.facts(self.files(scope))
+                return sum(fact.rows or 0 for fact in facts.values()), self._statement(len(facts))
+            case MaxValue(column=column):
+                return self._maximum(column)
+            case Columns():
+                facts = self.facts(self.files("all"))
+                return list(_majority(facts)), self._statement(len(facts))
+            case SchemaVariants():
+                facts = self.facts(self.files("all"))
+                usual = _majority(facts)
+                variants = {key: list(fact.columns) for key, fact in facts.items() if fact.columns != usual}
+                return variants, self._statement(len(facts))
+        raise _Unanswerable(f"a {self.format} lake dataset cannot answer {probe.describe()}")
+
+    def _maximum(self, column: str) -> tuple[Any, str]:
+        if self.format != "parquet":
+            raise _Unanswerable(
+                f"freshness by column needs Parquet statistics, {self.format} files have none: drop `column:`"
+            )
+        facts = self.facts(self.files(self._freshness_scope()))
+        if facts and all(column not in {c.name for c in fact.columns} for fact in facts.values()):
+            raise _Unanswerable(
+                f"column {column} not found in the files of {self.store.describe()}{self.root}"
+            )
+        maxima = [fact.maxima[column] for fact in facts.values() if fact.maxima.get(column) is not None]
+        return (max(maxima) if maxima else None), self._statement(len(facts))
+
+    def _freshness_scope(self) -> Scope:
+        return "latest_partition" if self.hive else "all"
+
+    def _statement(self, reads: int = 0) -> str:
+        listed = "; ".join(self._listed)
+        if not reads:
+            return listed
+        what = "footer" if self.format == "parquet" else "rows"
+        return f"{listed}; read {what} of {reads} {self.format} file(s)"
+
+    # --- listings ----------------------------------------------------------------------------------
+
+    def files(self, scope: Scope) -> list[ObjectInfo]:
+        """The data files in scope, listed once per run (a failed listing fails once, and is remembered)."""
+        if scope not in self._files:
+            try:
+                self._files[scope] = self._scope(scope)
+            except ObjectStoreError as exc:
+                self._files[scope] = exc
+        found = self._files[scope]
+        if isinstance(found, ObjectStoreError):
+            raise found
+        return found
+
+    def _scope(self, scope: Scope) -> list[ObjectInfo]:
+        if scope == "all" or not self.hive:
+            return self._list(self.root)
+        everything = self._files.get("all")
+        if isinstance(everything, list):  # the newest partition is in the full listing already
+            return _in_newest_partition(everything, self.root)
+        return self._list(self._descend(self.root))
+
+    def _list(self, prefix: str) -> list[ObjectInfo]:
+        listing = self.store.listing(prefix)
+        self._listed.append(f"list {self.store.describe()}{prefix}")
+        return [info for info in listing.objects if not _HIDDEN.search(info.key[len(self.root) :])]
+
+    def _descend(self, prefix: str) -> str:
+        """The newest partition's prefix, one delimiter listing per partition level, no file listed."""
+        while True:
+            self._listed.append(f"list {self.store.describe()}{prefix} by '/'")
+            levels = [p[len(prefix) :] for p in self.store.listing(prefix, delimiter="/").prefixes]
+            partitions = [level for level in levels if _PARTITION.match(level)]
+            if not partitions:
+                return prefix
+            prefix += _newest(partitions)
+
+    # --- file reads --------------------------------------------------------------------------------
+
+    def facts(self, files: list[ObjectInfo]) -> dict[str, FileFacts]:
+        """The prefetched facts of `files`; the first file that could not be read fails the probe."""
+        found: dict[str, FileFacts] = {}
+        for info in files:
+            fact = self._facts[info.key]
+            if isinstance(fact, Exception):
+                raise fact
+            found[info.key] = fact
+        return found
+
+    def _read(self, key: str, needs: _Needs) -> FileFacts | Exception:
+        try:
+            if self.format == "parquet":
+                return parquet_facts(self.store, key, needs.maxima)
+            reader = csv_facts if self.format == "csv" else jsonl_facts
+            return reader(self.store, key, count_rows=needs.rows)
+        except (ObjectStoreError, FormatError) as exc:
+            return exc
+
+
+def _newest(partitions: Iterable[str]) -> str:
+    """The partition with the greatest value: numerically when every value is a number, else as text."""
+    values = {level: level.split("=", 1)[1].rstrip("/") for level in partitions}
+    numeric = all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in values.values())
+    return max(values, key=lambda level: float(values[level]) if numeric else values[level])
+
+
+def _in_newest_partition(files: list[ObjectInfo], root: str) -> list[ObjectInfo]:
+    """The files of the newest partition, found in a full listing level by level."""
+    prefix = root
+    while True:
+        levels = {
+            info.key[len(prefix) :].split("/", 1)[0] + "/" for info in files if "/" in info.key[len(prefix) :]
+        }
+        partitions = [level for level in levels if _PARTITION.match(level)]
+        if not partitions:
+            return files
+        prefix += _newest(partitions)
+        files = [info for info in files if info.key.startswith(prefix)]
+
+
+def _majority(facts: dict[str, FileFacts]) -> tuple[Column, ...]:
+    """The columns most files have (on a tie, the last file's by key: the newest partition's)."""
+    if not facts:
+        return ()
+    counts = Counter(fact.columns for fact in facts.values())
+    best = max(counts.values())
+    return next(fact.columns for fact in reversed(list(facts.values())) if counts[fact.columns] == best)

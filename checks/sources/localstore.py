@@ -1,0 +1,83 @@
+"""The `files` source's store: a local directory, with the same semantics as an S3 prefix."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from checks.sources.objects import Listing, ObjectInfo, ObjectStoreError
+
+
+class LocalStore:
+    """Keys are `/`-separated paths relative to `root`; a "list" is one directory walk, a "get" one open."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return f"{self.root}/"
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.requests[kind] += 1
+
+    def listing(self, prefix: str, delimiter: str | None = None) -> Listing:
+        self._count("list")
+        if not self.root.is_dir():
+            raise ObjectStoreError(f"directory {self.root} does not exist")
+        folder, _, start = prefix.rpartition("/")
+        base = self.root / folder if folder else self.root
+        if not base.is_dir():
+            return Listing()
+        try:
+            if delimiter is None:
+                return Listing(objects=sorted(self._walk(base, prefix), key=lambda info: info.key))
+            return self._level(base, folder, start)
+        except OSError as exc:
+            raise ObjectStoreError(f"cannot list {base}: {exc.strerror or exc}") from None
+
+    def _walk(self, base: Path, prefix: str) -> list[ObjectInfo]:
+        found = []
+        for directory, _, files in os.walk(base):
+            for name in files:
+                path = Path(directory) / name
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    found.append(self._info(path, key))
+        return found
+
+    def _level(self, base: Path, folder: str, start: str) -> Listing:
+        objects, prefixes = [], []
+        for entry in sorted(os.scandir(base), key=lambda entry: entry.name):
+            if not entry.name.startswith(start):
+                continue
+            key = f"{folder}/{entry.name}" if folder else entry.name
+            if entry.is_dir():
+                prefixes.append(f"{key}/")
+            else:
+                objects.append(self._info(Path(entry.path), key))
+        return Listing(objects=objects, prefixes=prefixes)
+
+    @staticmethod
+    def _info(path: Path, key: str) -> ObjectInfo:
+        stat = path.stat()
+        return ObjectInfo(key=key, size=stat.st_size, modified=datetime.fromtimestamp(stat.st_mtime, UTC))
+
+    def tail(self, key: str, length: int) -> tuple[bytes, int]:
+        with self.open(key) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - length))
+            return handle.read(), size
+
+    def open(self, key: str) -> BinaryIO:
+        self._count("get")
+        try:
+            return (self.root / key).open("rb")
+        except OSError as exc:
+            raise ObjectStoreError(f"cannot read {self.root / key}: {exc.strerror or exc}") from None

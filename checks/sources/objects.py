@@ -1,0 +1,54 @@
+"""Object stores: what a lake source needs from S3 or a local directory, and nothing more.
+
+Listing (paginated, optionally by delimiter to find partition folders), one ranged read of an
+object's tail (Parquet footers), and a streaming read (CSV/JSON-lines row counts). Every call is
+counted, so results can say what a check cost (`requests: {list: n, get: n}`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Protocol
+
+
+class ObjectStoreError(Exception):
+    """A store call failed; the message is one line naming the store and the cause, without secrets."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object: its key (relative to the store's root), size in bytes and last modification (aware UTC)."""
+
+    key: str
+    size: int
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Objects directly under a prefix and, when listed with a delimiter, the sub-prefixes ("folders")."""
+
+    objects: list[ObjectInfo] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+
+
+class ObjectStore(Protocol):
+    requests: Counter[str]  # "list" and "get" calls made so far (thread-safe increments)
+
+    def listing(self, prefix: str, delimiter: str | None = None) -> Listing:
+        """Every object under `prefix` (all pages); with `delimiter="/"`, only the next level."""
+        ...
+
+    def tail(self, key: str, length: int) -> tuple[bytes, int]:
+        """The last `length` bytes of an object (fewer if it is smaller) in one request, and its size."""
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """A streaming reader of the whole object (one request); the caller closes it."""
+        ...
+
+    def describe(self) -> str:
+        """Where the store points (`s3://bucket/prefix/`, `/data/lake/`), for messages."""
+        ...
