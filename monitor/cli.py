@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -11,12 +12,11 @@ import click
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from datetime import datetime
 
     from checks.result import Result
     from monitor.config.models import CheckSpec, Config
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 CONFIG_OPTION = click.option(
     "-c",
     "--config",
@@ -29,9 +29,13 @@ CONFIG_OPTION = click.option(
 FORMAT_CHOICE = click.Choice(["table", "json", "junit"])
 
 
-def fail_usage(message: str) -> NoReturn:
+def fail(code: int, message: str) -> NoReturn:
     click.echo(f"demon: {message}", err=True)
-    sys.exit(EXIT_USAGE)
+    sys.exit(code)
+
+
+def fail_usage(message: str) -> NoReturn:
+    fail(EXIT_USAGE, message)
 
 
 def load(config_path: Path) -> Config:
@@ -83,9 +87,12 @@ def check(
     chosen = select(config, selects, tags)
     if not chosen:
         fail_usage("no check matches the selection")
-    results = run_checks(config, chosen, fmt)
+    results, store_errors = run_checks(config, chosen, fmt)
     write_results(results, fmt, warn_is_failure)
-    sys.exit(exit_code(results, warn_is_failure))
+    code = exit_code(results, warn_is_failure)
+    for problem in store_errors:
+        click.echo(f"demon: results not stored: {problem}", err=True)
+    sys.exit(code if code == EXIT_FAIL or not store_errors else EXIT_ERROR)
 
 
 def run_checks(
@@ -94,26 +101,38 @@ def run_checks(
     fmt: str,
     command: str = "check",
     clock: Callable[[], datetime] | None = None,
-) -> list[Result]:
-    """Run checks with the state store, showing progress on a terminal for multi-dataset runs."""
+) -> tuple[list[Result], list[str]]:
+    """Run checks and store their results; return them with the reasons any could not be stored.
+
+    A state store that cannot be opened or start a run ends the command (exit 3); one that fails
+    later loses nothing already evaluated: the results are still printed, and the command exits 3.
+    """
     from monitor.progress import progress_for
+    from monitor.redact import Redactor
     from monitor.runner import Runner, summarize, utcnow
     from monitor.state.store import StateStore, StateStoreError
 
+    redact = Redactor(config.secrets)
+    clock = clock or utcnow
     try:
         store = StateStore.open(config.state.url, config.base_dir)
-    except StateStoreError as exc:
-        fail_usage(str(exc))
-    runner = Runner(config, store, clock or utcnow)
-    try:
         run_id = store.start_run(command)
+    except StateStoreError as exc:
+        fail(EXIT_ERROR, redact(str(exc)))
+    runner = Runner(config, store, clock)
+    try:
         with progress_for(checks, enabled=fmt == "table") as advance:
             results = runner.run(checks, run_id, on_job_done=advance)
         store.finish_run(run_id, summarize(results))
+        store.prune(clock() - timedelta(seconds=config.state.retention))
+    except KeyboardInterrupt:
+        fail(EXIT_INTERRUPTED, "interrupted: checks not started were cancelled")
+    except StateStoreError as exc:
+        runner.store_errors.append(redact(str(exc)))
     finally:
         runner.close()
         store.close()
-    return results
+    return results, runner.store_errors
 
 
 def write_results(results: Sequence[Result], fmt: str, warn_is_failure: bool) -> None:
@@ -159,17 +178,15 @@ def schema() -> None:
 )
 def history(config_path: Path, check_id: str, limit: int, fmt: str) -> None:
     """Show the recent results of a check, newest first."""
+    from monitor.redact import Redactor
     from monitor.state.store import StateStore, StateStoreError
 
     config = load(config_path)
     try:
-        store = StateStore.open(config.state.url, config.base_dir)
+        with StateStore.open(config.state.url, config.base_dir) as store:
+            results = store.history(check_id, limit)
     except StateStoreError as exc:
-        fail_usage(str(exc))
-    try:
-        results = store.history(check_id, limit)
-    finally:
-        store.close()
+        fail(EXIT_ERROR, Redactor(config.secrets)(str(exc)))
     if not results and check_id not in {spec.id for spec in config.checks}:
         fail_usage(f"no check {check_id!r} in {config_path} and no history for it")
     write_results(results, fmt, False)
@@ -187,18 +204,20 @@ def history(config_path: Path, check_id: str, limit: int, fmt: str) -> None:
 @click.option("--format", "-f", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
 def demo(directory: Path, fmt: str) -> None:
     """Build the demo warehouse, write DIR/demon.yml and run its checks (yesterday's and today's load)."""
-    from datetime import timedelta
-
     from monitor.demo import DEFECTS, advance, prepare
     from monitor.runner import utcnow
 
     now = utcnow()
-    config_path = prepare(directory, now)
-    config = load(config_path)
-    # Yesterday's run, on yesterday's clock: it records the baselines and schema snapshots.
-    run_checks(config, config.checks, "json", command="demo-baseline", clock=lambda: now - timedelta(days=1))
-    advance(directory, now)
-    results = run_checks(config, config.checks, fmt, command="demo")
+    try:
+        config_path = prepare(directory, now)
+        config = load(config_path)
+        # Yesterday's run, on yesterday's clock: it records the baselines and schema snapshots.
+        yesterday = lambda: now - timedelta(days=1)  # noqa: E731
+        run_checks(config, config.checks, "json", command="demo-baseline", clock=yesterday)
+        advance(directory, now)
+    except OSError as exc:
+        fail_usage(f"cannot build the demo in {directory}: {exc.strerror or exc}")
+    results, _ = run_checks(config, config.checks, fmt, command="demo")
     write_results(results, fmt, False)
     if fmt == "table":
         click.echo(

@@ -31,8 +31,9 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         kept = {value for value in secrets if value and len(value) >= MIN_SECRET_LENGTH}
         self.secrets: frozenset[str] = frozenset(kept)
-        # URL-escaped forms too: a password read from the environment often sits inside a URL.
-        variants = kept | {quote(value, safe="") for value in kept}
+        # URL-escaped forms too: a password read from the environment often sits inside a URL; and a
+        # whole URL from the environment is often shown with its password masked, which hides no host.
+        variants = kept | {quote(value, safe="") for value in kept} | {mask_url(value) for value in kept}
         self._pattern = (
             re.compile("|".join(re.escape(value) for value in sorted(variants, key=len, reverse=True)))
             if variants

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from checks.result import Evaluation, Outcome, Result
 from checks.sources import Source, SourceError, open_source
 from monitor.config.models import CheckSpec, Config, DatasetConfig
 from monitor.redact import Redactor
-from monitor.state.store import StateStore
+from monitor.state.store import StateStore, StateStoreError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class Runner:
         self.redact = Redactor(config.secrets)
         self._sources: dict[str, Source | SourceError] = {}
         self._lock = threading.Lock()
+        self.store_errors: list[str] = []  # why results could not be recorded (they are still returned)
 
     def source(self, name: str) -> Source:
         """The open source of that name, opened on first use; raises SourceError if it cannot be."""
@@ -113,9 +115,9 @@ class Runner:
                 results.update((result.check, result) for result in job_results)
                 if on_job_done is not None:
                     on_job_done(job, job_results)
-        finally:
+        finally:  # on an interrupt, datasets not started are cancelled; running ones end (or time out)
             for pool in pools.values():
-                pool.shutdown(wait=True)
+                pool.shutdown(wait=True, cancel_futures=True)
         return [results[spec.id] for spec in checks]
 
     def run_job(self, job: DatasetJob, run_id: int | None = None) -> list[Result]:
@@ -124,7 +126,7 @@ class Runner:
         try:
             evaluations, provenance = self._evaluate(job, started_at)
         except Exception as exc:  # a bug must not take the run down: report it on the checks
-            log.exception("dataset %s: unexpected failure", job.name)
+            log.error("dataset %s: unexpected failure\n%s", job.name, self.redact(traceback.format_exc()))
             message = self.redact(f"internal error: {type(exc).__name__}: {exc}")
             evaluations = {spec.id: Evaluation(Outcome.ERROR, message) for spec in job.checks}
             provenance = {}
@@ -134,8 +136,7 @@ class Runner:
             for spec in job.checks
         ]
         if self.store is not None and run_id is not None:
-            snapshots = {spec.id: ev.snapshot for spec in job.checks if (ev := evaluations[spec.id]).snapshot}
-            self.store.record(run_id, results, snapshots)
+            self._record(run_id, results, {spec.id: evaluations[spec.id].snapshot for spec in job.checks})
         for result in results:
             log.info(
                 "check %s: %s in %.3fs",
@@ -145,6 +146,16 @@ class Runner:
                 extra={"check": result.check, "outcome": result.outcome.value, "duration": duration},
             )
         return results
+
+    def _record(self, run_id: int, results: list[Result], snapshots: Mapping[str, Any]) -> None:
+        assert self.store is not None
+        try:
+            self.store.record(run_id, results, {check: snap for check, snap in snapshots.items() if snap})
+        except StateStoreError as exc:
+            message = self.redact(str(exc))
+            log.error("results of %d checks not stored: %s", len(results), message)
+            with self._lock:
+                self.store_errors.append(message)
 
     def _evaluate(
         self, job: DatasetJob, now: datetime

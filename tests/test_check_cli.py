@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +30,7 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def interval(url: str, spec: str) -> str:
+def interval(spec: str) -> str:
     """An interval literal both dialects accept (`now() - INTERVAL '3 hours'`)."""
     return f"INTERVAL '{spec}'"
 
@@ -39,8 +42,8 @@ def seed(url: str) -> None:
         statements += [
             f"CREATE TABLE analytics.{name} (id INTEGER, amount NUMERIC(12,2), label VARCHAR(20), "
             "loaded_at TIMESTAMP WITH TIME ZONE, loaded_naive TIMESTAMP)",
-            f"INSERT INTO analytics.{name} SELECT g, g * 1.5, 'x', now() - {interval(url, age)}, "
-            f"(now() AT TIME ZONE 'UTC') - {interval(url, age)} FROM generate_series(1, 100) AS t(g)",
+            f"INSERT INTO analytics.{name} SELECT g, g * 1.5, 'x', now() - {interval(age)}, "
+            f"(now() AT TIME ZONE 'UTC') - {interval(age)} FROM generate_series(1, 100) AS t(g)",
         ]
     execute(url, statements)
 
@@ -349,3 +352,68 @@ def test_each_kind_reaches_each_outcome(cli: Run, tmp_path: Path, warehouse_url:
     strict = next(r for r in document["results"] if r["check"] == "orders.schema.strict")
     assert strict["details"]["unexpected"] == ["amount", "label", "loaded_at", "loaded_naive"]
     assert code == 1  # a fail outranks an error
+
+
+def test_results_that_cannot_be_stored_are_still_printed_and_exit_3(
+    cli: Run, tmp_path: Path, warehouse_url: str
+) -> None:
+    seed(warehouse_url)
+    config = write_config(tmp_path, warehouse_url, datasets_block())
+    assert cli("check", "-c", str(config), "--select", "fresh*").exit_code == 0  # creates the store
+    state = tmp_path / ".demon" / "state.db"
+    with sqlite3.connect(state) as conn:  # a real write failure, inside the store's own transaction
+        conn.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    result = cli("check", "-c", str(config), "--select", "fresh*", "--format", "json")
+    assert json.loads(result.stdout)["summary"]["pass"] == 1
+    assert "results not stored" in result.stderr and "disk full" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.exit_code == 3
+
+
+def test_a_state_store_that_cannot_be_opened_exits_3_without_traceback(cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where the store's folder should be")
+    config = write_config(tmp_path, "duckdb:///w.duckdb", datasets_block())
+    config.write_text(config.read_text().replace(".demon/state.db", "blocker/state.db"))
+    for command in (["check"], ["history", "fresh.freshness"]):
+        result = cli(*command, "-c", str(config))
+        assert result.exit_code == 3, result.output
+        assert "state store" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_junit_is_well_formed_when_messages_carry_control_characters(cli: Run, tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    seed(url)
+    block = (
+        "  t:\n    source: warehouse\n    table: analytics.fresh\n    checks:\n"
+        "      - metric: {name: odd, sql: 'SELECT CAST(chr(27) || chr(1) AS INTEGER)'}\n"
+    )
+    result = cli("check", "-c", str(write_config(tmp_path, url, block)), "--format", "junit")
+    assert result.exit_code == 3
+    error = ET.fromstring(result.stdout).find("testsuite/testcase/error")
+    assert error is not None and "\x1b" not in (error.get("message") or "")
+
+
+def test_interrupt_cancels_queued_datasets_and_exits_130(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    seed(url)
+    slow = "SELECT count(*) FROM range(100000000000)"
+    block = "".join(
+        f"  d{i}:\n    source: warehouse\n    table: analytics.fresh\n    checks:\n"
+        f"      - metric: {{name: slow, sql: '{slow}'}}\n"
+        for i in range(4)
+    )
+    config = write_config(
+        tmp_path, url, block, source_extra="    query_timeout: 3s\n    max_concurrency: 1\n"
+    )
+    demon = str(Path(sys.executable).with_name("demon"))
+    process = subprocess.Popen([demon, "check", "-c", str(config)], stderr=subprocess.PIPE, text=True)
+    time.sleep(2)  # past start-up, into the first dataset's statement
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    with sqlite3.connect(tmp_path / ".demon" / "state.db") as conn:
+        stored = conn.execute("SELECT count(*) FROM results").fetchone()[0]
+    assert stored < 4  # the queued datasets never ran

@@ -26,7 +26,6 @@ from monitor.config.types import (
     NonNegative,
     OptionalText,
     Percentage,
-    Schedule,
     ScheduleText,
     Severity,
 )
@@ -362,8 +361,3 @@ def dataset_checks(name: str, dataset: DatasetConfig) -> list[CheckSpec]:
         for entry in dataset.checks
     ]
 
-
-def schedule_of(dataset: DatasetConfig) -> Schedule:
-    """The dataset's schedule after `defaults:` inheritance."""
-    assert dataset.schedule is not None, "defaults are applied when the config is validated"
-    return dataset.schedule

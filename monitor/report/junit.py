@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import TextIO
@@ -34,6 +35,14 @@ def write_junit(results: Sequence[Result], stream: TextIO, warn_is_failure: bool
     stream.write("\n")
 
 
+# Characters XML 1.0 cannot carry at all, even escaped (control characters a database error may echo).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def _case(result: Result, warn_is_failure: bool) -> ET.Element:
     case = ET.Element(
         "testcase",
@@ -42,8 +51,10 @@ def _case(result: Result, warn_is_failure: bool) -> ET.Element:
     failing = result.outcome == Outcome.FAIL or (result.outcome == Outcome.WARN and warn_is_failure)
     tag = "error" if result.outcome == Outcome.ERROR else "failure" if failing else None
     if tag is not None:
-        element = ET.SubElement(case, tag, {"message": result.message, "type": result.outcome.value})
-        element.text = json.dumps(result.to_dict(), indent=2, default=str, ensure_ascii=False)
+        element = ET.SubElement(
+            case, tag, {"message": xml_text(result.message), "type": result.outcome.value}
+        )
+        element.text = xml_text(json.dumps(result.to_dict(), indent=2, default=str, ensure_ascii=False))
     elif result.outcome == Outcome.WARN:
-        ET.SubElement(case, "system-out").text = f"WARN: {result.message}"
+        ET.SubElement(case, "system-out").text = xml_text(f"WARN: {result.message}")
     return case
