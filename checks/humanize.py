@@ -27,3 +27,8 @@ def number(value: float) -> str:
 
 def percent(fraction: float) -> str:
     return f"{fraction * 100:.3g}%"
+
+
+def count(value: float, unit: str) -> str:
+    """1 -> '1 row', 12345 -> '12,345 rows': units are plural words."""
+    return f"{number(value)} {unit.removesuffix('s') if value == 1 else unit}".strip()

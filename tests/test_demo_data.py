@@ -1,15 +1,18 @@
-"""The data and config behind `demon demo`: real DuckDB files built by prepare/advance, queried directly."""
+"""The data and config behind `demon demo`: real DuckDB and Parquet files built by prepare/advance, read
+directly."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -17,6 +20,7 @@ from monitor import demo
 from monitor.config import load_config
 from monitor.config.models import (
     Config,
+    FilesSourceConfig,
     FreshnessParams,
     MetricParams,
     SchemaParams,
@@ -30,6 +34,7 @@ SECOND = NOW.replace(microsecond=0, tzinfo=None)  # loaded_at values are naive U
 SALES = ["offices", "employees", "customers", "productlines", "products", "orders", "orderdetails",
          "payments"]
 ANALYTICS = ["fact_orders", "dim_customers", "dim_products", "dim_locations", "daily_revenue"]
+RAW = ["orders", "orderdetails", "payments", "customers"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,43 @@ def fingerprint(directory: Path) -> dict[str, tuple[int, int]]:
         table: rows(directory, f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {table} AS t")[0]
         for table in sorted(tables(directory))
     }
+
+
+def lake_files(directory: Path) -> dict[str, bytes]:
+    """Every file of the demo's lake by its path under the lake, with its bytes' digest."""
+    root = directory / demo.LAKE
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).digest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def day(days_ago: int) -> date:
+    return NOW.date() - timedelta(days=days_ago)
+
+
+def partition(directory: Path, table: str, days_ago: int) -> Path:
+    return directory / demo.LAKE / "raw" / table / f"dt={day(days_ago).isoformat()}" / "part-0.parquet"
+
+
+def partition_days(directory: Path, table: str) -> list[date]:
+    folders = sorted((directory / demo.LAKE / "raw" / table).iterdir())
+    assert all(sorted(p.name for p in folder.iterdir()) == ["part-0.parquet"] for folder in folders), table
+    return [date.fromisoformat(folder.name.removeprefix("dt=")) for folder in folders]
+
+
+def parquet(path: Path) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    return records
+
+
+def arrow_types(path: Path) -> dict[str, str]:
+    return {field.name: str(field.type) for field in pq.read_schema(path)}
+
+
+def mtime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 # --- tables and columns ----------------------------------------------------------------------------
@@ -186,6 +228,7 @@ def test_yesterday_was_loaded_minutes_before_now(built: Demo) -> None:
 def test_now_in_another_time_zone_builds_the_same_warehouse(tmp_path: Path, built: Demo) -> None:
     demo.prepare(tmp_path, NOW.astimezone(timezone(timedelta(hours=5, minutes=30))))
     assert fingerprint(tmp_path) == fingerprint(built.yesterday)
+    assert lake_files(tmp_path) == lake_files(built.yesterday)
 
 
 def test_a_naive_now_is_refused(tmp_path: Path) -> None:
@@ -203,8 +246,10 @@ def test_a_naive_now_is_refused(tmp_path: Path) -> None:
 def test_two_builds_with_the_same_now_are_identical(tmp_path: Path, built: Demo) -> None:
     demo.prepare(tmp_path, NOW)
     assert fingerprint(tmp_path) == fingerprint(built.yesterday)
+    assert lake_files(tmp_path) == lake_files(built.yesterday)
     demo.advance(tmp_path, NOW)
     assert fingerprint(tmp_path) == fingerprint(built.today)
+    assert lake_files(tmp_path) == lake_files(built.today)
 
 
 def test_another_now_builds_other_data(tmp_path: Path, built: Demo) -> None:
@@ -212,6 +257,9 @@ def test_another_now_builds_other_data(tmp_path: Path, built: Demo) -> None:
     mine, theirs = fingerprint(tmp_path), fingerprint(built.yesterday)
     assert mine.keys() == theirs.keys()
     assert mine["sales.orders"] != theirs["sales.orders"]
+    lake, theirs_lake = lake_files(tmp_path), lake_files(built.yesterday)
+    assert len(lake) == len(theirs_lake) and lake.keys() != theirs_lake.keys()  # one day later
+    assert lake["star/fact_orders/part-0.parquet"] != theirs_lake["star/fact_orders/part-0.parquet"]
 
 
 # --- today's defects -------------------------------------------------------------------------------
@@ -286,6 +334,159 @@ def test_fact_orders_last_30_days_stay_steady(built: Demo) -> None:
     assert abs(after - before) / before < 0.1
 
 
+# --- the lake: raw exports, one partition a day, and the star schema ------------------------------
+
+
+def test_yesterday_has_a_week_of_raw_partitions_and_the_star_schema(built: Demo) -> None:
+    for table in RAW:
+        assert partition_days(built.yesterday, table) == [day(ago) for ago in range(7, 0, -1)], table
+    star = built.yesterday / demo.LAKE / "star"
+    assert sorted(p.relative_to(star).as_posix() for p in star.rglob("*") if p.is_file()) == sorted(
+        f"{table}/part-0.parquet" for table in ANALYTICS
+    )
+
+
+def test_today_adds_one_partition_and_keeps_the_older_ones_byte_for_byte(built: Demo) -> None:
+    for table in RAW:
+        expected = [day(ago) for ago in range(7, -1 if table != "payments" else 0, -1)]
+        assert partition_days(built.today, table) == expected, table
+    before, after = lake_files(built.yesterday), lake_files(built.today)
+    raw = {path: digest for path, digest in before.items() if path.startswith("raw/")}
+    assert raw.items() <= after.items()
+
+
+def test_raw_exports_are_the_sales_tables_without_loaded_at(built: Demo) -> None:
+    for table in RAW:
+        file = partition(built.yesterday, table, 1)
+        exported = [name for name in columns(built.yesterday, f"sales.{table}") if name != "loaded_at"]
+        assert list(arrow_types(file)) == exported, table
+    assert arrow_types(partition(built.yesterday, "orderdetails", 3)) == {
+        "order_number": "int32", "product_code": "string", "quantity_ordered": "int32",
+        "price_each": "decimal128(10, 2)", "order_line_number": "int16",
+    }
+
+
+def test_each_partition_holds_the_records_of_the_day_before_its_date(built: Demo) -> None:
+    for ago in range(1, 8):
+        since = f"DATE '{day(ago + 1)}'"
+        orders = parquet(partition(built.yesterday, "orders", ago))
+        assert {row["order_date"] for row in orders} == {day(ago + 1)}
+        placed = f"SELECT order_number FROM sales.orders WHERE order_date = {since} ORDER BY order_number"
+        assert [row["order_number"] for row in orders] == [n for (n,) in rows(built.yesterday, placed)]
+        lines = parquet(partition(built.yesterday, "orderdetails", ago))
+        assert {row["order_number"] for row in lines} == {row["order_number"] for row in orders}
+        assert len(lines) == value(
+            built.yesterday,
+            "SELECT count(*) FROM sales.orderdetails JOIN sales.orders USING (order_number)"
+            f" WHERE order_date = {since}",
+        )
+        payments = parquet(partition(built.yesterday, "payments", ago))
+        assert payments and {row["payment_date"] for row in payments} == {day(ago + 1)}
+        assert len(payments) == value(
+            built.yesterday, f"SELECT count(*) FROM sales.payments WHERE payment_date = {since}"
+        )
+        assert len(parquet(partition(built.yesterday, "customers", ago))) == 122
+
+
+def test_star_files_are_the_star_tables(built: Demo) -> None:
+    for table in ANALYTICS:
+        file = built.yesterday / demo.LAKE / "star" / table / "part-0.parquet"
+        assert list(arrow_types(file)) == list(columns(built.yesterday, f"analytics.{table}")), table
+        count = value(built.yesterday, f"SELECT count(*) FROM analytics.{table}")
+        assert pq.read_metadata(file).num_rows == count, table
+    fact = built.yesterday / demo.LAKE / "star" / "fact_orders" / "part-0.parquet"
+    assert arrow_types(fact)["loaded_at"] == "timestamp[us, tz=UTC]"
+
+
+def test_file_times_are_relative_to_now(built: Demo) -> None:
+    """Lake freshness is a file's mtime: yesterday's files are fresh on yesterday's clock, today's on now."""
+    exported, built_at = timedelta(hours=3), timedelta(minutes=10)
+    second = SECOND.replace(tzinfo=UTC)
+    for table in RAW:
+        for ago in range(1, 8):
+            assert mtime(partition(built.today, table, ago)) == second - timedelta(days=ago) - exported
+    assert mtime(partition(built.today, "orders", 0)) == second - exported
+    for table in ANALYTICS:
+        star = Path(demo.LAKE, "star", table, "part-0.parquet")
+        assert mtime(built.yesterday / star) == second - timedelta(days=1) - built_at
+        assert mtime(built.today / star) == second - built_at
+
+
+def test_the_payments_export_is_late(built: Demo) -> None:
+    assert not partition(built.today, "payments", 0).parent.exists()
+    age = NOW - mtime(partition(built.today, "payments", 1))
+    assert timedelta(hours=26) < age < timedelta(hours=28)
+    assert f"landed {age // timedelta(hours=1)} hours ago" in " ".join(demo.DEFECTS)
+
+
+def test_todays_orderdetails_partition_retyped_price_each(built: Demo) -> None:
+    today = arrow_types(partition(built.today, "orderdetails", 0))
+    usual = arrow_types(partition(built.today, "orderdetails", 1))
+    assert today["price_each"] == "double" and usual["price_each"] == "decimal128(10, 2)"
+    assert {**today, "price_each": usual["price_each"]} == usual
+    for ago in range(1, 8):
+        assert arrow_types(partition(built.today, "orderdetails", ago)) == usual
+    lines = parquet(partition(built.today, "orderdetails", 0))
+    last = max(row["order_number"] for row in parquet(partition(built.today, "orderdetails", 1)))
+    newer = f"SELECT order_number, order_line_number FROM sales.orderdetails WHERE order_number > {last}"
+    assert sorted((row["order_number"], row["order_line_number"]) for row in lines) == sorted(
+        rows(built.today, newer)
+    )
+
+
+def test_todays_orders_partition_was_cut_short(built: Demo) -> None:
+    today = parquet(partition(built.today, "orders", 0))
+    yesterday = parquet(partition(built.today, "orders", 1))
+    assert len(today) == demo.defects.CUT_SHORT_ORDERS
+    assert len(yesterday) >= 14 and len(today) < 0.5 * len(yesterday)
+    assert {row["order_date"] for row in today} == {day(1)}
+    oldest = partition(built.today, "orders", 7)
+    assert arrow_types(partition(built.today, "orders", 0)) == arrow_types(oldest)
+
+
+def test_the_rest_of_todays_lake_is_healthy(built: Demo) -> None:
+    """The star schema is exported before today's defects hit the warehouse; customers come whole."""
+    assert parquet(partition(built.today, "customers", 0)) == parquet(partition(built.today, "customers", 1))
+    star = built.today / demo.LAKE / "star"
+    assert arrow_types(star / "dim_products" / "part-0.parquet")["msrp"] == "decimal128(10, 2)"
+    assert "phone" in arrow_types(star / "dim_customers" / "part-0.parquet")
+    fact = pq.read_table(star / "fact_orders" / "part-0.parquet")
+    assert min(fact.column("quantity").to_pylist()) > 0
+    assert fact.column("loaded_at").to_pylist()[0] == (SECOND - timedelta(minutes=10)).replace(tzinfo=UTC)
+    assert max(fact.column("order_date").to_pylist()) == day(1)
+    assert pq.read_metadata(star / "daily_revenue" / "part-0.parquet").num_rows >= 28
+
+
+def test_the_lake_thresholds_match_the_injected_defects(built: Demo) -> None:
+    params = {spec.id: spec.params for spec in load_config(built.yesterday / demo.CONFIG).checks}
+    payments = params["raw_payments.freshness"]
+    assert isinstance(payments, FreshnessParams) and payments.fail_after == 26 * 3600  # 27h old: fail
+    orders = params["raw_orders.volume"]
+    assert isinstance(orders, VolumeParams)
+    assert (orders.metric, orders.scope, orders.max_drop) == ("rows", "latest_partition", 0.5)
+    lines = params["raw_orderdetails.schema"]
+    assert isinstance(lines, SchemaParams) and lines.on_drift == "warn"
+    assert lines.columns["price_each"] == "decimal"
+    for table in RAW:  # the healthy partitions of today, and yesterday's on yesterday's clock, pass
+        fresh = params[f"raw_{table}.freshness"]
+        assert isinstance(fresh, FreshnessParams) and fresh.fail_after is not None
+        assert timedelta(hours=3) < timedelta(seconds=fresh.fail_after) < timedelta(hours=27)
+
+
+def test_a_failing_lake_export_leaves_the_warehouse_as_it_was(tmp_path: Path) -> None:
+    from monitor.demo import lake, warehouse
+
+    demo.prepare(tmp_path, NOW)
+    before = fingerprint(tmp_path)
+    with pytest.raises(duckdb.CatalogException, match="nothing"):
+        warehouse.load(
+            tmp_path / demo.WAREHOUSE, NOW, days_ago=1,
+            export=lambda con: lake.export(con, tmp_path / demo.LAKE, NOW, [0], {"orders": "FROM nothing"}),
+        )
+    assert fingerprint(tmp_path) == before
+    assert not partition(tmp_path, "orders", 0).exists()
+
+
 # --- prepare and advance on the file system ----------------------------------------------------------
 
 
@@ -295,18 +496,23 @@ def test_prepare_removes_a_previous_demo(tmp_path: Path) -> None:
     (tmp_path / demo.STATE).mkdir()
     (tmp_path / demo.STATE / "state.db").write_bytes(b"old results")
     (tmp_path / f"{demo.WAREHOUSE}.wal").write_bytes(b"")
+    stray = tmp_path / demo.LAKE / "raw" / "orders" / "dt=1999-01-01" / "part-0.parquet"
+    stray.parent.mkdir()
+    stray.write_bytes(b"an old export")
     config = demo.prepare(tmp_path, NOW)
     assert config == tmp_path / "demon.yml"
     assert not (tmp_path / demo.STATE).exists()
     assert not (tmp_path / f"{demo.WAREHOUSE}.wal").exists()
     assert "analytics.daily_revenue" in tables(tmp_path)
     assert "phone" in columns(tmp_path, "analytics.dim_customers")
+    assert partition_days(tmp_path, "orders") == [day(ago) for ago in range(7, 0, -1)]
 
 
 def test_prepare_creates_a_missing_directory(tmp_path: Path) -> None:
-    config = demo.prepare(tmp_path / "nested" / "demo", NOW)
+    config = demo.prepare(tmp_path / "nested" / "o'demo", NOW)  # a quote in the path: COPY TO '...'
     assert config.is_file()
     assert (config.parent / demo.WAREHOUSE).is_file()
+    assert partition_days(config.parent, "orders") == [day(ago) for ago in range(7, 0, -1)]
 
 
 def test_advance_needs_a_prepared_demo(tmp_path: Path) -> None:
@@ -331,8 +537,10 @@ def test_demon_yml_validates(built: Demo) -> None:
     assert isinstance(source, SqlSourceConfig)
     assert source.url == "duckdb:///warehouse.duckdb"
     assert source.query_timeout == 30.0 and source.max_concurrency == 4
+    lake = config.sources["local_lake"]
+    assert isinstance(lake, FilesSourceConfig) and lake.root == demo.LAKE
     assert config.state.url == "sqlite:///.demon/state.db"
-    assert set(config.sources) == {"warehouse"}
+    assert set(config.sources) == {"warehouse", "local_lake"}
     assert not config.alerting.channels and not config.alerting.routes
 
 
@@ -344,9 +552,19 @@ def test_demon_yml_passes_the_loader(built: Demo) -> None:
     assert config.datasets["fact_orders"].where == "order_date >= CURRENT_DATE - INTERVAL 30 DAY"
 
 
-def test_every_dataset_names_a_table_of_the_warehouse(built: Demo) -> None:
+def test_every_dataset_names_a_table_of_the_warehouse_or_a_folder_of_the_lake(built: Demo) -> None:
     config = load_config(built.yesterday / demo.CONFIG)
-    assert {dataset.table for dataset in config.datasets.values()} <= tables(built.yesterday)
+    on = {name: config.sources[dataset.source].kind for name, dataset in config.datasets.items()}
+    assert set(on.values()) == {"sql", "files"}
+    sql = [dataset for name, dataset in config.datasets.items() if on[name] == "sql"]
+    assert {dataset.table for dataset in sql} <= tables(built.yesterday)
+    lake = [dataset for name, dataset in config.datasets.items() if on[name] == "files"]
+    assert {dataset.path for dataset in lake} >= {f"raw/{table}/" for table in RAW}
+    for dataset in lake:
+        assert dataset.path and dataset.format == "parquet"
+        folder = built.today / demo.LAKE / dataset.path
+        assert any(folder.rglob("*.parquet")), dataset.path
+        assert dataset.partitioning == ("hive" if dataset.path.startswith("raw/") else "none")
 
 
 def test_demon_yml_checks_each_kind_of_outcome(built: Demo) -> None:
@@ -373,7 +591,7 @@ def test_the_thresholds_match_the_injected_defects(built: Demo) -> None:
 
 
 def test_defects_have_one_sentence_each_naming_their_checks() -> None:
-    assert len(demo.DEFECTS) == 7
+    assert len(demo.DEFECTS) == 10
     for sentence, defect in zip(demo.DEFECTS, demo.defects.TODAY, strict=True):
         assert sentence.endswith(".") and "\n" not in sentence
         for check in defect.outcomes:

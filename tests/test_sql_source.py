@@ -17,12 +17,19 @@ from sqlalchemy.engine import URL
 
 from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery
 from checks.sources import Source, SourceError, open_source
-from checks.sources.dialects import GENERIC, PROFILES, Deadline, error_codes, profile_for
+from checks.sources.dialects import (
+    GENERIC,
+    INFORMATION_SCHEMA_COLUMNS,
+    PROFILES,
+    Deadline,
+    error_codes,
+    profile_for,
+)
 from checks.sources.sql import SqlSource, fused_statement, user_sql
 from checks.typefamilies import family_of
 from monitor.config.models import DatasetConfig, SqlSourceConfig
 from monitor.redact import Redactor, mask_url
-from tests.pgserver import free_port
+from tests.pgserver import PostgresServer, free_port
 
 SETUP = [
     "CREATE SCHEMA analytics",
@@ -35,8 +42,10 @@ SETUP = [
     "CREATE SEQUENCE analytics.seq",
 ]
 COLUMNS = ["id", "amount", "status", "loaded_at", "loaded_tz"]
+CATALOG = {"duckdb": "information_schema.columns", "postgresql": "pg_catalog.pg_attribute"}
 ORDERS = DatasetConfig(source="warehouse", table="analytics.fact_orders")
 # Queries that would run for minutes: a trillion-row cross join, a one-minute sleep.
+PG_OPTIONS = "-c default_transaction_read_only=on -c statement_timeout=1500"
 SLOW_SQL = {
     "duckdb": "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b",
     "postgresql": "SELECT count(*) FROM pg_sleep(60)",
@@ -107,11 +116,6 @@ def statements() -> Iterator[list[str]]:
     sa.event.remove(sa.Engine, "before_cursor_execute", record)
 
 
-def probe_statements(seen: list[str]) -> list[str]:
-    """The statements that answer probes, without the per-transaction SET ... settings."""
-    return [statement for statement in seen if not statement.lstrip().upper().startswith("SET ")]
-
-
 # --- probes ----------------------------------------------------------------------------------------
 
 
@@ -140,7 +144,7 @@ def test_timestamps_come_back_as_the_driver_gives_them(source: SqlSource) -> Non
 
 
 def test_probes_are_fused_into_one_aggregate_and_one_metadata_statement(
-    source: SqlSource, statements: list[str]
+    source: SqlSource, warehouse: Warehouse, statements: list[str]
 ) -> None:
     source.ping()  # first connection: the dialect's own setup queries are not ours
     statements.clear()
@@ -153,13 +157,14 @@ def test_probes_are_fused_into_one_aggregate_and_one_metadata_statement(
 
     assert len(observed) == 4 and all(answer.ok for answer in observed.values())
     assert source.requests["statement"] - before == 2
-    sent = probe_statements(statements)
+    sent = statements  # nothing else either: PostgreSQL sessions are read-only and bounded from the start
     assert len(sent) == 2, sent
-    assert "information_schema.columns" in sent[0]
+    assert CATALOG[warehouse.backend] in sent[0]
     assert sent[1].count("count(*)") == 1 and sent[1].count("max(") == 1 and sent[1].count("SELECT 7") == 1
     aggregate = observed[RowCount()].statement
     assert {observed[probe].statement for probe in probes} == {aggregate, observed[Columns()].statement}
-    assert aggregate is not None and "AS p2" in aggregate and "FROM analytics.fact_orders" in aggregate
+    assert aggregate is not None and "(SELECT 7) AS demon_p2" in aggregate
+    assert "FROM analytics.fact_orders) AS demon_agg" in aggregate
 
 
 def test_a_bad_metric_fails_alone(source: SqlSource) -> None:
@@ -193,7 +198,7 @@ def test_a_missing_table_errors_every_probe_and_runs_nothing_else(
 
     errors = {answer.error for answer in observed.values()}
     assert errors == {"table analytics.nope not found in source warehouse"}
-    assert len(probe_statements(statements)) == 1
+    assert len(statements) == 1
 
 
 def test_a_table_in_the_default_schema(warehouse: Warehouse) -> None:
@@ -233,6 +238,33 @@ def test_ambiguous_column_case_is_not_guessed(postgres_url: str, tmp_path: Path)
     assert observed[MaxValue("DUP")].error == "column DUP not found in cased (columns: Dup, dup)"
 
 
+def test_table_and_schema_names_match_case_insensitively(warehouse: Warehouse) -> None:
+    warehouse.execute('CREATE SCHEMA "Sales"', 'CREATE TABLE "Sales"."CamelT" ("N" integer)',
+                      'INSERT INTO "Sales"."CamelT" VALUES (4), (6)')
+    source = warehouse.source()
+    dataset = DatasetConfig(source="warehouse", table="sales.camelt")
+    observed = source.observe(dataset, [RowCount(), MaxValue("n"), Columns()])
+    source.close()
+    assert observed[RowCount()].value == 2 and observed[MaxValue("n")].value == 6
+    integer = "INTEGER" if warehouse.backend == "duckdb" else "integer"
+    assert observed[Columns()].value == [Column("N", integer)]
+    assert 'FROM "Sales"."CamelT"' in (observed[RowCount()].statement or "")  # the catalog's own names
+
+
+def test_an_exact_table_name_wins_and_case_alone_is_not_guessed(postgres_url: str, tmp_path: Path) -> None:
+    warehouse = Warehouse("postgresql", postgres_url, postgres_url, tmp_path)
+    warehouse.execute('CREATE TABLE "CamelT" (n integer)', 'CREATE TABLE "CAMELT" (n integer)',
+                      'INSERT INTO "CamelT" VALUES (1)')
+    source = warehouse.source()
+    exact = source.observe(DatasetConfig(source="warehouse", table="CamelT"), [RowCount()])
+    folded = source.observe(DatasetConfig(source="warehouse", table="camelt"), [RowCount(), Columns()])
+    source.close()
+    assert exact[RowCount()].value == 1
+    assert {answer.error for answer in folded.values()} == {
+        "table camelt not found in source warehouse (ambiguous: public.CAMELT, public.CamelT)"
+    }
+
+
 def test_where_scopes_aggregates_but_not_metrics(source: SqlSource) -> None:
     dataset = DatasetConfig(source="warehouse", table="analytics.fact_orders", where="status = 'paid'")
     metric = ScalarQuery("SELECT count(*) FROM analytics.fact_orders")
@@ -264,6 +296,16 @@ def test_user_sql_is_verbatim(source: SqlSource) -> None:
     observed = source.observe(ORDERS, [metric, RowCount()])
     assert observed[metric].value == 9
     assert "'a:b %s :c'" in (observed[metric].statement or "")
+
+
+def test_metrics_cannot_see_the_dataset_table(source: SqlSource) -> None:
+    """A metric's unqualified names never bind to the dataset's table through the fused statement."""
+    stray = ScalarQuery("SELECT sum(amount) FROM (SELECT 1 AS a) one")
+    legit = ScalarQuery("SELECT sum(amount) FROM analytics.fact_orders")
+    observed = source.observe(ORDERS, [RowCount(), stray, MaxValue("id"), legit])
+    assert "amount" in (observed[stray].error or "")
+    assert observed[RowCount()].value == 3 and observed[MaxValue("id")].value == 3
+    assert observed[legit].value == Decimal("25.00")
 
 
 def test_an_unknown_probe_is_an_error(source: SqlSource) -> None:
@@ -322,11 +364,23 @@ def test_a_timeout_really_stops_the_query(warehouse: Warehouse) -> None:
     observed = source.observe(ORDERS, [RowCount(), slow])
     elapsed = time.monotonic() - started
 
-    assert observed[slow].error == "query timed out after 1s"
-    assert observed[RowCount()].value == 3  # re-run alone after the fused statement timed out
-    assert elapsed < 30  # fused + alone: about 2 s; the queries would run for a minute or more
+    # a timed-out statement is not re-run part by part, each with a full query_timeout
+    assert {answer.error for answer in observed.values()} == {
+        "query timed out after 1s (one statement for 2 probes: row count, metric statement)"
+    }
+    assert source.requests["statement"] == 2  # the columns, then the fused statement once
+    assert elapsed < 30  # about 1 s; the query would run for a minute or more
     assert source.observe(ORDERS, [RowCount()])[RowCount()].value == 3  # the pool is still usable
     source.close()
+
+
+def test_a_timed_out_metric_alone_says_just_that(warehouse: Warehouse) -> None:
+    source = warehouse.source(query_timeout="1s")
+    slow = ScalarQuery(SLOW_SQL[warehouse.backend])
+    observed = source.observe(ORDERS, [slow, Columns()])
+    source.close()
+    assert observed[slow].error == "query timed out after 1s"
+    assert observed[Columns()].ok
 
 
 # --- connections -----------------------------------------------------------------------------------
@@ -373,6 +427,8 @@ def test_a_missing_duckdb_file_is_not_created(tmp_path: Path) -> None:
     [
         (SqlSourceConfig(kind="sql", url="not a url"),
          "source warehouse: not a valid SQLAlchemy URL: not a url"),
+        (SqlSourceConfig(kind="sql", url="postgresql+psycopg://u:pw-secret@[::1/db"),  # make_url: ValueError
+         "source warehouse: not a valid SQLAlchemy URL: postgresql+psycopg://u:***@[::1/db"),
         (SqlSourceConfig(kind="sql", url="nosuchdb://u:pw-secret@h/d"),
          "source warehouse: cannot load the driver for nosuchdb://u:***@h/d"),
     ],
@@ -418,7 +474,162 @@ def test_a_function_with_side_effects_cannot_write_on_postgresql(postgres_url: s
     assert warehouse.scalar("SELECT count(*) FROM analytics.fact_orders") == 3
 
 
+def test_postgresql_sessions_start_read_only_and_bounded_keeping_the_urls_options(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    url = postgres_url + "?options=-c%20TimeZone%3DAmerica/New_York"
+    warehouse = Warehouse("postgresql", postgres_url, url, tmp_path)
+    warehouse.execute(*SETUP)
+    source = warehouse.source(query_timeout="2s")
+    names = ["TimeZone", "default_transaction_read_only", "statement_timeout"]
+    settings = {name: ScalarQuery(f"SELECT current_setting('{name}')") for name in names}
+    observed = source.observe(ORDERS, list(settings.values()))
+    source.close()
+    assert {name: observed[probe].value for name, probe in settings.items()} == {
+        "TimeZone": "America/New_York", "default_transaction_read_only": "on", "statement_timeout": "2s"
+    }
+
+
+def test_a_metric_cannot_lift_the_limits_for_later_statements(postgres_url: str, tmp_path: Path) -> None:
+    """A metric's session-wide SET dies with its transaction, which is always rolled back."""
+    warehouse = Warehouse("postgresql", postgres_url, postgres_url, tmp_path)
+    warehouse.execute(*SETUP)
+    source = warehouse.source(query_timeout="1s", max_concurrency=1)  # one connection, reused
+    lift = ScalarQuery("SELECT length(set_config('default_transaction_read_only', 'off', false)"
+                       " || set_config('statement_timeout', '0', false))")
+    write, slow = ScalarQuery("SELECT nextval('analytics.seq')"), ScalarQuery(SLOW_SQL["postgresql"])
+    assert source.observe(ORDERS, [lift])[lift].value == 4
+    assert "read-only transaction" in (source.observe(ORDERS, [write])[write].error or "")
+    started = time.monotonic()
+    assert source.observe(ORDERS, [slow])[slow].error == "query timed out after 1s"
+    assert time.monotonic() - started < 30
+    source.close()
+    assert warehouse.scalar("SELECT nextval('analytics.seq')") == 1
+
+
+# --- PostgreSQL privileges and catalog types -------------------------------------------------------
+
+
+def reader(postgres: PostgresServer, postgres_url: str, *grants: str) -> str:
+    """The URL of a new login role on the test's database that has only `grants` ({role} in each)."""
+    url = sa.make_url(postgres_url)
+    role = f"reader_{url.database}"
+    postgres.psql(f"CREATE ROLE {role} LOGIN PASSWORD 'reader-pw'")
+    for grant in grants:
+        postgres.psql(grant.format(role=role), url.database or "")
+    return url.set(username=role, password="reader-pw").render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize(
+    ("grants", "denied"),
+    [
+        ([], "permission denied for schema analytics"),
+        (["GRANT USAGE ON SCHEMA analytics TO {role}"], "permission denied for table fact_orders"),
+    ],
+)
+def test_an_unreadable_table_is_permission_denied_not_missing(
+    postgres: PostgresServer, postgres_url: str, tmp_path: Path, grants: list[str], denied: str
+) -> None:
+    Warehouse("postgresql", postgres_url, postgres_url, tmp_path).execute(*SETUP)
+    source = Warehouse("postgresql", postgres_url, reader(postgres, postgres_url, *grants), tmp_path).source()
+    metric = ScalarQuery("SELECT 1")
+    observed = source.observe(ORDERS, [RowCount(), MaxValue("id"), Columns(), metric])
+    source.close()
+    assert [column.name for column in observed[Columns()].value] == COLUMNS
+    assert observed[RowCount()].error == observed[MaxValue("id")].error == denied
+    assert observed[metric].value == 1
+
+
+def test_a_column_grant_hides_no_column(postgres: PostgresServer, postgres_url: str, tmp_path: Path) -> None:
+    Warehouse("postgresql", postgres_url, postgres_url, tmp_path).execute(*SETUP)
+    url = reader(postgres, postgres_url, "GRANT USAGE ON SCHEMA analytics TO {role}",
+                 "GRANT SELECT (id) ON analytics.fact_orders TO {role}")
+    source = Warehouse("postgresql", postgres_url, url, tmp_path).source()
+    observed = source.observe(ORDERS, [Columns(), RowCount(), MaxValue("id"), MaxValue("loaded_at")])
+    source.close()
+    assert [column.name for column in observed[Columns()].value] == COLUMNS  # no false "missing" column
+    assert observed[RowCount()].value == 3 and observed[MaxValue("id")].value == 3
+    assert observed[MaxValue("loaded_at")].error == "permission denied for table fact_orders"
+
+
+# Declared type -> format_type's name -> family. Domains read as their base type, as information_schema did.
+PG_TYPES = [
+    ("varchar(20)", "character varying(20)", "string"),
+    ("char(3)", "character(3)", "string"),
+    ("text", "text", "string"),
+    ('"char"', '"char"', "string"),
+    ("uuid", "uuid", "string"),
+    ("numeric(12, 2)", "numeric(12,2)", "decimal"),
+    ("numeric", "numeric", "decimal"),
+    ("money", "money", "decimal"),
+    ("analytics.amount", "numeric(10,2)", "decimal"),
+    ("smallint", "smallint", "integer"),
+    ("integer", "integer", "integer"),
+    ("bigint", "bigint", "integer"),
+    ("real", "real", "float"),
+    ("double precision", "double precision", "float"),
+    ("boolean", "boolean", "boolean"),
+    ("date", "date", "date"),
+    ("timestamp", "timestamp without time zone", "timestamp"),
+    ("timestamp(3) with time zone", "timestamp(3) with time zone", "timestamp"),
+    ("timestamptz(0)", "timestamp(0) with time zone", "timestamp"),
+    ("bytea", "bytea", "binary"),
+    ("json", "json", "json"),
+    ("jsonb", "jsonb", "json"),
+    ("integer[]", "integer[]", "other"),
+    ("varchar(5)[]", "character varying(5)[]", "other"),
+    ("time", "time without time zone", "other"),
+    ("interval", "interval", "other"),
+    ("analytics.mood", "analytics.mood", "other"),
+]
+
+
+def test_postgresql_type_names_come_from_format_type(postgres_url: str, tmp_path: Path) -> None:
+    warehouse = Warehouse("postgresql", postgres_url, postgres_url, tmp_path)
+    columns = ", ".join(f"c{index} {declared}" for index, (declared, _, _) in enumerate(PG_TYPES))
+    warehouse.execute("CREATE SCHEMA analytics", "CREATE DOMAIN analytics.amount AS numeric(10, 2)",
+                      "CREATE TYPE analytics.mood AS ENUM ('ok', 'sad')",
+                      f"CREATE TABLE analytics.typed ({columns})",
+                      "ALTER TABLE analytics.typed DROP COLUMN c0")
+    source = warehouse.source()
+    observed = source.observe(DatasetConfig(source="warehouse", table="analytics.typed"), [Columns()])
+    source.close()
+    expected = [Column(f"c{index}", shown) for index, (_, shown, _) in enumerate(PG_TYPES)][1:]  # c0 dropped
+    assert observed[Columns()].value == expected
+    assert [family_of(shown) for _, shown, _ in PG_TYPES] == [family for _, _, family in PG_TYPES]
+
+
 # --- redaction -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://secretuser:pw@127.0.0.1:1/db",
+        "postgresql+psycopg://secretuser:pw@127.0.0.1:1/db?application_name=a/b",  # parsed: a%2Fb
+        "duckdb:///secretuser/w.duckdb",  # parsed: resolved against the config's folder
+    ],
+)
+def test_a_url_that_is_itself_a_secret_is_never_shown(url: str, tmp_path: Path) -> None:
+    """A URL from the environment is masked whole: not even its user, host or path are printed."""
+    source = open_source("warehouse", SqlSourceConfig(kind="sql", url=url), tmp_path, Redactor([url]))
+    observed = source.observe(ORDERS, [RowCount(), Columns(), ScalarQuery("SELECT 1")])
+    with pytest.raises(SourceError) as raised:
+        source.ping()
+    shown = [source.describe(), str(raised.value)]
+    shown += [text for answer in observed.values() for text in (answer.error, answer.statement) if text]
+    assert not [text for text in shown if "secretuser" in text], shown
+    assert source.describe() == "***"
+    assert str(raised.value).startswith("cannot connect to source warehouse (***): ")
+
+
+def test_a_secret_url_still_works(postgres_url: str, tmp_path: Path) -> None:
+    warehouse = Warehouse("postgresql", postgres_url, postgres_url, tmp_path)
+    warehouse.execute(*SETUP)
+    source = warehouse.source(Redactor([postgres_url]))
+    assert source.describe() == "***"
+    assert source.observe(ORDERS, [RowCount()])[RowCount()].value == 3
+    source.close()
 
 
 def test_secrets_are_redacted_from_errors_and_statements(warehouse: Warehouse) -> None:
@@ -509,7 +720,7 @@ def test_a_sqlite_timeout_interrupts(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("backend", "setup"),
     [
-        ("postgresql", ["SET TRANSACTION READ ONLY", "SET LOCAL statement_timeout = 1500"]),
+        ("postgresql", []),  # set once per connection instead: see test_resolve_and_open_options
         ("redshift", ["SET statement_timeout TO 1500"]),
         ("mysql", ["START TRANSACTION READ ONLY", "SET SESSION max_execution_time = 1500"]),
         ("snowflake", ["ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 2"]),
@@ -525,7 +736,8 @@ def test_transaction_setup_per_dialect(backend: str, setup: list[str]) -> None:
 
 def test_unknown_dialects_get_the_generic_profile() -> None:
     assert profile_for("oracle") is GENERIC
-    assert GENERIC.information_schema and not GENERIC.interrupt_on_timeout
+    assert GENERIC.columns_sql == INFORMATION_SCHEMA_COLUMNS and not GENERIC.interrupt_on_timeout
+    assert {name for name, profile in PROFILES.items() if profile.columns_sql is None} == {"sqlite"}
     interrupted = {name for name, profile in PROFILES.items() if profile.interrupt_on_timeout}
     assert interrupted == {"duckdb", "sqlite"}
 
@@ -588,23 +800,39 @@ def test_a_deadline_fires_only_while_active() -> None:
         ("duckdb:///md:analytics", "md:analytics", {}),
         ("sqlite:///rel/x.db", "file:/base/rel/x.db", {}),
         ("sqlite:///:memory:", ":memory:", {}),
-        ("postgresql+psycopg://u:p@h/db", "db", {"connect_timeout": 10}),
+        ("postgresql+psycopg://u:p@h/db", "db", {"connect_timeout": 10, "options": PG_OPTIONS}),
         ("mysql+pymysql://u:p@h/db", "db", {"connect_timeout": 10}),
         ("oracle+oracledb://u:p@h/db", "db", {}),
     ],
 )
 def test_resolve_and_open_options(url: str, database: str | None, connect_args: dict[str, Any]) -> None:
     profile = profile_for(sa.make_url(url).get_backend_name())
-    opened, args = profile.open_options(profile.resolve(sa.make_url(url), Path("/base")), 9.5)
+    opened, args = profile.open_options(profile.resolve(sa.make_url(url), Path("/base")), 1.5, 9.5)
     assert opened.database == database
     assert args == connect_args
+
+
+@pytest.mark.parametrize(
+    ("query", "options"),
+    [
+        ("?options=-c%20TimeZone%3DUTC", f"-c TimeZone=UTC {PG_OPTIONS}"),
+        ("?options=-c%20a.x%3D1&options=-c%20a.y%3D2&sslmode=disable", f"-c a.x=1 -c a.y=2 {PG_OPTIONS}"),
+        ("?sslmode=disable", PG_OPTIONS),
+    ],
+)
+def test_postgresql_options_of_the_url_are_kept(query: str, options: str) -> None:
+    """demon's settings come last, so a URL cannot turn read-only off."""
+    profile = profile_for("postgresql")
+    opened, args = profile.open_options(sa.make_url(f"postgresql+psycopg://u:p@h/db{query}"), 1.5, 60)
+    assert args == {"connect_timeout": 60, "options": options}
+    assert "options" not in opened.query and opened.query.get("sslmode", "disable") == "disable"
 
 
 def test_sqlite_files_open_through_a_read_only_uri() -> None:
     profile = profile_for("sqlite")
     resolved = profile.resolve(sa.make_url("sqlite:///my db.db"), Path("/b"))
     assert resolved.database == "/b/my db.db"
-    opened, _ = profile.open_options(resolved, 5)
+    opened, _ = profile.open_options(resolved, 5, 5)
     assert isinstance(opened, URL)
     assert opened.database == "file:/b/my%20db.db"
     assert dict(opened.query) == {"uri": "true", "mode": "ro"}
@@ -622,4 +850,4 @@ def test_identifiers_are_quoted_by_sqlalchemy() -> None:
 def test_metric_only_statements_have_no_from() -> None:
     metric = user_sql("SELECT 1;").columns(sa.column("v")).scalar_subquery()
     statement = fused_statement("s", "t", "x > 1", [metric])
-    assert str(statement.compile()).split() == ["SELECT", "(SELECT", "1)", "AS", "p0"]
+    assert str(statement.compile()).split() == ["SELECT", "(SELECT", "1)", "AS", "demon_p0"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from checks import humanize
 from checks.kinds.base import Context
-from checks.probes import FileCount, MaxValue, Newest, Probe, RowCount
+from checks.probes import FileCount, MaxValue, Newest, Probe, RowCount, Scope
 from checks.result import Evaluation, Outcome
 from checks.thresholds import as_dict, bounds, worst
 from monitor.config.models import DatasetConfig, FreshnessParams
@@ -29,7 +29,8 @@ class Freshness:
     def probes(self, params: FreshnessParams, dataset: DatasetConfig) -> list[Probe]:
         """The newest value (of the column, else the newest object) and how much data there is at all."""
         newest: Probe = MaxValue(params.column) if params.column else Newest()
-        return [newest, RowCount() if dataset.table else FileCount()]
+        scope: Scope = "latest_partition" if dataset.partitioning == "hive" else "all"
+        return [newest, RowCount() if dataset.table else FileCount(scope)]
 
     def evaluate(
         self, params: FreshnessParams, observed: Mapping[Probe, Any], context: Context

@@ -37,7 +37,7 @@ class Volume:
                 Outcome.FAIL, f"no data files {where}", value=value, unit=unit, thresholds=thresholds
             )
         details: dict[str, Any] = {"baseline": context.baseline}
-        message = f"{humanize.number(value)} {unit}"
+        message = humanize.count(value, unit)
         bound = worst(value, limits)
         if bound is not None:
             message += (

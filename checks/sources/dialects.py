@@ -70,6 +70,30 @@ class Deadline:
 
 OpenReadOnly = Callable[[URL], tuple[URL, dict[str, Any]]]
 
+# The columns of every table named like :table in any schema, case-insensitively (DuckDB and PostgreSQL
+# fold unquoted names), so the source can prefer an exact match and use the catalog's own spelling.
+# Rows: schema, table, column, type name; ordered by table, then column position.
+INFORMATION_SCHEMA_COLUMNS = (
+    "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns"
+    " WHERE lower(table_name) = lower(:table) ORDER BY table_schema, table_name, ordinal_position"
+)
+# PostgreSQL's information_schema.columns only lists columns the user may read, so a table without grants
+# would look missing and a column-level grant would hide columns: read the catalog instead, where every
+# table is visible; reading an unreadable table then fails with the server's "permission denied".
+# Domains show as their base type, as information_schema does.
+PG_CATALOG_COLUMNS = (
+    "SELECT n.nspname, c.relname, a.attname, format_type("
+    "CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,"
+    " CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)"
+    " FROM pg_catalog.pg_attribute AS a"
+    " JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid"
+    " JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace"
+    " JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid"
+    " WHERE lower(c.relname) = lower(:table) AND c.relkind IN ('r', 'v', 'm', 'f', 'p')"
+    " AND a.attnum > 0 AND NOT a.attisdropped"
+    " ORDER BY n.nspname, c.relname, a.attnum"
+)
+
 
 def _duckdb_read_only(url: URL) -> tuple[URL, dict[str, Any]]:
     return url, {"read_only": True}
@@ -87,9 +111,12 @@ class DialectProfile:
 
     read_only_sql: str | None = None  # first statement of every transaction
     timeout_sql: str | None = None  # next statement of every transaction; formatted with {ms} and {seconds}
+    # libpq `options` for every connection instead (no statements per transaction), kept after the URL's
+    # own `options`; formatted like timeout_sql
+    session_options: str | None = None
     interrupt_on_timeout: bool = False  # no server-side timeout: interrupt the driver connection instead
     timeout_codes: frozenset[str] = frozenset()  # driver error codes that mean "statement timeout"
-    information_schema: bool = True  # else columns come from SQLAlchemy reflection
+    columns_sql: str | None = INFORMATION_SCHEMA_COLUMNS  # see there; None: SQLAlchemy reflection
     file_database: bool = False  # the URL's database is a local file, relative to the config's folder
     remote_prefixes: tuple[str, ...] = ()  # databases that are not local files despite file_database
     open_read_only: OpenReadOnly | None = None  # how to open a local file read-only
@@ -97,8 +124,7 @@ class DialectProfile:
 
     def transaction_setup(self, timeout: float) -> list[str]:
         """Statements that make a transaction read-only and bound its statements to `timeout` seconds."""
-        ms, seconds = max(1, math.ceil(timeout * 1000)), max(1, math.ceil(timeout))
-        timeout_sql = self.timeout_sql.format(ms=ms, seconds=seconds) if self.timeout_sql else None
+        timeout_sql = self.timeout_sql.format(**_time_limits(timeout)) if self.timeout_sql else None
         return [sql for sql in (self.read_only_sql, timeout_sql) if sql]
 
     def deadline(self, driver_connection: Any, timeout: float) -> Deadline:
@@ -120,15 +146,32 @@ class DialectProfile:
         path = Path(url.database or "").expanduser()
         return url if path.is_absolute() else url.set(database=str(base_dir / path))
 
-    def open_options(self, url: URL, connect_timeout: float) -> tuple[URL, dict[str, Any]]:
-        """The URL and connect_args to open a resolved URL with: local files read-only, connects bounded."""
+    def open_options(
+        self, url: URL, query_timeout: float, connect_timeout: float
+    ) -> tuple[URL, dict[str, Any]]:
+        """The URL and connect_args to open a resolved URL with: read-only, statements and connects timed."""
         connect_args: dict[str, Any] = {}
         if self.connect_timeout_arg:
             connect_args[self.connect_timeout_arg] = max(1, math.ceil(connect_timeout))
+        if self.session_options:
+            ours = self.session_options.format(**_time_limits(query_timeout))
+            url, connect_args["options"] = _with_options(url, ours)
         if self.open_read_only is not None and self.is_local_file(url):
             url, read_only_args = self.open_read_only(url)
             connect_args.update(read_only_args)
         return url, connect_args
+
+
+def _time_limits(timeout: float) -> dict[str, int]:
+    """A timeout in whole milliseconds and seconds (at least 1: 0 means "no limit" to most databases)."""
+    return {"ms": max(1, math.ceil(timeout * 1000)), "seconds": max(1, math.ceil(timeout))}
+
+
+def _with_options(url: URL, ours: str) -> tuple[URL, str]:
+    """The URL without its `options` query, and those options followed by ours (the last `-c` wins)."""
+    given = url.query.get("options", ())
+    theirs = [given] if isinstance(given, str) else list(given)
+    return url.difference_update_query(["options"]), " ".join([*theirs, ours])
 
 
 GENERIC = DialectProfile()
@@ -138,12 +181,13 @@ PROFILES: dict[str, DialectProfile] = {
         open_read_only=_duckdb_read_only,
     ),
     "sqlite": DialectProfile(
-        interrupt_on_timeout=True, information_schema=False, file_database=True,
+        interrupt_on_timeout=True, columns_sql=None, file_database=True,
         open_read_only=_sqlite_read_only,
     ),
     "postgresql": DialectProfile(
-        read_only_sql="SET TRANSACTION READ ONLY", timeout_sql="SET LOCAL statement_timeout = {ms}",
-        timeout_codes=frozenset({"57014"}), connect_timeout_arg="connect_timeout",
+        session_options="-c default_transaction_read_only=on -c statement_timeout={ms}",
+        timeout_codes=frozenset({"57014"}), columns_sql=PG_CATALOG_COLUMNS,
+        connect_timeout_arg="connect_timeout",
     ),
     "redshift": DialectProfile(
         timeout_sql="SET statement_timeout TO {ms}", timeout_codes=frozenset({"57014"}),

@@ -39,6 +39,8 @@ from monitor.redact import Redactor
 
 _HIDDEN = re.compile(r"(^|/)[_.]")  # _SUCCESS, _metadata, .crc: written beside the data, not data
 _PARTITION = re.compile(r"^[^=/]+=[^/]*/$")  # one hive level: key=value/
+HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+UNTYPED = "null"  # Arrow's type for a column with no values to infer one from
 
 
 def _s3_store(config: Any, base_dir: Path) -> ObjectStore:
@@ -93,7 +95,7 @@ class LakeSource:
                 answers[probe] = Observed(value=value, statement=statement)
             except (ObjectStoreError, FormatError, _Unanswerable) as exc:
                 answers[probe] = Observed(error=self._redact(str(exc)))
-        requests = dict(run.store.requests)
+        requests = {"list": run.store.requests["list"], "get": run.store.requests["get"]}
         return {probe: replace(answer, details={"requests": requests}) for probe, answer in answers.items()}
 
 
@@ -109,16 +111,21 @@ class _Counted:
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def _count(self, kind: str) -> None:
+    def _count(self, kind: str, calls: int = 1) -> None:
         with self._lock:
-            self.requests[kind] += 1
+            self.requests[kind] += calls
 
     def describe(self) -> str:
         return self._store.describe()
 
     def listing(self, prefix: str, delimiter: str | None = None) -> Listing:
-        self._count("list")
-        return self._store.listing(prefix, delimiter)
+        try:
+            listing = self._store.listing(prefix, delimiter)
+        except ObjectStoreError:
+            self._count("list")
+            raise
+        self._count("list", listing.calls)
+        return listing
 
     def tail(self, key: str, length: int) -> tuple[bytes, int]:
         self._count("get")
@@ -205,7 +212,9 @@ class _Run:
             case SchemaVariants():
                 facts = self.facts(self.files("all"))
                 usual = _majority(facts)
-                variants = {key: list(fact.columns) for key, fact in facts.items() if fact.columns != usual}
+                variants = {
+                    key: list(fact.columns) for key, fact in facts.items() if _differs(fact.columns, usual)
+                }
                 return variants, self._statement(len(facts))
         raise _Unanswerable(f"a {self.format} lake dataset cannot answer {probe.describe()}")
 
@@ -252,22 +261,29 @@ class _Run:
         everything = self._files.get("all")
         if isinstance(everything, list):  # the newest partition is in the full listing already
             return _in_newest_partition(everything, self.root)
-        return self._list(self._descend(self.root))
+        return self._descend(self.root)
 
     def _list(self, prefix: str) -> list[ObjectInfo]:
-        listing = self.store.listing(prefix)
         self._listed.append(f"list {self.store.describe()}{prefix}")
-        return [info for info in listing.objects if not _HIDDEN.search(info.key[len(self.root) :])]
+        return self._data_files(self.store.listing(prefix).objects)
 
-    def _descend(self, prefix: str) -> str:
-        """The newest partition's prefix, one delimiter listing per partition level, no file listed."""
-        while True:
-            self._listed.append(f"list {self.store.describe()}{prefix} by '/'")
-            levels = [p[len(prefix) :] for p in self.store.listing(prefix, delimiter="/").prefixes]
-            partitions = [level for level in levels if _PARTITION.match(level)]
-            if not partitions:
-                return prefix
-            prefix += _newest(partitions)
+    def _data_files(self, objects: list[ObjectInfo]) -> list[ObjectInfo]:
+        return [info for info in objects if not _HIDDEN.search(info.key[len(self.root) :])]
+
+    def _descend(self, prefix: str) -> list[ObjectInfo]:
+        """The newest partition's files, one delimiter listing per partition level and no full listing
+        (the last level's listing holds the files already, unless they sit in deeper folders). A
+        partition without data files (a job still writing `_temporary/`) gives way to the next one."""
+        self._listed.append(f"list {self.store.describe()}{prefix} by '/'")
+        listing = self.store.listing(prefix, delimiter="/")
+        partitions = [p[len(prefix) :] for p in listing.prefixes if _PARTITION.match(p[len(prefix) :])]
+        if not partitions:
+            return self._list(prefix) if listing.prefixes else self._data_files(listing.objects)
+        for level in _newest_first(partitions):
+            files = self._descend(prefix + level)
+            if files:
+                return files
+        return []
 
     # --- file reads --------------------------------------------------------------------------------
 
@@ -291,11 +307,14 @@ class _Run:
             return exc
 
 
-def _newest(partitions: Iterable[str]) -> str:
-    """The partition with the greatest value: numerically when every value is a number, else as text."""
+def _newest_first(partitions: Iterable[str]) -> list[str]:
+    """Partitions by value, greatest first: as numbers when every value is one, else as text; Hive's
+    partition of NULL values (`__HIVE_DEFAULT_PARTITION__`) is never the newest."""
     values = {level: level.split("=", 1)[1].rstrip("/") for level in partitions}
-    numeric = all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in values.values())
-    return max(values, key=lambda level: float(values[level]) if numeric else values[level])
+    real = {level: value for level, value in values.items() if value != HIVE_NULL_PARTITION}
+    numeric = all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in real.values())
+    ordered = sorted(real, key=lambda level: float(real[level]) if numeric else real[level], reverse=True)
+    return ordered + [level for level in values if level not in real]
 
 
 def _in_newest_partition(files: list[ObjectInfo], root: str) -> list[ObjectInfo]:
@@ -308,14 +327,28 @@ def _in_newest_partition(files: list[ObjectInfo], root: str) -> list[ObjectInfo]
         partitions = [level for level in levels if _PARTITION.match(level)]
         if not partitions:
             return files
-        prefix += _newest(partitions)
+        prefix += _newest_first(partitions)[0]
         files = [info for info in files if info.key.startswith(prefix)]
 
 
 def _majority(facts: dict[str, FileFacts]) -> tuple[Column, ...]:
-    """The columns most files have (on a tie, the last file's by key: the newest partition's)."""
-    if not facts:
+    """The columns most files have (on a tie, the last file's by key: the newest partition's). Files
+    whose columns have no type (a header-only CSV) do not vote, unless no file has types."""
+    typed = [fact.columns for fact in facts.values() if _typed(fact.columns)]
+    voters = typed or [fact.columns for fact in facts.values()]
+    if not voters:
         return ()
-    counts = Counter(fact.columns for fact in facts.values())
+    counts = Counter(voters)
     best = max(counts.values())
-    return next(fact.columns for fact in reversed(list(facts.values())) if counts[fact.columns] == best)
+    return next(columns for columns in reversed(voters) if counts[columns] == best)
+
+
+def _typed(columns: tuple[Column, ...]) -> bool:
+    return any(column.type_name != UNTYPED for column in columns)
+
+
+def _differs(columns: tuple[Column, ...], usual: tuple[Column, ...]) -> bool:
+    """A file without types differs only by its column names."""
+    if _typed(columns):
+        return columns != usual
+    return [column.name for column in columns] != [column.name for column in usual]

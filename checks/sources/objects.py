@@ -32,6 +32,7 @@ class Listing:
 
     objects: list[ObjectInfo] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
+    calls: int = 1  # requests it took (S3 answers 1000 keys a page)
 
 
 class ObjectStore(Protocol):

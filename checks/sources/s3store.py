@@ -11,6 +11,7 @@ import io
 import threading
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC
 from functools import partial
 from typing import Any, BinaryIO
@@ -85,16 +86,18 @@ class S3Store:
             arguments["Delimiter"] = delimiter
         objects: list[ObjectInfo] = []
         prefixes: list[str] = []
+        pages = 0
         try:
             for page in self._client.get_paginator("list_objects_v2").paginate(**arguments):
                 self._count("list")
+                pages += 1
                 objects.extend(self._info(item) for item in page.get("Contents", ())
                                if not item["Key"].endswith("/"))
                 prefixes.extend(self._relative(item["Prefix"]) for item in page.get("CommonPrefixes", ()))
         except (ClientError, BotoCoreError) as exc:
             self._count("list")
             raise self._error(exc, self.describe()) from None
-        return Listing(objects=sorted(objects, key=lambda info: info.key), prefixes=sorted(prefixes))
+        return Listing(sorted(objects, key=lambda info: info.key), sorted(prefixes), calls=pages)
 
     def _relative(self, key: str) -> str:
         return key[len(self.prefix):]
@@ -108,7 +111,9 @@ class S3Store:
         if length < 1:
             raise ValueError(f"tail length must be at least 1, not {length}")
         response = self._get(key, Range=f"bytes=-{length}")
-        with response["Body"] as body:
+        # closing(), not `with`: StreamingBody.__enter__ hands out the raw urllib3 stream, whose errors
+        # (a connection broken mid-read) would bypass the translation to ObjectStoreError.
+        with closing(response["Body"]) as body:
             data = self._read(body, key)
         content_range = response.get("ContentRange")
         size = int(content_range.rpartition("/")[2]) if content_range else len(data)

@@ -2,7 +2,8 @@
 
 Per `observe()` call, one metadata statement reads the table's columns (and proves the table exists),
 then one fused aggregate statement answers every other probe, the way Soda fuses its metrics. When
-the fused statement fails, each probe is re-run alone so only the bad one ends in error.
+the fused statement fails, each probe is re-run alone so only the bad one ends in error; unless it
+timed out, as each part alone could take as long again.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery
@@ -48,6 +50,19 @@ T = TypeVar("T")
 class _StatementFailed(Exception):
     """A statement failed; the message is one line, ready for `Observed.error`."""
 
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as the catalog spells it, with its columns in order."""
+
+    schema: str | None
+    name: str
+    columns: list[Column]
+
 
 def first_line(error: BaseException) -> str:
     """The first non-empty line of a driver error (SQLAlchemy wraps it in `orig`)."""
@@ -74,19 +89,35 @@ class SqlSource:
         self._lock = threading.Lock()
         try:
             url = sa.make_url(config.url)
-        except sa.exc.ArgumentError:
+        except (sa.exc.ArgumentError, ValueError):  # ValueError: a bad port, an unclosed [IPv6] host, ...
             shown = redact(mask_url(config.url))
             raise SourceError(f"source {name}: not a valid SQLAlchemy URL: {shown}") from None
-        self._redact = redact.extended([url.password])
         self._profile: DialectProfile = profile_for(url.get_backend_name())
         resolved = self._profile.resolve(url, base_dir)
-        self._label = self._redact(resolved.render_as_string(hide_password=True))
-        self._url, connect_args = self._profile.open_options(resolved, min(self._timeout, CONNECT_TIMEOUT))
+        self._label, self._redact = self._shown(config.url, resolved, redact)
+        self._url, connect_args = self._profile.open_options(
+            resolved, self._timeout, min(self._timeout, CONNECT_TIMEOUT)
+        )
         self._engine = self._create_engine(connect_args)
         # Statements are shown with literal values and single percent signs: compile them for a
         # "named" paramstyle, which does not double `%` as the pyformat drivers need.
         dialect_class: Any = type(self._engine.dialect)
         self._display_dialect: Dialect = dialect_class(paramstyle="named")
+
+    def _shown(self, raw: str, resolved: URL, redact: Redactor) -> tuple[str, Redactor]:
+        """The label of the source and the redactor of its messages, which also masks the URL's password.
+
+        A URL holding a secret from the environment (perhaps all of it) is shown as its redacted raw
+        text: the parsed URL renders differently (resolved path, re-encoded query), so the redactor would
+        no longer recognise the secret in it. For the same reason a local file's resolved path is masked.
+        """
+        hidden = [resolved.password]
+        label = redact(raw)
+        if label == Redactor()(raw):
+            label = redact(resolved.render_as_string(hide_password=True))
+        elif self._profile.is_local_file(resolved):
+            hidden.append(resolved.database)
+        return label, redact.extended(hidden)
 
     def _create_engine(self, connect_args: dict[str, Any]) -> sa.Engine:
         try:
@@ -147,14 +178,19 @@ class SqlSource:
             self.requests["statement"] += 1
         deadline = self._profile.deadline(conn.connection.driver_connection, self._timeout)
         try:
-            with conn.begin():
+            with conn.begin() as transaction:
                 for setup in self._profile.transaction_setup(self._timeout):
                     conn.exec_driver_sql(setup)
                 with deadline:
-                    return work()
+                    result = work()
+                # Nothing to commit, and a rollback also undoes any session-wide SET a metric made (say
+                # `set_config('default_transaction_read_only', 'off', false)`) before the next statement.
+                transaction.rollback()
+                return result
         except Exception as error:
             if self._profile.is_timeout(getattr(error, "orig", None) or error, deadline):
-                raise _StatementFailed(f"query timed out after {format_duration(self._timeout)}") from error
+                message = f"query timed out after {format_duration(self._timeout)}"
+                raise _StatementFailed(message, timed_out=True) from error
             raise _StatementFailed(first_line(error)) from error
 
     def _display(self, statement: sa.ClauseElement) -> str:
@@ -175,21 +211,19 @@ class SqlSource:
     ) -> dict[Probe, Observed]:
         if not dataset.table:
             return dict.fromkeys(probes, Observed(error=f"dataset has no table for source {self.name}"))
-        schema, _, table = dataset.table.rpartition(".")
-        columns, metadata_statement = self._columns(conn, schema or None, table)
-        if not columns:
-            missing = f"table {dataset.table} not found in source {self.name}"
-            return dict.fromkeys(probes, Observed(error=missing, statement=metadata_statement))
+        found, metadata_statement = self._table(conn, dataset.table)
+        if isinstance(found, str):
+            return dict.fromkeys(probes, Observed(error=found, statement=metadata_statement))
         observed: dict[Probe, Observed] = {}
         aggregates: dict[Probe, ColumnElement[Any]] = {}
         for probe in probes:
-            answer = self._plan(probe, columns, dataset.table, metadata_statement)
+            answer = self._plan(probe, found.columns, dataset.table, metadata_statement)
             if isinstance(answer, Observed):
                 observed[probe] = answer
             else:
                 aggregates[probe] = answer
         if aggregates:
-            observed.update(self._aggregate(conn, schema or None, table, dataset.where, aggregates))
+            observed.update(self._aggregate(conn, found, dataset.where, aggregates))
         return observed
 
     def _plan(
@@ -212,41 +246,53 @@ class SqlSource:
         return Observed(error=f"source {self.name} (sql) cannot answer {probe.describe()}")
 
     def _aggregate(
-        self, conn: Connection, schema: str | None, table: str, where: str | None,
-        aggregates: dict[Probe, ColumnElement[Any]],
+        self, conn: Connection, table: Table, where: str | None, aggregates: dict[Probe, ColumnElement[Any]]
     ) -> dict[Probe, Observed]:
-        """The fused statement; if it fails, each probe alone so only the bad one ends in error."""
+        """The fused statement; if it fails, each probe alone so only the bad one ends in error.
+
+        Not after a timeout: every part alone could take as long again, each with a full query_timeout.
+        """
         probes = list(aggregates)
-        statement = fused_statement(schema, table, where, [aggregates[probe] for probe in probes])
+        statement = fused_statement(table.schema, table.name, where, [aggregates[probe] for probe in probes])
         text = self._display(statement)
         try:
             row = self._run(conn, statement)[0]
         except _StatementFailed as failure:
-            if len(probes) == 1:
-                return {probes[0]: Observed(error=str(failure), statement=text)}
+            if len(probes) == 1 or failure.timed_out:
+                error = shared_error(str(failure), probes)
+                return dict.fromkeys(probes, Observed(error=error, statement=text))
             return {
                 probe: answer
                 for probe in probes
-                for answer in self._aggregate(conn, schema, table, where, {probe: aggregates[probe]}).values()
+                for answer in self._aggregate(conn, table, where, {probe: aggregates[probe]}).values()
             }
         return {probe: Observed(value=row[index], statement=text) for index, probe in enumerate(probes)}
 
-    def _columns(self, conn: Connection, schema: str | None, table: str) -> tuple[list[Column], str]:
-        """The table's columns in order (empty when it does not exist) and the statement that read them."""
-        if not self._profile.information_schema:
-            return self._reflected_columns(conn, schema, table)
-        dialect = conn.dialect
-        schema = schema or dialect.default_schema_name
-        statement = columns_statement(
-            _denormalize(dialect, schema) if schema else None, _denormalize(dialect, table)
-        )
-        rows = self._run(conn, statement)
-        columns = [Column(_normalize(dialect, str(row[0])), str(row[1])) for row in rows]
-        return columns, self._display(statement)
+    def _table(self, conn: Connection, name: str) -> tuple[Table | str, str]:
+        """The table a dataset names, or why there is none; and the statement that looked it up.
 
-    def _reflected_columns(
-        self, conn: Connection, schema: str | None, table: str
-    ) -> tuple[list[Column], str]:
+        Names match case-insensitively, as DuckDB's and PostgreSQL's unquoted names do; an exact match
+        wins, and two tables differing only in case are not guessed between.
+        """
+        schema, _, table = name.rpartition(".")
+        if self._profile.columns_sql is None:
+            return self._reflected_table(conn, schema or None, table)
+        dialect = conn.dialect
+        statement = sa.text(self._profile.columns_sql).bindparams(table=table)
+        tables: dict[tuple[str, str], list[Column]] = {}
+        for row in self._run(conn, statement):
+            key = (_normalize(dialect, str(row[0])), _normalize(dialect, str(row[1])))
+            tables.setdefault(key, []).append(Column(_normalize(dialect, str(row[2])), str(row[3])))
+        text = self._display(statement)
+        schema = schema or dialect.default_schema_name or ""
+        wanted = (schema, table) if schema else (table,)
+        found = best_matches(list(tables), lambda key: key[-len(wanted):], wanted)
+        if len(found) == 1:
+            return Table(*found[0], tables[found[0]]), text
+        ambiguous = f" (ambiguous: {', '.join(sorted('.'.join(key) for key in found))})" if found else ""
+        return f"table {name} not found in source {self.name}{ambiguous}", text
+
+    def _reflected_table(self, conn: Connection, schema: str | None, table: str) -> tuple[Table | str, str]:
         def reflect() -> list[Column]:
             try:
                 reflected = sa.inspect(conn).get_columns(table, schema=schema)
@@ -255,37 +301,63 @@ class SqlSource:
             return [Column(str(c["name"]), c["type"].compile(dialect=conn.dialect)) for c in reflected]
 
         label = f"{schema}.{table}" if schema else table
-        return self._in_transaction(conn, reflect), f"-- columns of {label} by SQLAlchemy reflection"
+        columns = self._in_transaction(conn, reflect)
+        found = Table(schema, table, columns) if columns else f"table {label} not found in source {self.name}"
+        return found, f"-- columns of {label} by SQLAlchemy reflection"
 
 
 def fused_statement(
     schema: str | None, table: str, where: str | None, expressions: list[ColumnElement[Any]]
 ) -> sa.Select[Any]:
-    """`SELECT <expr> AS p0, ... FROM "schema"."table" WHERE <where>`; identifiers quoted by SQLAlchemy."""
-    statement = sa.select(*(expression.label(f"p{index}") for index, expression in enumerate(expressions)))
-    if all(isinstance(expression, sa.ScalarSelect) for expression in expressions):
-        return statement  # metric statements alone: they name their own tables and ignore `where`
-    statement = statement.select_from(sa.table(table, schema=schema))
-    return statement.where(user_sql(where)) if where else statement
+    """One statement answering every expression, `demon_p<i>` the i-th; identifiers quoted by SQLAlchemy.
+
+    Aggregates read `"schema"."table" WHERE <where>`. Metric statements (scalar subqueries) name their
+    own tables and ignore `where`: alone they need no FROM; beside aggregates they select from those
+    aggregates' derived table, so an unqualified name in a metric can never bind to a column of the
+    dataset's table (a correlated subquery), only fail:
+    `SELECT demon_agg.demon_p0, (<metric>) AS demon_p1 FROM (SELECT count(*) AS demon_p0 FROM t) AS demon_agg`
+    """
+    labels = [f"demon_p{index}" for index in range(len(expressions))]
+    metrics = {
+        label: expression.label(label)
+        for label, expression in zip(labels, expressions, strict=True)
+        if isinstance(expression, sa.ScalarSelect)
+    }
+    scoped = [
+        expression.label(label) for label, expression in zip(labels, expressions, strict=True)
+        if label not in metrics
+    ]
+    if not scoped:
+        return sa.select(*metrics.values())
+    aggregates = sa.select(*scoped).select_from(sa.table(table, schema=schema))
+    if where:
+        aggregates = aggregates.where(user_sql(where))
+    if not metrics:
+        return aggregates
+    derived = aggregates.subquery("demon_agg")
+    return sa.select(*(metrics[label] if label in metrics else derived.c[label] for label in labels))
 
 
-def columns_statement(schema: str | None, table: str) -> sa.TextClause:
-    """The columns of a table from information_schema, which DuckDB, PostgreSQL and most warehouses have."""
-    in_schema = "table_schema = :schema AND " if schema else ""
-    statement = sa.text(
-        f"SELECT column_name, data_type FROM information_schema.columns"
-        f" WHERE {in_schema}table_name = :table ORDER BY ordinal_position"
-    )
-    return statement.bindparams(table=table, **({"schema": schema} if schema else {}))
+def best_matches(
+    candidates: Sequence[T], name: Callable[[T], tuple[str, ...]], wanted: tuple[str, ...]
+) -> list[T]:
+    """The candidates whose name is `wanted`: the exact matches if any, else the case-insensitive ones."""
+    folded = [candidate for candidate in candidates if _folded(name(candidate)) == _folded(wanted)]
+    return [candidate for candidate in folded if name(candidate) == wanted] or folded
 
 
 def find_column(columns: list[Column], wanted: str) -> str | None:
     """The column's real name: an exact match, else the only case-insensitive one."""
-    names = [column.name for column in columns]
-    if wanted in names:
-        return wanted
-    folded = [name for name in names if name.lower() == wanted.lower()]
-    return folded[0] if len(folded) == 1 else None
+    found = best_matches([column.name for column in columns], lambda name: (name,), (wanted,))
+    return found[0] if len(found) == 1 else None
+
+
+def shared_error(error: str, probes: list[Probe]) -> str:
+    """The error of a statement, saying which probes it answered when it answered several."""
+    if len(probes) == 1:
+        return error
+    parts = ", ".join(probe.describe() for probe in probes)
+    return f"{error} (one statement for {len(probes)} probes: {parts})"
 
 
 def missing_column(wanted: str, table: str, columns: list[Column]) -> str:
@@ -301,10 +373,10 @@ def connect_reason(error: BaseException) -> str:
     return next(reasons, first_line(error))
 
 
-def _denormalize(dialect: Dialect, name: str) -> str:
-    """Names as the catalog stores them (upper case on Snowflake and Oracle)."""
-    return (dialect.denormalize_name(name) or name) if dialect.requires_name_normalize else name
+def _folded(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name.lower() for name in names)
 
 
 def _normalize(dialect: Dialect, name: str) -> str:
+    """Catalog names as SQLAlchemy spells them (`ORDERS` on Snowflake and Oracle is `orders`)."""
     return (dialect.normalize_name(name) or name) if dialect.requires_name_normalize else name

@@ -1,9 +1,10 @@
-"""The embedded demo of `demon demo`: a sales warehouse as of two daily loads.
+"""The embedded demo of `demon demo`: a sales warehouse and its local Parquet lake, as of two daily loads.
 
-`prepare` builds "yesterday": a healthy load, on which a first `demon check` records volume baselines
-and schema snapshots. `advance` applies "today": the next load, with the defects of `defects.TODAY`
-injected, so the second `demon check` shows pass, warn, fail and error outcomes. All times are
-relative to `now` (pass the current time): freshness ages come out the same whenever the demo runs.
+`prepare` builds "yesterday": a healthy load (and a week of the lake's daily raw exports), on which a
+first `demon check` records volume baselines and schema snapshots. `advance` applies "today": the next
+load and export, with the defects of `defects.TODAY` injected, so the second `demon check` shows pass,
+warn, fail and error outcomes. All times (file mtimes too) are relative to `now` (pass the current
+time): freshness ages come out the same whenever the demo runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from monitor.demo.defects import TODAY
 
 WAREHOUSE = "warehouse.duckdb"
+LAKE = "lake"
 CONFIG = "demon.yml"
 STATE = ".demon"
 
@@ -25,31 +27,46 @@ EXPECTED_OUTCOMES: dict[str, str] = {check: out for defect in TODAY for check, o
 
 
 def prepare(directory: Path, now: datetime) -> Path:
-    """(Re)create directory/warehouse.duckdb with yesterday's healthy load and directory/demon.yml; return the
-    config path. Removes a previous demo's warehouse and directory/.demon state first."""
+    """(Re)create directory/warehouse.duckdb with yesterday's healthy load, directory/lake with the exports
+    of the week up to yesterday, and directory/demon.yml; return the config path. Removes a previous
+    demo's warehouse, lake and directory/.demon state first."""
     _require_aware(now)
     directory.mkdir(parents=True, exist_ok=True)
     for stale in (directory / WAREHOUSE, directory / f"{WAREHOUSE}.wal"):
         stale.unlink(missing_ok=True)
-    if (directory / STATE).exists():
-        shutil.rmtree(directory / STATE)
-    from monitor.demo import warehouse  # lazy: duckdb is heavy
+    for folder in (directory / STATE, directory / LAKE):
+        if folder.exists():
+            shutil.rmtree(folder)
+    from monitor.demo import lake, warehouse  # lazy: duckdb is heavy
 
-    warehouse.load(directory / WAREHOUSE, now, days_ago=2)
+    week = range(lake.HISTORY_DAYS, 0, -1)
+    warehouse.load(
+        directory / WAREHOUSE,
+        now,
+        days_ago=2,
+        export=lambda con: lake.export(con, directory / LAKE, now, week, {}),
+    )
     config = directory / CONFIG
     config.write_text(files("monitor.demo").joinpath(CONFIG).read_text(encoding="utf-8"), encoding="utf-8")
     return config
 
 
 def advance(directory: Path, now: datetime) -> None:
-    """Apply today's load to the warehouse, with the defects injected."""
+    """Apply today's load to the warehouse and today's export to the lake, with the defects injected."""
     _require_aware(now)
     path = directory / WAREHOUSE
     if not path.is_file():
         raise FileNotFoundError(f"no demo warehouse at {path}: prepare the demo first")
-    from monitor.demo import warehouse  # lazy: duckdb is heavy
+    from monitor.demo import lake, warehouse  # lazy: duckdb is heavy
 
-    warehouse.load(path, now, days_ago=1, statements=[sql for defect in TODAY for sql in defect.statements])
+    replaced = {table: query for defect in TODAY for table, query in defect.exports.items()}
+    warehouse.load(
+        path,
+        now,
+        days_ago=1,
+        statements=[sql for defect in TODAY for sql in defect.statements],
+        export=lambda con: lake.export(con, directory / LAKE, now, [0], replaced),
+    )
 
 
 def _require_aware(now: datetime) -> None:

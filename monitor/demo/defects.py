@@ -1,21 +1,27 @@
 """Today's defects: what goes wrong in the demo's second load, and which checks of demon.yml catch it.
 
-Each defect is a change applied after today's otherwise healthy load, next to the outcomes it must
-produce, so the story the demo tells, its data and its config cannot drift apart. Every check of
-demon.yml that no defect names passes.
+Each defect is a change applied to today's otherwise healthy load (or to its export to the lake), next
+to the outcomes it must produce, so the story the demo tells, its data and its config cannot drift
+apart. Every check of demon.yml that no defect names passes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from monitor.demo.lake import RAW_LAG
 
 
 @dataclass(frozen=True)
 class Defect:
     what: str
     outcomes: Mapping[str, str]  # check id -> the outcome this defect gives it
-    statements: tuple[str, ...]  # DuckDB SQL; variables `now`, `through` and `loaded_at` are set
+    statements: tuple[str, ...] = ()  # DuckDB SQL; variables `now`, `through` and `loaded_at` are set
+    # Raw lake table -> the query today's export runs instead (it reads the usual one as `export`);
+    # None: the table is not exported today.
+    exports: Mapping[str, str | None] = field(default_factory=dict)
 
     @property
     def sentence(self) -> str:
@@ -24,6 +30,8 @@ class Defect:
 
 
 NEGATIVE_LINES = 6
+CUT_SHORT_ORDERS = 3
+LATE_HOURS = (timedelta(days=1) + RAW_LAG) // timedelta(hours=1)  # age of yesterday's export, today
 
 TODAY: tuple[Defect, ...] = (
     Defect(
@@ -73,5 +81,22 @@ TODAY: tuple[Defect, ...] = (
         "analytics.daily_revenue was dropped",
         {"daily_revenue.freshness": "error", "daily_revenue.volume": "error"},
         ("DROP TABLE analytics.daily_revenue",),
+    ),
+    Defect(
+        "lake/raw/payments/ has no partition for today: the payments export is late, its newest file"
+        f" landed {LATE_HOURS} hours ago",
+        {"raw_payments.freshness": "fail"},
+        exports={"payments": None},
+    ),
+    Defect(
+        "lake/raw/orderdetails/ today's partition has price_each as DOUBLE instead of DECIMAL(10,2)",
+        {"raw_orderdetails.schema": "warn"},
+        exports={"orderdetails": "SELECT * REPLACE (CAST(price_each AS DOUBLE) AS price_each) FROM export"},
+    ),
+    Defect(
+        f"lake/raw/orders/ today's partition was cut short: {CUT_SHORT_ORDERS} orders instead of"
+        " a whole day's",
+        {"raw_orders.volume": "fail"},
+        exports={"orders": f"FROM export ORDER BY order_number LIMIT {CUT_SHORT_ORDERS}"},
     ),
 )

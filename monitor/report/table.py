@@ -17,8 +17,7 @@ def shown_value(result: Result) -> str:
         return ""
     if result.unit == "seconds":
         return humanize.duration(result.value)
-    unit = (result.unit or "").removesuffix("s") if result.value == 1 else result.unit or ""
-    return f"{humanize.number(result.value)} {unit}".strip()
+    return humanize.count(result.value, result.unit or "")
 
 
 def summary_line(results: Sequence[Result]) -> str:
