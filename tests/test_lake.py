@@ -1176,3 +1176,26 @@ def test_validate_connects_to_an_s3_source(s3: S3Lake, tmp_path: Path) -> None:
         down.stdout
     )
     assert SECRET not in down.output
+
+
+def test_a_column_naive_in_some_files_and_aware_in_others_is_an_error_not_a_crash(
+    lake: Lake, tmp_path: Path
+) -> None:
+    newest = datetime.now(UTC).replace(microsecond=0)
+    aware = pa.table({"loaded_at": pa.array([newest], pa.timestamp("us", tz="UTC"))})
+    naive = pa.table({"loaded_at": pa.array([newest.replace(tzinfo=None)], pa.timestamp("us"))})
+    lake.write({"mixed/a.parquet": parquet(aware), "mixed/b.parquet": parquet(naive)})
+    config = config_of(
+        tmp_path,
+        lake,
+        dataset(
+            "mixed",
+            "mixed/",
+            "freshness: {column: loaded_at, fail_after: 1h}",
+            "volume: {min: 1}",
+            hive=False,
+        ),
+    )
+    run = check(config)
+    assert run.outcomes() == {"mixed.freshness": "error", "mixed.volume": "pass"}
+    assert "cannot be compared across files" in run["mixed.freshness"]["message"]

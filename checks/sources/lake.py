@@ -229,7 +229,13 @@ class _Run:
                 f"column {column} not found in the files of {self.store.describe()}{self.root}"
             )
         maxima = [fact.maxima[column] for fact in facts.values() if fact.maxima.get(column) is not None]
-        return (max(maxima) if maxima else None), self._statement(len(facts))
+        try:
+            return (max(maxima) if maxima else None), self._statement(len(facts))
+        except TypeError:  # e.g. naive timestamps in some files, aware in others
+            raise _Unanswerable(
+                f"column {column} has values that cannot be compared across files"
+                " (naive and time-zone-aware timestamps?)"
+            ) from None
 
     def _freshness_scope(self) -> Scope:
         return "latest_partition" if self.hive else "all"
