@@ -77,6 +77,7 @@ def test_a_future_timestamp_is_age_zero_and_flagged() -> None:
     result = freshness(NOW + timedelta(minutes=5))
     assert result.value == 0.0
     assert result.details["future"] is True
+    assert result.message == "newest loaded_at is 5m in the future"
 
 
 def test_a_non_time_newest_value_is_an_error() -> None:

@@ -54,6 +54,9 @@ class Freshness:
         details = {"newest": newest_at.isoformat(), "future": newest_at > context.now}
         bound = worst(age, limits)
         message = f"newest {column} is {humanize.duration(age)} old"
+        if newest_at > context.now:  # clock skew or a bad value: age 0 is all that can be said
+            ahead = humanize.duration((newest_at - context.now).total_seconds())
+            message = f"newest {column} is {ahead} in the future"
         if bound is not None:
             verb = "warn" if bound.outcome == Outcome.WARN else "fail"
             message += f" ({verb} after {humanize.duration(bound.limit)})"
