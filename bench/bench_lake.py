@@ -81,9 +81,10 @@ def _newest(layout: Layout) -> int:
 
 SCHEMA = "schema: {columns: {" + ", ".join(f"{k}: {v}" for k, v in COLUMNS.items()) + "}}"
 MEASURES = (
-    Measure("freshness", "freshness: {fail_after: 1d}", lambda lay: (_whole(lay), 0)),
+    # freshness of a hive dataset is the newest partition's: found by delimiter listings, never a full one
+    Measure("freshness", "freshness: {fail_after: 1d}", lambda lay: (_newest(lay), 0)),
     Measure("freshness_column", "freshness: {column: event_time, fail_after: 1d}",
-            lambda lay: (_whole(lay), lay.files)),
+            lambda lay: (_newest(lay), lay.files)),
     Measure("volume_files", "volume: {metric: files, min: 1}", lambda lay: (_whole(lay), 0)),
     Measure("volume_bytes", "volume: {metric: bytes, min: 1}", lambda lay: (_whole(lay), 0)),
     Measure("rows_latest", "volume: {metric: rows, scope: latest_partition, min: 1}",
