@@ -1199,3 +1199,73 @@ def test_a_column_naive_in_some_files_and_aware_in_others_is_an_error_not_a_cras
     run = check(config)
     assert run.outcomes() == {"mixed.freshness": "error", "mixed.volume": "pass"}
     assert "cannot be compared across files" in run["mixed.freshness"]["message"]
+
+
+# --- inputs the readers did not foresee: one file's trouble stays that file's --------------------------
+
+
+def test_a_latin1_csv_header_fails_only_what_reads_it_and_names_the_file(lake: Lake, tmp_path: Path) -> None:
+    lake.write({"people/a.csv": "id,pr\xe9nom\n1,Z\xe9\n".encode("latin-1")})
+    config = config_of(
+        tmp_path,
+        lake,
+        dataset("people", "people/", "volume: {metric: files, min: 1}", "schema: {}", fmt="csv", hive=False),
+    )
+    run = check(config)
+    assert run.outcomes() == {"people.volume": "pass", "people.schema": "error"}
+    assert "people/a.csv" in run["people.schema"]["message"]
+    assert "internal error" not in run.output and "Traceback" not in run.output
+
+
+def test_json_lines_whose_types_vary_still_count_rows(lake: Lake, tmp_path: Path) -> None:
+    lake.write({"events/a.jsonl": b'{"id": 1, "v": 1}\n{"id": 2, "v": "x"}\n\n{"id": 3, "v": null}\n'})
+    run = check(
+        config_of(tmp_path, lake, dataset("events", "events/", "volume: {min: 1}", fmt="jsonl", hive=False))
+    )
+    assert run.outcomes() == {"events.volume": "pass"}
+    assert run["events.volume"]["value"] == 3
+
+
+def test_nanosecond_timestamps_give_freshness_from_statistics(lake: Lake, tmp_path: Path) -> None:
+    newest = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    nanos = int(newest.timestamp()) * 10**9 + 123_456_789
+    table = pa.table({"ts": pa.array([nanos], pa.timestamp("ns", tz="UTC"))})
+    lake.write({"ns/a.parquet": parquet(table)})
+    config = config_of(
+        tmp_path,
+        lake,
+        dataset("ns", "ns/", "freshness: {column: ts, fail_after: 1h}", "volume: {min: 1}", hive=False),
+    )
+    run = check(config)
+    assert run.outcomes() == {"ns.freshness": "pass", "ns.volume": "pass"}
+    assert run["ns.freshness"]["value"] == pytest.approx(30 * 60 - 0.123, abs=60)
+
+
+def test_a_footer_without_statistics_is_an_error_that_says_so(lake: Lake, tmp_path: Path) -> None:
+    sink = io.BytesIO()
+    pq.write_table(orders(5, datetime.now(UTC)), sink, write_statistics=False)
+    lake.write({"nostats/a.parquet": sink.getvalue()})
+    config = config_of(
+        tmp_path,
+        lake,
+        dataset("nostats", "nostats/", "freshness: {column: event_at, fail_after: 1h}", hive=False),
+    )
+    run = check(config)
+    assert run.outcomes() == {"nostats.freshness": "error"}
+    assert "no min/max statistics for column event_at" in run["nostats.freshness"]["message"]
+
+
+def test_newest_partition_is_the_same_whichever_checks_ask(lake: Lake, tmp_path: Path) -> None:
+    """Numbers rank by value (19 digits exactly) before text, per value: a folder without data files
+    (`staging`, only `_SUCCESS`) cannot turn the order into text order for one listing and not another."""
+    small, big = "1234567890123456788", "1234567890123456789"
+    files = {
+        f"ids/id={value}/part-0.parquet": parquet(orders(rows, datetime.now(UTC)))
+        for value, rows in ((small, 3), (big, 7), ("2", 5))
+    }
+    lake.write({**files, "ids/id=staging/_SUCCESS": b""})
+    latest = "volume: {metric: rows, scope: latest_partition}"
+    alone = dataset("alone", "ids/", latest)
+    with_all = dataset("with_all", "ids/", latest, "volume: {name: files, metric: files}")
+    run = check(config_of(tmp_path, lake, alone, with_all))
+    assert run["alone.volume"]["value"] == run["with_all.volume"]["value"] == 7

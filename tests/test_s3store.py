@@ -134,6 +134,30 @@ def test_tail_is_one_ranged_get_with_the_true_size(s3: S3Lake) -> None:
         lake.tail("data/file.parquet", 0)
 
 
+def test_tail_asks_for_a_range_and_the_wire_carries_only_it(s3: S3Lake) -> None:
+    """What travels, not only what is returned: a store that fetched whole objects and sliced them
+    would pass the test above."""
+    body = os.urandom(2 * 1024 * 1024)
+    s3.bucket("lake", {"big.parquet": body})
+    lake = store(s3)
+    sent: list[str] = []
+    received: list[int] = []
+    lake._client.meta.events.register(
+        "before-call.s3.GetObject", lambda params, **_: sent.append(params["headers"].get("Range", ""))
+    )
+    lake._client.meta.events.register(
+        "after-call.s3.GetObject", lambda parsed, **_: received.append(int(parsed["ContentLength"]))
+    )
+    assert lake.tail("big.parquet", 65536) == (body[-65536:], len(body))
+    assert sent == ["bytes=-65536"]
+    assert received == [65536]
+
+
+def test_an_endpoint_without_a_scheme_is_a_store_error(s3: S3Lake) -> None:
+    with pytest.raises(ObjectStoreError, match="cannot set up the S3 client: Invalid endpoint"):
+        S3Store("lake", endpoint_url="127.0.0.1:9")
+
+
 def test_open_streams_the_whole_object_in_one_get(s3: S3Lake) -> None:
     body = os.urandom(3 * 1024 * 1024 + 17)
     s3.bucket("lake", {"big.bin": body})

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import threading
 import zlib
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 
 from checks.probes import Column
@@ -51,7 +52,13 @@ class FactsReader(Protocol):
     """The common call of every format's reader, so the lake source dispatches by format name."""
 
     def __call__(
-        self, store: ObjectStore, key: str, *, count_rows: bool = ..., want_maxima: Collection[str] = ...
+        self,
+        store: ObjectStore,
+        key: str,
+        *,
+        count_rows: bool = ...,
+        want_maxima: Collection[str] = ...,
+        want_columns: bool = ...,
     ) -> FileFacts: ...
 
 
@@ -63,7 +70,12 @@ class _Readable(Protocol):
 
 
 def parquet_facts(
-    store: ObjectStore, key: str, want_maxima: Collection[str] = (), *, count_rows: bool = True
+    store: ObjectStore,
+    key: str,
+    want_maxima: Collection[str] = (),
+    *,
+    count_rows: bool = True,
+    want_columns: bool = True,
 ) -> FileFacts:
     """Rows, columns and the maxima of `want_maxima` from the footer; rows are always known (`count_rows`
     is accepted for the common reader call). Columns without min/max statistics have no maximum."""
@@ -113,8 +125,9 @@ def _maxima(metadata: Any, wanted: Collection[str]) -> dict[str, Any]:
     for name in wanted:
         if name not in positions:
             continue
+        arrow_type = metadata.schema.column(positions[name]).logical_type
         values = [
-            stats.max
+            _stat_max(stats, arrow_type)
             for group in range(metadata.num_row_groups)
             if (stats := metadata.row_group(group).column(positions[name]).statistics) is not None
             and stats.has_min_max
@@ -122,6 +135,23 @@ def _maxima(metadata: Any, wanted: Collection[str]) -> dict[str, Any]:
         if values:
             maxima[name] = _utc(max(values))
     return maxima
+
+
+_PER_SECOND = {"milliseconds": 10**3, "microseconds": 10**6, "nanoseconds": 10**9}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _stat_max(stats: Any, logical_type: Any) -> Any:
+    """The statistic's max as Python. Arrow converts nanosecond timestamps only through pandas: those
+    come from the raw integer, to the microsecond."""
+    try:
+        return stats.max
+    except ValueError:
+        described = json.loads(logical_type.to_json())
+        if described.get("Type") != "Timestamp":
+            raise
+        moment = _EPOCH + timedelta(microseconds=stats.max_raw * 10**6 // _PER_SECOND[described["timeUnit"]])
+        return moment if described["isAdjustedToUTC"] else moment.replace(tzinfo=None)
 
 
 def _utc(value: Any) -> Any:
@@ -144,7 +174,12 @@ def _first_line(exc: BaseException) -> str:
 
 
 def csv_facts(
-    store: ObjectStore, key: str, count_rows: bool = False, *, want_maxima: Collection[str] = ()
+    store: ObjectStore,
+    key: str,
+    count_rows: bool = False,
+    *,
+    want_maxima: Collection[str] = (),
+    want_columns: bool = True,
 ) -> FileFacts:
     """Columns from the header and the first block's types; rows by streaming the file when asked.
 
@@ -272,7 +307,12 @@ class _ArrowInput(io.RawIOBase):
 
 
 def jsonl_facts(
-    store: ObjectStore, key: str, count_rows: bool = False, *, want_maxima: Collection[str] = ()
+    store: ObjectStore,
+    key: str,
+    count_rows: bool = False,
+    *,
+    want_maxima: Collection[str] = (),
+    want_columns: bool = True,
 ) -> FileFacts:
     """Columns inferred from the first lines (about 1 MiB); rows are the non-blank lines, streamed.
 
@@ -286,7 +326,7 @@ def jsonl_facts(
         stream = _decompressed(raw, key)
         head, rest = _head_lines(stream, key)
         columns: tuple[Column, ...] = ()
-        if head.strip():
+        if want_columns and head.strip():  # inference fails on valid lines whose types vary: only when asked
             options = pj.ReadOptions(block_size=len(head) + 1)
             columns = _columns(pj.read_json(pa.BufferReader(head), read_options=options).schema)
         rows = _nonblank_lines(_chunks((head, rest), stream)) if count_rows else None

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -31,7 +32,7 @@ from checks.probes import (
     Scope,
 )
 from checks.sources.base import SourceError
-from checks.sources.formats import FileFacts, FormatError, csv_facts, jsonl_facts, parquet_facts
+from checks.sources.formats import FORMATS, FileFacts, FormatError
 from checks.sources.localstore import LocalStore
 from checks.sources.objects import Listing, ObjectInfo, ObjectStore, ObjectStoreError
 from monitor.config.models import DatasetConfig, FilesSourceConfig, S3SourceConfig
@@ -40,6 +41,7 @@ from monitor.redact import Redactor
 _HIDDEN = re.compile(r"(^|/)[_.]")  # _SUCCESS, _metadata, .crc: written beside the data, not data
 _PARTITION = re.compile(r"^[^=/]+=[^/]*/$")  # one hive level: key=value/
 HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 UNTYPED = "null"  # Arrow's type for a column with no values to infer one from
 
 
@@ -66,7 +68,10 @@ class LakeSource:
         self.name = name
         self.max_concurrency = config.max_concurrency
         self._redact = redact
-        self._store = STORES[config.kind](config, base_dir)
+        try:
+            self._store = STORES[config.kind](config, base_dir)
+        except ObjectStoreError as exc:
+            raise SourceError(redact(f"source {name}: {exc}")) from None
         self.requests: Counter[str] = self._store.requests
         self._pool = ThreadPoolExecutor(
             max_workers=config.max_concurrency, thread_name_prefix=f"demon-{name}"
@@ -229,6 +234,11 @@ class _Run:
                 f"column {column} not found in the files of {self.store.describe()}{self.root}"
             )
         maxima = [fact.maxima[column] for fact in facts.values() if fact.maxima.get(column) is not None]
+        if not maxima and any(fact.rows for fact in facts.values()):
+            raise _Unanswerable(
+                f"no min/max statistics for column {column} in {len(facts)} Parquet file(s):"
+                " written without statistics, or NULL in every row"
+            )
         try:
             return (max(maxima) if maxima else None), self._statement(len(facts))
         except TypeError:  # e.g. naive timestamps in some files, aware in others
@@ -304,23 +314,33 @@ class _Run:
         return found
 
     def _read(self, key: str, needs: _Needs) -> FileFacts | Exception:
+        """One file's facts, or why they could not be read: only the probes that need the file fail."""
+        reader = FORMATS[self.format]
         try:
-            if self.format == "parquet":
-                return parquet_facts(self.store, key, needs.maxima)
-            reader = csv_facts if self.format == "csv" else jsonl_facts
-            return reader(self.store, key, count_rows=needs.rows)
+            return reader(
+                self.store, key, count_rows=needs.rows, want_maxima=needs.maxima, want_columns=needs.columns
+            )
         except (ObjectStoreError, FormatError) as exc:
             return exc
+        except Exception as exc:  # an input the readers did not foresee (a Latin-1 CSV header, ...)
+            return FormatError(f"cannot read {self.format} file {key}: {type(exc).__name__}: {exc}")
 
 
 def _newest_first(partitions: Iterable[str]) -> list[str]:
-    """Partitions by value, greatest first: as numbers when every value is one, else as text; Hive's
-    partition of NULL values (`__HIVE_DEFAULT_PARTITION__`) is never the newest."""
+    """Partitions by value, greatest first: numbers by value (exactly: 19-digit ids too) before any text,
+    text values (dates) in text order; Hive's partition of NULLs (`__HIVE_DEFAULT_PARTITION__`) last.
+    Deciding per value, not per listing, keeps the order the same whichever folders a listing shows."""
     values = {level: level.split("=", 1)[1].rstrip("/") for level in partitions}
-    real = {level: value for level, value in values.items() if value != HIVE_NULL_PARTITION}
-    numeric = all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in real.values())
-    ordered = sorted(real, key=lambda level: float(real[level]) if numeric else real[level], reverse=True)
-    return ordered + [level for level in values if level not in real]
+
+    def rank(level: str) -> tuple[int, Decimal, str]:
+        value = values[level]
+        if value == HIVE_NULL_PARTITION:
+            return (0, Decimal(0), "")
+        if _NUMBER.fullmatch(value):
+            return (2, Decimal(value), "")
+        return (1, Decimal(0), value)
+
+    return sorted(values, key=rank, reverse=True)
 
 
 def _in_newest_partition(files: list[ObjectInfo], root: str) -> list[ObjectInfo]:

@@ -68,8 +68,11 @@ class S3Store:
         self._lock = threading.Lock()
         config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=CONNECT_TIMEOUT,
                         read_timeout=READ_TIMEOUT, max_pool_connections=max_pool)
-        self._client: Any = boto3.session.Session().client(
-            "s3", region_name=region, endpoint_url=endpoint_url, config=config)
+        try:
+            self._client: Any = boto3.session.Session().client(
+                "s3", region_name=region, endpoint_url=endpoint_url, config=config)
+        except (BotoCoreError, ValueError) as exc:  # an unknown AWS_PROFILE, an endpoint without a scheme
+            raise ObjectStoreError(f"{self.describe()}: cannot set up the S3 client: {exc}") from None
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"

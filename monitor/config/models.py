@@ -72,19 +72,22 @@ class SqlSourceConfig(Model):
     max_concurrency: int = Field(default=4, ge=1, le=256, description="statements in flight at once")
 
 
+LAKE_CONCURRENCY = "datasets listed, and files read, at once"
+
+
 class S3SourceConfig(Model):
     kind: Literal["s3"]
     bucket: str
     prefix: str = ""
     region: OptionalText = None
     endpoint_url: OptionalText = None
-    max_concurrency: int = Field(default=16, ge=1, le=256, description="requests in flight at once")
+    max_concurrency: int = Field(default=16, ge=1, le=256, description=LAKE_CONCURRENCY)
 
 
 class FilesSourceConfig(Model):
     kind: Literal["files"]
     root: str = Field(description="a local directory; relative to this file")
-    max_concurrency: int = Field(default=8, ge=1, le=256)
+    max_concurrency: int = Field(default=8, ge=1, le=256, description=LAKE_CONCURRENCY)
 
 
 SourceConfig = Annotated[SqlSourceConfig | S3SourceConfig | FilesSourceConfig, Field(discriminator="kind")]

@@ -23,7 +23,7 @@ def shown_value(result: Result) -> str:
 def summary_line(results: Sequence[Result]) -> str:
     counts = summarize(results)
     parts = ", ".join(f"{counts[outcome.value]} {outcome.value}" for outcome in Outcome)
-    return f"{len(results)} checks: {parts}"
+    return f"{humanize.count(len(results), 'checks')}: {parts}"
 
 
 def write_table(results: Sequence[Result], stream: TextIO, warn_is_failure: bool) -> None:
