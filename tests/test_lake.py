@@ -1269,3 +1269,25 @@ def test_newest_partition_is_the_same_whichever_checks_ask(lake: Lake, tmp_path:
     with_all = dataset("with_all", "ids/", latest, "volume: {name: files, metric: files}")
     run = check(config_of(tmp_path, lake, alone, with_all))
     assert run["alone.volume"]["value"] == run["with_all.volume"]["value"] == 7
+
+
+def test_symbolic_links_under_a_files_root_are_not_followed_by_any_listing(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    elsewhere = tmp_path / "elsewhere"
+    (root / "t" / "dt=2026-11-23").mkdir(parents=True)
+    elsewhere.mkdir()
+    pq.write_table(orders(3, datetime.now(UTC)), root / "t" / "dt=2026-11-23" / "part-0.parquet")
+    pq.write_table(orders(10, datetime.now(UTC)), elsewhere / "part-0.parquet")
+    (root / "t" / "dt=2026-11-24").symlink_to(elsewhere, target_is_directory=True)
+    (root / "t" / "dt=2026-11-23" / "link.parquet").symlink_to(elsewhere / "part-0.parquet")
+    latest = "volume: {metric: rows, scope: latest_partition}"
+    source = f"    kind: files\n    root: {json.dumps(str(root))}\n"
+    config = write_config(
+        tmp_path,
+        source,
+        dataset("alone", "t/", latest),
+        dataset("with_all", "t/", latest, "volume: {name: n, metric: files}"),
+    )
+    run = check(config)
+    assert run["alone.volume"]["value"] == run["with_all.volume"]["value"] == 3
+    assert run["with_all.volume.n"]["value"] == 1

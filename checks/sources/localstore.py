@@ -48,14 +48,14 @@ class LocalStore:
             for name in files:
                 path = Path(directory) / name
                 key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
+                if key.startswith(prefix) and not path.is_symlink():  # links are not followed, as os.walk's
                     found.append(self._info(path, key))
         return found
 
     def _level(self, base: Path, folder: str, start: str) -> Listing:
         objects, prefixes = [], []
         for entry in sorted(os.scandir(base), key=lambda entry: entry.name):
-            if not entry.name.startswith(start):
+            if not entry.name.startswith(start) or entry.is_symlink():  # not followed, as in `_walk`
                 continue
             key = f"{folder}/{entry.name}" if folder else entry.name
             if entry.is_dir():
