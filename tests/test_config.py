@@ -435,7 +435,7 @@ def test_latest_partition_needs_hive_partitioning() -> None:
 def test_two_unnamed_volume_checks() -> None:
     assert problems(edited("          min: 1\n", "          min: 1\n      - volume: {max: 10}\n")) == [
         "demon.yml:19: datasets.orders.checks[2].volume: "
-        "a second volume check needs a distinct name: (id 'orders.volume' is taken by checks[1])"
+        "a second volume check needs a distinct name (id 'orders.volume' is taken by checks[1])"
     ]
 
 

@@ -137,7 +137,7 @@ def _check_ids(config: Config) -> Iterator[Finding]:
             identifier = check_id(name, entry.kind, entry.params)
             if identifier in first:
                 message = (
-                    f"a second {entry.kind} check needs a distinct name: "
+                    f"a second {entry.kind} check needs a distinct name "
                     f"(id {identifier!r} is taken by checks[{first[identifier]}])"
                 )
                 yield ("datasets", name, "checks", index, entry.kind), message
