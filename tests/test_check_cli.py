@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -431,3 +432,27 @@ def test_interrupt_cancels_queued_datasets_and_exits_130(tmp_path: Path) -> None
     with sqlite3.connect(tmp_path / ".demon" / "state.db") as conn:
         stored = conn.execute("SELECT count(*) FROM results").fetchone()[0]
     assert stored < 4  # the queued datasets never ran
+
+
+def test_duckdb_sessions_in_other_time_zones_give_the_same_ages(tmp_path: Path) -> None:
+    """DuckDB's session time zone follows the OS (TZ): aware, naive and date columns must not move."""
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    seed(url)
+    block = "".join(
+        f"  {name}:\n    source: warehouse\n    table: analytics.late\n    checks:\n"
+        + FRESHNESS.format(column=column)
+        for name, column in (("aware", "loaded_at"), ("naive", "loaded_naive"))
+    )
+    config = write_config(tmp_path, url, block)
+    demon = str(Path(sys.executable).with_name("demon"))
+    ages: dict[str, list[float]] = {}
+    for zone in ("UTC", "America/New_York", "Asia/Tokyo"):
+        env = {**os.environ, "TZ": zone}
+        done = subprocess.run(
+            [demon, "check", "-c", str(config), "-f", "json"], capture_output=True, text=True, env=env
+        )
+        for result in json.loads(done.stdout)["results"]:
+            ages.setdefault(result["check"], []).append(result["value"])
+    for check_id, values in ages.items():
+        assert max(values) - min(values) < 60, (check_id, values)
+        assert values[0] == pytest.approx(3 * 3600, abs=120)
