@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from checks.quality.rules import QualityPlan
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -119,3 +121,13 @@ class Column:
 
     name: str
     type_name: str
+
+
+@dataclass(frozen=True)
+class Validation(Probe):
+    """A Pandera schema's rules over the dataset: counted in the warehouse where SQL can, else on a sample."""
+
+    plan: QualityPlan
+
+    def describe(self) -> str:
+        return f"quality rules of {self.plan.ref}"

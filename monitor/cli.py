@@ -145,8 +145,13 @@ def write_results(results: Sequence[Result], fmt: str, warn_is_failure: bool) ->
 @CONFIG_OPTION
 @click.option("--connect", is_flag=True, help="Also open each source and check that it answers.")
 def validate(config_path: Path, connect: bool) -> None:
-    """Validate the config (and with --connect, reach each source); changes nothing."""
+    """Validate the config, load its Pandera schemas (with --connect, reach each source); change nothing."""
     config = load(config_path)
+    unloadable = quality_schema_problems(config)
+    for problem in unloadable:
+        click.echo(f"{config_path}: {problem}", err=True)
+    if unloadable:
+        sys.exit(EXIT_USAGE)
     click.echo(
         f"{config_path}: valid ({len(config.sources)} sources, {len(config.datasets)} datasets, "
         f"{len(config.checks)} checks)"
@@ -157,6 +162,24 @@ def validate(config_path: Path, connect: bool) -> None:
         problems = ping_sources(config, lambda line: click.echo(line))
         if problems:
             sys.exit(EXIT_ERROR)
+
+
+def quality_schema_problems(config: Config) -> list[str]:
+    """Why each quality check's Pandera schema does not load (Pandera is imported only if there are any)."""
+    from monitor.config.models import QualityParams
+
+    specs = [(spec.id, spec.params) for spec in config.checks if isinstance(spec.params, QualityParams)]
+    if not specs:
+        return []
+    from checks.quality.loader import SchemaLoadError, load_schema
+
+    problems = []
+    for check, params in specs:
+        try:
+            load_schema(params.schema_ref, config.base_dir)
+        except SchemaLoadError as exc:
+            problems.append(f"{check}: {exc}")
+    return problems
 
 
 @main.command()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from checks.kinds import KINDS, Context
+from checks.kinds import KINDS, CheckSetupError, Context
 from checks.probes import Observed, Probe
 from checks.result import Evaluation, Outcome, Result
 from checks.sources import Source, SourceError, open_source
@@ -174,7 +174,13 @@ class Runner:
         except SourceError as exc:
             evaluations.update((spec.id, Evaluation(Outcome.ERROR, str(exc))) for spec in runnable)
             return evaluations, {}
-        wanted = {spec.id: KINDS[spec.kind].probes(spec.params, job.dataset) for spec in runnable}
+        wanted: dict[str, list[Probe]] = {}
+        for spec in list(runnable):
+            try:
+                wanted[spec.id] = KINDS[spec.kind].probes(spec.params, job.dataset, self.config.base_dir)
+            except CheckSetupError as exc:
+                evaluations[spec.id] = Evaluation(Outcome.ERROR, self.redact(str(exc)))
+                runnable.remove(spec)
         observed = source.observe(job.dataset, {probe for probes in wanted.values() for probe in probes})
         history = self._history([spec.id for spec in runnable])
         provenance = {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from checks.kinds.base import CheckKind, Context
+from checks.kinds.base import CheckKind, CheckSetupError, Context
 from checks.kinds.freshness import Freshness
 from checks.kinds.metric import Metric
+from checks.kinds.quality import Quality
 from checks.kinds.schema import Schema
 from checks.kinds.volume import Volume
 
@@ -12,7 +13,8 @@ KINDS: dict[str, CheckKind] = {
     "freshness": Freshness(),
     "volume": Volume(),
     "schema": Schema(),
+    "quality": Quality(),
     "metric": Metric(),
 }
 
-__all__ = ["KINDS", "CheckKind", "Context"]
+__all__ = ["KINDS", "CheckKind", "CheckSetupError", "Context"]

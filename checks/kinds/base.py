@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from checks.probes import Probe
@@ -22,9 +23,16 @@ class Context:
     snapshot: Mapping[str, str] | None = None  # columns -> family at the last schema run
 
 
-class CheckKind(Protocol):
-    """A kind never runs a query: it names probes, the source answers them, the kind judges."""
+class CheckSetupError(Exception):
+    """A check cannot be set up (say, its Pandera schema does not load): it ends as `error`."""
 
-    def probes(self, params: Any, dataset: DatasetConfig) -> list[Probe]: ...
+
+class CheckKind(Protocol):
+    """A kind never runs a query: it names probes, the source answers them, the kind judges.
+
+    `base_dir` is the config file's folder, which files a check names are relative to.
+    """
+
+    def probes(self, params: Any, dataset: DatasetConfig, base_dir: Path) -> list[Probe]: ...
 
     def evaluate(self, params: Any, observed: Mapping[Probe, Any], context: Context) -> Evaluation: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from checks import humanize
@@ -26,18 +27,15 @@ def as_utc(value: Any) -> datetime:
 
 
 class Freshness:
-    def probes(self, params: FreshnessParams, dataset: DatasetConfig) -> list[Probe]:
-        """The newest value (of the column, else the newest object) and how much data there is at all."""
-        newest: Probe = MaxValue(params.column) if params.column else Newest()
-        scope: Scope = "latest_partition" if dataset.partitioning == "hive" else "all"
-        return [newest, RowCount() if dataset.table else FileCount(scope)]
+    def probes(self, params: FreshnessParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe]:
+        return list(_probes(params, dataset))
 
     def evaluate(
         self, params: FreshnessParams, observed: Mapping[Probe, Any], context: Context
     ) -> Evaluation:
         limits = bounds(params, _LIMITS)
         thresholds = as_dict(limits)
-        newest_probe, size_probe = self.probes(params, context.dataset)
+        newest_probe, size_probe = _probes(params, context.dataset)
         column = params.column or "object"
         newest = observed[newest_probe]
         if newest is None:
@@ -68,3 +66,10 @@ class Freshness:
             thresholds=thresholds,
             details=details,
         )
+
+
+def _probes(params: FreshnessParams, dataset: DatasetConfig) -> tuple[Probe, Probe]:
+    """The newest value (of the column, else the newest object) and how much data there is at all."""
+    newest: Probe = MaxValue(params.column) if params.column else Newest()
+    scope: Scope = "latest_partition" if dataset.partitioning == "hive" else "all"
+    return newest, RowCount() if dataset.table else FileCount(scope)

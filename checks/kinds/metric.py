@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from checks import humanize
@@ -16,7 +17,7 @@ from monitor.config.models import DatasetConfig, MetricParams
 
 
 class Metric:
-    def probes(self, params: MetricParams, dataset: DatasetConfig) -> list[Probe]:
+    def probes(self, params: MetricParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe]:
         return [ScalarQuery(params.sql)]
 
     def evaluate(self, params: MetricParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from checks.kinds.base import Context
@@ -15,7 +16,7 @@ _DRIFT_OUTCOME = {"warn": Outcome.WARN, "fail": Outcome.FAIL}
 
 
 class Schema:
-    def probes(self, params: SchemaParams, dataset: DatasetConfig) -> list[Probe]:
+    def probes(self, params: SchemaParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe]:
         """The columns and, for lake datasets, the files whose columns differ from the rest."""
         return [Columns(), SchemaVariants()] if dataset.path else [Columns()]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from checks import humanize
@@ -20,7 +21,7 @@ _PROBES: dict[str, type[RowCount | FileCount | ByteSize]] = {
 
 
 class Volume:
-    def probes(self, params: VolumeParams, dataset: DatasetConfig) -> list[Probe]:
+    def probes(self, params: VolumeParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe]:
         """The measure, and for lake datasets the file count: a prefix without files is no dataset."""
         measure = _PROBES[params.metric](params.scope)
         return [measure] if dataset.table else list(dict.fromkeys([measure, FileCount(params.scope)]))

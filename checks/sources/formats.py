@@ -188,21 +188,21 @@ def csv_facts(
     """
     import pyarrow as pa
 
-    with _malformed(key, "CSV"):
-        with store.open(key) as raw, _csv_reader(raw, key, capped=not count_rows) as reader:
+    with malformed(key, "CSV"):
+        with store.open(key) as raw, csv_reader(raw, key, capped=not count_rows) as reader:
             if reader is None:
                 return FileFacts(rows=0)
             columns = _columns(reader.schema)
             rows = _typed_rows(reader) if count_rows else None
         if count_rows and rows is None:
             untyped = {column.name: pa.binary() for column in columns}
-            with store.open(key) as raw, _csv_reader(raw, key, capped=False, types=untyped) as reader:
+            with store.open(key) as raw, csv_reader(raw, key, capped=False, types=untyped) as reader:
                 rows = _batch_rows(reader) if reader is not None else 0
     return FileFacts(rows=rows, columns=columns)
 
 
 @contextmanager
-def _csv_reader(
+def csv_reader(
     raw: BinaryIO, key: str, *, capped: bool, types: dict[str, Any] | None = None
 ) -> Iterator[Any]:
     """Arrow's streaming CSV reader on `raw`, or None when the file has no content at all.
@@ -211,7 +211,7 @@ def _csv_reader(
     """
     import pyarrow.csv as pc
 
-    stream = _decompressed(raw, key)
+    stream = decompressed(raw, key)
     head = _first_content(stream)
     if not head:
         yield None
@@ -322,8 +322,8 @@ def jsonl_facts(
     import pyarrow as pa
     import pyarrow.json as pj
 
-    with _malformed(key, "JSON-lines"), store.open(key) as raw:
-        stream = _decompressed(raw, key)
+    with malformed(key, "JSON-lines"), store.open(key) as raw:
+        stream = decompressed(raw, key)
         head, rest = _head_lines(stream, key)
         columns: tuple[Column, ...] = ()
         if want_columns and head.strip():  # inference fails on valid lines whose types vary: only when asked
@@ -369,14 +369,14 @@ def _nonblank_lines(chunks: Iterable[bytes]) -> int:
 # Shared -------------------------------------------------------------------------------------------------
 
 
-def _decompressed(raw: BinaryIO, key: str) -> _Readable:
+def decompressed(raw: BinaryIO, key: str) -> _Readable:
     if key.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw, mode="rb")
     return raw
 
 
 @contextmanager
-def _malformed(key: str, kind: str) -> Iterator[None]:
+def malformed(key: str, kind: str) -> Iterator[None]:
     """Turns Arrow's parse errors and broken gzip streams into a FormatError naming the file."""
     import pyarrow as pa
 

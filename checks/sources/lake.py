@@ -30,7 +30,9 @@ from checks.probes import (
     RowCount,
     SchemaVariants,
     Scope,
+    Validation,
 )
+from checks.quality.rules import QualityPlan
 from checks.sources.base import SourceError
 from checks.sources.formats import FORMATS, FileFacts, FormatError
 from checks.sources.localstore import LocalStore
@@ -193,6 +195,8 @@ class _Run:
                 return _Needs(maxima=frozenset({column})), self._freshness_scope()
             case Columns() | SchemaVariants():
                 return _Needs(columns=True), "all"
+            case Validation(plan=plan):
+                return _Needs(columns=True), self._scope_of(plan.scope)
         return None, self._freshness_scope()
 
     # --- answers -----------------------------------------------------------------------------------
@@ -214,6 +218,8 @@ class _Run:
             case Columns():
                 facts = self.facts(self.files("all"))
                 return list(_majority(facts)), self._statement(len(facts))
+            case Validation(plan=plan):
+                return self._validate(plan)
             case SchemaVariants():
                 facts = self.facts(self.files("all"))
                 usual = _majority(facts)
@@ -246,6 +252,20 @@ class _Run:
                 f"column {column} has values that cannot be compared across files"
                 " (naive and time-zone-aware timestamps?)"
             ) from None
+
+    def _validate(self, plan: QualityPlan) -> tuple[Any, str]:
+        from checks.sources.lake_quality import validate_files  # lazy: pandas and Pandera are heavy
+
+        files = self.files(self._scope_of(plan.scope))
+        facts = self.facts(files)
+        where = f"{self.store.describe()}{self.root}"
+        answer = validate_files(plan, self.store, files, _majority(facts), self.format, where)
+        if answer.error is not None:
+            raise _Unanswerable(answer.error)
+        return answer.value, f"{self._statement(len(facts))}; read a sample of at most {plan.sample:,} rows"
+
+    def _scope_of(self, scope: Scope) -> Scope:
+        return scope if self.hive else "all"
 
     def _freshness_scope(self) -> Scope:
         return "latest_partition" if self.hive else "all"

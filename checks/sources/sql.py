@@ -14,18 +14,21 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery
+from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery, Validation
 from checks.sources.base import SourceError
 from checks.sources.dialects import DialectProfile, profile_for
 from monitor.config.models import DatasetConfig, SqlSourceConfig
 from monitor.config.types import format_duration
 from monitor.redact import Redactor, mask_url
+
+if TYPE_CHECKING:
+    from checks.sources.sql_quality import QualityQuery
 
 CONNECT_TIMEOUT = 10.0  # seconds, at most: an unreachable host fails fast even with a long query_timeout
 MAX_LISTED_COLUMNS = 20
@@ -194,7 +197,14 @@ class SqlSource:
             raise _StatementFailed(first_line(error)) from error
 
     def _display(self, statement: sa.ClauseElement) -> str:
-        compiled = statement.compile(dialect=self._display_dialect, compile_kwargs={"literal_binds": True})
+        """The statement with its values inline; with `:name` placeholders for values that have no SQL
+        literal form in the dialect (a rule's bound of a type SQLAlchemy cannot render)."""
+        try:
+            compiled = statement.compile(
+                dialect=self._display_dialect, compile_kwargs={"literal_binds": True}
+            )
+        except (sa.exc.CompileError, NotImplementedError):
+            compiled = statement.compile(dialect=self._display_dialect)
         return str(compiled).strip()
 
     def _redacted(self, observed: Observed) -> Observed:
@@ -216,15 +226,48 @@ class SqlSource:
             return dict.fromkeys(probes, Observed(error=found, statement=metadata_statement))
         observed: dict[Probe, Observed] = {}
         aggregates: dict[Probe, ColumnElement[Any]] = {}
+        validations = [probe for probe in probes if isinstance(probe, Validation)]
         for probe in probes:
+            if isinstance(probe, Validation):
+                continue
             answer = self._plan(probe, found.columns, dataset.table, metadata_statement)
             if isinstance(answer, Observed):
                 observed[probe] = answer
             else:
                 aggregates[probe] = answer
-        if aggregates:
-            observed.update(self._aggregate(conn, found, dataset.where, aggregates))
+        queries = self._quality_queries(found, dataset.where, validations, metadata_statement, observed)
+        for query in queries.values():
+            aggregates.update(query.aggregates())
+        answers = self._aggregate(conn, found, dataset.where, aggregates) if aggregates else {}
+        observed.update((probe, answer) for probe, answer in answers.items() if probe in probes)
+        for probe, query in queries.items():
+            observed[probe] = query.finish(answers, lambda statement: self._run(conn, statement))
         return observed
+
+    def _quality_queries(
+        self,
+        table: Table,
+        where: str | None,
+        probes: list[Validation],
+        metadata_statement: str,
+        observed: dict[Probe, Observed],
+    ) -> dict[Probe, QualityQuery]:
+        """A query per quality probe; a probe whose required columns are missing is answered with why."""
+        if not probes:
+            return {}
+        from checks.quality.sql import flavor_for
+        from checks.sources.sql_quality import QualityQuery
+
+        flavor = flavor_for(self._url.get_backend_name())
+        queries: dict[Probe, QualityQuery] = {}
+        for probe in probes:
+            query = QualityQuery(probe.plan, table, where, flavor)
+            error = query.missing_error()
+            if error is not None:
+                observed[probe] = Observed(error=error, statement=metadata_statement)
+            else:
+                queries[probe] = query
+        return queries
 
     def _plan(
         self, probe: Probe, columns: list[Column], table: str, metadata_statement: str

@@ -1,0 +1,115 @@
+"""Quality: a Pandera schema's rules, judged per rule against failing-row thresholds.
+
+Thresholds hold for every rule on its own, as Great Expectations' `mostly` does: `max_failing_pct: 1%`
+fails when any rule fails on more than 1% of the rows it ran over. With no threshold at all, one
+failing row fails the check. The value is the failing rows of the worst rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from checks import humanize
+from checks.kinds.base import CheckSetupError, Context
+from checks.probes import Probe, Validation
+from checks.quality.rules import QualityReport, RuleResult
+from checks.result import Evaluation, Outcome
+from checks.thresholds import Bound, as_dict, bounds
+from monitor.config.models import DatasetConfig, QualityParams
+
+_LIMITS = (
+    ("max_failing_rows", True, Outcome.FAIL),
+    ("warn_failing_rows", True, Outcome.WARN),
+)
+_PCT_LIMITS = (
+    ("max_failing_pct", True, Outcome.FAIL),
+    ("warn_failing_pct", True, Outcome.WARN),
+)
+MAX_LISTED = 3  # failing rules named in the message
+
+
+class Quality:
+    def probes(self, params: QualityParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe]:
+        from checks.quality.loader import SchemaLoadError, load_schema
+        from checks.quality.plan import build_plan
+
+        try:
+            schema = load_schema(params.schema_ref, base_dir)
+        except SchemaLoadError as error:
+            raise CheckSetupError(str(error)) from None
+        plan = build_plan(
+            schema, params.schema_ref, sample=params.sample, scope=params.scope, pii=dataset.pii_columns
+        )
+        return [Validation(plan)]
+
+    def evaluate(self, params: QualityParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:
+        report: QualityReport = next(iter(observed.values()))
+        rows, pcts = _limits(params)
+        thresholds = as_dict(rows + pcts)
+        details: dict[str, Any] = {
+            "rows": report.rows, "sample_rows": report.sample_rows,
+            "rules": [rule.to_dict() for rule in report.rules],
+        }
+        broken = [rule for rule in report.rules if rule.error]
+        if broken:
+            message = f"rule {_name(broken[0])} could not run: {broken[0].error}"
+            return Evaluation(Outcome.ERROR, message, thresholds=thresholds, details=details)
+        judged = [(rule, _worst(rule, rows, pcts)) for rule in report.rules if rule.failing]
+        outcome = max((bound.outcome for _, bound in judged if bound), key=_severity, default=Outcome.PASS)
+        worst = max((rule.failing for rule, _ in judged), default=0)
+        return Evaluation(
+            outcome, _message(report, judged), value=float(worst), unit="rows",
+            thresholds=thresholds, details=details,
+        )
+
+
+def _limits(params: QualityParams) -> tuple[list[Bound], list[Bound]]:
+    rows, pcts = bounds(params, _LIMITS), bounds(params, _PCT_LIMITS)
+    if not rows and not pcts:
+        rows = [Bound("max_failing_rows", 0, upper=True, outcome=Outcome.FAIL)]
+    return rows, pcts
+
+
+def _worst(rule: RuleResult, rows: list[Bound], pcts: list[Bound]) -> Bound | None:
+    violated = [bound for bound in rows if bound.violated_by(rule.failing)]
+    if rule.pct is not None:
+        violated += [bound for bound in pcts if bound.violated_by(rule.pct)]
+    return max(violated, key=lambda bound: _severity(bound.outcome), default=None)
+
+
+def _severity(outcome: Outcome) -> int:
+    return [Outcome.PASS, Outcome.WARN, Outcome.FAIL, Outcome.ERROR].index(outcome)
+
+
+def _name(rule: RuleResult) -> str:
+    return f"{rule.column} {rule.check}" if rule.column else rule.check
+
+
+def _message(report: QualityReport, judged: list[tuple[RuleResult, Bound | None]]) -> str:
+    total = len(report.rules) or 0
+    where = _where(report)
+    if not judged:
+        return f"no failing rows{where}"
+    judged.sort(key=lambda item: (-_severity(item[1].outcome if item[1] else Outcome.PASS), -item[0].failing))
+    listed = "; ".join(
+        f"{_name(rule)}: {humanize.count(rule.failing, 'rows')}"
+        + (f" ({humanize.percent(rule.pct)})" if rule.pct is not None else "")
+        + (" on the sample" if rule.mode == "on_sample" else "")
+        for rule, _ in judged[:MAX_LISTED]
+    )
+    more = f"; and {len(judged) - MAX_LISTED} more" if len(judged) > MAX_LISTED else ""
+    rules = f"{len(judged)} rule{'s' if len(judged) != 1 else ''}"
+    within = all(bound is None for _, bound in judged)
+    failing = f"{rules} with failing rows, within thresholds" if within else f"{rules} failing"
+    return f"{failing}{where if total else ''}: {listed}{more}"
+
+
+def _where(report: QualityReport) -> str:
+    parts = []
+    if report.rows is not None:
+        parts.append(f"over {humanize.count(report.rows, 'rows')}")
+    if report.sample_rows is not None:
+        parts.append(f"on a sample of {humanize.count(report.sample_rows, 'rows')}")
+    return f" ({', '.join(parts)})" if parts else ""

@@ -1,0 +1,240 @@
+"""Pandera's rules as SQL: a failing-row condition per rule, counted in one statement with the others.
+
+Each built-in check is a `Predicate` (the condition a valid value meets), registered by Pandera's
+check name. Pandera drops nulls (and NaN) before a check unless `ignore_na=False`, counts NaN as null
+for `nullable`, and ignores nulls in a column's `unique`; the conditions here do the same, so a count
+in the warehouse equals what Pandera finds on the same rows. What differs between databases (regular
+expressions, string length, collation, NaN) is a `Flavor`, looked up by SQLAlchemy's backend name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from checks.quality.rules import Rule
+
+Condition = ColumnElement[bool]
+
+
+def _python_dot(pattern: str) -> str:
+    """The pattern with `.` outside brackets as `[^\\n]`: Python's `.` stops at a line break."""
+    out, escaped, in_brackets = [], False, False
+    for index, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[" and not in_brackets:
+            in_brackets = True
+        elif char == "]" and in_brackets and pattern[index - 1] not in "[^":
+            in_brackets = False
+        elif char == "." and not in_brackets:
+            out.append("[^\\n]")
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """What a dialect spells differently: partial regex search, character length, ordering, NaN."""
+
+    search: Callable[[ColumnElement[Any], str], Condition]  # does the pattern match anywhere in the value
+    length: Callable[[ColumnElement[Any]], ColumnElement[Any]]  # length in characters (code points)
+    string_collation: str | None = None  # ordering of strings as Python's (code points)
+    has_nan: bool = False  # float columns can hold NaN, which Pandera counts as null
+
+    def ordered(self, column: ColumnElement[Any], family: str) -> ColumnElement[Any]:
+        if family == "string" and self.string_collation:
+            return column.collate(self.string_collation)
+        return column
+
+    def is_null(self, column: ColumnElement[Any], family: str) -> Condition:
+        if self.has_nan and family == "float":
+            return sa.or_(column.is_(None), column == sa.cast(sa.literal("NaN"), sa.Float))
+        return column.is_(None)
+
+    def null_free(self, column: ColumnElement[Any], family: str) -> ColumnElement[Any]:
+        """The value, with NaN as NULL (uniqueness groups NaN with nulls, as pandas does)."""
+        if self.has_nan and family == "float":
+            return sa.func.nullif(column, sa.cast(sa.literal("NaN"), sa.Float))
+        return column
+
+
+FLAVORS: dict[str, Flavor] = {
+    "duckdb": Flavor(
+        search=lambda column, pattern: sa.func.regexp_matches(column, pattern),
+        length=sa.func.length, has_nan=True,
+    ),
+    "postgresql": Flavor(
+        search=lambda column, pattern: column.op("~")(_python_dot(pattern)),
+        length=sa.func.char_length, string_collation="C", has_nan=True,
+    ),
+}
+GENERIC = Flavor(search=lambda column, pattern: column.regexp_match(pattern), length=sa.func.char_length)
+
+
+def flavor_for(backend: str) -> Flavor:
+    return FLAVORS.get(backend, GENERIC)
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A column as a predicate sees it: the expression, its type family, and the dialect's flavor."""
+
+    column: ColumnElement[Any]
+    family: str
+    flavor: Flavor
+
+    @property
+    def ordered(self) -> ColumnElement[Any]:
+        return self.flavor.ordered(self.column, self.family)
+
+
+Build = Callable[[Operand, Mapping[str, Any]], Condition]
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A built-in check as SQL: `build` is the condition a valid (non-null) value meets."""
+
+    build: Build
+    needs: frozenset[str] = frozenset()  # arguments that must be set
+    needs_any: frozenset[str] = frozenset()  # at least one of these must be set
+    null_passes: bool = False  # with ignore_na=False, a null passes (pandas: NaN != x is True)
+
+    def accepts(self, statistics: Mapping[str, Any]) -> bool:
+        present = {key for key, value in statistics.items() if value is not None}
+        return self.needs <= present and (not self.needs_any or bool(self.needs_any & present))
+
+
+def _values(arguments: Mapping[str, Any], key: str) -> list[Any]:
+    """isin/notin values without nulls (a null never equals a value in pandas); a string is its characters."""
+    values = arguments[key]
+    items = list(values) if not isinstance(values, str) else list(dict.fromkeys(values))
+    return [item for item in items if item is not None and not (isinstance(item, float) and math.isnan(item))]
+
+
+def _in_range(operand: Operand, arguments: Mapping[str, Any]) -> Condition:
+    low, high = arguments["min_value"], arguments["max_value"]
+    column = operand.ordered
+    above = column >= low if arguments.get("include_min", True) else column > low
+    below = column <= high if arguments.get("include_max", True) else column < high
+    return sa.and_(above, below)
+
+
+def _str_length(operand: Operand, arguments: Mapping[str, Any]) -> Condition:
+    length = operand.flavor.length(operand.column)
+    if arguments.get("exact_value") is not None:
+        exact: Condition = length == arguments["exact_value"]
+        return exact
+    bounds: list[Condition] = []
+    if arguments.get("min_value") is not None:
+        bounds.append(length >= arguments["min_value"])
+    if arguments.get("max_value") is not None:
+        bounds.append(length <= arguments["max_value"])
+    return sa.and_(*bounds)
+
+
+PREDICATES: dict[str, Predicate] = {
+    "equal_to": Predicate(lambda o, a: o.column == a["value"], needs=frozenset({"value"})),
+    "not_equal_to": Predicate(lambda o, a: o.column != a["value"], frozenset({"value"}), null_passes=True),
+    "greater_than": Predicate(lambda o, a: o.ordered > a["min_value"], frozenset({"min_value"})),
+    "greater_than_or_equal_to": Predicate(lambda o, a: o.ordered >= a["min_value"], frozenset({"min_value"})),
+    "less_than": Predicate(lambda o, a: o.ordered < a["max_value"], frozenset({"max_value"})),
+    "less_than_or_equal_to": Predicate(lambda o, a: o.ordered <= a["max_value"], frozenset({"max_value"})),
+    "in_range": Predicate(_in_range, frozenset({"min_value", "max_value"})),
+    "isin": Predicate(lambda o, a: o.column.in_(_values(a, "allowed_values")), frozenset({"allowed_values"})),
+    "notin": Predicate(
+        lambda o, a: o.column.not_in(_values(a, "forbidden_values")), frozenset({"forbidden_values"}),
+        null_passes=True,
+    ),
+    "str_matches": Predicate(
+        lambda o, a: o.flavor.search(o.column, f"^(?:{a['pattern']})"), frozenset({"pattern"})
+    ),
+    "str_contains": Predicate(lambda o, a: o.flavor.search(o.column, a["pattern"]), frozenset({"pattern"})),
+    "str_startswith": Predicate(
+        lambda o, a: o.column.startswith(a["string"], autoescape=True), frozenset({"string"})
+    ),
+    "str_endswith": Predicate(
+        lambda o, a: o.column.endswith(a["string"], autoescape=True), frozenset({"string"})
+    ),
+    "str_length": Predicate(_str_length, needs_any=frozenset({"min_value", "max_value", "exact_value"})),
+}
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The rows a rule reads: the dataset's table, its `where`, and its columns' families."""
+
+    table: sa.TableClause
+    where: Any  # the dataset's `where` as SQL text, or None
+    families: Mapping[str, str]
+    flavor: Flavor
+
+    def operand(self, name: str) -> Operand:
+        return Operand(sa.column(name), self.families.get(name, "other"), self.flavor)
+
+    def scoped(self, statement: sa.Select[Any], *conditions: Any) -> sa.Select[Any]:
+        wanted = [condition for condition in (self.where, *conditions) if condition is not None]
+        return statement.where(*wanted) if wanted else statement
+
+
+def failing_condition(rule: Rule, scan: Scan) -> Condition:
+    """The condition a failing row meets, for row-by-row rules (built-in checks and nullability)."""
+    operand = scan.operand(rule.columns[0])
+    null = scan.flavor.is_null(operand.column, operand.family)
+    if rule.check == "not_nullable":
+        return null
+    predicate = PREDICATES[rule.check]
+    invalid = sa.not_(sa.func.coalesce(predicate.build(operand, rule.params), sa.false()))
+    if rule.ignore_na:
+        return sa.and_(sa.not_(null), invalid)
+    return invalid if not predicate.null_passes else sa.and_(sa.not_(null), invalid)
+
+
+def _duplicate_keys(rule: Rule, scan: Scan) -> tuple[list[ColumnElement[Any]], sa.Select[Any]]:
+    """The grouping keys of a uniqueness rule, and the groups of more than one row.
+
+    One column: nulls (and NaN) are not duplicates. Several columns: rows equal on all of them are,
+    nulls included, as pandas' `duplicated` sees them.
+    """
+    operands = [scan.operand(name) for name in rule.columns]
+    keys = [scan.flavor.null_free(o.column, o.family) for o in operands]
+    conditions = (
+        [sa.not_(scan.flavor.is_null(operands[0].column, operands[0].family))]
+        if rule.check == "field_uniqueness" else []
+    )
+    grouped = scan.scoped(sa.select(*keys, sa.func.count().label("n")).select_from(scan.table), *conditions)
+    return keys, grouped.group_by(*keys).having(sa.func.count() > 1)
+
+
+UNIQUENESS = frozenset({"field_uniqueness", "multiple_fields_uniqueness"})
+
+
+def failing_count(rule: Rule, scan: Scan) -> ColumnElement[Any]:
+    """An expression counting the rule's failing rows: an aggregate over the scan, or (for uniqueness)
+    a scalar subquery summing the rows of duplicated groups."""
+    if rule.check in UNIQUENESS:
+        _, groups = _duplicate_keys(rule, scan)
+        duplicated = groups.subquery("demon_dup")
+        return sa.select(sa.func.coalesce(sa.func.sum(duplicated.c.n), 0)).scalar_subquery()
+    return sa.func.count(sa.case((failing_condition(rule, scan), 1)))
+
+
+def failing_rows(rule: Rule, scan: Scan, columns: Sequence[str], limit: int) -> sa.Select[Any]:
+    """A bounded sample of the rule's failing rows, `columns` only."""
+    shown: list[ColumnElement[Any]] = [sa.column(name) for name in columns]
+    statement: sa.Select[Any] = sa.select(*shown).select_from(scan.table)
+    if rule.check in UNIQUENESS:
+        keys, groups = _duplicate_keys(rule, scan)
+        wanted = groups.with_only_columns(*keys)
+        condition = (keys[0].in_(wanted) if len(keys) == 1 else sa.tuple_(*keys).in_(wanted))
+        return scan.scoped(statement, condition).limit(limit)
+    return scan.scoped(statement, failing_condition(rule, scan)).limit(limit)

@@ -1,0 +1,139 @@
+"""Quality probes on SQL tables: every compiled rule counted in the dataset's one fused statement.
+
+The table's metadata answers the shape rules (missing columns, dtypes as type families, strictness).
+Each other compiled rule adds one failing-row count to the fused statement the SQL source runs for all
+of the dataset's probes; then one bounded statement per failing rule fetches a sample of its rows, and
+one more reads a sample for the rules SQL cannot express, which Pandera runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from checks.probes import Observed, Probe, RowCount
+from checks.quality import frame
+from checks.quality.rules import MAX_SAMPLES, SHAPE_CHECKS, QualityPlan, QualityReport, Rule, RuleResult
+from checks.quality.shape import Shape
+from checks.quality.sql import Flavor, Scan, failing_count, failing_rows
+from checks.sources.sql import Table, missing_column, user_sql
+
+Run = Callable[[sa.Select[Any]], list[tuple[Any, ...]]]
+
+
+@dataclass(frozen=True)
+class RuleCount(Probe):
+    """The failing rows of one compiled rule: a part of the fused statement."""
+
+    rule: Rule
+
+    def describe(self) -> str:
+        return f"failing rows of {self.rule.describe()}"
+
+
+class QualityQuery:
+    """One quality probe on one table: its counts, then its samples."""
+
+    def __init__(self, plan: QualityPlan, table: Table, where: str | None, flavor: Flavor) -> None:
+        self.plan = plan
+        self._table = table
+        self._shape = Shape(plan, table.columns)
+        self._names = self._shape.names
+        self._scan = Scan(
+            sa.table(table.name, schema=table.schema), user_sql(where) if where else None,
+            {found: self._shape.families[name] for name, found in self._names.items()}, flavor,
+        )
+        self._rules = self._shape.rules()
+
+    def missing_error(self) -> str | None:
+        if not self._shape.missing:
+            return None
+        label = f"{self._table.schema}.{self._table.name}" if self._table.schema else self._table.name
+        missing = missing_column(self._shape.missing[0], label, self._table.columns)
+        return f"schema {self.plan.ref}: {missing}"
+
+    def aggregates(self) -> dict[Probe, ColumnElement[Any]]:
+        """The counts this probe adds to the fused statement: the rows in scope, and each row rule's."""
+        counts: dict[Probe, ColumnElement[Any]] = {RowCount(): sa.func.count()}
+        for rule in self._rules:
+            if rule.check not in SHAPE_CHECKS:
+                counts[RuleCount(rule)] = failing_count(self._real(rule), self._scan)
+        return counts
+
+    def finish(self, answers: Mapping[Probe, Observed], run: Run) -> Observed:
+        """The report, once the fused statement answered; samples fetched for the failing rules."""
+        total = answers[RowCount()]
+        if not total.ok:
+            return Observed(error=total.error, statement=total.statement)
+        rows = int(total.value)
+        results = [self._result(rule, rows, answers, run) for rule in self._rules]
+        sample_rows = None
+        if self.plan.residual is not None:
+            sampled, sample_rows = self._sampled(run)
+            results.extend(sampled)
+        report = QualityReport(tuple(results), rows=rows, sample_rows=sample_rows)
+        return Observed(value=report, statement=total.statement)
+
+    # --- compiled rules ----------------------------------------------------------------------------
+
+    def _real(self, rule: Rule) -> Rule:
+        """The rule on the table's own spelling of its columns."""
+        return Rule(rule.check, tuple(self._names[name] for name in rule.columns), rule.label,
+                    rule.arguments, rule.ignore_na)
+
+    def _result(self, rule: Rule, rows: int, answers: Mapping[Probe, Observed], run: Run) -> RuleResult:
+        column = rule.column
+        if rule.check in SHAPE_CHECKS:
+            return self._shape.result(rule, rows, "in_warehouse")
+        answer = answers[RuleCount(rule)]
+        if not answer.ok:
+            return RuleResult(column, rule.label, "in_warehouse", rows, 0, error=answer.error)
+        failing = int(answer.value or 0)
+        values, sample = self._failing_sample(rule, run) if failing else ((), ())
+        return RuleResult(column, rule.label, "in_warehouse", rows, failing, values, sample)
+
+    def _shown(self) -> list[str]:
+        return [found for name, found in self._names.items() if name not in self.plan.pii]
+
+    def _failing_sample(self, rule: Rule, run: Run) -> tuple[tuple[Any, ...], tuple[dict[str, Any], ...]]:
+        """Up to MAX_SAMPLES failing rows (without pii columns), and the rule column's values in them."""
+        shown = self._shown()
+        if not shown:
+            return (), ()
+        statement = failing_rows(self._real(rule), self._scan, shown, MAX_SAMPLES)
+        try:
+            fetched = run(statement)
+        except Exception:  # the count stands without its sample (say, the sample query timed out)
+            return (), ()
+        sample = tuple({name: frame.plain(value) for name, value in zip(shown, row, strict=True)}
+                       for row in fetched)
+        column = rule.column
+        real = self._names.get(column) if column else None
+        values = tuple(row[real] for row in sample) if real in shown else ()
+        return values, sample
+
+    # --- the rest, on a sample ---------------------------------------------------------------------
+
+    def _sampled(self, run: Run) -> tuple[list[RuleResult], int | None]:
+        """The residual schema run by Pandera on up to `sample` rows, honouring `where`."""
+        names = list(self._names)
+        columns: list[ColumnElement[Any]] = [sa.column(self._names[name]).label(name) for name in names]
+        projected: sa.Select[Any] = sa.select(*columns).select_from(self._scan.table)
+        statement = self._scan.scoped(projected).limit(self.plan.sample)
+        try:
+            fetched = run(statement)
+        except Exception as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return [
+                RuleResult(column, label, "on_sample", 0, 0, error=f"sample not read: {reason}")
+                for column, label in self.plan.residual_labels
+            ], None
+        sample = frame.rows_to_frame(names, fetched)
+        results = frame.validate(
+            self.plan.residual, sample, self.plan.pii, "on_sample", self.plan.residual_labels
+        )
+        return results, len(sample)
