@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from monitor.cli import main
+from monitor.config import load_config
 from monitor.demo import DEFECTS, EXPECTED_OUTCOMES
 
 
@@ -34,6 +35,20 @@ def test_demo_table_lists_the_defects_and_history_has_both_days(tmp_path: Path) 
     runs = json.loads(history.stdout)["results"]
     assert [r["outcome"] for r in runs] == ["fail", "pass"]  # today's drop, yesterday's baseline
     assert runs[1]["value"] > runs[0]["value"] * 2
+
+
+def test_yesterday_passes_every_quality_check_that_today_breaks(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["demo", "--dir", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    config = str(tmp_path / "demon.yml")
+    quality = [spec.id for spec in load_config(Path(config)).checks if spec.kind == "quality"]
+    assert len(quality) == 3 and set(quality) <= set(EXPECTED_OUTCOMES)
+    for check in quality:
+        history = runner.invoke(main, ["history", check, "-c", config, "--format", "json"])
+        today, yesterday = json.loads(history.stdout)["results"]
+        assert (yesterday["outcome"], yesterday["value"]) == ("pass", 0), check
+        assert today["outcome"] == EXPECTED_OUTCOMES[check] and today["value"] > 0, check
 
 
 def test_demo_can_be_rebuilt_in_place(tmp_path: Path) -> None:

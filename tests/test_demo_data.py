@@ -4,6 +4,7 @@ directly."""
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,14 +16,17 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from monitor import demo
+from monitor.cli import main
 from monitor.config import load_config
 from monitor.config.models import (
     Config,
     FilesSourceConfig,
     FreshnessParams,
     MetricParams,
+    QualityParams,
     SchemaParams,
     SqlSourceConfig,
     VolumeParams,
@@ -276,6 +280,28 @@ def test_fact_orders_has_a_handful_of_negative_quantities(built: Demo) -> None:
     assert value(built.today, negative) == 6
 
 
+def test_fact_orders_has_a_few_order_lines_twice(built: Demo) -> None:
+    repeated = (
+        "SELECT count(*), count(DISTINCT (order_number, order_line)), min(quantity), min(order_date),"
+        " count(DISTINCT t) FROM (FROM analytics.fact_orders"
+        " QUALIFY count(*) OVER (PARTITION BY order_number, order_line) > 1) AS t"
+    )
+    assert rows(built.yesterday, repeated)[0][:2] == (0, 0)
+    count, lines, smallest, first, distinct_rows = rows(built.today, repeated)[0]
+    assert (count, lines, distinct_rows) == (2 * demo.defects.TWICE_LINES, demo.defects.TWICE_LINES, lines)
+    assert smallest > 0 and first == day(1)  # whole copies of healthy lines of the newest day
+
+
+def test_a_few_orders_have_a_status_the_schema_does_not_know(built: Demo) -> None:
+    from monitor.demo.demo_schemas import STATUSES
+
+    statuses = "SELECT status, count(*) FROM sales.orders GROUP BY status"
+    yesterday, today = dict(rows(built.yesterday, statuses)), dict(rows(built.today, statuses))
+    assert set(yesterday) <= set(STATUSES) and "Shipped" in yesterday
+    assert set(today) - set(STATUSES) == {"Returned"}
+    assert today["Returned"] == demo.defects.RETURNED_ORDERS
+
+
 def test_payments_were_last_loaded_three_days_ago(built: Demo) -> None:
     newest = value(built.today, "SELECT max(loaded_at) FROM sales.payments")
     assert newest == SECOND - timedelta(days=3, minutes=15)
@@ -445,8 +471,7 @@ def test_todays_orders_partition_was_cut_short(built: Demo) -> None:
 
 
 def test_the_rest_of_todays_lake_is_healthy(built: Demo) -> None:
-    """The star schema is exported before today's defects hit the warehouse; customers come whole."""
-    assert parquet(partition(built.today, "customers", 0)) == parquet(partition(built.today, "customers", 1))
+    """The star schema is exported before today's defects hit the warehouse."""
     star = built.today / demo.LAKE / "star"
     assert arrow_types(star / "dim_products" / "part-0.parquet")["msrp"] == "decimal128(10, 2)"
     assert "phone" in arrow_types(star / "dim_customers" / "part-0.parquet")
@@ -455,6 +480,23 @@ def test_the_rest_of_todays_lake_is_healthy(built: Demo) -> None:
     assert fact.column("loaded_at").to_pylist()[0] == (SECOND - timedelta(minutes=10)).replace(tzinfo=UTC)
     assert max(fact.column("order_date").to_pylist()) == day(1)
     assert pq.read_metadata(star / "daily_revenue" / "part-0.parquet").num_rows >= 28
+
+
+def test_todays_customers_export_lost_country_codes_and_repeats_a_customer(built: Demo) -> None:
+    today = parquet(partition(built.today, "customers", 0))
+    usual = {row["customer_number"]: row for row in parquet(partition(built.today, "customers", 1))}
+    numbers = [row["customer_number"] for row in today]
+    assert numbers == sorted(numbers) and set(numbers) == set(usual) and len(today) == len(usual) + 1
+    twice = [row for row in today if numbers.count(row["customer_number"]) == 2]
+    assert len(twice) == 2 and twice[0] == twice[1] == usual[twice[0]["customer_number"]]
+    changed = [(usual[row["customer_number"]], row) for row in today if row != usual[row["customer_number"]]]
+    assert len(changed) == demo.defects.NO_COUNTRY_CODE
+    for before, after in changed:
+        assert {**after, "phone": before["phone"]} == before
+        country_code = before["phone"].split(" ")[0]
+        assert country_code.startswith("+") and before["phone"] == f"{country_code} {after['phone']}"
+    types = [arrow_types(partition(built.today, "customers", ago)) for ago in (0, 1)]
+    assert types[0] == types[1]
 
 
 def test_the_lake_thresholds_match_the_injected_defects(built: Demo) -> None:
@@ -591,7 +633,7 @@ def test_the_thresholds_match_the_injected_defects(built: Demo) -> None:
 
 
 def test_defects_have_one_sentence_each_naming_their_checks() -> None:
-    assert len(demo.DEFECTS) == 10
+    assert len(demo.DEFECTS) == 13
     for sentence, defect in zip(demo.DEFECTS, demo.defects.TODAY, strict=True):
         assert sentence.endswith(".") and "\n" not in sentence
         for check in defect.outcomes:
@@ -616,3 +658,125 @@ def test_order_history_is_stable_across_loads(built: Demo) -> None:
     assert set(rows(built.today, fact)) == set(rows(built.yesterday, fact))
     key = "SELECT order_number, order_date, customer_number FROM sales.orders"
     assert set(rows(built.today, key)) < set(rows(built.yesterday, key))
+
+
+# --- quality checks: the Pandera schemas beside demon.yml ---------------------------------------------
+
+QUALITY = {"fact_orders.quality", "orders.quality", "raw_customers.quality"}
+
+
+@dataclass(frozen=True)
+class QualityRuns:
+    yesterday: dict[str, dict[str, Any]]  # check id -> its JSON result
+    today: dict[str, dict[str, Any]]
+    today_text: str  # what `demon check --format json` printed today
+
+
+def check_quality(directory: Path) -> tuple[int, str]:
+    config = str(directory / demo.CONFIG)
+    result = CliRunner().invoke(main, ["check", "-c", config, "--select", "*.quality", "--format", "json"])
+    return result.exit_code, result.stdout
+
+
+@pytest.fixture(scope="module")
+def quality(built: Demo) -> QualityRuns:
+    found = []
+    for directory, expected_exit in ((built.yesterday, 0), (built.today, 1)):
+        code, text = check_quality(directory)
+        assert code == expected_exit, text
+        found.append((text, {r["check"]: r for r in json.loads(text)["results"]}))
+    return QualityRuns(found[0][1], found[1][1], found[1][0])
+
+
+def failing_rules(result: dict[str, Any]) -> dict[tuple[str | None, str], int]:
+    """(column, check name without its arguments) -> failing rows, for the rules that failed."""
+    return {
+        (rule["column"], rule["check"].split("(")[0]): rule["failing_rows"]
+        for rule in result["details"]["rules"]
+        if rule["failing_rows"]
+    }
+
+
+def test_prepare_writes_the_schemas_the_quality_checks_name_beside_the_config(built: Demo) -> None:
+    from importlib.resources import files
+
+    for name in demo.SHIPPED:
+        shipped = files("monitor.demo").joinpath(name).read_text(encoding="utf-8")
+        assert (built.yesterday / name).read_text(encoding="utf-8") == shipped, name
+    specs = [spec for spec in load_config(built.yesterday / demo.CONFIG).checks if spec.kind == "quality"]
+    assert {spec.id for spec in specs} == QUALITY
+    refs = []
+    for spec in specs:
+        assert isinstance(spec.params, QualityParams)
+        refs.append(spec.params.schema_ref)
+    assert sorted(refs) == ["demo_schemas:FactOrders", "demo_schemas:Orders", "raw_customers.pandera.yml"]
+    assert set(demo.SHIPPED) == {demo.CONFIG, "demo_schemas.py", "raw_customers.pandera.yml"}
+
+
+def test_the_quality_thresholds_match_the_injected_defects(built: Demo) -> None:
+    params = {spec.id: spec.params for spec in load_config(built.yesterday / demo.CONFIG).checks}
+    fact, orders, customers = (params[check] for check in sorted(QUALITY))
+    assert isinstance(fact, QualityParams) and isinstance(orders, QualityParams)
+    assert isinstance(customers, QualityParams)
+    assert fact.max_failing_rows == 0 and fact.sample < 9000  # custom checks see a part of 30 days' lines
+    # 5 unknown statuses in ~1,100 orders: under 1%, so only the warn threshold is crossed.
+    assert (orders.warn_failing_rows, orders.max_failing_pct) == (0, 0.01)
+    assert (customers.scope, customers.sample) == ("latest_partition", 1000)
+    pii = load_config(built.yesterday / demo.CONFIG).datasets["raw_customers"].pii_columns
+    assert "phone" in pii
+
+
+def test_yesterday_passes_every_quality_check_with_every_rule_run(quality: QualityRuns) -> None:
+    assert set(quality.yesterday) == QUALITY
+    for check, result in quality.yesterday.items():
+        assert (result["outcome"], result["value"]) == ("pass", 0), result["message"]
+        assert all(rule["failing_rows"] == 0 and "error" not in rule for rule in result["details"]["rules"])
+        assert all(rule["rows"] > 100 for rule in result["details"]["rules"]), check
+    modes = {
+        check: {(rule["check"], rule["mode"]) for rule in result["details"]["rules"]}
+        for check, result in quality.yesterday.items()
+    }
+    assert ("known_scale", "on_sample") in modes["fact_orders.quality"]  # the custom checks ran
+    assert ("required_after_ordered", "on_sample") in modes["orders.quality"]
+    assert ("multiple_fields_uniqueness", "in_warehouse") in modes["fact_orders.quality"]
+    assert {mode for _, mode in modes["raw_customers.quality"]} == {"on_sample"}
+    assert quality.yesterday["fact_orders.quality"]["details"]["sample_rows"] == 5000
+
+
+def test_today_each_quality_check_catches_exactly_the_injected_bad_values(quality: QualityRuns) -> None:
+    defects = demo.defects
+    assert {check: r["outcome"] for check, r in quality.today.items()} == {
+        check: demo.EXPECTED_OUTCOMES[check] for check in QUALITY
+    }
+    assert failing_rules(quality.today["fact_orders.quality"]) == {
+        ("quantity", "in_range"): defects.NEGATIVE_LINES,
+        ("order_number, order_line", "multiple_fields_uniqueness"): 2 * defects.TWICE_LINES,
+    }
+    assert failing_rules(quality.today["orders.quality"]) == {("status", "isin"): defects.RETURNED_ORDERS}
+    assert failing_rules(quality.today["raw_customers.quality"]) == {
+        ("phone", "str_matches"): defects.NO_COUNTRY_CODE,
+        ("customer_number", "field_uniqueness"): 2,
+        ("customer_name", "field_uniqueness"): 2,
+    }
+    statuses = quality.today["orders.quality"]["details"]["rules"]
+    returned = next(rule for rule in statuses if rule["check"].startswith("isin"))
+    assert returned["values"] == ["Returned"] * defects.RETURNED_ORDERS
+    assert quality.today["fact_orders.quality"]["value"] == 2 * defects.TWICE_LINES  # the worst rule's rows
+
+
+EMAILS = "SELECT DISTINCT customer_email FROM analytics.fact_orders"
+
+
+def test_pii_columns_are_checked_but_never_shown(built: Demo, quality: QualityRuns) -> None:
+    customers = quality.today["raw_customers.quality"]["details"]["rules"]
+    phone = next(rule for rule in customers if rule["check"].startswith("str_matches"))
+    assert phone["column"] == "phone" and phone["failing_rows"] == demo.defects.NO_COUNTRY_CODE
+    assert "values" not in phone and len(phone["sample"]) == demo.defects.NO_COUNTRY_CODE
+    fact = quality.today["fact_orders.quality"]["details"]["rules"]
+    assert ("customer_email", "str_matches") in {(rule["column"], rule["check"][:11]) for rule in fact}
+    samples = [row for rule in customers + fact for row in rule.get("sample", [])]
+    assert samples and all(not {"phone", "customer_email"} & set(row) for row in samples)
+    phones = {row["phone"] for day in (0, 1) for row in parquet(partition(built.today, "customers", day))}
+    emails = {email for (email,) in rows(built.today, EMAILS)}
+    assert len(phones) > 122 and len(emails) > 50
+    assert not [secret for secret in phones | emails if secret in quality.today_text]

@@ -28,6 +28,7 @@ _PCT_LIMITS = (
     ("warn_failing_pct", True, Outcome.WARN),
 )
 MAX_LISTED = 3  # failing rules named in the message
+_BROKEN = Bound("shape", 0, upper=True, outcome=Outcome.FAIL)  # a column missing its type fails on any rows
 
 
 class Quality:
@@ -56,7 +57,7 @@ class Quality:
         if broken:
             message = f"rule {_name(broken[0])} could not run: {broken[0].error}"
             return Evaluation(Outcome.ERROR, message, thresholds=thresholds, details=details)
-        judged = [(rule, _worst(rule, rows, pcts)) for rule in report.rules if rule.failing]
+        judged = [(rule, _worst(rule, rows, pcts)) for rule in report.rules if rule.failing or rule.broken]
         outcome = max((bound.outcome for _, bound in judged if bound), key=_severity, default=Outcome.PASS)
         worst = max((rule.failing for rule, _ in judged), default=0)
         return Evaluation(
@@ -68,11 +69,13 @@ class Quality:
 def _limits(params: QualityParams) -> tuple[list[Bound], list[Bound]]:
     rows, pcts = bounds(params, _LIMITS), bounds(params, _PCT_LIMITS)
     if not rows and not pcts:
-        rows = [Bound("max_failing_rows", 0, upper=True, outcome=Outcome.FAIL)]
+        rows = [Bound("max_failing_rows", 0.0, upper=True, outcome=Outcome.FAIL)]
     return rows, pcts
 
 
 def _worst(rule: RuleResult, rows: list[Bound], pcts: list[Bound]) -> Bound | None:
+    if rule.broken:
+        return _BROKEN
     violated = [bound for bound in rows if bound.violated_by(rule.failing)]
     if rule.pct is not None:
         violated += [bound for bound in pcts if bound.violated_by(rule.pct)]
@@ -93,17 +96,20 @@ def _message(report: QualityReport, judged: list[tuple[RuleResult, Bound | None]
     if not judged:
         return f"no failing rows{where}"
     judged.sort(key=lambda item: (-_severity(item[1].outcome if item[1] else Outcome.PASS), -item[0].failing))
-    listed = "; ".join(
-        f"{_name(rule)}: {humanize.count(rule.failing, 'rows')}"
-        + (f" ({humanize.percent(rule.pct)})" if rule.pct is not None else "")
-        + (" on the sample" if rule.mode == "on_sample" else "")
-        for rule, _ in judged[:MAX_LISTED]
-    )
+    listed = "; ".join(_finding(rule) for rule, _ in judged[:MAX_LISTED])
     more = f"; and {len(judged) - MAX_LISTED} more" if len(judged) > MAX_LISTED else ""
     rules = f"{len(judged)} rule{'s' if len(judged) != 1 else ''}"
     within = all(bound is None for _, bound in judged)
     failing = f"{rules} with failing rows, within thresholds" if within else f"{rules} failing"
     return f"{failing}{where if total else ''}: {listed}{more}"
+
+
+def _finding(rule: RuleResult) -> str:
+    if rule.broken:
+        return f"{_name(rule)}: {', '.join(map(str, rule.values))}"
+    pct = f" ({humanize.percent(rule.pct)})" if rule.pct is not None else ""
+    sampled = " on the sample" if rule.mode == "on_sample" else ""
+    return f"{_name(rule)}: {humanize.count(rule.failing, 'rows')}{pct}{sampled}"
 
 
 def _where(report: QualityReport) -> str:

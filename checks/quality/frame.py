@@ -7,6 +7,7 @@ row index. Validation depth is forced to SCHEMA_AND_DATA, as some backends defau
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ def plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes):
         value = value.hex()
-    text = str(value)
+    structured = isinstance(value, dict | list)
+    text = json.dumps(value, default=str, ensure_ascii=False) if structured else str(value)
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
 
 
@@ -52,13 +54,18 @@ class Finding:
     count: int
     values: tuple[Any, ...]
     error: str | None = None
+    reason: str = ""  # Pandera's reason code
+
+
+_COERCION = frozenset({"dtype_coercion_error", "wrong_dtype"})
 
 
 def validate(
     schema: Any, frame: Any, pii: Collection[str], mode: Mode, expected: Iterable[tuple[str | None, str]] = ()
 ) -> list[RuleResult]:
     """Every check of `schema` on `frame` as a RuleResult over len(frame) rows: the failing ones, and
-    the `expected` (column, check) pairs that did not fail, with 0 failing rows; in `expected` order."""
+    the `expected` (column, check) pairs that did not fail, with 0 failing rows; in `expected` order.
+    Columns in `pii` (lower-cased) are never shown."""
     import pandera.pandas as pa
     from pandera.config import ValidationDepth, config_context
 
@@ -72,11 +79,17 @@ def validate(
         findings = [_finding(error, len(frame))]
     else:
         findings = []
-    shown = [name for name in frame.columns if name not in pii]
+    # A column that cannot be coerced fails on that; its checks then compare values of the wrong type
+    # and raise, which says nothing more: they are left out, as on SQL for a column of the wrong type.
+    uncoerced = {finding.column for finding in findings if finding.reason in _COERCION}
+    findings = [f for f in findings if not (f.error and f.column in uncoerced)]
+    shown = [name for name in frame.columns if str(name).lower() not in pii]
     failed = [_result(finding, frame, shown, pii, mode) for finding in findings]
     found = {(result.column, result.check): result for result in failed}
     ordered = [
-        found.pop(key, RuleResult(key[0], key[1], mode, len(frame), 0)) for key in dict.fromkeys(expected)
+        found.pop(key, RuleResult(key[0], key[1], mode, len(frame), 0))
+        for key in dict.fromkeys(expected)
+        if key in found or key[0] not in uncoerced
     ]
     return ordered + list(found.values())
 
@@ -95,12 +108,14 @@ def _finding(error: Any, total: int) -> Finding:
     label = check if isinstance(check, str) else check_label(check)
     column = getattr(error, "column_name", None)
     cases = error.failure_cases
-    if str(getattr(error.reason_code, "value", "")) == "check_error" or not hasattr(cases, "columns"):
-        return Finding(column, label, frozenset(), 0, (), error=f"{label} raised {cases}")
+    reason = str(getattr(error.reason_code, "value", ""))
+    if reason == "check_error" or not hasattr(cases, "columns"):
+        cause = next((line.strip() for line in str(cases).splitlines() if line.strip()), "an error")
+        return Finding(column, label, frozenset(), 0, (), error=f"{label} raised {cause}", reason=reason)
     index = [value for value in cases["index"] if value is not None] if "index" in cases.columns else []
     count = _count(error.check_output, total, index)
     values = tuple(cases["failure_case"]) if "failure_case" in cases.columns else ()
-    return Finding(column, label, frozenset(index), count, values)
+    return Finding(column, label, frozenset(index), count, values, reason=reason)
 
 
 def _count(output: Any, total: int, index: list[Any]) -> int:
@@ -120,7 +135,7 @@ def _result(finding: Finding, frame: Any, shown: list[str], pii: Collection[str]
         {name: plain(value) for name, value in row.items()}
         for row in frame.loc[labels, shown].to_dict("records")
     ) if labels and shown else ()
-    values = () if finding.column in pii or finding.column is None else tuple(
+    values = () if finding.column is None or finding.column.lower() in pii else tuple(
         plain(value) for value in finding.values[:MAX_SAMPLES]
     )
     return RuleResult(

@@ -11,14 +11,16 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
+from importlib.machinery import PathFinder
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 YAML_SUFFIXES = (".yml", ".yaml")
 _lock = threading.Lock()  # sys.path and the import system are process-wide
+_NOT_A_SCHEMA = "not a Pandera schema (no `columns` mapping)"
 _yaml_cache: dict[Path, tuple[float, Any]] = {}
-_module_stamps: dict[str, float] = {}
+_module_stamps: dict[str, tuple[int, int]] = {}
 
 
 class SchemaLoadError(Exception):
@@ -43,35 +45,66 @@ def load_schema(ref: str, base_dir: Path) -> Any:
 
 
 def _import(name: str, base_dir: Path, ref: str) -> ModuleType:
-    """Import (or re-import, when its file changed) a module, with `base_dir` first on sys.path."""
+    """Import (or re-run, when its file changed) a module, with `base_dir` first on sys.path."""
     folder = str(base_dir.resolve())
     sys.path.insert(0, folder)
     try:
         module = sys.modules.get(name)
-        if module is not None and _changed(module):
-            module = importlib.reload(module)
-        elif module is None:
+        if module is not None and _elsewhere(name, folder):
+            _forget(name)  # a module of that name from another config's folder
+            module = None
+        if module is None:
             module = importlib.import_module(name)
+        elif _changed(module):
+            _rerun(module)
         _module_stamps[name] = _stamp(module)
         return module
     except ModuleNotFoundError as error:
-        missing = f"module {error.name} not found" if error.name else str(error)
+        missing = f"module {error.name} not found" if error.name else first_line(error)
         raise SchemaLoadError(f"schema {ref}: {missing} (searched {folder} first)") from None
     except SyntaxError as error:
         raise SchemaLoadError(f"schema {ref}: {error.filename}:{error.lineno}: {error.msg}") from None
-    except Exception as error:  # the module's own code failed while importing
-        reason = f"{type(error).__name__}: {error}"
+    except (Exception, SystemExit) as error:  # the module's own code failed (or exited) while importing
+        reason = f"{type(error).__name__}: {first_line(error)}"
         raise SchemaLoadError(f"schema {ref}: importing {name} failed: {reason}") from None
     finally:
         sys.path.remove(folder)
 
 
-def _stamp(module: ModuleType) -> float:
+def first_line(error: BaseException) -> str:
+    """An exception's first non-empty line: messages stay on one line."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+
+
+def _elsewhere(name: str, folder: str) -> bool:
+    """Whether the imported module `name` is not the one `folder` holds (two configs, one module name)."""
+    top = name.partition(".")[0]
+    spec = PathFinder.find_spec(top, [folder])
+    imported = getattr(sys.modules.get(top), "__file__", None)
+    return spec is not None and spec.origin is not None and imported != spec.origin
+
+
+def _forget(name: str) -> None:
+    top = name.partition(".")[0]
+    for key in [key for key in sys.modules if key == top or key.startswith(f"{top}.")]:
+        del sys.modules[key]
+
+
+def _rerun(module: ModuleType) -> None:
+    """Run an edited module's source again, in its namespace: `importlib.reload` would trust a cached
+    .pyc whose recorded mtime and size an edit within the same second can leave unchanged."""
+    path = Path(str(module.__file__))
+    code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    exec(code, module.__dict__)
+
+
+def _stamp(module: ModuleType) -> tuple[int, int]:
     path = getattr(module, "__file__", None)
     try:
-        return Path(path).stat().st_mtime if path else 0.0
+        stat = Path(path).stat() if path else None
     except OSError:
-        return 0.0
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size) if stat else (0, 0)
 
 
 def _changed(module: ModuleType) -> bool:
@@ -91,15 +124,24 @@ def _from_yaml(path: Path) -> Any:
         if cached is not None and cached[0] == stamp:
             return cached[1]
     try:
-        schema = pa.DataFrameSchema.from_yaml(path)
+        text = path.read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
+        if not isinstance(document, dict) or not isinstance(document.get("columns", {}), dict) or not (
+            "columns" in document or document.get("schema_type") == "dataframe"
+        ):
+            raise SchemaLoadError(f"Pandera YAML schema {path}: {_NOT_A_SCHEMA}")
+        schema = pa.DataFrameSchema.from_yaml(text)
+    except SchemaLoadError:
+        raise
+    except (OSError, UnicodeDecodeError) as error:
+        raise SchemaLoadError(f"Pandera YAML schema {path}: cannot read: {first_line(error)}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        problem = getattr(error, "problem", None) or first_line(error)
         raise SchemaLoadError(f"Pandera YAML schema {where}: invalid YAML: {problem}") from None
     except Exception as error:
-        lines = [line for line in str(error).splitlines() if line.strip()]
-        reason = lines[0] if lines else type(error).__name__
+        reason = first_line(error)
         raise SchemaLoadError(f"Pandera YAML schema {path}: not a valid schema: {reason}") from None
     with _lock:
         _yaml_cache[path] = (stamp, schema)
@@ -114,7 +156,7 @@ def _as_schema(found: Any, ref: str) -> Any:
         try:
             found = found.to_schema()
         except Exception as error:
-            raise SchemaLoadError(f"schema {ref}: {type(error).__name__}: {error}") from None
+            raise SchemaLoadError(f"schema {ref}: {type(error).__name__}: {first_line(error)}") from None
     if not isinstance(found, DataFrameSchema):
         kind = type(found).__name__ if not isinstance(found, type) else f"class {found.__name__}"
         raise SchemaLoadError(

@@ -44,26 +44,32 @@ def dtype_family(dtype: Any) -> str | None:
 def build_plan(
     schema: Any, ref: str, *, sample: int, scope: Any, pii: Iterable[str]
 ) -> QualityPlan:
-    """The plan of a `pandera.pandas.DataFrameSchema`."""
+    """The plan of a `pandera.pandas.DataFrameSchema`.
+
+    A coerced column (its own `coerce` or the schema's) is judged as Pandera judges it, after coercion:
+    no dtype rule, and its checks run on the sample, where Pandera coerces the values first.
+    """
     rules: list[Rule] = []
     residual: dict[str, list[Any]] = {}
     required: list[str] = []
     optional: list[str] = []
     regex: list[str] = []
+    coerced = {name for name, column in schema.columns.items() if column.coerce or schema.coerce}
     for name, column in schema.columns.items():
         if column.regex:
             regex.append(name)
             continue
         (required if column.required else optional).append(name)
-        rules.extend(_column_rules(name, column))
-        residual[name] = [check for check in column.checks if compiled(check) is None]
-        rules.extend(rule for check in column.checks if (rule := compiled(check, name)) is not None)
+        rules.extend(_column_rules(name, column, name in coerced))
+        kept = [check for check in column.checks if name in coerced or compiled(check) is None]
+        residual[name] = kept
+        rules.extend(rule for check in column.checks if check not in kept and (rule := compiled(check, name)))
     if schema.unique:
         names = tuple(schema.unique) if not isinstance(schema.unique, str) else (schema.unique,)
         rules.append(Rule("multiple_fields_uniqueness", names, "multiple_fields_uniqueness"))
     if schema.strict is True:
         rules.append(Rule("column_in_schema", (), "column_in_schema"))
-    leftover = _residual(schema, residual, regex)
+    leftover = _residual(schema, residual, regex, coerced)
     return QualityPlan(
         ref=ref,
         required=tuple(required),
@@ -72,16 +78,16 @@ def build_plan(
         rules=tuple(rules),
         sample=sample,
         scope=scope,
-        pii=frozenset(pii),
+        pii=frozenset(name.lower() for name in pii),
         residual=leftover,
-        frame_schema=_without_dtypes(schema),
+        frame_schema=_without_dtypes(schema, coerced),
         residual_labels=_labels(leftover),
     )
 
 
-def _column_rules(name: str, column: Any) -> list[Rule]:
+def _column_rules(name: str, column: Any, coerced: bool) -> list[Rule]:
     found = []
-    family = None if column.coerce else dtype_family(column.dtype)
+    family = None if coerced else dtype_family(column.dtype)
     if family is not None:
         found.append(Rule("dtype", (name,), f"dtype('{column.dtype}')", (("family", family),)))
     if not column.nullable:
@@ -109,21 +115,28 @@ def _frozen(value: Any) -> Any:
     return item() if callable(item) and not isinstance(value, str | bytes) else value
 
 
-def _residual(schema: Any, checks: dict[str, list[Any]], regex: list[str]) -> Any:
+def _residual(schema: Any, checks: dict[str, list[Any]], regex: list[str], coerced: set[str]) -> Any:
     """The schema of what SQL cannot count, or None when nothing is left."""
     if not schema.checks and not regex and not any(checks.values()):
         return None
     kept: dict[str, dict[str, Any]] = {
-        name: {"checks": checks[name], "nullable": True, "unique": False, "dtype": None} for name in checks
+        name: {"checks": checks[name], "nullable": True, "unique": False, **_typing(name, coerced)}
+        for name in checks
     }
     kept.update((name, {"dtype": None}) for name in regex)
     leftover = schema.update_columns(kept) if kept else schema
     return _frame_only(leftover, unique=False)
 
 
-def _without_dtypes(schema: Any) -> Any:
-    """The whole schema for a sample: the type families judge dtypes, and the columns judge strictness."""
-    return _frame_only(schema.update_columns({name: {"dtype": None} for name in schema.columns}), unique=True)
+def _without_dtypes(schema: Any, coerced: set[str]) -> Any:
+    """The whole schema for a sample: the type families judge dtypes (except for coerced columns, which
+    Pandera coerces first), and the columns judge strictness."""
+    typing = {name: _typing(name, coerced) for name in schema.columns}
+    return _frame_only(schema.update_columns(typing), unique=True)
+
+
+def _typing(name: str, coerced: set[str]) -> dict[str, Any]:
+    return {"coerce": True} if name in coerced else {"dtype": None}
 
 
 def _frame_only(schema: Any, *, unique: bool) -> Any:

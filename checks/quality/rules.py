@@ -32,6 +32,11 @@ class Rule:
         return self.columns[0] if len(self.columns) == 1 else None
 
     @property
+    def shown_column(self) -> str | None:
+        """The column as results name it: several columns (a unique key) joined with commas."""
+        return ", ".join(self.columns) or None
+
+    @property
     def params(self) -> dict[str, Any]:
         return dict(self.arguments)
 
@@ -55,7 +60,7 @@ class QualityPlan:
     rules: tuple[Rule, ...]
     sample: int
     scope: Literal["all", "latest_partition"]
-    pii: frozenset[str] = frozenset()
+    pii: frozenset[str] = frozenset()  # lower-cased: never shown, whatever the spelling
     residual: Any = field(default=None, compare=False)
     frame_schema: Any = field(default=None, compare=False)
     residual_labels: tuple[tuple[str | None, str], ...] = ()  # (column, check) of the residual's checks
@@ -77,6 +82,7 @@ class RuleResult:
     values: tuple[Any, ...] = ()  # failing values of the column (none for a pii column)
     sample: tuple[Mapping[str, Any], ...] = ()  # failing rows, without pii columns
     error: str | None = None
+    broken: bool = False  # the dataset's shape breaks the rule (a dtype, an extra column): fails on any rows
 
     @property
     def pct(self) -> float | None:

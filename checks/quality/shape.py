@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from checks.probes import Column
 from checks.quality.plan import ACCEPTED_FAMILIES
 from checks.quality.rules import SHAPE_CHECKS, Mode, QualityPlan, Rule, RuleResult
+from checks.quality.sql import PREDICATES
 from checks.typefamilies import family_of
 
 
@@ -43,14 +44,32 @@ class Shape:
         self.families = {name: types[found] for name, found in self.names.items()}
 
     def rules(self) -> list[Rule]:
-        """The plan's compiled rules whose columns the dataset has (absent optional columns are skipped)."""
-        return [rule for rule in self.plan.rules if all(name in self.names for name in rule.columns)]
+        """The plan's compiled rules whose columns the dataset has (absent optional columns are skipped),
+        without the value checks of a column of the wrong type: its dtype rule fails, and comparing
+        (say) text with a number would only turn that failure into an error."""
+        wrong = self.wrong_types()
+        return [
+            rule for rule in self.plan.rules
+            if all(name in self.names for name in rule.columns)
+            and not (rule.check in PREDICATES and rule.column in wrong)
+        ]
+
+    def wrong_types(self) -> set[str]:
+        """Schema columns whose type family is not the one their dtype rule wants."""
+        return {
+            rule.columns[0] for rule in self.plan.rules
+            if rule.check == "dtype" and rule.columns[0] in self.names and self._problems(rule)
+        }
+
+    def has(self, column: str | None) -> bool:
+        return column is None or column in self.names
 
     def result(self, rule: Rule, rows: int, mode: Mode) -> RuleResult:
-        """A shape rule's result: when it fails, every row fails."""
+        """A shape rule's result: when it fails, every row fails, and so does the check if there is none."""
         assert rule.check in SHAPE_CHECKS
         found = self._problems(rule)
-        return RuleResult(rule.column, rule.label, mode, rows, rows if found else 0, values=found)
+        failing = rows if found else 0
+        return RuleResult(rule.column, rule.label, mode, rows, failing, values=found, broken=bool(found))
 
     def _problems(self, rule: Rule) -> tuple[str, ...]:
         if rule.check == "dtype":

@@ -256,10 +256,20 @@ class _Run:
     def _validate(self, plan: QualityPlan) -> tuple[Any, str]:
         from checks.sources.lake_quality import validate_files  # lazy: pandas and Pandera are heavy
 
-        files = self.files(self._scope_of(plan.scope))
+        scope = self._scope_of(plan.scope)
+        files = self.files(scope)
+        if not files:
+            where = "in the newest partition" if scope == "latest_partition" else "under the prefix"
+            raise _Unanswerable(f"no data files {where} {self.store.describe()}{self.root}")
         facts = self.facts(files)
         where = f"{self.store.describe()}{self.root}"
-        answer = validate_files(plan, self.store, files, _majority(facts), self.format, where)
+        try:
+            answer = validate_files(plan, self.store, files, _majority(facts), self.format, where)
+        except (ObjectStoreError, FormatError):
+            raise
+        except Exception as exc:  # an input the readers did not foresee fails this check, not the dataset
+            reason = next(iter(str(exc).splitlines()), "")
+            raise _Unanswerable(f"cannot validate {where}: {type(exc).__name__}: {reason}") from None
         if answer.error is not None:
             raise _Unanswerable(answer.error)
         return answer.value, f"{self._statement(len(facts))}; read a sample of at most {plan.sample:,} rows"

@@ -8,6 +8,7 @@ the schema's columns, answers the rest, each reported `on_sample` over the rows 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from checks.probes import Column, Observed
 from checks.quality import frame
@@ -33,12 +34,22 @@ def validate_files(
         return Observed(error=f"schema {plan.ref}: {missing}")
     newest = sorted(files, key=lambda info: (info.modified, info.key), reverse=True)
     newest_first = [info.key for info in newest]
-    sample = read_sample(store, newest_first, file_format, list(shape.names.values()), plan.sample)
+    families = {real: shape.families.get(name, "other") for name, real in shape.names.items()}
+    sample = read_sample(store, newest_first, file_format, families, plan.sample)
     sample = sample.rename(columns={real: name for name, real in shape.names.items()})
     rows = len(sample)
     rules = shape.rules()
     results = [shape.result(rule, rows, "on_sample") for rule in rules if rule.check in SHAPE_CHECKS]
+    wrong = shape.wrong_types()
     expected = [(rule.column, rule.label) for rule in rules if rule.check not in SHAPE_CHECKS]
-    expected += list(plan.residual_labels)
-    results += frame.validate(plan.frame_schema, sample, plan.pii, "on_sample", expected)
+    expected += [(column, label) for column, label in plan.residual_labels if shape.has(column)]
+    schema = plan.frame_schema
+    if wrong:  # as on SQL: a column of the wrong type fails its dtype rule, its checks do not run
+        schema = schema.update_columns({name: {"checks": []} for name in wrong})
+        expected = [(column, label) for column, label in expected if column not in wrong]
+    keys = {(rule.column, rule.label): rule.shown_column for rule in rules}
+    results += [
+        replace(result, column=keys.get((result.column, result.check), result.column))
+        for result in frame.validate(schema, sample, plan.pii, "on_sample", expected)
+    ]
     return Observed(value=QualityReport(tuple(results), sample_rows=rows))

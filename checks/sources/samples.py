@@ -8,11 +8,13 @@ lines stream, so a sample never holds more than a few blocks beyond `limit` rows
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Generator, Sequence
-from contextlib import closing
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
-from checks.sources.formats import csv_reader, decompressed, malformed
+from checks.quality.loader import first_line
+from checks.sources.formats import FormatError, csv_reader, decompressed, malformed
+from checks.typefamilies import family_of
 
 if TYPE_CHECKING:
     from checks.sources.objects import ObjectStore
@@ -56,16 +58,27 @@ SAMPLERS: Final[dict[str, Callable[[ObjectStore, str, Sequence[str]], Generator[
 }
 
 
+_KINDS: Final = {"parquet": "Parquet", "csv": "CSV", "jsonl": "JSON-lines"}
+
+
 def read_sample(
-    store: ObjectStore, keys: Sequence[str], file_format: str, columns: Sequence[str], limit: int
+    store: ObjectStore,
+    keys: Sequence[str],
+    file_format: str,
+    columns: Mapping[str, str],
+    limit: int,
 ) -> Any:
-    """Up to `limit` rows of `columns` from the files in order, as one pandas frame."""
+    """Up to `limit` rows of `columns` (name -> the dataset's type family) from the files in order, as
+    one pandas frame. A file whose column has another family than the dataset's is a FormatError
+    naming both: mixed in one frame, its values would break the checks of every other file."""
     import pandas as pd
 
     frames, rows = [], 0
     for key in keys:
-        with malformed(key, file_format), closing(SAMPLERS[file_format](store, key, columns)) as batches:
+        batches = SAMPLERS[file_format](store, key, list(columns))
+        with _unreadable(key, file_format), closing(batches):
             for batch in batches:
+                _same_families(batch, columns, key)
                 frames.append(batch.slice(0, limit - rows).to_pandas())
                 rows += len(frames[-1])
                 if rows >= limit:
@@ -75,3 +88,38 @@ def read_sample(
     if not frames:
         return pd.DataFrame(columns=list(columns))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+_NUMBERS = frozenset({"integer", "float", "decimal"})  # mix in one frame as numbers
+
+
+def _same_families(batch: Any, columns: Mapping[str, str], key: str) -> None:
+    for field in batch.schema:
+        family, expected = family_of(str(field.type)), columns.get(field.name)
+        if expected is None or family == expected or "other" in (family, expected):
+            continue
+        if not {family, expected} <= _NUMBERS:
+            raise FormatError(
+                f"file {key}: column {field.name} is {family}, the dataset's is {expected}"
+                " (see the schema check's files with another schema)"
+            )
+
+
+@contextmanager
+def _unreadable(key: str, file_format: str) -> Iterator[None]:
+    """Any read failure of a file as a FormatError naming it; a value that does not fit its column's
+    type (inferred from a CSV's first block) is said to be that, not a malformed file."""
+    import pyarrow as pa
+
+    kind = _KINDS[file_format]
+    try:
+        with malformed(key, kind):
+            try:
+                yield
+            except pa.ArrowInvalid as error:
+                if "conversion error" not in str(error):
+                    raise
+                reason = f"does not fit its column's type: {first_line(error)}"
+                raise FormatError(f"a value of {kind} file {key} {reason}") from None
+    except (pa.ArrowException, OSError) as error:
+        raise FormatError(f"corrupt {kind} file {key}: {first_line(error)}") from None

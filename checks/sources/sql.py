@@ -225,7 +225,7 @@ class SqlSource:
         if isinstance(found, str):
             return dict.fromkeys(probes, Observed(error=found, statement=metadata_statement))
         observed: dict[Probe, Observed] = {}
-        aggregates: dict[Probe, ColumnElement[Any]] = {}
+        aggregates: dict[Probe, Part] = {}
         validations = [probe for probe in probes if isinstance(probe, Validation)]
         for probe in probes:
             if isinstance(probe, Validation):
@@ -289,7 +289,7 @@ class SqlSource:
         return Observed(error=f"source {self.name} (sql) cannot answer {probe.describe()}")
 
     def _aggregate(
-        self, conn: Connection, table: Table, where: str | None, aggregates: dict[Probe, ColumnElement[Any]]
+        self, conn: Connection, table: Table, where: str | None, aggregates: dict[Probe, Part]
     ) -> dict[Probe, Observed]:
         """The fused statement; if it fails, each probe alone so only the bad one ends in error.
 
@@ -309,7 +309,12 @@ class SqlSource:
                 for probe in probes
                 for answer in self._aggregate(conn, table, where, {probe: aggregates[probe]}).values()
             }
-        return {probe: Observed(value=row[index], statement=text) for index, probe in enumerate(probes)}
+        answers, start = {}, 0
+        for probe, width in zip(probes, widths([aggregates[probe] for probe in probes]), strict=True):
+            value = row[start] if width == 1 else tuple(row[start : start + width])
+            answers[probe] = Observed(value=value, statement=text)
+            start += width
+        return answers
 
     def _table(self, conn: Connection, name: str) -> tuple[Table | str, str]:
         """The table a dataset names, or why there is none; and the statement that looked it up.
@@ -349,36 +354,65 @@ class SqlSource:
         return found, f"-- columns of {label} by SQLAlchemy reflection"
 
 
+Part = ColumnElement[Any] | sa.Select[Any]
+
+
 def fused_statement(
-    schema: str | None, table: str, where: str | None, expressions: list[ColumnElement[Any]]
+    schema: str | None, table: str, where: str | None, parts: Sequence[Part]
 ) -> sa.Select[Any]:
-    """One statement answering every expression, `demon_p<i>` the i-th; identifiers quoted by SQLAlchemy.
+    """One statement answering every part, `demon_p<i>` the i-th; identifiers quoted by SQLAlchemy.
 
     Aggregates read `"schema"."table" WHERE <where>`. Metric statements (scalar subqueries) name their
     own tables and ignore `where`: alone they need no FROM; beside aggregates they select from those
     aggregates' derived table, so an unqualified name in a metric can never bind to a column of the
     dataset's table (a correlated subquery), only fail:
-    `SELECT demon_agg.demon_p0, (<metric>) AS demon_p1 FROM (SELECT count(*) AS demon_p0 FROM t) AS demon_agg`
+    `SELECT demon_agg.demon_p0, (<metric>) AS demon_p1 FROM (SELECT count(*) AS demon_p0 FROM t) demon_agg`.
+    A one-row select (several values of one grouped subquery, say a uniqueness rule's failing rows and
+    a duplicated key) is a derived table of its own, `demon_d<i>`, joined on true with the others.
     """
-    labels = [f"demon_p{index}" for index in range(len(expressions))]
+    labels = [f"demon_p{index}" for index in range(len(parts))]
     metrics = {
-        label: expression.label(label)
-        for label, expression in zip(labels, expressions, strict=True)
-        if isinstance(expression, sa.ScalarSelect)
+        label: part.label(label)
+        for label, part in zip(labels, parts, strict=True)
+        if isinstance(part, sa.ScalarSelect)
+    }
+    rows = {
+        label: part.subquery(f"demon_d{index}")
+        for index, (label, part) in enumerate(zip(labels, parts, strict=True))
+        if isinstance(part, sa.Select)
     }
     scoped = [
-        expression.label(label) for label, expression in zip(labels, expressions, strict=True)
-        if label not in metrics
+        part.label(label) for label, part in zip(labels, parts, strict=True)
+        if label not in metrics and label not in rows and not isinstance(part, sa.Select)
     ]
-    if not scoped:
-        return sa.select(*metrics.values())
-    aggregates = sa.select(*scoped).select_from(sa.table(table, schema=schema))
-    if where:
-        aggregates = aggregates.where(user_sql(where))
-    if not metrics:
-        return aggregates
-    derived = aggregates.subquery("demon_agg")
-    return sa.select(*(metrics[label] if label in metrics else derived.c[label] for label in labels))
+    froms: list[Any] = list(rows.values())
+    if scoped:
+        aggregates = sa.select(*scoped).select_from(sa.table(table, schema=schema))
+        if where:
+            aggregates = aggregates.where(user_sql(where))
+        if not metrics and not rows:
+            return aggregates
+        froms.insert(0, aggregates.subquery("demon_agg"))
+    columns: list[Any] = []
+    for label in labels:
+        if label in metrics:
+            columns.append(metrics[label])
+        elif label in rows:
+            columns.extend(rows[label].c)
+        else:
+            columns.append(froms[0].c[label])
+    statement = sa.select(*columns)
+    if len(froms) > 1:
+        joined = froms[0]
+        for other in froms[1:]:
+            joined = joined.join(other, sa.true())
+        statement = statement.select_from(joined)
+    return statement
+
+
+def widths(parts: Sequence[Part]) -> list[int]:
+    """How many columns of the fused statement answer each part (a one-row select answers with all of its)."""
+    return [len(part.selected_columns) if isinstance(part, sa.Select) else 1 for part in parts]
 
 
 def best_matches(

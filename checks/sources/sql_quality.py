@@ -20,7 +20,7 @@ from checks.quality import frame
 from checks.quality.rules import MAX_SAMPLES, SHAPE_CHECKS, QualityPlan, QualityReport, Rule, RuleResult
 from checks.quality.shape import Shape
 from checks.quality.sql import Flavor, Scan, failing_count, failing_rows
-from checks.sources.sql import Table, missing_column, user_sql
+from checks.sources.sql import Part, Table, missing_column, user_sql
 
 Run = Callable[[sa.Select[Any]], list[tuple[Any, ...]]]
 
@@ -56,9 +56,9 @@ class QualityQuery:
         missing = missing_column(self._shape.missing[0], label, self._table.columns)
         return f"schema {self.plan.ref}: {missing}"
 
-    def aggregates(self) -> dict[Probe, ColumnElement[Any]]:
+    def aggregates(self) -> dict[Probe, Part]:
         """The counts this probe adds to the fused statement: the rows in scope, and each row rule's."""
-        counts: dict[Probe, ColumnElement[Any]] = {RowCount(): sa.func.count()}
+        counts: dict[Probe, Part] = {RowCount(): sa.func.count()}
         for rule in self._rules:
             if rule.check not in SHAPE_CHECKS:
                 counts[RuleCount(rule)] = failing_count(self._real(rule), self._scan)
@@ -86,25 +86,29 @@ class QualityQuery:
                     rule.arguments, rule.ignore_na)
 
     def _result(self, rule: Rule, rows: int, answers: Mapping[Probe, Observed], run: Run) -> RuleResult:
-        column = rule.column
+        column = rule.shown_column
         if rule.check in SHAPE_CHECKS:
             return self._shape.result(rule, rows, "in_warehouse")
         answer = answers[RuleCount(rule)]
         if not answer.ok:
             return RuleResult(column, rule.label, "in_warehouse", rows, 0, error=answer.error)
-        failing = int(answer.value or 0)
-        values, sample = self._failing_sample(rule, run) if failing else ((), ())
+        found = answer.value if isinstance(answer.value, tuple) else (answer.value,)
+        failing = int(found[0] or 0)
+        duplicated = found[1] if len(found) > 1 else None
+        values, sample = self._failing_sample(rule, run, duplicated) if failing else ((), ())
         return RuleResult(column, rule.label, "in_warehouse", rows, failing, values, sample)
 
     def _shown(self) -> list[str]:
-        return [found for name, found in self._names.items() if name not in self.plan.pii]
+        return [found for name, found in self._names.items() if name.lower() not in self.plan.pii]
 
-    def _failing_sample(self, rule: Rule, run: Run) -> tuple[tuple[Any, ...], tuple[dict[str, Any], ...]]:
+    def _failing_sample(
+        self, rule: Rule, run: Run, duplicated: Any
+    ) -> tuple[tuple[Any, ...], tuple[dict[str, Any], ...]]:
         """Up to MAX_SAMPLES failing rows (without pii columns), and the rule column's values in them."""
         shown = self._shown()
         if not shown:
             return (), ()
-        statement = failing_rows(self._real(rule), self._scan, shown, MAX_SAMPLES)
+        statement = failing_rows(self._real(rule), self._scan, shown, MAX_SAMPLES, duplicated)
         try:
             fetched = run(statement)
         except Exception:  # the count stands without its sample (say, the sample query timed out)
@@ -131,9 +135,9 @@ class QualityQuery:
             return [
                 RuleResult(column, label, "on_sample", 0, 0, error=f"sample not read: {reason}")
                 for column, label in self.plan.residual_labels
+                if self._shape.has(column)
             ], None
         sample = frame.rows_to_frame(names, fetched)
-        results = frame.validate(
-            self.plan.residual, sample, self.plan.pii, "on_sample", self.plan.residual_labels
-        )
+        present = [(column, label) for column, label in self.plan.residual_labels if self._shape.has(column)]
+        results = frame.validate(self.plan.residual, sample, self.plan.pii, "on_sample", present)
         return results, len(sample)

@@ -1,10 +1,10 @@
 """The embedded demo of `demon demo`: a sales warehouse and its local Parquet lake, as of two daily loads.
 
 `prepare` builds "yesterday": a healthy load (and a week of the lake's daily raw exports), on which a
-first `demon check` records volume baselines and schema snapshots. `advance` applies "today": the next
-load and export, with the defects of `defects.TODAY` injected, so the second `demon check` shows pass,
-warn, fail and error outcomes. All times (file mtimes too) are relative to `now` (pass the current
-time): freshness ages come out the same whenever the demo runs.
+first `demon check` records volume baselines and schema snapshots and passes every quality check.
+`advance` applies "today": the next load and export, with the defects of `defects.TODAY` injected, so
+the second `demon check` shows pass, warn, fail and error outcomes. All times (file mtimes too) are
+relative to `now` (pass the current time): freshness ages come out the same whenever the demo runs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ WAREHOUSE = "warehouse.duckdb"
 LAKE = "lake"
 CONFIG = "demon.yml"
 STATE = ".demon"
+# What prepare writes beside the warehouse: the config, and the Pandera schemas its quality checks name
+# (a module imported from the config's directory, and a YAML schema relative to it).
+SHIPPED = (CONFIG, "demo_schemas.py", "raw_customers.pandera.yml")
 
 DEFECTS: list[str] = [defect.sentence for defect in TODAY]
 EXPECTED_OUTCOMES: dict[str, str] = {check: out for defect in TODAY for check, out in defect.outcomes.items()}
@@ -28,8 +31,8 @@ EXPECTED_OUTCOMES: dict[str, str] = {check: out for defect in TODAY for check, o
 
 def prepare(directory: Path, now: datetime) -> Path:
     """(Re)create directory/warehouse.duckdb with yesterday's healthy load, directory/lake with the exports
-    of the week up to yesterday, and directory/demon.yml; return the config path. Removes a previous
-    demo's warehouse, lake and directory/.demon state first."""
+    of the week up to yesterday, and directory/demon.yml with the schemas of its quality checks; return
+    the config path. Removes a previous demo's warehouse, lake and directory/.demon state first."""
     _require_aware(now)
     directory.mkdir(parents=True, exist_ok=True)
     for stale in (directory / WAREHOUSE, directory / f"{WAREHOUSE}.wal"):
@@ -46,9 +49,10 @@ def prepare(directory: Path, now: datetime) -> Path:
         days_ago=2,
         export=lambda con: lake.export(con, directory / LAKE, now, week, {}),
     )
-    config = directory / CONFIG
-    config.write_text(files("monitor.demo").joinpath(CONFIG).read_text(encoding="utf-8"), encoding="utf-8")
-    return config
+    for name in SHIPPED:
+        text = files("monitor.demo").joinpath(name).read_text(encoding="utf-8")
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory / CONFIG
 
 
 def advance(directory: Path, now: datetime) -> None:

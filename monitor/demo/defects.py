@@ -30,7 +30,10 @@ class Defect:
 
 
 NEGATIVE_LINES = 6
+TWICE_LINES = 4
+RETURNED_ORDERS = 5
 CUT_SHORT_ORDERS = 3
+NO_COUNTRY_CODE = 3
 LATE_HOURS = (timedelta(days=1) + RAW_LAG) // timedelta(hours=1)  # age of yesterday's export, today
 
 TODAY: tuple[Defect, ...] = (
@@ -44,11 +47,20 @@ TODAY: tuple[Defect, ...] = (
     ),
     Defect(
         f"analytics.fact_orders received {NEGATIVE_LINES} order lines with a negative quantity",
-        {"fact_orders.metric.negative_totals": "fail"},
+        {"fact_orders.metric.negative_totals": "fail", "fact_orders.quality": "fail"},
         (
             "UPDATE analytics.fact_orders SET quantity = -quantity WHERE rowid IN ("
             " SELECT rowid FROM analytics.fact_orders WHERE order_date = getvariable('through')"
             f" ORDER BY hash(order_number, order_line) LIMIT {NEGATIVE_LINES})",
+        ),
+    ),
+    Defect(
+        f"analytics.fact_orders has {TWICE_LINES} order lines twice: a retried batch was inserted again",
+        {"fact_orders.quality": "fail"},
+        (
+            "INSERT INTO analytics.fact_orders SELECT * FROM analytics.fact_orders"
+            " WHERE order_date = getvariable('through') AND quantity > 0"
+            f" ORDER BY hash(order_number, order_line, 'twice') LIMIT {TWICE_LINES}",
         ),
     ),
     Defect(
@@ -78,6 +90,16 @@ TODAY: tuple[Defect, ...] = (
         ),
     ),
     Defect(
+        f"sales.orders has {RETURNED_ORDERS} orders with the status 'Returned', which the order-entry system"
+        " started to use without telling anyone",
+        {"orders.quality": "warn"},
+        (
+            "UPDATE sales.orders SET status = 'Returned' WHERE order_number IN ("
+            " SELECT order_number FROM sales.orders WHERE status = 'Shipped'"
+            f" ORDER BY hash(order_number, 'returned') LIMIT {RETURNED_ORDERS})",
+        ),
+    ),
+    Defect(
         "analytics.daily_revenue was dropped",
         {"daily_revenue.freshness": "error", "daily_revenue.volume": "error"},
         ("DROP TABLE analytics.daily_revenue",),
@@ -98,5 +120,18 @@ TODAY: tuple[Defect, ...] = (
         " a whole day's",
         {"raw_orders.volume": "fail"},
         exports={"orders": f"FROM export ORDER BY order_number LIMIT {CUT_SHORT_ORDERS}"},
+    ),
+    Defect(
+        f"lake/raw/customers/ today's export lost the country code of {NO_COUNTRY_CODE} phone numbers and"
+        " has one customer twice",
+        {"raw_customers.quality": "fail"},
+        exports={
+            # Customers picked by a hash: the first NO_COUNTRY_CODE lose it, the next one comes twice.
+            "customers": "SELECT * EXCLUDE (n, copy) REPLACE ("
+            f" IF(n <= {NO_COUNTRY_CODE}, regexp_replace(phone, '^[+][0-9]+ ', ''), phone) AS phone)"
+            " FROM (SELECT *, row_number() OVER (ORDER BY hash(customer_number, 'damaged')) AS n"
+            f" FROM export), range(2) AS copies(copy) WHERE copy = 0 OR n = {NO_COUNTRY_CODE + 1}"
+            " ORDER BY customer_number"
+        },
     ),
 )
