@@ -58,6 +58,8 @@ class Finding:
 
 
 _COERCION = frozenset({"dtype_coercion_error", "wrong_dtype"})
+# Duplicates whose failure cases name no row are nulls only, which no failure case names: none count.
+_DUPLICATES = frozenset({"series_contains_duplicates", "duplicates"})
 
 
 def validate(
@@ -113,7 +115,7 @@ def _finding(error: Any, total: int) -> Finding:
         cause = next((line.strip() for line in str(cases).splitlines() if line.strip()), "an error")
         return Finding(column, label, frozenset(), 0, (), error=f"{label} raised {cause}", reason=reason)
     index = [value for value in cases["index"] if value is not None] if "index" in cases.columns else []
-    count = _count(error.check_output, total, index)
+    count = _count(error.check_output, total if reason not in _DUPLICATES else 0, index)
     values = tuple(cases["failure_case"]) if "failure_case" in cases.columns else ()
     return Finding(column, label, frozenset(index), count, values, reason=reason)
 

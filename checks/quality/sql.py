@@ -53,10 +53,12 @@ class Flavor:
 
     search: Callable[[ColumnElement[Any], str], Condition]  # does the pattern match anywhere in the value
     length: Callable[[ColumnElement[Any]], ColumnElement[Any]]  # length in characters (code points)
-    string_collation: str | None = None  # ordering of strings as Python's (code points)
+    # Strings compared as Python compares them (code points, case- and accent-sensitive), whatever the
+    # column's collation; not for regular expressions, where "C" would make \d and \w ASCII-only.
+    string_collation: str | None = None
     has_nan: bool = False  # float columns can hold NaN, which Pandera counts as null
 
-    def ordered(self, column: ColumnElement[Any], family: str) -> ColumnElement[Any]:
+    def binary(self, column: ColumnElement[Any], family: str) -> ColumnElement[Any]:
         if family == "string" and self.string_collation:
             return column.collate(self.string_collation)
         return column
@@ -100,7 +102,7 @@ class Operand:
 
     @property
     def ordered(self) -> ColumnElement[Any]:
-        return self.flavor.ordered(self.column, self.family)
+        return self.flavor.binary(self.column, self.family)
 
 
 Build = Callable[[Operand, Mapping[str, Any]], Condition]
@@ -113,7 +115,9 @@ class Predicate:
     build: Build
     needs: frozenset[str] = frozenset()  # arguments that must be set
     needs_any: frozenset[str] = frozenset()  # at least one of these must be set
-    null_passes: bool = False  # with ignore_na=False, a null passes (pandas: NaN != x is True)
+    # With ignore_na=False, whether a null (or NaN) passes: pandas compares NaN false (NaN != x is true),
+    # and `isin` matches a null to a null in its set.
+    null_passes: Callable[[Mapping[str, Any]], bool] = lambda arguments: False
 
     def accepts(self, statistics: Mapping[str, Any]) -> bool:
         present = {key for key, value in statistics.items() if value is not None}
@@ -125,6 +129,12 @@ def _values(arguments: Mapping[str, Any], key: str) -> list[Any]:
     values = arguments[key]
     items = list(values) if not isinstance(values, str) else list(dict.fromkeys(values))
     return [item for item in items if item is not None and not (isinstance(item, float) and math.isnan(item))]
+
+
+def _has_null(values: Any) -> bool:
+    return not isinstance(values, str) and any(
+        item is None or (isinstance(item, float) and math.isnan(item)) for item in values
+    )
 
 
 def _in_range(operand: Operand, arguments: Mapping[str, Any]) -> Condition:
@@ -149,27 +159,32 @@ def _str_length(operand: Operand, arguments: Mapping[str, Any]) -> Condition:
 
 
 PREDICATES: dict[str, Predicate] = {
-    "equal_to": Predicate(lambda o, a: o.column == a["value"], needs=frozenset({"value"})),
-    "not_equal_to": Predicate(lambda o, a: o.column != a["value"], frozenset({"value"}), null_passes=True),
+    "equal_to": Predicate(lambda o, a: o.ordered == a["value"], needs=frozenset({"value"})),
+    "not_equal_to": Predicate(
+        lambda o, a: o.ordered != a["value"], frozenset({"value"}), null_passes=lambda arguments: True
+    ),
     "greater_than": Predicate(lambda o, a: o.ordered > a["min_value"], frozenset({"min_value"})),
     "greater_than_or_equal_to": Predicate(lambda o, a: o.ordered >= a["min_value"], frozenset({"min_value"})),
     "less_than": Predicate(lambda o, a: o.ordered < a["max_value"], frozenset({"max_value"})),
     "less_than_or_equal_to": Predicate(lambda o, a: o.ordered <= a["max_value"], frozenset({"max_value"})),
     "in_range": Predicate(_in_range, frozenset({"min_value", "max_value"})),
-    "isin": Predicate(lambda o, a: o.column.in_(_values(a, "allowed_values")), frozenset({"allowed_values"})),
+    "isin": Predicate(
+        lambda o, a: o.ordered.in_(_values(a, "allowed_values")), frozenset({"allowed_values"}),
+        null_passes=lambda arguments: _has_null(arguments["allowed_values"]),
+    ),
     "notin": Predicate(
-        lambda o, a: o.column.not_in(_values(a, "forbidden_values")), frozenset({"forbidden_values"}),
-        null_passes=True,
+        lambda o, a: o.ordered.not_in(_values(a, "forbidden_values")), frozenset({"forbidden_values"}),
+        null_passes=lambda arguments: not _has_null(arguments["forbidden_values"]),
     ),
     "str_matches": Predicate(
         lambda o, a: o.flavor.search(o.column, f"^(?:{a['pattern']})"), frozenset({"pattern"})
     ),
     "str_contains": Predicate(lambda o, a: o.flavor.search(o.column, a["pattern"]), frozenset({"pattern"})),
     "str_startswith": Predicate(
-        lambda o, a: o.column.startswith(a["string"], autoescape=True), frozenset({"string"})
+        lambda o, a: o.ordered.startswith(a["string"], autoescape=True), frozenset({"string"})
     ),
     "str_endswith": Predicate(
-        lambda o, a: o.column.endswith(a["string"], autoescape=True), frozenset({"string"})
+        lambda o, a: o.ordered.endswith(a["string"], autoescape=True), frozenset({"string"})
     ),
     "str_length": Predicate(_str_length, needs_any=frozenset({"min_value", "max_value", "exact_value"})),
 }
@@ -200,23 +215,22 @@ def failing_condition(rule: Rule, scan: Scan) -> Condition:
         return null
     predicate = PREDICATES[rule.check]
     invalid = sa.not_(sa.func.coalesce(predicate.build(operand, rule.params), sa.false()))
-    if rule.ignore_na:
+    if rule.ignore_na or predicate.null_passes(rule.params):
         return sa.and_(sa.not_(null), invalid)
-    return invalid if not predicate.null_passes else sa.and_(sa.not_(null), invalid)
+    return sa.or_(null, invalid)  # SQL orders NaN above every number; pandas compares it false
 
 
 def _duplicate_keys(rule: Rule, scan: Scan) -> tuple[list[ColumnElement[Any]], sa.Select[Any]]:
     """The grouping keys of a uniqueness rule, and the groups of more than one row.
 
-    One column: nulls (and NaN) are not duplicates. Several columns: rows equal on all of them are,
-    nulls included, as pandas' `duplicated` sees them.
+    A key that is null (or NaN) in every column is no duplicate, as no failure case of Pandera names
+    such rows; with several columns, rows equal on all of them are, nulls in some columns included,
+    as pandas' `duplicated` sees them.
     """
     operands = [scan.operand(name) for name in rule.columns]
     keys = [scan.flavor.null_free(o.column, o.family) for o in operands]
-    conditions = (
-        [sa.not_(scan.flavor.is_null(operands[0].column, operands[0].family))]
-        if rule.check == "field_uniqueness" else []
-    )
+    nulls = [scan.flavor.is_null(o.column, o.family) for o in operands]
+    conditions = [sa.not_(sa.and_(*nulls))]  # a key of nulls only is no duplicate (Pandera names no row)
     grouped = scan.scoped(sa.select(*keys, sa.func.count().label("n")).select_from(scan.table), *conditions)
     return keys, grouped.group_by(*keys).having(sa.func.count() > 1)
 
