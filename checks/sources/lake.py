@@ -142,6 +142,10 @@ class _Counted:
         self._count("get")
         return self._store.open(key)
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        self._count("get")
+        return self._store.read_range(key, start, length)
+
 
 @dataclass(frozen=True)
 class _Needs:

@@ -32,8 +32,7 @@ def validate_files(
         listed = ", ".join(column.name for column in columns[:20])
         missing = f"column {shape.missing[0]} not found in {where} (columns: {listed})"
         return Observed(error=f"schema {plan.ref}: {missing}")
-    newest = sorted(files, key=lambda info: (info.modified, info.key), reverse=True)
-    newest_first = [info.key for info in newest]
+    newest_first = sorted(files, key=lambda info: (info.modified, info.key), reverse=True)
     families = {real: shape.families.get(name, "other") for name, real in shape.names.items()}
     sample = read_sample(store, newest_first, file_format, families, plan.sample)
     sample = sample.rename(columns={real: name for name, real in shape.names.items()})

@@ -69,6 +69,11 @@ class LocalStore:
         stat = path.stat()
         return ObjectInfo(key=key, size=stat.st_size, modified=datetime.fromtimestamp(stat.st_mtime, UTC))
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        with self.open(key) as handle:
+            handle.seek(start)
+            return handle.read(length)
+
     def tail(self, key: str, length: int) -> tuple[bytes, int]:
         with self.open(key) as handle:
             size = os.fstat(handle.fileno()).st_size

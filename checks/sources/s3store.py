@@ -122,6 +122,11 @@ class S3Store:
         size = int(content_range.rpartition("/")[2]) if content_range else len(data)
         return data[-length:], size
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        response = self._get(key, Range=f"bytes={start}-{start + max(length, 1) - 1}")
+        with closing(response["Body"]) as body:  # see `tail` on closing()
+            return self._read(body, key)
+
     def open(self, key: str) -> BinaryIO:
         response = self._get(key)
         body = response["Body"]

@@ -1,8 +1,8 @@
 """Bounded, column-projected samples of lake files, for the quality rules that run in Pandera.
 
-Reads stop once `limit` rows are in hand. Parquet reads only the wanted columns' chunks when the file
-is seekable (local files); an S3 object is read whole first, as a GET body cannot seek. CSV and JSON
-lines stream, so a sample never holds more than a few blocks beyond `limit` rows.
+Reads stop once `limit` rows are in hand. Parquet is read through ranged requests: the footer, then the
+wanted columns' chunks only, so projection saves bytes on S3 too. CSV and JSON lines stream, so a
+sample never holds more than a few blocks beyond `limit` rows.
 """
 
 from __future__ import annotations
@@ -14,36 +14,45 @@ from typing import TYPE_CHECKING, Any, Final
 
 from checks.quality.loader import first_line
 from checks.sources.formats import FormatError, csv_reader, decompressed, malformed
+from checks.sources.objects import ObjectInfo, RangedFile
 from checks.typefamilies import family_of
 
 if TYPE_CHECKING:
     from checks.sources.objects import ObjectStore
 
 BATCH_ROWS: Final = 65536
+WHOLE_FILE: Final = 1 << 20  # Parquet files up to this size are read in one request
+RANGE_READ: Final = 1 << 16  # bytes a ranged request asks at least, so a footer's small reads coalesce
 
 
-def _parquet_batches(store: ObjectStore, key: str, columns: Sequence[str]) -> Generator[Any, None, None]:
+def _parquet_batches(
+    store: ObjectStore, info: ObjectInfo, columns: Sequence[str]
+) -> Generator[Any, None, None]:
     import pyarrow.parquet as pq
 
-    with store.open(key) as raw:
-        source: Any = raw if raw.seekable() else io.BytesIO(raw.read())
+    ranged = RangedFile(store, info.key, info.size)
+    small = info.size <= WHOLE_FILE  # one request for the whole file beats three ranged ones
+    buffered = io.BytesIO(ranged.read()) if small else io.BufferedReader(ranged, buffer_size=RANGE_READ)
+    with buffered as source:
         parquet = pq.ParquetFile(source)
         present = [name for name in columns if name in parquet.schema_arrow.names]
         yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=present)
 
 
-def _csv_batches(store: ObjectStore, key: str, columns: Sequence[str]) -> Generator[Any, None, None]:
-    with store.open(key) as raw, csv_reader(raw, key, capped=False) as reader:
+def _csv_batches(store: ObjectStore, info: ObjectInfo, columns: Sequence[str]) -> Generator[Any, None, None]:
+    with store.open(info.key) as raw, csv_reader(raw, info.key, capped=False) as reader:
         if reader is None:
             return
         yield from (_projected(batch, columns) for batch in reader)
 
 
-def _jsonl_batches(store: ObjectStore, key: str, columns: Sequence[str]) -> Generator[Any, None, None]:
+def _jsonl_batches(
+    store: ObjectStore, info: ObjectInfo, columns: Sequence[str]
+) -> Generator[Any, None, None]:
     import pyarrow.json as pj
 
-    with store.open(key) as raw:
-        reader = pj.open_json(decompressed(raw, key))
+    with store.open(info.key) as raw:
+        reader = pj.open_json(decompressed(raw, info.key))
         yield from (_projected(batch, columns) for batch in reader)
 
 
@@ -51,7 +60,8 @@ def _projected(batch: Any, columns: Sequence[str]) -> Any:
     return batch.select([name for name in columns if name in batch.schema.names])
 
 
-SAMPLERS: Final[dict[str, Callable[[ObjectStore, str, Sequence[str]], Generator[Any, None, None]]]] = {
+Sampler = Callable[["ObjectStore", ObjectInfo, Sequence[str]], Generator[Any, None, None]]
+SAMPLERS: Final[dict[str, Sampler]] = {
     "parquet": _parquet_batches,
     "csv": _csv_batches,
     "jsonl": _jsonl_batches,
@@ -63,7 +73,7 @@ _KINDS: Final = {"parquet": "Parquet", "csv": "CSV", "jsonl": "JSON-lines"}
 
 def read_sample(
     store: ObjectStore,
-    keys: Sequence[str],
+    files: Sequence[ObjectInfo],
     file_format: str,
     columns: Mapping[str, str],
     limit: int,
@@ -74,8 +84,9 @@ def read_sample(
     import pandas as pd
 
     frames, rows = [], 0
-    for key in keys:
-        batches = SAMPLERS[file_format](store, key, list(columns))
+    for info in files:
+        key = info.key
+        batches = SAMPLERS[file_format](store, info, list(columns))
         with _unreadable(key, file_format), closing(batches):
             for batch in batches:
                 _same_families(batch, columns, key)
