@@ -109,6 +109,7 @@ class Observed:
     error: str | None = None
     statement: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)  # merged into the results that used it
+    followups: tuple[str, ...] = ()  # statements run after `statement` for this answer (failing-row samples)
 
     @property
     def ok(self) -> bool:

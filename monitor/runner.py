@@ -44,7 +44,8 @@ _NONE = Provenance()
 
 
 def _provenance(answers: Sequence[Observed]) -> Provenance:
-    statements = tuple(dict.fromkeys(answer.statement for answer in answers if answer.statement))
+    found = (statement for answer in answers for statement in (answer.statement, *answer.followups))
+    statements = tuple(dict.fromkeys(statement for statement in found if statement))
     return Provenance(statements, {key: value for answer in answers for key, value in answer.details.items()})
 
 

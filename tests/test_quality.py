@@ -350,6 +350,32 @@ def test_pii_values_never_leave_the_warehouse(tmp_path: Path, warehouse_url: str
     assert all("email" not in row for rule in found.values() for row in rule.get("sample", []))
 
 
+def test_a_duplicated_pii_value_is_not_in_the_statements(tmp_path: Path, warehouse_url: str) -> None:
+    """The uniqueness sample selects the rows of the duplicated value the count found; the statement
+    shown in the result has a placeholder for it, as the value is data of a pii column."""
+    execute(warehouse_url, [
+        "CREATE TABLE people (id INTEGER, email VARCHAR(40))",
+        "INSERT INTO people VALUES (1, 'secret.one@example.com'), (2, 'secret.one@example.com'),"
+        " (3, 'b@x.io')",
+    ])
+    write_module(tmp_path, "people_schema", """
+        import pandera.pandas as pa
+
+        class People(pa.DataFrameModel):
+            id: int
+            email: str = pa.Field(unique=True)
+    """)
+    path = config(tmp_path, warehouse_url, "people", quality("people_schema:People"), pii_columns=["email"])
+    code, document = check_json(path)
+    result = only(document)
+    assert result["outcome"] == "fail" and code == 1
+    unique = rules(result)[("email", "field_uniqueness")]
+    assert unique["failing_rows"] == 2 and "values" not in unique
+    assert sorted(row["id"] for row in unique["sample"]) == [1, 2]
+    assert any(":duplicated" in statement for statement in result["statements"])
+    assert "secret.one" not in json.dumps(document)
+
+
 def test_pii_columns_are_hidden_whatever_their_case_in_the_schema(tmp_path: Path, duck: str) -> None:
     """pii_columns name the table's columns; the schema may spell them in another case (names match
     case-insensitively), and their values must stay hidden all the same."""
@@ -677,8 +703,11 @@ def test_a_model_and_its_yaml_share_one_fused_statement(tmp_path: Path, warehous
     _, document = check_json(path)
     model, from_yaml, volume = document["results"]
     assert failing(model) == failing(from_yaml) == {AMOUNT_GE: 10, STATUS_ISIN: 4}
-    assert model["statements"] == from_yaml["statements"] == volume["statements"]
-    (statement,) = model["statements"]
+    # one fused statement for all three checks, then, for each quality check, its failing rules' samples
+    statement = volume["statements"][0]
+    assert model["statements"][0] == from_yaml["statements"][0] == statement
+    assert len(volume["statements"]) == 1 and len(model["statements"]) == 3
+    assert all("LIMIT 10" in sample for sample in model["statements"][1:])
     # count(*) shared with the volume check; not_nullable x3, ge(1), ge(0), isin and the uniqueness of
     # id: one expression each, though two checks asked for them (uniqueness is a one-row derived table)
     parts = set(re.findall(r"AS (demon_[pd]\d+)", statement))

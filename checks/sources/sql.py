@@ -12,7 +12,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -212,6 +212,7 @@ class SqlSource:
             value=observed.value,
             error=self._redact(observed.error) if observed.error is not None else None,
             statement=self._redact(observed.statement) if observed.statement is not None else None,
+            followups=tuple(self._redact(statement) for statement in observed.followups),
         )
 
     # --- probes ------------------------------------------------------------------------------------
@@ -241,7 +242,15 @@ class SqlSource:
         answers = self._aggregate(conn, found, dataset.where, aggregates) if aggregates else {}
         observed.update((probe, answer) for probe, answer in answers.items() if probe in probes)
         for probe, query in queries.items():
-            observed[probe] = query.finish(answers, lambda statement: self._run(conn, statement))
+            followups: list[str] = []
+
+            def run(
+                statement: sa.Select[Any], display: sa.Select[Any] | None, shown: list[str] = followups
+            ) -> list[tuple[Any, ...]]:
+                shown.append(self._display(display if display is not None else statement))
+                return self._run(conn, statement)
+
+            observed[probe] = replace(query.finish(answers, run), followups=tuple(followups))
         return observed
 
     def _quality_queries(

@@ -22,7 +22,8 @@ from checks.quality.shape import Shape
 from checks.quality.sql import Flavor, Scan, failing_count, failing_rows
 from checks.sources.sql import Part, Table, missing_column, user_sql
 
-Run = Callable[[sa.Select[Any]], list[tuple[Any, ...]]]
+# Runs a statement; the second one, if given, is how it is shown (without data values in it).
+Run = Callable[[sa.Select[Any], sa.Select[Any] | None], list[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,12 @@ class QualityQuery:
         shown = self._shown()
         if not shown:
             return (), ()
-        statement = failing_rows(self._real(rule), self._scan, shown, MAX_SAMPLES, duplicated)
+        on_table = self._real(rule)
+        statement = failing_rows(on_table, self._scan, shown, MAX_SAMPLES, duplicated)
+        # The duplicated value is data (perhaps of a pii column): results show a placeholder for it.
+        placeholder: Any = sa.literal_column(":duplicated") if duplicated is not None else None
         try:
-            fetched = run(statement)
+            fetched = run(statement, failing_rows(on_table, self._scan, shown, MAX_SAMPLES, placeholder))
         except Exception:  # the count stands without its sample (say, the sample query timed out)
             return (), ()
         sample = tuple({name: frame.plain(value) for name, value in zip(shown, row, strict=True)}
@@ -129,7 +133,7 @@ class QualityQuery:
         projected: sa.Select[Any] = sa.select(*columns).select_from(self._scan.table)
         statement = self._scan.scoped(projected).limit(self.plan.sample)
         try:
-            fetched = run(statement)
+            fetched = run(statement, None)
         except Exception as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             return [
