@@ -28,7 +28,7 @@ _PCT_LIMITS = (
     ("warn_failing_pct", True, Outcome.WARN),
 )
 MAX_LISTED = 3  # failing rules named in the message
-_BROKEN = Bound("shape", 0, upper=True, outcome=Outcome.FAIL)  # a column missing its type fails on any rows
+_BROKEN = Bound("shape", 0, upper=True, outcome=Outcome.FAIL)  # wrong type, extra column: fails on any rows
 
 
 class Quality:
@@ -53,9 +53,9 @@ class Quality:
             "rows": report.rows, "sample_rows": report.sample_rows,
             "rules": [rule.to_dict() for rule in report.rules],
         }
-        broken = [rule for rule in report.rules if rule.error]
-        if broken:
-            message = f"rule {_name(broken[0])} could not run: {broken[0].error}"
+        errored = [rule for rule in report.rules if rule.error]
+        if errored:
+            message = f"rule {_name(errored[0])} could not run: {errored[0].error}"
             return Evaluation(Outcome.ERROR, message, thresholds=thresholds, details=details)
         judged = [(rule, _worst(rule, rows, pcts)) for rule in report.rules if rule.failing or rule.broken]
         outcome = max((bound.outcome for _, bound in judged if bound), key=_severity, default=Outcome.PASS)
