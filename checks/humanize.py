@@ -29,6 +29,14 @@ def percent(fraction: float) -> str:
     return f"{fraction * 100:.3g}%"
 
 
+def first_line(error: BaseException | str) -> str:
+    """The first non-empty line of an error (a driver's, under SQLAlchemy's `orig`): messages stay on one
+    line."""
+    text = error if isinstance(error, str) else str(getattr(error, "orig", None) or error)
+    fallback = "error" if isinstance(error, str) else type(error).__name__
+    return next((line.strip() for line in text.splitlines() if line.strip()), fallback)
+
+
 def count(value: float, unit: str) -> str:
     """1 -> '1 row', 12345 -> '12,345 rows': units are plural words."""
     return f"{number(value)} {unit.removesuffix('s') if value == 1 else unit}".strip()

@@ -786,7 +786,7 @@ def test_messages_stay_on_one_line_when_python_errors_do_not(tmp_path: Path, duc
 
     `loader._import` (module raising at import, also `_as_schema`) and `frame._finding`
     (`f"{label} raised {cases}"` for a check that raises) keep the whole text. Fix: keep the first
-    non-empty line (as `first_line` in checks/sources/sql.py does), or join lines with "; ".
+    non-empty line (as `checks.humanize.first_line` does), or join lines with "; ".
     """
     seed_orders(duck)
     write_module(tmp_path, "multi", """
@@ -1035,6 +1035,11 @@ def test_equal_plans_run_once_and_equal_rules_are_counted_once(source: SqlSource
     # two checks with the same rules but another ref and sample size (two plans) still share the counts
     (one, other), statements = validate(source, plan_of(CLEAN), plan_of(CLEAN, ref="copy.yml", sample=5))
     assert statements == 2 and one.rules == other.rules
+    # and the samples of their failing rules: 2 + one per failing rule, not per check
+    (one, other), statements = validate(
+        source, plan_of(TWO_FAILING), plan_of(TWO_FAILING, ref="copy.yml", sample=5)
+    )
+    assert statements == 2 + 2 and one.rules == other.rules
 
 
 # --- schema changes in a running process -----------------------------------------------------------

@@ -91,7 +91,6 @@ def _name(rule: RuleResult) -> str:
 
 
 def _message(report: QualityReport, judged: list[tuple[RuleResult, Bound | None]]) -> str:
-    total = len(report.rules) or 0
     where = _where(report)
     if not judged:
         return f"no failing rows{where}"
@@ -101,7 +100,7 @@ def _message(report: QualityReport, judged: list[tuple[RuleResult, Bound | None]
     rules = f"{len(judged)} rule{'s' if len(judged) != 1 else ''}"
     within = all(bound is None for _, bound in judged)
     failing = f"{rules} with failing rows, within thresholds" if within else f"{rules} failing"
-    return f"{failing}{where if total else ''}: {listed}{more}"
+    return f"{failing}{where}: {listed}{more}"
 
 
 def _finding(rule: RuleResult) -> str:

@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from checks.humanize import first_line
 from checks.quality.plan import check_label
 from checks.quality.rules import MAX_SAMPLES, Mode, RuleResult
 
@@ -112,18 +113,19 @@ def _finding(error: Any, total: int) -> Finding:
     cases = error.failure_cases
     reason = str(getattr(error.reason_code, "value", ""))
     if reason == "check_error" or not hasattr(cases, "columns"):
-        cause = next((line.strip() for line in str(cases).splitlines() if line.strip()), "an error")
+        cause = first_line(str(cases))
         return Finding(column, label, frozenset(), 0, (), error=f"{label} raised {cause}", reason=reason)
     index = [value for value in cases["index"] if value is not None] if "index" in cases.columns else []
-    count = _count(error.check_output, total if reason not in _DUPLICATES else 0, index)
+    count = _count(error.check_output, total, index, whole=reason not in _DUPLICATES)
     values = tuple(cases["failure_case"]) if "failure_case" in cases.columns else ()
     return Finding(column, label, frozenset(index), count, values, reason=reason)
 
 
-def _count(output: Any, total: int, index: list[Any]) -> int:
-    """Failing rows: the False entries of a check's output, else the distinct failing row labels."""
+def _count(output: Any, total: int, index: list[Any], *, whole: bool) -> int:
+    """Failing rows: the False entries of a check's output, else the distinct failing row labels; when a
+    failure names no row, every row (`whole`: the column failed, say its dtype) or none (duplicates)."""
     if output is None:
-        return len(set(index)) if index else total  # no row named: the whole column failed (a dtype)
+        return len(set(index)) if index else (total if whole else 0)
     if hasattr(output, "all") and getattr(output, "ndim", 0) == 2:
         output = output.all(axis=1)
     if hasattr(output, "sum") and getattr(output, "ndim", 0) == 1:

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from checks.humanize import first_line
+
 YAML_SUFFIXES = (".yml", ".yaml")
 _lock = threading.Lock()  # sys.path and the import system are process-wide
 _NOT_A_SCHEMA = "not a Pandera schema (no `columns` mapping)"
@@ -69,11 +71,6 @@ def _import(name: str, base_dir: Path, ref: str) -> ModuleType:
         raise SchemaLoadError(f"schema {ref}: importing {name} failed: {reason}") from None
     finally:
         sys.path.remove(folder)
-
-
-def first_line(error: BaseException) -> str:
-    """An exception's first non-empty line: messages stay on one line."""
-    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 def _elsewhere(name: str, folder: str) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 
+from checks.humanize import first_line
 from checks.probes import Column
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def parquet_facts(
         schema = metadata.schema.to_arrow_schema()
         maxima = _maxima(metadata, want_maxima)
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise FormatError(f"corrupt Parquet file {key}: {_first_line(exc)}") from None
+        raise FormatError(f"corrupt Parquet file {key}: {first_line(exc)}") from None
     return FileFacts(rows=metadata.num_rows, columns=_columns(schema), maxima=maxima)
 
 
@@ -163,11 +164,6 @@ def _utc(value: Any) -> Any:
 
 def _columns(schema: Any) -> tuple[Column, ...]:
     return tuple(Column(name=item.name, type_name=str(item.type)) for item in schema)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 # CSV ----------------------------------------------------------------------------------------------------
@@ -383,7 +379,7 @@ def malformed(key: str, kind: str) -> Iterator[None]:
     try:
         yield
     except (pa.ArrowInvalid, gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise FormatError(f"malformed {kind} file {key}: {_first_line(exc)}") from None
+        raise FormatError(f"malformed {kind} file {key}: {first_line(exc)}") from None
 
 
 FORMATS: Final[dict[str, FactsReader]] = {

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from checks.humanize import first_line
 from checks.probes import (
     ByteSize,
     Column,
@@ -272,8 +273,7 @@ class _Run:
         except (ObjectStoreError, FormatError):
             raise
         except Exception as exc:  # an input the readers did not foresee fails this check, not the dataset
-            reason = next(iter(str(exc).splitlines()), "")
-            raise _Unanswerable(f"cannot validate {where}: {type(exc).__name__}: {reason}") from None
+            raise _Unanswerable(f"cannot validate {where}: {type(exc).__name__}: {first_line(exc)}") from None
         if answer.error is not None:
             raise _Unanswerable(answer.error)
         return answer.value, f"{self._statement(len(facts))}; read a sample of at most {plan.sample:,} rows"

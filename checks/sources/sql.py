@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
+from checks.humanize import first_line
 from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery, Validation
 from checks.sources.base import SourceError
 from checks.sources.dialects import DialectProfile, profile_for
@@ -65,12 +66,6 @@ class Table:
     schema: str | None
     name: str
     columns: list[Column]
-
-
-def first_line(error: BaseException) -> str:
-    """The first non-empty line of a driver error (SQLAlchemy wraps it in `orig`)."""
-    text = str(getattr(error, "orig", None) or error)
-    return next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
 
 
 def user_sql(sql: str) -> sa.TextClause:
@@ -241,6 +236,7 @@ class SqlSource:
             aggregates.update(query.aggregates())
         answers = self._aggregate(conn, found, dataset.where, aggregates) if aggregates else {}
         observed.update((probe, answer) for probe, answer in answers.items() if probe in probes)
+        fetched: dict[str, list[tuple[Any, ...]]] = {}  # two checks sampling the same rows read them once
         for probe, query in queries.items():
             followups: list[str] = []
 
@@ -248,7 +244,10 @@ class SqlSource:
                 statement: sa.Select[Any], display: sa.Select[Any] | None, shown: list[str] = followups
             ) -> list[tuple[Any, ...]]:
                 shown.append(self._display(display if display is not None else statement))
-                return self._run(conn, statement)
+                key = self._display(statement)
+                if key not in fetched:
+                    fetched[key] = self._run(conn, statement)
+                return fetched[key]
 
             observed[probe] = replace(query.finish(answers, run), followups=tuple(followups))
         return observed

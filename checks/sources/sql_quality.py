@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from checks.humanize import first_line
 from checks.probes import Observed, Probe, RowCount
 from checks.quality import frame
 from checks.quality.rules import MAX_SAMPLES, SHAPE_CHECKS, QualityPlan, QualityReport, Rule, RuleResult
@@ -135,7 +136,7 @@ class QualityQuery:
         try:
             fetched = run(statement, None)
         except Exception as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            reason = first_line(error)
             return [
                 RuleResult(column, label, "on_sample", 0, 0, error=f"sample not read: {reason}")
                 for column, label in self.plan.residual_labels
