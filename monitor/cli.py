@@ -132,13 +132,42 @@ def run_checks(
     finally:
         runner.close()
         store.close()
-    return results, runner.store_errors
+    return results, list(runner.store_errors)
 
 
 def write_results(results: Sequence[Result], fmt: str, warn_is_failure: bool) -> None:
     from monitor.report import FORMATS
 
     FORMATS[fmt](results, sys.stdout, warn_is_failure)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="json: one object per line, for log shippers.",
+)
+@click.option(
+    "--grace", "grace_text", default="25s", show_default=True, metavar="DURATION",
+    help="How long SIGTERM/SIGINT wait for running checks before exiting.",
+)
+def run(config_path: Path, log_format: str, grace_text: str) -> None:
+    """The monitor daemon: run every check on its schedule, serve /metrics, /healthz and /readyz.
+
+    SIGHUP reloads the config (an invalid one is rejected and the old one keeps running); SIGTERM and
+    SIGINT let running checks finish, then exit 0. Exits 3 when it cannot start (state store unreachable
+    or used by another demon run, port taken).
+    """
+    from monitor.config.types import parse_duration
+
+    try:
+        grace = parse_duration(grace_text)
+    except ValueError as exc:
+        fail_usage(f"--grace: {exc}")
+    config = load(config_path)
+    from monitor.daemon.main import run_daemon
+
+    sys.exit(run_daemon(config, config_path, log_format, grace))
 
 
 @main.command()

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from monitor.redact import Redactor
 from monitor.state.store import StateStore, StateStoreError
 
 log = logging.getLogger(__name__)
+MAX_STORE_ERRORS = 20
 
 
 def utcnow() -> datetime:
@@ -74,24 +76,23 @@ class Runner:
         self.store = store
         self.clock = clock
         self.redact = Redactor(config.secrets)
-        self._sources: dict[str, Source | SourceError] = {}
+        self._sources: dict[str, Source] = {}
         self._lock = threading.Lock()
-        self.store_errors: list[str] = []  # why results could not be recorded (they are still returned)
+        # Why results could not be recorded (they are still returned): the latest few, for a long-lived daemon.
+        self.store_errors: deque[str] = deque(maxlen=MAX_STORE_ERRORS)
 
     def source(self, name: str) -> Source:
-        """The open source of that name, opened on first use; raises SourceError if it cannot be."""
+        """The open source of that name, opened on first use; raises SourceError if it cannot be.
+
+        A failure is not remembered: the next job tries again, so a daemon recovers once, say, a lake's
+        directory is mounted again.
+        """
         with self._lock:
             if name not in self._sources:
-                try:
-                    self._sources[name] = open_source(
-                        name, self.config.sources[name], self.config.base_dir, self.redact
-                    )
-                except SourceError as exc:
-                    self._sources[name] = exc
-            found = self._sources[name]
-        if isinstance(found, SourceError):
-            raise found
-        return found
+                self._sources[name] = open_source(
+                    name, self.config.sources[name], self.config.base_dir, self.redact
+                )
+            return self._sources[name]
 
     def run(
         self,
@@ -144,7 +145,12 @@ class Runner:
                 result.check,
                 result.outcome.value,
                 duration,
-                extra={"check": result.check, "outcome": result.outcome.value, "duration": duration},
+                extra={
+                    "check": result.check,
+                    "dataset": result.dataset,
+                    "outcome": result.outcome.value,
+                    "duration": round(duration, 6),
+                },
             )
         return results
 
@@ -198,8 +204,7 @@ class Runner:
 
     def close(self) -> None:
         for source in self._sources.values():
-            if not isinstance(source, SourceError):
-                source.close()
+            source.close()
 
 
 def _judge(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.daemon_support import Daemon, start_daemon
 from tests.motoserver import DUMMY_ENV, FOREIGN_ENV, MotoServer, S3Lake, start_moto
 from tests.pgserver import PostgresServer, destroy, start_postgres
 
@@ -48,3 +51,18 @@ def s3(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3L
     moto_server.reset()
     yield S3Lake(moto_server)
     moto_server.reset()
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., Daemon]]:
+    """`spawn(config_path, *args, **kwargs)` starts a real `demon run` (see tests/daemon_support.py); every
+    daemon a test started is killed when it ends, whatever happened."""
+    started: list[Daemon] = []
+
+    def spawn(config: Path, *args: str, **kwargs: Any) -> Daemon:
+        daemon = start_daemon(config, *args, on_start=started.append, **kwargs)
+        return daemon
+
+    yield spawn
+    for daemon in started:
+        daemon.kill()

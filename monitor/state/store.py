@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from checks.result import Outcome, Result
 from monitor.state.engine import create_engine, parse_url, translate_errors, writing
 from monitor.state.errors import StateStoreError
+from monitor.state.lock import LOCKS, DaemonLock
 from monitor.state.migrate import ensure_head
 from monitor.state.tables import results as results_table
 from monitor.state.tables import runs as runs_table
@@ -142,6 +143,15 @@ class StateStore:
                 )
             )
             return int(deleted)
+
+    def lock_daemon(self) -> DaemonLock:
+        """Take the one-daemon lock of this store; raises LockHeld naming the live holder."""
+        return LOCKS[self._url.get_backend_name()](self._engine, self._url)
+
+    def ping(self) -> None:
+        """Raises StateStoreError when the store does not answer (for /healthz)."""
+        with self._reading("answer") as conn:
+            conn.execute(sa.select(sa.literal(1)))
 
     def close(self) -> None:
         self._engine.dispose()

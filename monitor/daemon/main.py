@@ -1,0 +1,212 @@
+"""The life of `demon run`: start, serve, reload on SIGHUP, stop on SIGTERM or SIGINT, keep the store tidy.
+
+Signals only queue an event (a SimpleQueue is safe to use from a handler); the main thread acts on it, so a
+reload or stop never runs inside a signal handler, halfway through some other code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from queue import Empty, SimpleQueue
+from typing import Any
+
+from prometheus_client import make_wsgi_app
+
+from monitor.config import ConfigError, load_config
+from monitor.config.models import Config
+from monitor.daemon import logs
+from monitor.daemon.http import Endpoint, probe_app
+from monitor.daemon.logs import RedactingFilter
+from monitor.daemon.metrics import DaemonMetrics
+from monitor.daemon.service import Scheduler
+from monitor.daemon.status import Status
+from monitor.redact import Redactor
+from monitor.state.lock import DaemonLock, LockHeld
+from monitor.state.store import StateStore, StateStoreError
+
+log = logging.getLogger("monitor.daemon")
+
+EXIT_OK, EXIT_CANNOT_START = 0, 3
+HOUSEKEEPING_SECONDS = 30.0  # how often the lock is verified and pruning considered
+PRUNE_EVERY = timedelta(hours=1)
+_SIGNALS = {signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGHUP: "reload"}
+
+
+@dataclass
+class Daemon:
+    """Everything one `demon run` holds, from the state store to the HTTP endpoint."""
+
+    config_path: Path
+    store: StateStore
+    lock: DaemonLock
+    scheduler: Scheduler
+    status: Status
+    metrics: DaemonMetrics
+    redacting: RedactingFilter
+    run_id: int
+    pruned_at: datetime | None = None
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while the scheduler runs and the state store answers; the body says which is not."""
+        body: dict[str, Any] = {"scheduler": "running" if self.scheduler.running else "stopped"}
+        try:
+            self.store.ping()
+            body["state_store"] = "ok"
+        except StateStoreError as exc:
+            body["state_store"] = self.redacting.redact(str(exc))
+        healthy = self.scheduler.running and body["state_store"] == "ok"
+        return healthy, {"status": "ok" if healthy else "unhealthy", **body}
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready once every dataset has finished its first run."""
+        pending = self.status.pending
+        return pending == 0, {"status": "ready" if pending == 0 else "starting", "datasets_pending": pending}
+
+    def reload(self) -> None:
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("config reload rejected, still running the previous config:\n%s", exc)
+            return
+        for key in ("metrics", "state"):
+            if getattr(config, key) != getattr(self.scheduler.config, key):
+                log.warning("config reload: %s changed; restart demon run to apply it", key)
+        self.redacting.redact = Redactor(config.secrets)
+        changes = self.scheduler.reload(config)
+        log.info(
+            "config reloaded: %d datasets added, %d removed, %d changed, %d rescheduled",
+            len(changes.added), len(changes.removed), len(changes.changed), len(changes.rescheduled),
+            extra={"added": changes.added, "removed": changes.removed, "changed": changes.changed},
+        )
+
+    def housekeeping(self) -> bool:
+        """Verify the lock and prune old results when due; False when another daemon took the store."""
+        try:
+            self.lock.verify()
+        except LockHeld as exc:
+            log.critical("lost the state store lock, stopping: %s", exc)
+            return False
+        except StateStoreError as exc:
+            log.error("state store unreachable: %s", self.redacting.redact(str(exc)))
+            return True
+        now = datetime.now(UTC)
+        if self.pruned_at is None or now - self.pruned_at >= PRUNE_EVERY:
+            self.prune(now)
+        return True
+
+    def close(self) -> None:
+        self.lock.release()
+        self.store.close()
+
+    def prune(self, now: datetime) -> None:
+        retention = self.scheduler.config.state.retention
+        try:
+            deleted = self.store.prune(now - timedelta(seconds=retention))
+        except StateStoreError as exc:
+            log.error("pruning the state store failed: %s", self.redacting.redact(str(exc)))
+            return
+        self.pruned_at = now
+        if deleted:
+            log.info("pruned %d results older than the %s retention", deleted, retention)
+
+
+    def endpoint(self, listen: str) -> Endpoint:
+        """Bind `listen` (raises OSError when it cannot be) for /metrics and the two probes."""
+        return Endpoint(listen, {
+            "/metrics": make_wsgi_app(self.metrics.registry),
+            "/healthz": probe_app(self.health),
+            "/readyz": probe_app(self.readiness),
+        })
+
+
+def run_daemon(config: Config, config_path: Path, log_format: str, grace: float) -> int:
+    """`demon run`: the exit code (0 after a stop signal, 3 when it cannot start or loses its lock)."""
+    redacting = logs.setup(log_format, Redactor(config.secrets))
+    try:
+        daemon = open_daemon(config, config_path, redacting)
+    except StateStoreError as exc:
+        log.error("cannot start: %s", redacting.redact(str(exc)))
+        return EXIT_CANNOT_START
+    try:
+        endpoint = daemon.endpoint(config.metrics.listen)
+    except OSError as exc:
+        log.error("cannot start: cannot listen on %s: %s", config.metrics.listen, exc.strerror or exc)
+        daemon.close()
+        return EXIT_CANNOT_START
+    return serve(daemon, endpoint, grace)
+
+
+def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
+    """Run until a stop signal (or a lost lock); returns the exit code."""
+    events: SimpleQueue[str] = SimpleQueue()
+
+    def queue_event(signum: int, _frame: object) -> None:
+        events.put(_SIGNALS[signal.Signals(signum)])
+
+    for signum in _SIGNALS:
+        signal.signal(signum, queue_event)
+    daemon.scheduler.start()
+    endpoint.start()
+    log.info("demon run: %d datasets scheduled; serving /metrics, /healthz and /readyz on http://%s",
+             len(daemon.scheduler.config.datasets), endpoint.address)
+    code = EXIT_OK
+    while True:
+        try:
+            event = events.get(timeout=HOUSEKEEPING_SECONDS)
+        except Empty:
+            if daemon.housekeeping():
+                continue
+            code, event = EXIT_CANNOT_START, "stop"
+        if event == "reload":
+            daemon.reload()
+        else:
+            break
+    endpoint.stop()
+    return shutdown(daemon, grace, code)
+
+
+def shutdown(daemon: Daemon, grace: float, code: int) -> int:
+    """Let running checks finish (up to `grace`), record the run and release everything."""
+    log.info("stopping: waiting up to %.0fs for running checks", grace)
+    started = time.monotonic()
+    still = daemon.scheduler.stop(grace)
+    try:
+        daemon.store.finish_run(daemon.run_id, daemon.status.summary())
+    except StateStoreError as exc:
+        log.error("could not record the end of the run: %s", daemon.redacting.redact(str(exc)))
+    daemon.close()
+    if still:
+        log.warning("stopped after %.1fs with %d datasets still running (their results are not stored): %s",
+                    time.monotonic() - started, len(still), ", ".join(still))
+        logging.shutdown()
+        os._exit(code)  # their threads are blocked in a query; the interpreter would wait for them at exit
+    log.info("stopped after %.1fs", time.monotonic() - started)
+    return code
+
+
+def open_daemon(config: Config, config_path: Path, redacting: RedactingFilter) -> Daemon:
+    """Open and lock the state store and start a run in it, or raise StateStoreError saying why not."""
+    store = StateStore.open(config.state.url, config.base_dir)
+    try:
+        lock = store.lock_daemon()
+    except BaseException:
+        store.close()
+        raise
+    try:
+        run_id = store.start_run("run")
+        status = Status(list(config.datasets))
+        metrics = DaemonMetrics(status)
+        scheduler = Scheduler(config, store, status, metrics, run_id)
+    except BaseException:
+        lock.release()
+        store.close()
+        raise
+    daemon = Daemon(config_path, store, lock, scheduler, status, metrics, redacting, run_id)
+    daemon.prune(datetime.now(UTC))
+    return daemon

@@ -1,0 +1,255 @@
+"""The scheduler of `demon run`: one APScheduler job per dataset, reloaded in place, stopped gracefully.
+
+Each source gets its own executor, sized by its `max_concurrency`: a dataset job waits for its checks there
+(so `max_instances=1` really holds), and a hung source fills only its own pool, never another's. Jobs live
+in memory, rebuilt from the config; a state-store lock keeps a second daemon away (see state/lock.py).
+
+Missed runs are counted, never silently dropped. `coalesce` is off and the misfire grace is one period, so
+when a dataset falls behind, every planned run older than a period is reported missed ("late") and only the
+latest runs; a run planned while the previous one is still going is reported missed ("overlap").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from checks.result import Outcome, Result
+from checks.sources import SourceError
+from monitor.config.models import Config
+from monitor.daemon.metrics import DaemonMetrics
+from monitor.daemon.status import Status
+from monitor.daemon.triggers import Phased
+from monitor.runner import DatasetJob, Runner, plan
+from monitor.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Generation:
+    """One loaded config and the runner that runs it; a reload replaces it whole.
+
+    Jobs already running finish on the generation they started with; its sources close when the last ends.
+    """
+
+    config: Config
+    runner: Runner
+    jobs: dict[str, DatasetJob]
+    in_flight: int = 0
+    retired: bool = False
+    closed: bool = False
+
+    @classmethod
+    def of(cls, config: Config, store: StateStore) -> Generation:
+        return cls(config, Runner(config, store), {job.name: job for job in plan(config, config.checks)})
+
+    def executor(self, dataset: str) -> str:
+        source = self.jobs[dataset].dataset.source
+        return f"{source}/{self.config.sources[source].max_concurrency}"
+
+    def trigger(self, dataset: str) -> Phased:
+        schedule = self.jobs[dataset].dataset.schedule
+        assert schedule is not None  # datasets inherit the default schedule
+        return Phased(schedule, dataset)
+
+
+@dataclass
+class Changes:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    rescheduled: list[str] = field(default_factory=list)
+
+
+def diff(old: Generation, new: Generation) -> Changes:
+    """Which datasets a reload adds, removes, changes (definition or source) and must reschedule."""
+    changes = Changes(
+        added=[name for name in new.jobs if name not in old.jobs],
+        removed=[name for name in old.jobs if name not in new.jobs],
+    )
+    for name in (name for name in new.jobs if name in old.jobs):
+        before, after = old.jobs[name], new.jobs[name]
+        source_changed = old.config.sources[before.dataset.source] != new.config.sources[after.dataset.source]
+        if before != after or source_changed:
+            changes.changed.append(name)
+        if before.dataset.schedule != after.dataset.schedule or old.executor(name) != new.executor(name):
+            changes.rescheduled.append(name)
+    return changes
+
+
+class Scheduler:
+    """Runs every dataset on its schedule until `stop`; `reload` swaps in a new config."""
+
+    def __init__(
+        self, config: Config, store: StateStore, status: Status, metrics: DaemonMetrics, run_id: int
+    ) -> None:
+        self._store, self._status, self._metrics, self._run_id = store, status, metrics, run_id
+        self._generation = Generation.of(config, store)
+        self._lock = threading.Condition()  # guards generations, running datasets and start times
+        self._running: set[str] = set()
+        self._started: dict[str, datetime] = {}
+        self._pools: dict[str, ThreadPoolExecutor] = {}  # executor alias -> pool
+        self._stopping = False
+        self._aps = BackgroundScheduler(timezone=UTC)
+        self._aps.add_listener(self._ran, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self._aps.add_listener(self._missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+
+    @property
+    def config(self) -> Config:
+        return self._generation.config
+
+    @property
+    def running(self) -> bool:
+        return bool(self._aps.running) and not self._stopping
+
+    def start(self) -> None:
+        """Start every dataset now (the first round) and then on its schedule."""
+        self._schedule(self._generation, list(self._generation.jobs), first_run=datetime.now(UTC))
+        self._aps.start()
+
+    def reload(self, config: Config) -> Changes:
+        with self._lock:
+            old, new = self._generation, Generation.of(config, self._store)
+            self._generation = new
+            old.retired = True
+        changes = diff(old, new)
+        for name in changes.removed:
+            self._aps.remove_job(name)
+        self._schedule(new, changes.added, first_run=datetime.now(UTC))
+        for name in changes.rescheduled:
+            self._aps.modify_job(name, executor=self._executor(new, name))
+            self._aps.reschedule_job(name, trigger=new.trigger(name))
+        self._drop_unused_executors(new)
+        self._status.retain(config.sources, new.jobs, {spec.id for spec in config.checks})
+        self._close_if_idle(old)
+        return changes
+
+    def stop(self, grace: float) -> list[str]:
+        """Stop scheduling, wait up to `grace` seconds for running datasets; returns those still running."""
+        with self._lock:
+            self._stopping = True
+        self._aps.shutdown(wait=False)  # queued runs return at once: see _run
+        with self._lock:
+            self._lock.wait_for(lambda: not self._running, timeout=grace)
+            still = sorted(self._running)
+        if not still:
+            self._generation.runner.close()
+        return still
+
+    # --- jobs ----------------------------------------------------------------------------------------
+
+    def _schedule(self, generation: Generation, names: Sequence[str], first_run: datetime) -> None:
+        for name in names:
+            trigger = generation.trigger(name)
+            self._aps.add_job(
+                self._run,
+                trigger=trigger,
+                args=(name,),
+                id=name,
+                name=f"dataset {name}",
+                executor=self._executor(generation, name),
+                max_instances=1,
+                coalesce=False,
+                misfire_grace_time=math.ceil(trigger.period),  # APScheduler takes whole seconds
+                next_run_time=first_run,
+            )
+
+    def _executor(self, generation: Generation, dataset: str) -> str:
+        """The alias of the dataset's source pool, created on first use (and anew when its size changes)."""
+        alias = generation.executor(dataset)
+        if alias not in self._pools:
+            source = generation.jobs[dataset].dataset.source
+            workers = generation.config.sources[source].max_concurrency
+            named = {"thread_name_prefix": f"demon-{source}"}
+            self._pools[alias] = ThreadPoolExecutor(workers, pool_kwargs=named)
+            self._aps.add_executor(self._pools[alias], alias)
+        return alias
+
+    def _drop_unused_executors(self, generation: Generation) -> None:
+        used = {generation.executor(name) for name in generation.jobs}
+        for alias in [alias for alias in self._pools if alias not in used]:
+            self._aps.remove_executor(alias, shutdown=False)
+            self._pools.pop(alias).shutdown(wait=False)  # its running datasets finish; nothing new comes
+
+    def _run(self, name: str) -> None:
+        """One dataset's checks; never raises (the runner turns every failure into `error` results)."""
+        with self._lock:
+            generation = self._generation
+            if self._stopping or name not in generation.jobs:
+                return
+            self._running.add(name)
+            self._started[name] = datetime.now(UTC)
+            generation.in_flight += 1
+        try:
+            job = generation.jobs[name]
+            results = generation.runner.run_job(job, self._run_id)
+            self._status.dataset_done(name, results)
+            self._source_seen(generation, job, results)
+        finally:
+            with self._lock:
+                self._running.discard(name)
+                generation.in_flight -= 1
+                self._lock.notify_all()
+            self._close_if_idle(generation)
+
+    def _source_seen(self, generation: Generation, job: DatasetJob, results: Sequence[Result]) -> None:
+        """A source is up when any check got an answer; when all errored, a ping tells down from broken."""
+        source = job.dataset.source
+        reason = None
+        if all(result.outcome is Outcome.ERROR for result in results):
+            try:
+                generation.runner.source(source).ping()
+            except SourceError as exc:
+                reason = str(exc)
+        before = self._status.source_seen(source, reason)
+        if reason is not None:
+            log.warning("source %s is down: %s", source, reason, extra={"source": source})
+        elif before is not None:
+            log.info("source %s is up again", source, extra={"source": source})
+
+    def _close_if_idle(self, generation: Generation) -> None:
+        with self._lock:
+            close = generation.retired and generation.in_flight == 0 and not generation.closed
+            generation.closed = generation.closed or close
+        if close:
+            generation.runner.close()
+
+    # --- events --------------------------------------------------------------------------------------
+
+    def _ran(self, event: JobExecutionEvent) -> None:
+        with self._lock:
+            started = self._started.pop(event.job_id, None)
+        if started is None:  # the run returned at once (stopping, or removed by a reload)
+            return
+        lag = max(0.0, (started - event.scheduled_run_time).total_seconds())
+        self._metrics.lag.observe(lag)
+        log.info("dataset %s: ran %.3fs after its planned time", event.job_id, lag,
+                 extra={"dataset": event.job_id, "lag": round(lag, 6)})
+
+    def _missed(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
+        if isinstance(event, JobSubmissionEvent):
+            planned, reason = list(event.scheduled_run_times), "overlap"
+            why = "its previous run was still going"
+        else:
+            planned, reason = [event.scheduled_run_time], "late"
+            why = "it waited longer than its schedule's period to start"
+        self._metrics.missed.labels(reason).inc(len(planned))
+        for moment in planned:
+            log.warning("dataset %s: missed the run planned at %s: %s", event.job_id, moment.isoformat(), why,
+                        extra={"dataset": event.job_id, "missed": reason})

@@ -1,0 +1,75 @@
+"""What the dataset jobs leave behind for /healthz, /readyz and /metrics: plain data behind one lock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from checks.result import Outcome, Result
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """Whether a source answered its latest job, since when, and why not."""
+
+    up: bool
+    since: datetime
+    reason: str = ""
+
+
+class Status:
+    """Latest results per check, source reachability and the first round's progress; safe across threads."""
+
+    def __init__(self, datasets: Collection[str]) -> None:
+        self._lock = threading.Lock()
+        self._pending = set(datasets)  # datasets that have not finished their first run yet
+        self._latest: dict[str, Result] = {}
+        self._sources: dict[str, SourceStatus] = {}
+
+    def dataset_done(self, dataset: str, results: Iterable[Result]) -> None:
+        with self._lock:
+            self._pending.discard(dataset)
+            self._latest.update((result.check, result) for result in results)
+
+    def source_seen(self, source: str, reason: str | None) -> SourceStatus | None:
+        """Record the source as up (reason None) or down; returns the previous status when it changed."""
+        with self._lock:
+            before = self._sources.get(source)
+            if before is not None and before.up == (reason is None):
+                return None
+            self._sources[source] = SourceStatus(reason is None, datetime.now(UTC), reason or "")
+            return before
+
+    def retain(self, sources: Collection[str], datasets: Collection[str], checks: Collection[str]) -> None:
+        """Forget what a reload removed, so it is no longer reported or awaited."""
+        with self._lock:
+            self._sources = {name: status for name, status in self._sources.items() if name in sources}
+            self._latest = {check: result for check, result in self._latest.items() if check in checks}
+            self._pending &= set(datasets)
+
+    @property
+    def ready(self) -> bool:
+        with self._lock:
+            return not self._pending
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def sources(self) -> dict[str, SourceStatus]:
+        with self._lock:
+            return dict(self._sources)
+
+    def latest(self) -> dict[str, Result]:
+        with self._lock:
+            return dict(self._latest)
+
+    def summary(self) -> dict[str, int]:
+        """Outcome counts over each check's latest result (stored with the daemon's run when it stops)."""
+        counts = {outcome.value: 0 for outcome in Outcome}
+        for result in self.latest().values():
+            counts[result.outcome.value] += 1
+        return counts

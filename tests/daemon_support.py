@@ -1,0 +1,142 @@
+"""A real `demon run` process for tests: started on a free 127.0.0.1 port, probed over HTTP, signalled.
+
+The daemon runs as `python -m monitor run` in its own process (as under systemd), with JSON logs captured to a
+file so tests can read what it did line by line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.pgserver import free_port
+
+
+@dataclass
+class Response:
+    status: int
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Daemon:
+    """One `demon run` process; `logs()` parses its JSON log lines so far."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    _handle: Any = field(repr=False, default=None)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, timeout: float = 10.0) -> Response:
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=timeout) as reply:
+                return Response(reply.status, reply.read().decode())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, error.read().decode())
+
+    def metrics(self) -> str:
+        return self.get("/metrics").body
+
+    def metric(self, name: str, labels: str = "") -> float | None:
+        """The value of one sample (`name{labels}` exactly as exposed), or None when absent."""
+        wanted = f"{name}{{{labels}}}" if labels else name
+        for line in self.metrics().splitlines():
+            key, _, value = line.rpartition(" ")
+            if key == wanted:
+                return float(value)
+        return None
+
+    def text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def logs(self) -> list[dict[str, Any]]:
+        """The JSON log lines written so far (a traceback or other non-JSON line is kept as message)."""
+        lines = []
+        for line in self.text().splitlines():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                lines.append({"level": "raw", "message": line})
+        return lines
+
+    def checks_logged(self) -> list[dict[str, Any]]:
+        return [line for line in self.logs() if "check" in line and "outcome" in line]
+
+    def signal(self, signum: signal.Signals) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 60.0) -> int:
+        code = self.process.wait(timeout=timeout)
+        if self._handle is not None:
+            self._handle.close()
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.wait()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def wait_for(
+    condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1, what: str = ""
+) -> Any:
+    """Poll until `condition()` is truthy and return it; fail the test with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+def start_daemon(
+    config: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None,
+    wait_healthy: bool = True, on_start: Callable[[Daemon], None] | None = None,
+) -> Daemon:
+    """Start `demon run -c config --log-format json` listening on `port` (the config's metrics.listen must
+    say `127.0.0.1:${DEMON_TEST_PORT}`, set here) and wait until /healthz answers 200."""
+    port = port or free_port()
+    log_path = config.parent / f"daemon-{port}-{time.monotonic_ns()}.log"
+    handle = log_path.open("wb")
+    environ = {**os.environ, **(env or {}), "DEMON_TEST_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "-c", str(config), "--log-format", "json", *args],
+        stdout=handle, stderr=subprocess.STDOUT, env=environ, cwd=config.parent,
+    )
+    daemon = Daemon(process, port, log_path, handle)
+    if on_start is not None:
+        on_start(daemon)
+    if wait_healthy:
+        wait_for(lambda: _healthy(daemon), timeout=60, what="demon run to serve /healthz")
+    return daemon
+
+
+def _healthy(daemon: Daemon) -> bool:
+    if not daemon.alive():
+        raise AssertionError(f"demon run exited with {daemon.process.returncode}:\n{daemon.text()}")
+    try:
+        return daemon.get("/healthz", timeout=2).status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
