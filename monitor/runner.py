@@ -78,7 +78,7 @@ class Runner:
         self.redact = Redactor(config.secrets)
         self._sources: dict[str, Source] = {}
         self._lock = threading.Lock()
-        # Why results could not be recorded (they are still returned): the latest few, for a long-lived daemon.
+        # Why results were not stored (they are still returned): only the latest few, for a long-lived daemon.
         self.store_errors: deque[str] = deque(maxlen=MAX_STORE_ERRORS)
 
     def source(self, name: str) -> Source:

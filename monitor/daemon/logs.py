@@ -53,5 +53,5 @@ def setup(fmt: str, redact: Redactor, level: int = logging.INFO) -> RedactingFil
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # demon logs each run itself, with its outcome
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # demon logs runs and missed runs itself
     return redacting

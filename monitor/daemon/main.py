@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ from monitor.state.store import StateStore, StateStoreError
 
 log = logging.getLogger("monitor.daemon")
 
-EXIT_OK, EXIT_CANNOT_START = 0, 3
+EXIT_OK, EXIT_CANNOT_START, EXIT_INTERRUPTED = 0, 3, 130
 HOUSEKEEPING_SECONDS = 30.0  # how often the lock is verified and pruning considered
 PRUNE_EVERY = timedelta(hours=1)
 _SIGNALS = {signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGHUP: "reload"}
@@ -146,8 +147,16 @@ def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
     """Run until a stop signal (or a lost lock); returns the exit code."""
     events: SimpleQueue[str] = SimpleQueue()
 
+    stopping = threading.Event()
+
     def queue_event(signum: int, _frame: object) -> None:
-        events.put(_SIGNALS[signal.Signals(signum)])
+        event = _SIGNALS[signal.Signals(signum)]
+        if event == "stop":
+            if stopping.is_set():  # a second Ctrl-C: the user does not want to wait
+                os.write(2, b"demon run: second stop signal, exiting without waiting for running checks\n")
+                os._exit(EXIT_INTERRUPTED)
+            stopping.set()
+        events.put(event)
 
     for signum in _SIGNALS:
         signal.signal(signum, queue_event)

@@ -133,8 +133,9 @@ class Scheduler:
             self._aps.remove_job(name)
         self._schedule(new, changes.added, first_run=datetime.now(UTC))
         for name in changes.rescheduled:
-            self._aps.modify_job(name, executor=self._executor(new, name))
-            self._aps.reschedule_job(name, trigger=new.trigger(name))
+            trigger = new.trigger(name)
+            self._aps.modify_job(name, executor=self._executor(new, name), misfire_grace_time=_grace(trigger))
+            self._aps.reschedule_job(name, trigger=trigger)
         self._drop_unused_executors(new)
         self._status.retain(config.sources, new.jobs, {spec.id for spec in config.checks})
         self._close_if_idle(old)
@@ -166,7 +167,7 @@ class Scheduler:
                 executor=self._executor(generation, name),
                 max_instances=1,
                 coalesce=False,
-                misfire_grace_time=math.ceil(trigger.period),  # APScheduler takes whole seconds
+                misfire_grace_time=_grace(trigger),
                 next_run_time=first_run,
             )
 
@@ -253,3 +254,8 @@ class Scheduler:
         for moment in planned:
             log.warning("dataset %s: missed the run planned at %s: %s", event.job_id, moment.isoformat(), why,
                         extra={"dataset": event.job_id, "missed": reason})
+
+
+def _grace(trigger: Phased) -> int:
+    """One period: later than that, the next planned run is due anyway (APScheduler takes whole seconds)."""
+    return math.ceil(trigger.period)
