@@ -86,23 +86,26 @@ class StateStore:
                 )
 
     def last_success_values(self, check_ids: Collection[str]) -> dict[str, float]:
-        """Per check, the value of its latest pass or warn result that has one."""
+        """Per check, the value of its latest pass or warn result that has one.
+
+        One `LIMIT 1` per check, walking the (check_id, started_at) index backwards: the cost stays the same
+        after months of history, where ranking every result of the check would grow with it.
+        """
         if not check_ids:
             return {}
-        rank = sa.func.row_number().over(
-            partition_by=results_table.c.check_id,
-            order_by=(results_table.c.started_at.desc(), results_table.c.id.desc()),
-        )
-        ranked = (
-            sa.select(results_table.c.check_id, results_table.c.value, rank.label("recency"))
+        latest = [
+            sa.select(results_table.c.check_id, results_table.c.value)
             .where(
-                results_table.c.check_id.in_(list(check_ids)),
+                results_table.c.check_id == check,
                 results_table.c.outcome.in_(_SUCCESS),
                 results_table.c.value.is_not(None),
             )
+            .order_by(results_table.c.started_at.desc(), results_table.c.id.desc())
+            .limit(1)
             .subquery()
-        )
-        query = sa.select(ranked.c.check_id, ranked.c.value).where(ranked.c.recency == 1)
+            for check in dict.fromkeys(check_ids)
+        ]
+        query = sa.union_all(*(sa.select(found.c.check_id, found.c.value) for found in latest))
         with self._reading("read last values") as conn:
             return {check: float(value) for check, value in conn.execute(query)}
 
