@@ -188,8 +188,13 @@ class Runner:
             except CheckSetupError as exc:
                 evaluations[spec.id] = Evaluation(Outcome.ERROR, self.redact(str(exc)))
                 runnable.remove(spec)
+        try:
+            history = self._history([spec.id for spec in runnable])
+        except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
+            message = self.redact(f"cannot read the checks' history: {exc}")
+            evaluations.update((spec.id, Evaluation(Outcome.ERROR, message)) for spec in runnable)
+            return evaluations, {}
         observed = source.observe(job.dataset, {probe for probes in wanted.values() for probe in probes})
-        history = self._history([spec.id for spec in runnable])
         provenance = {}
         for spec in runnable:
             provenance[spec.id] = _provenance([observed[probe] for probe in wanted[spec.id]])

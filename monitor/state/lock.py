@@ -98,8 +98,9 @@ class AdvisoryLock:
         with translate_errors(self._url, "lock it"):
             conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             try:
+                found = holder()  # application_name keeps 63 bytes: the start time is the session's own
                 conn.execute(sa.text("SELECT set_config('application_name', :name, false)"),
-                             {"name": "demon run " + json.dumps(holder())})
+                             {"name": f"demon run {found['pid']}@{found['host']}"[:63]})
                 taken = conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": _ADVISORY_KEY})
                 if not taken.scalar_one():
                     found = describe(self._holder(conn))
@@ -111,23 +112,26 @@ class AdvisoryLock:
 
     def _holder(self, conn: Connection) -> dict[str, object] | None:
         query = sa.text(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+            "SELECT a.application_name, a.backend_start "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
             "(SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND (l.classid::bigint << 32 | l.objid::bigint) = :key"
         )
-        name = conn.execute(query, {"key": _ADVISORY_KEY}).scalar()
-        return _parse(str(name).removeprefix("demon run ")) if name else None
+        row = conn.execute(query, {"key": _ADVISORY_KEY}).first()
+        if row is None or not str(row[0]).startswith("demon run "):
+            return None
+        pid, _, host = str(row[0]).removeprefix("demon run ").partition("@")
+        return {"pid": pid, "host": host, "since": row[1].isoformat() if row[1] else "?"}
 
     def verify(self) -> None:
         """After a server restart the session (and lock) is gone: take it again, unless another daemon has."""
-        try:
-            assert self._conn is not None
-            with translate_errors(self._url, "check its lock"):
-                self._conn.execute(sa.text("SELECT 1"))
-            return
-        except StateStoreError:
-            self._drop()
+        if self._conn is not None:
+            try:
+                with translate_errors(self._url, "check its lock"):
+                    self._conn.execute(sa.text("SELECT 1"))
+                return
+            except StateStoreError:
+                self._drop()
         self._take()
 
     def release(self) -> None:
