@@ -113,7 +113,8 @@ class AdvisoryLock:
     def _holder(self, conn: Connection) -> dict[str, object] | None:
         query = sa.text(
             "SELECT a.application_name, a.backend_start "
-            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
             "(SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND (l.classid::bigint << 32 | l.objid::bigint) = :key"
         )
