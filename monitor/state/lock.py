@@ -98,13 +98,13 @@ class AdvisoryLock:
         with translate_errors(self._url, "lock it"):
             conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             try:
-                found = holder()  # application_name keeps 63 bytes: the start time is the session's own
+                me = holder()  # application_name keeps 63 bytes: the start time is the session's own
                 conn.execute(sa.text("SELECT set_config('application_name', :name, false)"),
-                             {"name": f"demon run {found['pid']}@{found['host']}"[:63]})
+                             {"name": f"demon run {me['pid']}@{me['host']}"[:63]})
                 taken = conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": _ADVISORY_KEY})
                 if not taken.scalar_one():
-                    found = describe(self._holder(conn))
-                    raise LockHeld(f"state store {masked(self._url)} is in use by {found}")
+                    other = describe(self._holder(conn))
+                    raise LockHeld(f"state store {masked(self._url)} is in use by {other}")
             except BaseException:
                 conn.close()
                 raise
