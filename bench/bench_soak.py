@@ -131,13 +131,20 @@ def table(i: int) -> str:
     return f"t{i:04d}"
 
 
-def write_config(directory: Path, database: Path, datasets: int, every: str) -> Path:
-    """N datasets x 5 checks, metrics on ${DEMON_TEST_PORT} (start_daemon sets it to a free port)."""
+def write_config(
+    directory: Path, database: Path, datasets: int, every: str, memory_limit: str | None = None
+) -> Path:
+    """N datasets x 5 checks, metrics on ${DEMON_TEST_PORT} (start_daemon sets it to a free port).
+
+    `memory_limit` goes to DuckDB through the URL: its buffer cache keeps table data up to that limit
+    (80% of RAM by default), which is most of the daemon's RSS over many tables.
+    """
     blocks = "".join(DATASET.format(name=table(i)) for i in range(datasets))
+    url = f"duckdb:///{database}" + (f"?memory_limit={memory_limit}" if memory_limit else "")
     path = directory / "demon.yml"
     path.write_text(
         "version: 1\n"
-        f"sources:\n  warehouse: {{kind: sql, url: 'duckdb:///{database}', max_concurrency: 4}}\n"
+        f"sources:\n  warehouse: {{kind: sql, url: '{url}', max_concurrency: 4}}\n"
         f"defaults: {{schedule: every {every}}}\n"
         f"datasets:\n{blocks}"
         "metrics: {listen: '127.0.0.1:${DEMON_TEST_PORT}'}\n"
@@ -360,6 +367,8 @@ def report(figures: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     print(f"scheduler lag after the first round ({f['steady_runs']} runs): p50 {fmt(lag['p50'])}s, "
           f"p99 {fmt(lag['p99'])}s, max {fmt(lag['max'])}s")
     run = f["run_seconds"]
+    print(f"{LAG_COUNT} at the last sample: {fmt(f['lag_count_metric'], '.0f')} "
+          f"(lag lines logged up to the stop: {first['runs'] + f['steady_runs']})")
     print(f"dataset run time: p50 {fmt(run['p50'])}s, p99 {fmt(run['p99'])}s, max {fmt(run['max'])}s")
     print(f"runs after the warm-up ({f['warmup_seconds']:.0f}s): {f['runs_done']} done of "
           f"{f['runs_planned']} planned ({fmt(f['runs_done_percent'], '.1f')}%)")
@@ -405,7 +414,7 @@ def scheduling(logs: list[dict[str, Any]], soak: Soak, end: float) -> dict[str, 
 def resources(samples: list[Sample], rows: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
     after = [row["cpu_percent"] for row in rows[1:] if row["cpu_percent"] is not None]
     return {
-        "missed_metric": samples[-1].missed,
+        "missed_metric": samples[-1].missed, "lag_count_metric": samples[-1].lags,
         "cpu_warmup": rows[0]["cpu_percent"] if rows else None,
         "cpu_end": rows[-1]["cpu_percent"] if rows else None,
         "cpu_after_warmup": statistics.fmean(after) if after else None,
@@ -414,12 +423,12 @@ def resources(samples: list[Sample], rows: list[dict[str, Any]], warmup: float) 
     }
 
 
-def storage(db: Path, samples: list[Sample], runs_done: int, soak: Soak) -> dict[str, Any]:
+def storage(db: Path, samples: list[Sample], runs_done: int, soak: Soak, end: float) -> dict[str, Any]:
     """Bytes per result row of the stopped daemon's store; growth = result rows per minute x that."""
     size = file_bytes(db) + file_bytes(wal_of(db))  # before store_rows: a reader may leave an empty -wal
     counts = store_rows(db) if db.exists() else {}
     per_row = size / counts["results"] if counts.get("results") else None
-    window = samples[-1].at - soak.warmup
+    window = end - soak.warmup
     rows_per_minute = runs_done * CHECKS_PER_DATASET / (window / 60) if window > 0 else None
     per_min = per_row * rows_per_minute if per_row is not None and rows_per_minute is not None else None
     return {
@@ -440,12 +449,13 @@ def summarise(
     logs = daemon.logs()
     _, steady = lag_lines(logs, soak.started)
     rows = per_minute(samples, steady, run_durations(logs, soak.started)) if samples[-1].at >= 60 else []
-    figures = scheduling(logs, soak, min(samples[-1].at, soak.minutes * 60))
+    end = min(samples[-1].at, soak.minutes * 60)
+    figures = scheduling(logs, soak, end)
     return {
         **{key: getattr(soak, key) for key in ("datasets", "minutes", "every", "startup_seconds", "run_dir")},
         "exit_code": soak.exit_code, "died": soak.died, "warmup_seconds": soak.warmup,
         **figures, **resources(samples, rows, soak.warmup),
-        **storage(soak.run_dir / "state" / "state.db", samples, figures["runs_done"], soak),
+        **storage(soak.run_dir / "state" / "state.db", samples, figures["runs_done"], soak, end),
     }, rows
 
 
@@ -454,6 +464,7 @@ def main() -> int:
     parser.add_argument("--datasets", type=int, default=1000)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--every", default="1m", help="the datasets' schedule; its period is the warm-up")
+    parser.add_argument("--duckdb-memory-limit", default=None, help="e.g. 128MB (DuckDB's memory_limit)")
     args = parser.parse_args()
     start = time.perf_counter()
     database = warehouse(args.datasets)
@@ -462,7 +473,8 @@ def main() -> int:
     run_dir = Path(tempfile.mkdtemp(prefix=f"run-{args.datasets}-", dir=CACHE))
     spawned = time.time()
     try:
-        daemon = start_daemon(write_config(run_dir, database, args.datasets, args.every))
+        config = write_config(run_dir, database, args.datasets, args.every, args.duckdb_memory_limit)
+        daemon = start_daemon(config)
     except AssertionError as exc:
         print(f"demon run did not start: {exc}", file=sys.stderr)
         return 1

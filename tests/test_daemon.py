@@ -35,7 +35,7 @@ Line = dict[str, Any]
 
 SLOW_SQL = "SELECT count(*) FROM range({rows}) t(i) WHERE i % 7 = 3"
 SLOW_ROWS = 150_000_000  # about two seconds
-OVER_A_SECOND = 125_000_000  # longer than an `every 1s` period, even on a fast machine
+OVER_A_SECOND = 125_000_000  # about 1.4 seconds: longer than an `every 1s` period
 ENDLESS_ROWS = 5_000_000_000  # about a minute: only ever interrupted
 
 
@@ -230,7 +230,7 @@ def test_sighup_applies_added_removed_and_changed_datasets(tmp_path: Path, spawn
         + dataset("moved", "- volume: {min: 10}", schedule="every 1w"),
     )
     daemon = spawn(config)
-    stored(tmp_path, "kept.volume", at_least=2)
+    assert {r.outcome for r in stored(tmp_path, "kept.volume", at_least=2)} == {Outcome.PASS}
     stored(tmp_path, "dropped.volume", at_least=2)
     assert len(stored(tmp_path, "moved.volume")) == 1  # the start-up run; the next is a week away
     assert daemon.metric("demon_source_up", 'source="spare"') == 1.0
@@ -250,11 +250,10 @@ def test_sighup_applies_added_removed_and_changed_datasets(tmp_path: Path, spawn
     after = log_time(reloaded)
 
     assert {r.outcome for r in stored_after(tmp_path, "kept.volume", after, at_least=2)} == {Outcome.FAIL}
-    assert {r.outcome for r in history(tmp_path, "kept.volume") if r.started_at < after} == {Outcome.PASS}
     assert {r.outcome for r in stored(tmp_path, "added.volume", at_least=2)} == {Outcome.FAIL}
     stored_after(tmp_path, "moved.volume", after, at_least=2)
-    dropped = history(tmp_path, "dropped.volume")
-    assert dropped and max(r.started_at for r in dropped) < after + timedelta(milliseconds=50)
+    dropped = history(tmp_path, "dropped.volume")  # a run that began before the reload may end after it
+    assert dropped and max(r.started_at for r in dropped) < after + timedelta(milliseconds=500)
     assert daemon.metric("demon_source_up", 'source="spare"') is None
     assert daemon.alive()
 

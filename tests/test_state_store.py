@@ -96,6 +96,77 @@ def test_empty_store_is_migrated_to_head_and_matches_the_tables(store: StateStor
         engine.dispose()
 
 
+def migrate_to(url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def test_results_stored_before_statements_were_interned_keep_their_statements(
+    state_url: str, tmp_path: Path
+) -> None:
+    migrate_to(state_url, "0001")
+    fused, other = "SELECT count(*) FROM t", "SELECT 'it''s' AS quote -- ünïcødé"
+    execute(state_url, "INSERT INTO runs (id, command, started_at) VALUES (1, 'check', '2026-11-23 10:00')")
+    for row_id, texts in ((1, [fused]), (2, [fused, other]), (3, [])):
+        execute(state_url, sa.text(
+            "INSERT INTO results (id, run_id, check_id, dataset, kind, source, outcome, thresholds, message,"
+            " started_at, duration_seconds, statements, details) VALUES (:id, 1, 'orders.volume', 'orders',"
+            " 'volume', 'warehouse', 'pass', '{}', 'ok', :at, 0.1, :texts, '{}')"
+        ).bindparams(
+            sa.bindparam("texts", texts, type_=sa.JSON()), id=row_id, at=T0 + timedelta(minutes=row_id)
+        ))
+
+    with StateStore.open(state_url, tmp_path) as store:  # migrates 0001 -> head
+        history = store.history("orders.volume")
+    assert [result.statements for result in history] == [(), (fused, other), (fused,)]
+    assert scalar(state_url, "SELECT count(*) FROM statements") == 2
+
+
+def test_each_statement_is_stored_once_however_many_results_use_it(store: StateStore, state_url: str) -> None:
+    run = store.start_run("check")
+    fused = "SELECT count(*) AS demon_p0, max(loaded_at) AS demon_p1 FROM orders"
+    checks = ("orders.volume", "orders.freshness")
+    for minute in range(3):
+        store.record(run, [make_result(check, at=T0 + timedelta(minutes=minute), statements=(fused,))
+                           for check in checks])
+    store.record(run, [make_result("orders.metric", at=T0, statements=(fused, "SELECT 1"))])
+    assert scalar(state_url, "SELECT count(*) FROM statements") == 2
+    assert [result.statements for result in store.history("orders.metric")] == [(fused, "SELECT 1")]
+    assert {result.statements for result in store.history("orders.volume")} == {(fused,)}
+
+
+def test_prune_drops_statements_only_old_results_used(store: StateStore, state_url: str) -> None:
+    run = store.start_run("check")
+    store.record(run, [make_result(at=LONG_AGO, statements=("SELECT 'old'", "SELECT 'shared'"))])
+    backdate(state_url, tables.statements, "last_used_at")
+    store.record(run, [make_result(at=T0, statements=("SELECT 'shared'", "SELECT 'new'"))])
+
+    assert store.prune(T0 - timedelta(days=90)) == 1
+    remaining = {row[0] for row in _rows(state_url, "SELECT text FROM statements")}
+    assert remaining == {"SELECT 'shared'", "SELECT 'new'"}  # 'shared' was used again, so it was refreshed
+    assert [result.statements for result in store.history("orders.volume")] == [
+        ("SELECT 'shared'", "SELECT 'new'")]
+
+
+def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
 _OPEN_AND_REPORT = """
 import json, pathlib, sys
 from monitor.state.store import StateStore

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
 from checks.result import Outcome, Result
+from monitor.state import statements
 from monitor.state.engine import create_engine, parse_url, translate_errors, writing
 from monitor.state.errors import StateStoreError
 from monitor.state.lock import LOCKS, DaemonLock
@@ -72,9 +73,11 @@ class StateStore:
         snapshots: Mapping[str, Mapping[str, str]] = _NO_SNAPSHOTS,
     ) -> None:
         """Store results and changed schema snapshots in one transaction: all of them or, on failure, none."""
-        rows = [_result_row(run_id, result) for result in results]
         with self._writing("record results") as conn:
-            if rows:
+            if results:
+                texts = (text for result in results for text in result.statements)
+                ids = statements.intern(conn, texts, _now())
+                rows = [_result_row(run_id, result, ids) for result in results]
                 conn.execute(sa.insert(results_table), rows)
             changed = _changed(_latest_snapshots(conn, snapshots.keys()), snapshots)
             if changed:
@@ -125,7 +128,9 @@ class StateStore:
             .limit(limit)
         )
         with self._reading("read history") as conn:
-            return [_to_result(row) for row in conn.execute(query).mappings()]
+            rows = conn.execute(query).mappings().all()
+            texts = statements.texts(conn, {id_ for row in rows for id_ in row["statement_ids"]})
+        return [_to_result(row, texts) for row in rows]
 
     def prune(self, before: datetime) -> int:
         """Delete results older than `before`, and runs and snapshots left unused; returns results deleted."""
@@ -145,6 +150,7 @@ class StateStore:
                     ~sa.exists().where(snapshots_table.c.run_id == runs_table.c.id),
                 )
             )
+            statements.prune(conn, before)
             return int(deleted)
 
     def lock_daemon(self) -> DaemonLock:
@@ -182,7 +188,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _result_row(run_id: int, result: Result) -> dict[str, Any]:
+def _result_row(run_id: int, result: Result, statement_ids: Mapping[str, int]) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "check_id": result.check,
@@ -196,12 +202,12 @@ def _result_row(run_id: int, result: Result) -> dict[str, Any]:
         "message": result.message,
         "started_at": result.started_at,
         "duration_seconds": result.duration_seconds,
-        "statements": list(result.statements),
+        "statement_ids": [statement_ids[text] for text in result.statements],
         "details": result.details,
     }
 
 
-def _to_result(row: sa.RowMapping) -> Result:
+def _to_result(row: sa.RowMapping, statement_texts: Mapping[int, str]) -> Result:
     return Result(
         check=row["check_id"],
         dataset=row["dataset"],
@@ -214,7 +220,7 @@ def _to_result(row: sa.RowMapping) -> Result:
         value=row["value"],
         unit=row["unit"],
         thresholds=row["thresholds"],
-        statements=tuple(row["statements"]),
+        statements=tuple(statement_texts[id_] for id_ in row["statement_ids"]),
         details=row["details"],
     )
 

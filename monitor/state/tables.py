@@ -64,11 +64,24 @@ results = sa.Table(
     sa.Column("message", sa.Text(), nullable=False),
     sa.Column("started_at", UtcDateTime(), nullable=False),
     sa.Column("duration_seconds", sa.Double(), nullable=False),
-    sa.Column("statements", sa.JSON(), nullable=False),
+    sa.Column("statement_ids", sa.JSON(), nullable=False),  # ids in `statements`, in the result's order
     sa.Column("details", sa.JSON(), nullable=False),
     sa.CheckConstraint(f"outcome IN {OUTCOMES!r}", name="ck_results_outcome"),
     sa.Index("ix_results_check_id_started_at", "check_id", "started_at"),
     sa.Index("ix_results_started_at", "started_at"),
+)
+
+# Each distinct statement once: a dataset's fused statement is the same in all its checks' results, run after
+# run, and was most of a result row's bytes. `last_used_at` (refreshed at most hourly) lets pruning drop the
+# statements no kept result uses without reading every result.
+statements = sa.Table(
+    "statements",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("last_used_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("digest", name="uq_statements_digest"),
 )
 
 schema_snapshots = sa.Table(
