@@ -479,8 +479,8 @@ def test_a_port_already_taken_exits_3(tmp_path: Path, spawn: Spawn) -> None:
     assert message.startswith("cannot start: cannot listen on 127.0.0.1:")
     assert message.endswith("Address already in use")
     no_traceback(refused.text())
-    assert history(tmp_path, "orders.volume") == []
-    spawn(config)  # the refused daemon released its state-store lock
+    assert not (tmp_path / "state.db").exists()  # refused before touching the store: no run row
+    spawn(config)
     stored(tmp_path, "orders.volume")
 
 
@@ -590,6 +590,23 @@ def test_a_dataset_slower_than_its_schedule_never_overlaps_and_skips_are_counted
     skipped = logged(daemon, missed="overlap")
     assert {line["dataset"] for line in skipped} == {"slow"}
     assert all("its previous run was still going" in line["message"] for line in skipped)
+
+
+def test_a_reload_that_resizes_the_pool_never_runs_a_running_dataset_twice(
+    tmp_path: Path, spawn: Spawn
+) -> None:
+    url = warehouse(tmp_path)
+    slow = dataset("slow", slow_metric(OVER_A_SECOND * 3))
+    config = write_config(tmp_path, source("warehouse", url, concurrency=2), slow)
+    daemon = spawn(config)
+    wait_for(lambda: has_open(daemon, tmp_path / "warehouse.duckdb"), what="the first run to start")
+    write_config(tmp_path, source("warehouse", url, concurrency=3), slow)  # a new pool for the dataset
+    daemon.signal(signal.SIGHUP)
+    log_with(daemon, "config reloaded")
+    runs = stored(tmp_path, "slow.metric.slow", at_least=3)
+    for earlier, later in pairwise(runs):
+        assert later.started_at >= earlier.started_at + timedelta(seconds=earlier.duration_seconds)
+    assert logged(daemon, missed="overlap")
 
 
 # --- 9. a slow source does not starve the others ------------------------------------------------------

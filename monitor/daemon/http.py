@@ -60,7 +60,10 @@ def routes_app(routes: dict[str, WSGIApplication]) -> WSGIApplication:
 
 
 class Endpoint:
-    """Serves `routes` on `listen` from a background thread; binding errors surface in the constructor."""
+    """Serves `routes` on `listen` from a background thread; binding errors surface in the constructor.
+
+    `routes` is read on each request, so it may be filled after the port is bound.
+    """
 
     def __init__(self, listen: str, routes: dict[str, WSGIApplication]) -> None:
         host, port = parse_listen(listen)
@@ -75,6 +78,7 @@ class Endpoint:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        self._server.shutdown()
+    def close(self) -> None:
+        if self._thread.is_alive():  # shutdown() would wait forever for a loop that never started
+            self._server.shutdown()
         self._server.server_close()

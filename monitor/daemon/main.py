@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import make_wsgi_app
 
 from monitor.config import ConfigError, load_config
 from monitor.config.models import Config
+from monitor.config.types import format_duration
 from monitor.daemon import logs
 from monitor.daemon.http import Endpoint, probe_app
 from monitor.daemon.logs import RedactingFilter
@@ -30,6 +31,9 @@ from monitor.daemon.status import Status
 from monitor.redact import Redactor
 from monitor.state.lock import DaemonLock, LockHeld
 from monitor.state.store import StateStore, StateStoreError
+
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIApplication
 
 log = logging.getLogger("monitor.daemon")
 
@@ -114,32 +118,33 @@ class Daemon:
             return
         self.pruned_at = now
         if deleted:
-            log.info("pruned %d results older than the %s retention", deleted, retention)
+            log.info("pruned %d results older than the %s retention", deleted, format_duration(retention))
 
 
-    def endpoint(self, listen: str) -> Endpoint:
-        """Bind `listen` (raises OSError when it cannot be) for /metrics and the two probes."""
-        return Endpoint(listen, {
+    def routes(self) -> dict[str, WSGIApplication]:
+        return {
             "/metrics": make_wsgi_app(self.metrics.registry),
             "/healthz": probe_app(self.health),
             "/readyz": probe_app(self.readiness),
-        })
+        }
 
 
 def run_daemon(config: Config, config_path: Path, log_format: str, grace: float) -> int:
     """`demon run`: the exit code (0 after a stop signal, 3 when it cannot start or loses its lock)."""
     redacting = logs.setup(log_format, Redactor(config.secrets))
+    routes: dict[str, WSGIApplication] = {}
+    try:  # the port first: a taken one must not leave a run behind in the state store
+        endpoint = Endpoint(config.metrics.listen, routes)
+    except OSError as exc:
+        log.error("cannot start: cannot listen on %s: %s", config.metrics.listen, exc.strerror or exc)
+        return EXIT_CANNOT_START
     try:
         daemon = open_daemon(config, config_path, redacting)
     except StateStoreError as exc:
         log.error("cannot start: %s", redacting.redact(str(exc)))
+        endpoint.close()
         return EXIT_CANNOT_START
-    try:
-        endpoint = daemon.endpoint(config.metrics.listen)
-    except OSError as exc:
-        log.error("cannot start: cannot listen on %s: %s", config.metrics.listen, exc.strerror or exc)
-        daemon.close()
-        return EXIT_CANNOT_START
+    routes.update(daemon.routes())
     return serve(daemon, endpoint, grace)
 
 
@@ -176,7 +181,7 @@ def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
             daemon.reload()
         else:
             break
-    endpoint.stop()
+    endpoint.close()
     return shutdown(daemon, grace, code)
 
 

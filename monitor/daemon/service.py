@@ -39,6 +39,10 @@ from monitor.runner import DatasetJob, Runner, plan
 from monitor.state.store import StateStore
 
 log = logging.getLogger(__name__)
+_MISSED_BECAUSE = {
+    "overlap": "its previous run was still going",
+    "late": "it waited longer than its schedule's period to start",
+}
 
 
 @dataclass
@@ -194,6 +198,9 @@ class Scheduler:
             generation = self._generation
             if self._stopping or name not in generation.jobs:
                 return
+            if name in self._running:  # a reload moved it to a new pool while it ran: never run it twice
+                self._count_missed(name, "overlap", [datetime.now(UTC)])
+                return
             self._running.add(name)
             self._started[name] = datetime.now(UTC)
             generation.in_flight += 1
@@ -218,10 +225,10 @@ class Scheduler:
                 generation.runner.source(source).ping()
             except SourceError as exc:
                 reason = str(exc)
-        before = self._status.source_seen(source, reason)
-        if reason is not None:
+        was_up = self._status.source_seen(source, reason)
+        if reason is not None and was_up is not False:  # logged when it goes down, not on every run
             log.warning("source %s is down: %s", source, reason, extra={"source": source})
-        elif before is not None:
+        elif reason is None and was_up is False:
             log.info("source %s is up again", source, extra={"source": source})
 
     def _close_if_idle(self, generation: Generation) -> None:
@@ -245,15 +252,15 @@ class Scheduler:
 
     def _missed(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
         if isinstance(event, JobSubmissionEvent):
-            planned, reason = list(event.scheduled_run_times), "overlap"
-            why = "its previous run was still going"
+            self._count_missed(event.job_id, "overlap", list(event.scheduled_run_times))
         else:
-            planned, reason = [event.scheduled_run_time], "late"
-            why = "it waited longer than its schedule's period to start"
+            self._count_missed(event.job_id, "late", [event.scheduled_run_time])
+
+    def _count_missed(self, dataset: str, reason: str, planned: list[datetime]) -> None:
         self._metrics.missed.labels(reason).inc(len(planned))
         for moment in planned:
-            log.warning("dataset %s: missed the run planned at %s: %s", event.job_id, moment.isoformat(), why,
-                        extra={"dataset": event.job_id, "missed": reason})
+            log.warning("dataset %s: missed the run planned at %s: %s", dataset, moment.isoformat(),
+                        _MISSED_BECAUSE[reason], extra={"dataset": dataset, "missed": reason})
 
 
 def _grace(trigger: Phased) -> int:

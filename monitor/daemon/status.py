@@ -33,14 +33,13 @@ class Status:
             self._pending.discard(dataset)
             self._latest.update((result.check, result) for result in results)
 
-    def source_seen(self, source: str, reason: str | None) -> SourceStatus | None:
-        """Record the source as up (reason None) or down; returns the previous status when it changed."""
+    def source_seen(self, source: str, reason: str | None) -> bool | None:
+        """Record the source as up (reason None) or down; returns whether it was up before (None: unknown)."""
         with self._lock:
             before = self._sources.get(source)
-            if before is not None and before.up == (reason is None):
-                return None
-            self._sources[source] = SourceStatus(reason is None, datetime.now(UTC), reason or "")
-            return before
+            if before is None or before.up != (reason is None):
+                self._sources[source] = SourceStatus(reason is None, datetime.now(UTC), reason or "")
+            return None if before is None else before.up
 
     def retain(self, sources: Collection[str], datasets: Collection[str], checks: Collection[str]) -> None:
         """Forget what a reload removed, so it is no longer reported or awaited."""
