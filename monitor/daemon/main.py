@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("monitor.daemon")
 
-EXIT_OK, EXIT_CANNOT_START, EXIT_INTERRUPTED = 0, 3, 130
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 3, 130  # 3: cannot start, or lost the state store
 HOUSEKEEPING_SECONDS = 30.0  # how often the lock is verified and pruning considered
 PRUNE_EVERY = timedelta(hours=1)
 _SIGNALS = {signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGHUP: "reload"}
@@ -120,7 +120,6 @@ class Daemon:
         if deleted:
             log.info("pruned %d results older than the %s retention", deleted, format_duration(retention))
 
-
     def routes(self) -> dict[str, WSGIApplication]:
         return {
             "/metrics": make_wsgi_app(self.metrics.registry),
@@ -137,13 +136,13 @@ def run_daemon(config: Config, config_path: Path, log_format: str, grace: float)
         endpoint = Endpoint(config.metrics.listen, routes)
     except OSError as exc:
         log.error("cannot start: cannot listen on %s: %s", config.metrics.listen, exc.strerror or exc)
-        return EXIT_CANNOT_START
+        return EXIT_ERROR
     try:
         daemon = open_daemon(config, config_path, redacting)
     except StateStoreError as exc:
         log.error("cannot start: %s", redacting.redact(str(exc)))
         endpoint.close()
-        return EXIT_CANNOT_START
+        return EXIT_ERROR
     routes.update(daemon.routes())
     return serve(daemon, endpoint, grace)
 
@@ -151,7 +150,6 @@ def run_daemon(config: Config, config_path: Path, log_format: str, grace: float)
 def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
     """Run until a stop signal (or a lost lock); returns the exit code."""
     events: SimpleQueue[str] = SimpleQueue()
-
     stopping = threading.Event()
 
     def queue_event(signum: int, _frame: object) -> None:
@@ -176,7 +174,7 @@ def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
         except Empty:
             if daemon.housekeeping():
                 continue
-            code, event = EXIT_CANNOT_START, "stop"
+            code, event = EXIT_ERROR, "stop"
         if event == "reload":
             daemon.reload()
         else:
