@@ -24,6 +24,7 @@ from checks.result import Evaluation, Outcome, Result
 from checks.sources import Source, SourceError, open_source
 from monitor.config.models import CheckSpec, Config, DatasetConfig
 from monitor.redact import Redactor
+from monitor.signals import block_stop_signals
 from monitor.state.store import StateStore, StateStoreError
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,11 @@ class Runner:
         """Run the checks, datasets in parallel within each source's bound; results in config order."""
         jobs = plan(self.config, checks)
         pools = {
-            name: ThreadPoolExecutor(max_workers=source.max_concurrency, thread_name_prefix=f"demon-{name}")
+            name: ThreadPoolExecutor(
+                max_workers=source.max_concurrency,
+                thread_name_prefix=f"demon-{name}",
+                initializer=block_stop_signals,
+            )
             for name, source in self.config.sources.items()
             if any(job.dataset.source == name for job in jobs)
         }

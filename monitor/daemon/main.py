@@ -1,7 +1,7 @@
 """The life of `demon run`: start, serve, reload on SIGHUP, stop on SIGTERM or SIGINT, keep the store tidy.
 
-Signals only queue an event (a SimpleQueue is safe to use from a handler); the main thread acts on it, so a
-reload or stop never runs inside a signal handler, halfway through some other code.
+Signals only queue an event (see monitor/signals.py); the main thread acts on it, so a reload or stop never
+runs inside a signal handler, halfway through some other code.
 """
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import make_wsgi_app
@@ -29,6 +27,7 @@ from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.service import Scheduler
 from monitor.daemon.status import Status
 from monitor.redact import Redactor
+from monitor.signals import SignalInbox
 from monitor.state.lock import DaemonLock, LockHeld
 from monitor.state.store import StateStore, StateStoreError
 
@@ -149,38 +148,26 @@ def run_daemon(config: Config, config_path: Path, log_format: str, grace: float)
 
 def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
     """Run until a stop signal (or a lost lock); returns the exit code."""
-    events: SimpleQueue[str] = SimpleQueue()
-    stopping = threading.Event()
-
-    def queue_event(signum: int, _frame: object) -> None:
-        event = _SIGNALS[signal.Signals(signum)]
-        if event == "stop":
-            if stopping.is_set():  # a second Ctrl-C: the user does not want to wait
-                os.write(2, b"demon run: second stop signal, exiting without waiting for running checks\n")
-                os._exit(EXIT_INTERRUPTED)
-            stopping.set()
-        events.put(event)
-
-    for signum in _SIGNALS:
-        signal.signal(signum, queue_event)
+    inbox = SignalInbox(_SIGNALS, on_second_stop=_exit_now)
     daemon.scheduler.start()
     endpoint.start()
     log.info("demon run: %d datasets scheduled; serving /metrics, /healthz and /readyz on http://%s",
              len(daemon.scheduler.config.datasets), endpoint.address)
     code = EXIT_OK
-    while True:
-        try:
-            event = events.get(timeout=HOUSEKEEPING_SECONDS)
-        except Empty:
-            if daemon.housekeeping():
-                continue
-            code, event = EXIT_ERROR, "stop"
+    while (event := inbox.next(timeout=HOUSEKEEPING_SECONDS)) != "stop":
         if event == "reload":
             daemon.reload()
-        else:
+        elif event is None and not daemon.housekeeping():
+            code = EXIT_ERROR
             break
     endpoint.close()
     return shutdown(daemon, grace, code)
+
+
+def _exit_now() -> None:
+    """A second Ctrl-C: the user does not want to wait (called in a signal handler, so no logging)."""
+    os.write(2, b"demon run: second stop signal, exiting without waiting for running checks\n")
+    os._exit(EXIT_INTERRUPTED)
 
 
 def shutdown(daemon: Daemon, grace: float, code: int) -> int:

@@ -36,6 +36,7 @@ from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.status import Status
 from monitor.daemon.triggers import Phased
 from monitor.runner import DatasetJob, Runner, plan
+from monitor.signals import block_stop_signals
 from monitor.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class Scheduler:
         if alias not in self._pools:
             source = generation.jobs[dataset].dataset.source
             workers = generation.config.sources[source].max_concurrency
-            named = {"thread_name_prefix": f"demon-{source}"}
+            named = {"thread_name_prefix": f"demon-{source}", "initializer": block_stop_signals}
             self._pools[alias] = ThreadPoolExecutor(workers, pool_kwargs=named)
             self._aps.add_executor(self._pools[alias], alias)
         return alias
