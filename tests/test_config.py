@@ -205,6 +205,12 @@ def test_bad_cron() -> None:
     assert problem.startswith("demon.yml:13: datasets.orders.schedule: invalid cron expression '61 * * * *'")
 
 
+def test_a_cron_that_never_fires_is_refused() -> None:
+    assert problems(edited("table: main.orders\n", "table: main.orders\n    schedule: '0 0 31 2 *'\n")) == [
+        "demon.yml:13: datasets.orders.schedule: cron expression '0 0 31 2 *' never fires"
+    ]
+
+
 def test_cron_needs_five_fields() -> None:
     assert problems(edited("table: main.orders\n", "table: main.orders\n    schedule: '* * * *'\n")) == [
         "demon.yml:13: datasets.orders.schedule: "

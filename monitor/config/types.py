@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -72,9 +73,11 @@ def parse_schedule(value: Any) -> Schedule:
     from apscheduler.triggers.cron import CronTrigger  # lazy: only configs with cron pay for it
 
     try:
-        CronTrigger.from_crontab(text, timezone="UTC")
+        trigger = CronTrigger.from_crontab(text, timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {text!r}: {exc}") from None
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:  # e.g. `0 0 31 2 *`
+        raise ValueError(f"cron expression {text!r} never fires")
     return Schedule(text=text, cron=text)
 
 

@@ -40,6 +40,7 @@ from monitor.signals import block_stop_signals
 from monitor.state.store import StateStore
 
 log = logging.getLogger(__name__)
+OVERLAP = "overlap"  # what a run returns when its dataset is already running
 _MISSED_BECAUSE = {
     "overlap": "its previous run was still going",
     "late": "it waited longer than its schedule's period to start",
@@ -56,22 +57,22 @@ class Generation:
     config: Config
     runner: Runner
     jobs: dict[str, DatasetJob]
+    triggers: dict[str, Phased]
     in_flight: int = 0
     retired: bool = False
     closed: bool = False
 
     @classmethod
     def of(cls, config: Config, store: StateStore) -> Generation:
-        return cls(config, Runner(config, store), {job.name: job for job in plan(config, config.checks)})
+        """Everything that can fail is built here, before a reload changes anything."""
+        jobs = {job.name: job for job in plan(config, config.checks)}
+        triggers = {name: _trigger(job) for name, job in jobs.items()}
+        return cls(config, Runner(config, store), jobs, triggers)
 
     def executor(self, dataset: str) -> str:
         source = self.jobs[dataset].dataset.source
         return f"{source}/{self.config.sources[source].max_concurrency}"
 
-    def trigger(self, dataset: str) -> Phased:
-        schedule = self.jobs[dataset].dataset.schedule
-        assert schedule is not None  # datasets inherit the default schedule
-        return Phased(schedule, dataset)
 
 
 @dataclass
@@ -106,9 +107,8 @@ class Scheduler:
     ) -> None:
         self._store, self._status, self._metrics, self._run_id = store, status, metrics, run_id
         self._generation = Generation.of(config, store)
-        self._lock = threading.Condition()  # guards generations, running datasets and start times
+        self._lock = threading.Condition()  # guards the generation and the running datasets
         self._running: set[str] = set()
-        self._started: dict[str, datetime] = {}
         self._pools: dict[str, ThreadPoolExecutor] = {}  # executor alias -> pool
         self._stopping = False
         self._aps = BackgroundScheduler(timezone=UTC)
@@ -138,7 +138,7 @@ class Scheduler:
             self._aps.remove_job(name)
         self._schedule(new, changes.added, first_run=datetime.now(UTC))
         for name in changes.rescheduled:
-            trigger = new.trigger(name)
+            trigger = new.triggers[name]
             self._aps.modify_job(name, executor=self._executor(new, name), misfire_grace_time=_grace(trigger))
             self._aps.reschedule_job(name, trigger=trigger)
         self._drop_unused_executors(new)
@@ -162,7 +162,7 @@ class Scheduler:
 
     def _schedule(self, generation: Generation, names: Sequence[str], first_run: datetime) -> None:
         for name in names:
-            trigger = generation.trigger(name)
+            trigger = generation.triggers[name]
             self._aps.add_job(
                 self._run,
                 trigger=trigger,
@@ -193,29 +193,36 @@ class Scheduler:
             self._aps.remove_executor(alias, shutdown=False)
             self._pools.pop(alias).shutdown(wait=False)  # its running datasets finish; nothing new comes
 
-    def _run(self, name: str) -> None:
-        """One dataset's checks; never raises (the runner turns every failure into `error` results)."""
+    def _run(self, name: str) -> datetime | str | None:
+        """One dataset's checks; never raises (the runner turns every failure into `error` results).
+
+        Returns when it started (for the lag), OVERLAP when it must not run, or None when it is not wanted any
+        more; `_ran` reads that from the event, which also carries the planned time.
+        """
         with self._lock:
             generation = self._generation
             if self._stopping or name not in generation.jobs:
-                return
+                return None
             if name in self._running:  # a reload moved it to a new pool while it ran: never run it twice
-                self._count_missed(name, "overlap", [datetime.now(UTC)])
-                return
+                return OVERLAP
             self._running.add(name)
-            self._started[name] = datetime.now(UTC)
             generation.in_flight += 1
+        started = datetime.now(UTC)
         try:
             job = generation.jobs[name]
             results = generation.runner.run_job(job, self._run_id)
-            self._status.dataset_done(name, results)
-            self._source_seen(generation, job, results)
+            with self._lock:
+                current = name in self._generation.jobs  # a reload may have removed it meanwhile
+            if current:
+                self._status.dataset_done(name, results)
+                self._source_seen(generation, job, results)
         finally:
             with self._lock:
                 self._running.discard(name)
                 generation.in_flight -= 1
                 self._lock.notify_all()
             self._close_if_idle(generation)
+        return started
 
     def _source_seen(self, generation: Generation, job: DatasetJob, results: Sequence[Result]) -> None:
         """A source is up when any check got an answer; when all errored, a ping tells down from broken."""
@@ -242,11 +249,12 @@ class Scheduler:
     # --- events --------------------------------------------------------------------------------------
 
     def _ran(self, event: JobExecutionEvent) -> None:
-        with self._lock:
-            started = self._started.pop(event.job_id, None)
-        if started is None:  # the run returned at once (stopping, or removed by a reload)
+        if event.retval == OVERLAP:
+            self._count_missed(event.job_id, "overlap", [event.scheduled_run_time])
             return
-        lag = max(0.0, (started - event.scheduled_run_time).total_seconds())
+        if not isinstance(event.retval, datetime):  # it returned at once: stopping, or removed by a reload
+            return
+        lag = max(0.0, (event.retval - event.scheduled_run_time).total_seconds())
         self._metrics.lag.observe(lag)
         log.info("dataset %s: ran %.3fs after its planned time", event.job_id, lag,
                  extra={"dataset": event.job_id, "lag": round(lag, 6)})
@@ -267,3 +275,8 @@ class Scheduler:
 def _grace(trigger: Phased) -> int:
     """One period: later than that, the next planned run is due anyway (APScheduler takes whole seconds)."""
     return math.ceil(trigger.period)
+
+
+def _trigger(job: DatasetJob) -> Phased:
+    assert job.dataset.schedule is not None  # datasets inherit the default schedule
+    return Phased(job.dataset.schedule, job.name)
