@@ -96,7 +96,7 @@ def test_empty_store_is_migrated_to_head_and_matches_the_tables(store: StateStor
         engine.dispose()
 
 
-def migrate_to(url: str, revision: str) -> None:
+def migrate_to(url: str, revision: str, direction: str = "upgrade") -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -106,7 +106,7 @@ def migrate_to(url: str, revision: str) -> None:
     try:
         with engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+            getattr(command, direction)(config, revision)
     finally:
         engine.dispose()
 
@@ -130,6 +130,11 @@ def test_results_stored_before_statements_were_interned_keep_their_statements(
         history = store.history("orders.volume")
     assert [result.statements for result in history] == [(), (fused, other), (fused,)]
     assert scalar(state_url, "SELECT count(*) FROM statements") == 2
+
+    migrate_to(state_url, "0001", "downgrade")
+    stored = [json.loads(text) if isinstance(text, str) else text
+              for (text,) in _rows(state_url, "SELECT statements FROM results ORDER BY id")]
+    assert stored == [[fused], [fused, other], []]
 
 
 def test_each_statement_is_stored_once_however_many_results_use_it(store: StateStore, state_url: str) -> None:
