@@ -182,7 +182,10 @@ def test_schedules_fire_and_the_endpoint_reports_them(tmp_path: Path, spawn: Spa
     assert starting.json()["status"] == "starting" and starting.json()["datasets_pending"] in (1, 2)
     health = daemon.get("/healthz")
     assert health.status == 200
-    assert health.json() == {"status": "ok", "scheduler": "running", "state_store": "ok"}
+    body = health.json()
+    sources = body.pop("sources")
+    assert body == {"status": "ok", "scheduler": "running", "state_store": "ok"}
+    assert all(source["up"] for source in sources.values())
 
     wait_for(lambda: daemon.get("/readyz").status == 200, what="/readyz after the first round")
     assert daemon.get("/readyz").json() == {"status": "ready", "datasets_pending": 0}

@@ -218,7 +218,11 @@ def test_a_stopped_postgresql_source_errors_and_recovers_by_itself(
                              if "connection refused" in line["message"]], 10, what="a 'down' log line")
     assert down[0]["level"] == "warning"
     assert daemon.alive()
-    assert healthz(daemon) == (200, {"status": "ok", "scheduler": "running", "state_store": "ok"})
+    status, body = healthz(daemon)
+    sources = body.pop("sources")
+    assert (status, body) == (200, {"status": "ok", "scheduler": "running", "state_store": "ok"})
+    assert sources["pg"]["up"] is False and "connection refused" in sources["pg"]["reason"]
+    assert "s3cret-pw" not in json.dumps(sources)
 
     back_from = last_id(tmp_path)
     pg.start()

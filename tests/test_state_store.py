@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 
 from checks.result import Outcome, Result
 from monitor.state import tables
+from monitor.state.lock import LockHeld
 from monitor.state.migrate import HEAD_REVISION, MIGRATIONS
 from monitor.state.store import StateStore, StateStoreError
 from tests.pgserver import PostgresServer, free_port
@@ -494,3 +497,33 @@ def test_opening_waits_for_a_writer_longer_than_the_drivers_default_busy_timeout
     finally:
         releaser.join()
     store.close()
+
+
+# --- the one-daemon lock ---------------------------------------------------------------------------
+
+
+def test_the_daemon_lock_is_exclusive_and_names_its_holder(store: StateStore, state_url: str,
+                                                           tmp_path: Path) -> None:
+    lock = store.lock_daemon()
+    with StateStore.open(state_url, tmp_path) as other, pytest.raises(LockHeld) as refused:
+        other.lock_daemon()
+    assert f"is in use by demon run pid {os.getpid()} on {socket.gethostname()}" in str(refused.value)
+    assert "s3cret-pw" not in str(refused.value)
+    lock.release()
+    with StateStore.open(state_url, tmp_path) as other:
+        other.lock_daemon().release()  # free again once released
+
+
+def test_a_removed_lock_file_is_taken_again_or_reported_lost(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with StateStore.open(url, tmp_path) as store, StateStore.open(url, tmp_path) as other:
+        lock = store.lock_daemon()
+        (tmp_path / "state.db.lock").unlink()
+        lock.verify()  # re-took the lock on a new file, so nobody else can
+        with pytest.raises(LockHeld):
+            other.lock_daemon()
+        (tmp_path / "state.db.lock").unlink()
+        intruder = other.lock_daemon()  # another daemon locks the new file first
+        with pytest.raises(LockHeld, match=f"pid {os.getpid()}"):
+            lock.verify()
+        intruder.release()

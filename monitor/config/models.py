@@ -286,8 +286,11 @@ class AlertingConfig(Model):
     grafana_url: OptionalText = None
 
 
+_PORT = r"(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4})"  # 0-65535
+
+
 class MetricsConfig(Model):
-    listen: str = Field(default="127.0.0.1:9108", pattern=r"^[^\s:]*:\d{1,5}$")
+    listen: str = Field(default="127.0.0.1:9108", pattern=rf"^[^\s:]*:{_PORT}$", description="host:port")
     pushgateway: OptionalText = None
 
 

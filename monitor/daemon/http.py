@@ -34,12 +34,16 @@ class _Handler(WSGIRequestHandler):
 def parse_listen(listen: str) -> tuple[str, int]:
     """`127.0.0.1:9108` -> ("127.0.0.1", 9108); an empty host listens on every interface."""
     host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    return host or "0.0.0.0", int(port)
 
 
 def probe_app(probe: Probe) -> WSGIApplication:
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        healthy, body = probe()
+        try:
+            healthy, body = probe()
+        except Exception as exc:  # a probe that breaks is an unhealthy answer, never a raw traceback
+            log.exception("probe %s failed", environ.get("PATH_INFO"))
+            healthy, body = False, {"status": "unhealthy", "error": type(exc).__name__}
         status = "200 OK" if healthy else "503 Service Unavailable"
         payload = json.dumps(body).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from monitor.redact import Redactor
 
-LOG_FORMATS = ("text", "json")
 # Attributes every LogRecord has; anything else was passed as `extra=` and belongs in the JSON object.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -43,13 +43,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+def _text() -> logging.Formatter:
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+FORMATTERS: dict[str, Callable[[], logging.Formatter]] = {"text": _text, "json": JsonFormatter}
+
+
 def setup(fmt: str, redact: Redactor, level: int = logging.INFO) -> RedactingFilter:
     """Send the daemon's logs to stderr in `fmt`; returns the filter whose redactor a reload replaces."""
     handler = logging.StreamHandler(sys.stderr)
     redacting = RedactingFilter(redact)
     handler.addFilter(redacting)
-    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler.setFormatter(JsonFormatter() if fmt == "json" else text)
+    handler.setFormatter(FORMATTERS[fmt]())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

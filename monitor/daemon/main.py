@@ -65,7 +65,9 @@ class Daemon:
         except StateStoreError as exc:
             body["state_store"] = self.redacting.redact(str(exc))
         healthy = self.scheduler.running and body["state_store"] == "ok"
-        return healthy, {"status": "ok" if healthy else "unhealthy", **body}
+        # Shown, not judged: a source being down is the data's problem, not the daemon's health.
+        sources = {name: status.to_dict() for name, status in self.status.sources().items()}
+        return healthy, {"status": "ok" if healthy else "unhealthy", **body, "sources": sources}
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready once every dataset has finished its first run."""
@@ -73,15 +75,22 @@ class Daemon:
         return pending == 0, {"status": "ready" if pending == 0 else "starting", "datasets_pending": pending}
 
     def reload(self) -> None:
+        """Apply an edited config file; an invalid one is rejected and the running config kept.
+
+        The state store and the endpoint stay those demon started with (`state.retention` applies at once).
+        """
         try:
             config = load_config(self.config_path)
         except ConfigError as exc:
             log.error("config reload rejected, still running the previous config:\n%s", exc)
             return
-        for key in ("metrics", "state"):
-            if getattr(config, key) != getattr(self.scheduler.config, key):
-                log.warning("config reload: %s changed; restart demon run to apply it", key)
-        self.redacting.redact = Redactor(config.secrets)
+        running = self.scheduler.config
+        for name, before, after in (("metrics", running.metrics, config.metrics),
+                                    ("state.url", running.state.url, config.state.url)):
+            if before != after:
+                log.warning("config reload: %s changed; restart demon run to apply it", name)
+        # Runs of the old config may still be going: their secrets stay masked too.
+        self.redacting.redact = self.redacting.redact.extended(config.secrets)
         changes = self.scheduler.reload(config)
         log.info(
             "config reloaded: %d datasets added, %d removed, %d changed, %d rescheduled",

@@ -18,6 +18,10 @@ class SourceStatus:
     since: datetime
     reason: str = ""
 
+    def to_dict(self) -> dict[str, object]:
+        shown: dict[str, object] = {"up": self.up, "since": self.since.isoformat()}
+        return shown | ({"reason": self.reason} if self.reason else {})
+
 
 class Status:
     """Latest results per check, source reachability and the first round's progress; safe across threads."""
@@ -47,11 +51,6 @@ class Status:
             self._sources = {name: status for name, status in self._sources.items() if name in sources}
             self._latest = {check: result for check, result in self._latest.items() if check in checks}
             self._pending &= set(datasets)
-
-    @property
-    def ready(self) -> bool:
-        with self._lock:
-            return not self._pending
 
     @property
     def pending(self) -> int:

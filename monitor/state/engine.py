@@ -17,6 +17,8 @@ from monitor.state.errors import StateStoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a second writer (`demon check` beside the daemon) waits this long
 CONNECT_TIMEOUT_SECONDS = 10
+TCP_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+                 "tcp_user_timeout": 60_000}  # libpq settings, milliseconds for the last
 WRITE = "demon_state_write"  # execution option marking a connection that will write
 # WAL lets readers run beside the writer; in WAL, synchronous=NORMAL stays atomic and saves an fsync a commit.
 _SQLITE_PRAGMAS = (
@@ -114,7 +116,8 @@ def _postgresql(url: URL) -> Engine:
         url,
         json_serializer=_dumps,
         pool_pre_ping=True,  # the daemon outlives server restarts
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        # A host that vanishes (no RST) must fail the daemon's lock and health checks, not hang them for long.
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, **TCP_KEEPALIVE},
     )
 
 

@@ -54,20 +54,23 @@ class FileLock:
     """`flock` on `<database>.lock`: the kernel releases it when the holder exits, even on kill -9."""
 
     def __init__(self, url: URL) -> None:
-        self._path = Path(f"{url.database}.lock")
+        self._path = Path(f"{Path(url.database or '').resolve()}.lock")  # one lock for every path to the db
         self._url = url
         self._file: IO[str] | None = self._acquire()
 
     def _acquire(self) -> IO[str]:
         with translate_errors(self._url, "lock it"):
             handle = self._path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            found = _parse(handle.read())
-            handle.close()
-            raise LockHeld(f"state store {masked(self._url)} is in use by {describe(found)}") from None
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                found = _parse(handle.read())
+                handle.close()
+                raise LockHeld(f"state store {masked(self._url)} is in use by {describe(found)}") from None
+            except OSError:
+                handle.close()
+                raise
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps(holder()))
@@ -75,9 +78,12 @@ class FileLock:
         return handle
 
     def verify(self) -> None:
-        """A file lock cannot be lost while the process lives; the file must still be the one locked."""
-        if self._file is not None and not self._path.exists():
-            raise StateStoreError(f"state store {masked(self._url)}: lock file {self._path} was removed")
+        """The lock holds while the locked file is still the one at the path. If it was removed or replaced,
+        another daemon could lock the new one: take that too (LockHeld if another daemon already has)."""
+        if self._file is not None and _same_file(self._file, self._path):
+            return
+        self.release()
+        self._file = self._acquire()
 
     def release(self) -> None:
         if self._file is not None:
@@ -116,7 +122,7 @@ class AdvisoryLock:
             "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
             "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
             "(SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND (l.classid::bigint << 32 | l.objid::bigint) = :key"
+            "AND l.objsubid = 1 AND (l.classid::bigint << 32 | l.objid::bigint) = :key"
         )
         row = conn.execute(query, {"key": _ADVISORY_KEY}).first()
         if row is None or not str(row[0]).startswith("demon run "):
@@ -148,6 +154,13 @@ class AdvisoryLock:
                 self._conn.close()
             finally:
                 self._conn = None
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    try:
+        return path.stat().st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _parse(text: str) -> dict[str, object] | None:
