@@ -31,22 +31,30 @@ def intern(conn: Connection, texts: Iterable[str], now: datetime) -> dict[str, i
     wanted = {digest(text): text for text in dict.fromkeys(texts)}
     if not wanted:
         return {}
+    # Touch first: on PostgreSQL the UPDATE also locks the reused rows, so a concurrent prune cannot delete
+    # them before this transaction commits; fresher rows are never pruned anyway.
+    conn.execute(
+        sa.update(table)
+        .where(table.c.digest.in_(list(wanted)), table.c.last_used_at < now - TOUCH_EVERY)
+        .values(last_used_at=now)
+    )
+    # Usually every text is known and nothing is inserted (an INSERT ... ON CONFLICT of known rows would burn
+    # a PostgreSQL sequence value each). A second pass only if another process's prune raced this one.
+    ids = _ids(conn, wanted)
     insert = _INSERTS[conn.dialect.name](table).on_conflict_do_nothing(index_elements=["digest"])
-    ids: dict[str, int] = {}
-    for _attempt in range(2):  # a second pass only if another process's prune deleted one meanwhile
+    for _attempt in range(2):
         missing = {key: text for key, text in wanted.items() if key not in ids}
         if not missing:
             break
         rows = [{"digest": key, "text": text, "last_used_at": now} for key, text in missing.items()]
         conn.execute(insert, rows)
-        conn.execute(
-            sa.update(table)
-            .where(table.c.digest.in_(list(missing)), table.c.last_used_at < now - TOUCH_EVERY)
-            .values(last_used_at=now)
-        )
-        found = conn.execute(sa.select(table.c.digest, table.c.id).where(table.c.digest.in_(list(missing))))
-        ids.update((key, id_) for key, id_ in found)
+        ids.update(_ids(conn, missing))
     return {text: ids[key] for key, text in wanted.items()}
+
+
+def _ids(conn: Connection, digests: Collection[str]) -> dict[str, int]:
+    found = conn.execute(sa.select(table.c.digest, table.c.id).where(table.c.digest.in_(list(digests))))
+    return dict(found.all())
 
 
 def texts(conn: Connection, ids: Collection[int]) -> dict[int, str]:

@@ -221,7 +221,7 @@ def _to_result(row: sa.RowMapping, statement_texts: Mapping[int, str]) -> Result
         value=row["value"],
         unit=row["unit"],
         thresholds=row["thresholds"],
-        statements=tuple(statement_texts[id_] for id_ in row["statement_ids"]),
+        statements=tuple(statement_texts.get(id_, "(statement pruned)") for id_ in row["statement_ids"]),
         details=row["details"],
     )
 
