@@ -118,6 +118,7 @@ class Daemon:
         self.store.close()
 
     def prune(self, now: datetime) -> None:
+        """Delete what is older than `state.retention`; a failure is logged and retried at the next round."""
         retention = self.scheduler.config.state.retention
         try:
             deleted = self.store.prune(now - timedelta(seconds=retention))

@@ -77,6 +77,8 @@ class Generation:
 
 @dataclass
 class Changes:
+    """What a reload did, dataset names per kind of change (logged, and read by the tests)."""
+
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -129,6 +131,10 @@ class Scheduler:
         self._aps.start()
 
     def reload(self, config: Config) -> Changes:
+        """Swap in `config` (built fully first, so a failure changes nothing), then bring the jobs in line.
+
+        Runs already going finish on the old generation; from the swap on, every run starts on the new one.
+        """
         with self._lock:
             old, new = self._generation, Generation.of(config, self._store)
             self._generation = new
