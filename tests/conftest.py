@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,13 @@ from tests.motoserver import DUMMY_ENV, FOREIGN_ENV, MotoServer, S3Lake, start_m
 from tests.pgserver import PostgresServer, destroy, start_postgres
 
 _counter = itertools.count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A shell without job control starts background commands with SIGINT ignored, and their children inherit
+    that: the tests send SIGINT to demon processes and expect what a terminal's Ctrl-C does."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

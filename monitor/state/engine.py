@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,7 +106,21 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # (see _sqlite_begin), which makes reads consistent and migrations atomic.
     dbapi_connection.isolation_level = None
     for pragma in _SQLITE_PRAGMAS:  # busy_timeout first: switching to WAL may wait for a migrating writer
-        dbapi_connection.execute(f"PRAGMA {pragma}")
+        _retry_locked(functools.partial(dbapi_connection.execute, f"PRAGMA {pragma}"))
+
+
+def _retry_locked(execute: Callable[[], object]) -> None:
+    """Retry while SQLite says "database is locked" without waiting: two processes switching a brand-new
+    file to WAL at once, where SQLite skips the busy handler (it could deadlock) and fails at once."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            execute()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_begin(conn: Connection) -> None:
