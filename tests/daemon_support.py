@@ -97,6 +97,34 @@ class Daemon:
         return self.process.poll() is None
 
 
+def source(name: str, url: str, timeout: str = "5m", concurrency: int = 2) -> str:
+    """A `sql` source entry of a config's `sources:`."""
+    return (f"  {name}:\n    kind: sql\n    url: {url}\n    query_timeout: {timeout}\n"
+            f"    max_concurrency: {concurrency}\n")
+
+
+def dataset(name: str, *checks: str, source: str = "warehouse", table: str = "orders",
+            schedule: str = "every 1s") -> str:
+    """A dataset entry of a config's `datasets:`; each check is one YAML line like `- volume: {min: 1}`."""
+    lines = "".join(f"      {check}\n" for check in checks)
+    return (f"  {name}:\n    source: {source}\n    table: {table}\n    schedule: {schedule}\n"
+            f"    checks:\n{lines}")
+
+
+def write_config(directory: Path, sources: str, datasets: str, state_url: str = "sqlite:///state.db",
+                 retention: str = "90d") -> Path:
+    """`directory/demon.yml`, listening on ${DEMON_TEST_PORT} (start_daemon sets it to a free port)."""
+    path = directory / "demon.yml"
+    path.write_text(
+        "version: 1\n"
+        f"sources:\n{sources}"
+        f"datasets:\n{datasets}"
+        "metrics:\n  listen: 127.0.0.1:${DEMON_TEST_PORT}\n"
+        f"state:\n  url: {state_url}\n  retention: {retention}\n"
+    )
+    return path
+
+
 def wait_for(
     condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1, what: str = ""
 ) -> Any:

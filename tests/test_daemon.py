@@ -26,7 +26,7 @@ import pytest
 
 from checks.result import Outcome, Result
 from monitor.state.store import StateStore
-from tests.daemon_support import Daemon, wait_for
+from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.pgserver import free_port
 from tests.warehouse import execute
 
@@ -58,30 +58,6 @@ def warehouse(directory: Path, name: str = "warehouse", rows: int = 100) -> str:
         f"INSERT INTO orders SELECT i, i * 1.5, now() FROM range({rows}) t(i)",
     ])
     return f"duckdb:///{name}.duckdb"
-
-
-def source(name: str, url: str, timeout: str = "5m", concurrency: int = 2) -> str:
-    return (f"  {name}:\n    kind: sql\n    url: {url}\n    query_timeout: {timeout}\n"
-            f"    max_concurrency: {concurrency}\n")
-
-
-def dataset(name: str, *checks: str, source: str = "warehouse", table: str = "orders",
-            schedule: str = "every 1s") -> str:
-    lines = "".join(f"      {check}\n" for check in checks)
-    return (f"  {name}:\n    source: {source}\n    table: {table}\n    schedule: {schedule}\n"
-            f"    checks:\n{lines}")
-
-
-def write_config(directory: Path, sources: str, datasets: str, retention: str = "90d") -> Path:
-    path = directory / "demon.yml"
-    path.write_text(
-        "version: 1\n"
-        f"sources:\n{sources}"
-        f"datasets:\n{datasets}"
-        "metrics:\n  listen: 127.0.0.1:${DEMON_TEST_PORT}\n"
-        f"state:\n  url: sqlite:///state.db\n  retention: {retention}\n"
-    )
-    return path
 
 
 def one_dataset(directory: Path, check: str = "- volume: {min: 1}", name: str = "orders",

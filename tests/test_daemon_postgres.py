@@ -25,7 +25,7 @@ import pytest
 from monitor.state.errors import StateStoreError
 from monitor.state.lock import LockHeld
 from monitor.state.store import StateStore
-from tests.daemon_support import Daemon, wait_for
+from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.pgserver import PostgresServer, destroy, start_postgres
 from tests.warehouse import execute
 
@@ -113,35 +113,19 @@ def names_pid(application_name: str, pid: int) -> bool:
 # --- configs and what the daemon left behind -------------------------------------------------------------
 
 
-def write_config(directory: Path, sources: str, datasets: str, state_url: str) -> Path:
-    path = directory / "demon.yml"
-    path.write_text(
-        "version: 1\n"
-        f"sources:\n{sources}"
-        "defaults:\n"
-        "  schedule: every 1s\n"
-        f"datasets:\n{datasets}"
-        "metrics:\n"
-        "  listen: 127.0.0.1:${DEMON_TEST_PORT}\n"
-        "state:\n"
-        f"  url: {state_url}\n"
-    )
-    return path
-
-
 def pg_source(url: str, query_timeout: str = "30s") -> str:
     """A `pg` source; the URL carries the password literally, so only demon's own masking hides it."""
-    return f"  pg:\n    kind: sql\n    url: {url}\n    query_timeout: {query_timeout}\n"
+    return source("pg", url, query_timeout, concurrency=4)
 
 
 def duckdb_source(directory: Path) -> str:
     """A `warehouse` source: a DuckDB file with a 5-row main.orders table."""
     url = f"duckdb:///{directory / 'warehouse.duckdb'}"
     execute(url, ["CREATE TABLE orders AS SELECT range AS id FROM range(5)"])
-    return f"  warehouse:\n    kind: sql\n    url: {url}\n"
+    return source("warehouse", url)
 
 
-ORDERS = "  orders:\n    source: warehouse\n    table: orders\n    checks:\n      - volume: {min: 1}\n"
+ORDERS = dataset("orders", "- volume: {min: 1}")
 SQLITE_STATE = "sqlite:///.demon/state.db"
 
 
@@ -192,10 +176,8 @@ def test_a_stopped_postgresql_source_errors_and_recovers_by_itself(
     pg: PostgresServer, spawn: Spawn, tmp_path: Path
 ) -> None:
     database = events_table(pg)
-    datasets = (
-        "  events:\n    source: pg\n    table: public.events\n    checks:\n"
-        "      - volume: {min: 1}\n      - freshness: {column: loaded_at, fail_after: 1d}\n"
-    )
+    datasets = dataset("events", "- volume: {min: 1}", "- freshness: {column: loaded_at, fail_after: 1d}",
+                       source="pg", table="public.events")
     config = write_config(tmp_path, pg_source(pg.url(database), "5s"), datasets, SQLITE_STATE)
     checks = ("events.volume", "events.freshness")
     daemon = spawn(config)
@@ -386,10 +368,8 @@ def test_sigterm_waits_for_a_slow_postgresql_query_and_stores_its_result(
     pg: PostgresServer, spawn: Spawn, tmp_path: Path
 ) -> None:
     database = events_table(pg)
-    datasets = (
-        "  slow:\n    source: pg\n    table: public.events\n    schedule: every 2s\n    checks:\n"
-        "      - metric: {name: sleepy, sql: SELECT count(*) FROM pg_sleep(4), min: 1}\n"
-    )
+    datasets = dataset("slow", "- metric: {name: sleepy, sql: SELECT count(*) FROM pg_sleep(4), min: 1}",
+                       source="pg", table="public.events", schedule="every 2s")
     config = write_config(tmp_path, pg_source(pg.url(database)), datasets, SQLITE_STATE)
     daemon = spawn(config)
     wait_for(lambda: active_queries(pg, database, "pg_sleep(4)") == 1, 30, what="the slow query to run")
@@ -417,11 +397,10 @@ def test_a_query_past_its_timeout_errors_and_other_datasets_keep_their_schedule(
     pg: PostgresServer, spawn: Spawn, tmp_path: Path
 ) -> None:
     database = events_table(pg)
-    datasets = (
-        "  slow:\n    source: pg\n    table: public.events\n    schedule: every 2s\n    checks:\n"
-        "      - metric: {name: hung, sql: SELECT count(*) FROM pg_sleep(120), min: 1}\n"
-        "  quick:\n    source: pg\n    table: public.events\n    checks:\n      - volume: {min: 1}\n"
-    )
+    datasets = dataset(
+        "slow", "- metric: {name: hung, sql: SELECT count(*) FROM pg_sleep(120), min: 1}",
+        source="pg", table="public.events", schedule="every 2s",
+    ) + dataset("quick", "- volume: {min: 1}", source="pg", table="public.events")
     config = write_config(tmp_path, pg_source(pg.url(database), "1s"), datasets, SQLITE_STATE)
     daemon = spawn(config)
 
