@@ -39,6 +39,15 @@ def postgres_url(postgres: PostgresServer) -> str:
     return postgres.url(name)
 
 
+@pytest.fixture(params=["duckdb", "postgresql"])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same tests on an empty DuckDB file and on a new PostgreSQL database."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """One moto S3 server on 127.0.0.1 for the session (real HTTP)."""

@@ -23,12 +23,6 @@ from tests.warehouse import execute, write_config
 Run = Callable[..., Result]
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "duckdb":
-        return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
 
 
 def interval(spec: str) -> str:
