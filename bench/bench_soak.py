@@ -180,17 +180,11 @@ def wal_of(db: Path) -> Path:
 def scrape(daemon: Daemon) -> tuple[float | None, float | None]:
     """Missed runs (all reasons) and lag-histogram count from /metrics; Nones when it does not answer."""
     try:
-        text = daemon.metrics()
+        samples = daemon.samples()
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None, None
-    missed, lags = 0.0, None
-    for line in text.splitlines():
-        key, _, value = line.rpartition(" ")
-        if key.startswith(MISSED + "{"):
-            missed += float(value)
-        elif key == LAG_COUNT:
-            lags = float(value)
-    return missed, lags
+    missed = sum(value for key, value in samples.items() if key.startswith(MISSED + "{"))
+    return missed, samples.get(LAG_COUNT)
 
 
 def sample(daemon: Daemon, db: Path, started: float) -> Sample:

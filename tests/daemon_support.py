@@ -54,14 +54,18 @@ class Daemon:
     def metrics(self) -> str:
         return self.get("/metrics").body
 
+    def samples(self) -> dict[str, float]:
+        """Every sample of one /metrics scrape, keyed `name{labels}` exactly as exposed."""
+        found = {}
+        for line in self.metrics().splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                found[key] = float(value)
+        return found
+
     def metric(self, name: str, labels: str = "") -> float | None:
         """The value of one sample (`name{labels}` exactly as exposed), or None when absent."""
-        wanted = f"{name}{{{labels}}}" if labels else name
-        for line in self.metrics().splitlines():
-            key, _, value = line.rpartition(" ")
-            if key == wanted:
-                return float(value)
-        return None
+        return self.samples().get(f"{name}{{{labels}}}" if labels else name)
 
     def text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

@@ -119,16 +119,6 @@ def log_time(line: Line) -> datetime:
     return datetime.fromisoformat(line["time"])
 
 
-def scrape(daemon: Daemon) -> dict[str, float]:
-    """Every sample of one /metrics scrape, keyed `name{labels}` as exposed."""
-    samples = {}
-    for line in daemon.metrics().splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            samples[key] = float(value)
-    return samples
-
-
 def has_open(daemon: Daemon, path: Path) -> bool:
     """Whether the daemon holds `path` open: a source opens its DuckDB file when a dataset job connects."""
     try:
@@ -171,7 +161,7 @@ def test_schedules_fire_and_the_endpoint_reports_them(tmp_path: Path, spawn: Spa
     assert len({result.started_at for result in volumes}) == len(volumes)
     assert all(result.outcome is Outcome.PASS and result.value == 100 for result in volumes)
 
-    samples = scrape(daemon)
+    samples = daemon.samples()
     assert samples['demon_source_up{source="warehouse"}'] == 1.0
     assert [key for key in samples if "source_up" in key] == ['demon_source_up{source="warehouse"}']
     assert samples[f'demon_build_info{{version="{version("demon")}"}}'] == 1.0
