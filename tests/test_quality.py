@@ -555,12 +555,8 @@ def test_coerce_skips_the_dtype_rule(tmp_path: Path, typed: str) -> None:
 
 
 def test_coerce_on_the_whole_schema_skips_every_dtype_rule(tmp_path: Path, duck: str) -> None:
-    """BUG: a schema-level `coerce=True` (`Config.coerce`, `DataFrameSchema(coerce=True)`) is ignored.
-
-    Pandera coerces every column when the schema says so, but `plan._column_rules` only looks at
-    `column.coerce`. Fix: pass the schema's `coerce` into `_column_rules` and skip the dtype rule when
-    either is set.
-    """
+    """A schema-level `coerce=True` (`Config.coerce`, `DataFrameSchema(coerce=True)`) coerces every column, as
+    in Pandera: no dtype rule for any of them."""
     execute(duck, [
         "CREATE TABLE typed (code VARCHAR(10), amount NUMERIC(12, 2))",
         "INSERT INTO typed VALUES ('5', 1.50)",
@@ -581,15 +577,8 @@ def test_strict_fails_on_an_extra_column(tmp_path: Path, typed: str) -> None:
 
 
 def test_a_dtype_mismatch_with_value_checks_fails_rather_than_errors(tmp_path: Path, typed: str) -> None:
-    """BUG: `int` with `ge=0` on a VARCHAR column ends as `error` (the warehouse refuses `code >= 0`).
-
-    The check was evaluated: the column has the wrong type, every row fails the dtype rule, and that
-    is what the user must hear (`fail`), as Pandera reports it. Now the compiled `ge` makes the fused
-    statement fail, it is re-run part by part, and the rule error turns the whole check into `error`
-    "could not run: Binder Error ...". Fix: in QualityQuery, leave out of the fused statement the
-    value rules of a column whose dtype rule fails (report them as skipped, or not at all), so the
-    dtype rule's `fail` stands.
-    """
+    """`int` with `ge=0` on a VARCHAR column is a `fail` of the dtype rule, as Pandera reports it: the value
+    rule the warehouse would refuse (`code >= 0`) is left out instead of turning the check into `error`."""
     code, document = check_json(config(tmp_path, typed, "typed", quality("dtypes:WithValues")))
     result = only(document)
     assert result["outcome"] == "fail", result["message"]
@@ -599,14 +588,8 @@ def test_a_dtype_mismatch_with_value_checks_fails_rather_than_errors(tmp_path: P
 
 
 def test_shape_problems_fail_an_empty_table_too(tmp_path: Path, duck: str) -> None:
-    """BUG: a dtype mismatch or an extra column on an empty table (or an empty `where` scope) passes.
-
-    Shape rules report `failing_rows = rows`, which is 0 on an empty table, so the kind never judges
-    them: "no failing rows" although `code` is VARCHAR and the schema wants int. Pandera reports a
-    wrong dtype on an empty frame too. Fix: judge shape rules (`SHAPE_CHECKS`) by their problems
-    (`values`), e.g. make such a rule failing whatever the row count (and thresholds on rows/pct
-    cannot excuse it).
-    """
+    """A dtype mismatch or an extra column fails on an empty table (or an empty `where` scope) too: shape
+    rules are judged by their problems, not by failing rows, as Pandera reports a wrong dtype on no rows."""
     execute(duck, ["CREATE TABLE typed (code VARCHAR(10), amount NUMERIC(12, 2))"])
     write_module(tmp_path, "dtypes", DTYPE_MODULE)
     path = config(tmp_path, duck, "typed", quality("dtypes:Plain", name="plain"),
@@ -776,12 +759,7 @@ def test_an_error_beside_a_failure_exits_1(tmp_path: Path, duck: str) -> None:
 
 @pytest.mark.parametrize("where", ["module", "check"])
 def test_messages_stay_on_one_line_when_python_errors_do_not(tmp_path: Path, duck: str, where: str) -> None:
-    """BUG: an exception text with a line break ends up verbatim in the result's one-line message.
-
-    `loader._import` (module raising at import, also `_as_schema`) and `frame._finding`
-    (`f"{label} raised {cases}"` for a check that raises) keep the whole text. Fix: keep the first
-    non-empty line (as `checks.humanize.first_line` does), or join lines with "; ".
-    """
+    """An exception text with a line break becomes a one-line message (its first line)."""
     seed_orders(duck)
     write_module(tmp_path, "multi", """
         import pandera.pandas as pa
@@ -803,12 +781,8 @@ def test_messages_stay_on_one_line_when_python_errors_do_not(tmp_path: Path, duc
 
 
 def test_a_schema_module_calling_sys_exit_does_not_end_the_run(tmp_path: Path, duck: str) -> None:
-    """BUG: `sys.exit()` (SystemExit) while importing a schema module ends `demon check` with exit 2
-    and no results at all, for every dataset; in the daemon it escapes the job too.
-
-    `loader._import` catches `Exception`, which SystemExit is not. Fix: also catch SystemExit there
-    (`except (Exception, SystemExit)`), so the check ends as `error` "importing quits failed: SystemExit: 2".
-    """
+    """`sys.exit()` while importing a schema module ends only that check, as `error`, not the whole run (nor a
+    daemon's job)."""
     seed_orders(duck)
     write_module(tmp_path, "quits", "import sys\nsys.exit(2)\n")
     path = config(tmp_path, duck, "orders", quality("quits:Orders"), {"volume": {"min": 1}})
@@ -860,14 +834,8 @@ def test_a_missing_optional_column_skips_its_rules(tmp_path: Path, duck: str) ->
 def test_custom_checks_of_a_missing_optional_column_are_not_reported_as_run(
     tmp_path: Path, duck: str
 ) -> None:
-    """BUG: a custom check on an absent optional column is reported as run and passing (0 failing rows
-    "on_sample"), while the compiled rules of that column are rightly left out.
-
-    `QualityQuery._sampled` passes every `plan.residual_labels` pair as expected to `frame.validate`,
-    which adds a passing result for each one Pandera did not report, including those Pandera skipped
-    because the column is absent. Fix: drop the labels of columns missing from the table (keep only
-    `column is None or column in self._names`) before validating.
-    """
+    """A custom check on an absent optional column is not reported as run: Pandera skips it, and so do the
+    results."""
     seed_orders(duck)
     write_module(tmp_path, "columns", """
         from typing import Optional
@@ -889,15 +857,8 @@ def test_custom_checks_of_a_missing_optional_column_are_not_reported_as_run(
 
 
 def test_coerced_columns_are_checked_as_their_coerced_type(tmp_path: Path, duck: str) -> None:
-    """BUG: `coerce=True` with a value check on a VARCHAR column ends as `error`.
-
-    Pandera coerces '5', '-1', 'x' to int and reports 'x' as not coercible (`coerce_dtype('int64')`):
-    a `fail`. demon compiles `code >= 0` on the VARCHAR column, which the warehouse refuses ("Cannot
-    compare values of type VARCHAR and type INTEGER"), so the check cannot run. Fix: for a coerced
-    column whose family differs from the dtype's, compile its rules on `TRY_CAST(code AS <type>)`
-    (`sa.func.try_cast` on DuckDB; a guarded cast on PostgreSQL), count the values that do not cast as
-    a `coerce_dtype('int64')` rule, or run that column's rules on the sample with Pandera.
-    """
+    """`coerce=True` with a value check on a VARCHAR column is judged as Pandera judges it (a value that does
+    not coerce fails), not turned into `error` by a comparison the warehouse refuses."""
     execute(duck, [
         "CREATE TABLE typed (code VARCHAR(10), amount NUMERIC(12, 2))",
         "INSERT INTO typed VALUES ('5', 1.50), ('-1', 2.00), ('x', 3.25)",
@@ -916,13 +877,8 @@ def test_coerced_columns_are_checked_as_their_coerced_type(tmp_path: Path, duck:
 
 
 def test_a_yaml_file_that_is_no_pandera_schema_is_an_error(tmp_path: Path, duck: str) -> None:
-    """BUG: any YAML mapping loads as an empty schema, so the check passes having checked nothing.
-
-    `hello: world` (or an empty file) is accepted by `DataFrameSchema.from_yaml`, which ignores unknown
-    keys. Fix: in `loader._from_yaml`, read the YAML first and require a mapping with `schema_type:
-    dataframe` or a `columns` mapping (and no keys Pandera does not know), else SchemaLoadError
-    "not a Pandera schema".
-    """
+    """A YAML mapping that is not a Pandera schema (`hello: world`, an empty file) is refused rather than
+    loaded as an empty schema that checks nothing."""
     seed_orders(duck)
     (tmp_path / "mapping.yml").write_text("hello: world\n")
     (tmp_path / "empty.yml").write_text("")
@@ -1087,14 +1043,8 @@ print(json.dumps(counts))
 
 
 def test_an_edit_within_one_second_is_not_hidden_by_cached_bytecode(tmp_path: Path, duck: str) -> None:
-    """BUG: an edit that keeps the file's size, within the second of the last import, is not seen.
-
-    `loader._import` notices the new mtime and calls `importlib.reload`, but the import system trusts
-    `__pycache__/*.pyc`, which records the source's mtime in whole seconds and its size: the old code
-    runs again. (Invisible with PYTHONDONTWRITEBYTECODE=1, as in some dev shells; hence a subprocess
-    without it.) Fix: before reloading, remove the module's cached bytecode
-    (`importlib.util.cache_from_source(module.__file__)`), or load schema modules from source only.
-    """
+    """An edit that keeps the file's size, within the second of the last import, is seen: cached bytecode
+    records the source's mtime in whole seconds. (A subprocess, since PYTHONDONTWRITEBYTECODE=1 hides it.)"""
     execute(duck, ["CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) AS s(g)"])
     module = write_module(tmp_path, "same_size", """
         import pandera.pandas as pa
@@ -1111,15 +1061,8 @@ def test_an_edit_within_one_second_is_not_hidden_by_cached_bytecode(tmp_path: Pa
 
 
 def test_two_configs_with_same_named_schema_modules_each_get_their_own(tmp_path: Path, duck: str) -> None:
-    """BUG: a schema module already imported from another folder is reused for the next config.
-
-    `loader._import` takes `sys.modules[name]` when present, checking only whether *that* file changed,
-    so in one process (tests, a daemon reloading another config, `demon demo` then `check`) the second
-    config's `schemas.py` is never imported: its checks silently run the first config's rules.
-    Fix: reuse a cached module only if its `__file__` is the file the config folder provides
-    (`importlib.machinery.PathFinder.find_spec(name, [folder])`); otherwise drop it from sys.modules
-    and import afresh.
-    """
+    """A schema module of the same name from another config folder is not reused: each config runs its own
+    `schemas.py`, also in one process (tests, a daemon reloading another config, `demo` then `check`)."""
     seed_orders(duck)
     for folder, bound in (("first", 0), ("second", 1000)):
         write_module(tmp_path / folder, "schemas", f"""

@@ -497,6 +497,7 @@ def test_opening_waits_for_a_writer_longer_than_the_drivers_default_busy_timeout
     finally:
         releaser.join()
     store.close()
+    assert scalar(f"sqlite:///{path}", "SELECT version_num FROM alembic_version") == HEAD_REVISION
 
 
 # --- the one-daemon lock ---------------------------------------------------------------------------
