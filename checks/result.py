@@ -28,6 +28,7 @@ class Evaluation:
     thresholds: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     snapshot: dict[str, str] | None = None  # schema checks: the columns to remember for drift
+    facts: dict[str, float] = field(default_factory=dict)  # what was learnt about the dataset (see Result)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Result:
     thresholds: dict[str, float] = field(default_factory=dict)
     statements: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    # What the run learnt about the whole dataset, for its metrics: last_modified (epoch seconds), rows, ...
+    facts: dict[str, float] = field(default_factory=dict)
+    last_success_at: datetime | None = None  # this run if it passed or warned, else the latest that did
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of the spec (`demon check --format json`)."""

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from monitor.config.models import CheckSpec, Config
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+DEMO_GRACE = 5.0  # seconds `demon demo --serve` waits for running checks on Ctrl-C
 CONFIG_OPTION = click.option(
     "-c",
     "--config",
@@ -77,22 +78,36 @@ def main() -> None:
 @click.option("--tag", "-t", "tags", multiple=True, help="Run checks of datasets with this tag; repeatable.")
 @click.option("--format", "-f", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
 @click.option("--warn-is-failure", is_flag=True, help="Exit 1 on warnings too.")
+@click.option("--push", is_flag=True, help="Send the results to metrics.pushgateway, one group per dataset.")
 def check(
-    config_path: Path, selects: tuple[str, ...], tags: tuple[str, ...], fmt: str, warn_is_failure: bool
+    config_path: Path,
+    selects: tuple[str, ...],
+    tags: tuple[str, ...],
+    fmt: str,
+    warn_is_failure: bool,
+    push: bool,
 ) -> None:
     """Run the selected checks once, print and store the results."""
     from monitor.selection import select
 
     config = load(config_path)
+    if push and not config.metrics.pushgateway:
+        fail_usage(f"--push: {config_path} sets no metrics.pushgateway URL")
     chosen = select(config, selects, tags)
     if not chosen:
         fail_usage("no check matches the selection")
     results, store_errors = run_checks(config, chosen, fmt)
     write_results(results, fmt, warn_is_failure)
+    problems = [f"results not stored: {problem}" for problem in store_errors]
+    if push and config.metrics.pushgateway:
+        from monitor.metrics.push import push_results
+
+        pushed = push_results(results, config, config.metrics.pushgateway)
+        problems += [f"results not pushed: {problem}" for problem in pushed]
     code = exit_code(results, warn_is_failure)
-    for problem in store_errors:
-        click.echo(f"demon: results not stored: {problem}", err=True)
-    sys.exit(code if code == EXIT_FAIL or not store_errors else EXIT_ERROR)
+    for problem in problems:
+        click.echo(f"demon: {problem}", err=True)
+    sys.exit(code if code == EXIT_FAIL or not problems else EXIT_ERROR)
 
 
 def run_checks(
@@ -174,9 +189,10 @@ def run(config_path: Path, log_format: str, grace_text: str) -> None:
 @CONFIG_OPTION
 @click.option("--connect", is_flag=True, help="Also open each source and check that it answers.")
 def validate(config_path: Path, connect: bool) -> None:
-    """Validate the config, load its Pandera schemas (with --connect, reach each source); change nothing."""
+    """Validate the config, load its Pandera schemas and TLS files (with --connect, reach each source);
+    change nothing."""
     config = load(config_path)
-    unloadable = quality_schema_problems(config)
+    unloadable = quality_schema_problems(config) + tls_problems(config)
     for problem in unloadable:
         click.echo(f"{config_path}: {problem}", err=True)
     if unloadable:
@@ -191,6 +207,17 @@ def validate(config_path: Path, connect: bool) -> None:
         problems = ping_sources(config, lambda line: click.echo(line))
         if problems:
             sys.exit(EXIT_ERROR)
+
+
+def tls_problems(config: Config) -> list[str]:
+    """Why `metrics.tls`' certificate and key do not load, as `demon run` would find at start."""
+    from monitor.daemon.http import endpoint_tls
+
+    try:
+        endpoint_tls(config.metrics, config.base_dir)
+    except ValueError as exc:
+        return [str(exc)]
+    return []
 
 
 def quality_schema_problems(config: Config) -> list[str]:
@@ -244,6 +271,18 @@ def history(config_path: Path, check_id: str, limit: int, fmt: str) -> None:
     write_results(results, fmt, False)
 
 
+def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Validated as the config's `metrics.listen` is."""
+    from pydantic import ValidationError
+
+    from monitor.config.models import MetricsConfig
+
+    try:
+        return MetricsConfig(listen=value).listen
+    except ValidationError:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT (a port from 0 to 65535)") from None
+
+
 @main.command()
 @click.option(
     "--dir",
@@ -254,14 +293,22 @@ def history(config_path: Path, check_id: str, limit: int, fmt: str) -> None:
     help="Where to build the demo.",
 )
 @click.option("--format", "-f", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
-def demo(directory: Path, fmt: str) -> None:
-    """Build the demo warehouse, write DIR/demon.yml and run its checks (yesterday's and today's load)."""
+@click.option("--serve", is_flag=True, help="Then run the daemon on the demo until Ctrl-C.")
+@click.option(
+    "--listen", default="127.0.0.1:9108", show_default=True, metavar="HOST:PORT", callback=_listen,
+    help="Where the demo's daemon serves /metrics (written to DIR/demon.yml).",
+)
+def demo(directory: Path, fmt: str, serve: bool, listen: str) -> None:
+    """Build the demo warehouse, write DIR/demon.yml and run its checks (yesterday's and today's load).
+
+    With --serve, then run `demon run` on it: point Prometheus at /metrics and load the dashboards.
+    """
     from monitor.demo import DEFECTS, advance, prepare
     from monitor.runner import utcnow
 
     now = utcnow()
     try:
-        config_path = prepare(directory, now)
+        config_path = prepare(directory, now, listen)
         config = load(config_path)
         # Yesterday's run, on yesterday's clock: it records the baselines and schema snapshots.
         yesterday = lambda: now - timedelta(days=1)  # noqa: E731
@@ -277,3 +324,26 @@ def demo(directory: Path, fmt: str) -> None:
             + "\n".join(f"  - {defect}" for defect in DEFECTS)
         )
         click.echo(f"\nConfig: {config_path}. Try: demon history orders.volume -c {config_path}")
+    if serve:
+        from monitor.daemon.main import run_daemon
+
+        sys.exit(run_daemon(config, config_path, "text", DEMO_GRACE))
+
+
+@main.group()
+def dashboards() -> None:
+    """The Grafana dashboards, provisioning files and Prometheus alert rules that ship with demon."""
+
+
+@dashboards.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export_dashboards(directory: Path) -> None:
+    """Write them to DIRECTORY: grafana/, provisioning/ and prometheus/ (replacing files of those names)."""
+    from dashboards.export import export
+
+    try:
+        written = export(directory)
+    except OSError as exc:
+        fail_usage(f"cannot export to {directory}: {exc.strerror or exc}")
+    for path in written:
+        click.echo(str(path))

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import traceback
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +25,7 @@ from checks.sources import Source, SourceError, open_source
 from monitor.config.models import CheckSpec, Config, DatasetConfig
 from monitor.redact import Redactor
 from monitor.signals import block_stop_signals
-from monitor.state.store import StateStore, StateStoreError
+from monitor.state.store import StateStore, StateStoreError, Success
 
 log = logging.getLogger(__name__)
 MAX_STORE_ERRORS = 20
@@ -44,6 +44,16 @@ class Provenance:
 
 
 _NONE = Provenance()
+_SUCCEEDED = (Outcome.PASS, Outcome.WARN)
+
+
+@dataclass
+class _Judged:
+    """A dataset job's evaluations, what produced them, and each check's latest success before this run."""
+
+    evaluations: dict[str, Evaluation]
+    provenance: dict[str, Provenance] = field(default_factory=dict)
+    successes: dict[str, Success] = field(default_factory=dict)
 
 
 def _provenance(answers: Sequence[Observed]) -> Provenance:
@@ -95,6 +105,17 @@ class Runner:
                 )
             return self._sources[name]
 
+    def requests(self) -> Counter[tuple[str, str]]:
+        """Statements run and object-store calls made so far, per (source, operation).
+
+        Without the lock, which is held while a source opens (maybe slowly): `dict()` copies atomically.
+        """
+        return Counter({
+            (name, operation): count
+            for name, source in dict(self._sources).items()
+            for operation, count in dict(source.requests).items()
+        })
+
     def run(
         self,
         checks: Sequence[CheckSpec],
@@ -131,19 +152,16 @@ class Runner:
         """Run one dataset's checks; never raises: what cannot run ends as `error` results."""
         started_at, start = self.clock(), time.perf_counter()
         try:
-            evaluations, provenance = self._evaluate(job, started_at)
+            judged = self._evaluate(job, started_at)
         except Exception as exc:  # a bug must not take the run down: report it on the checks
             log.error("dataset %s: unexpected failure\n%s", job.name, self.redact(traceback.format_exc()))
             message = self.redact(f"internal error: {type(exc).__name__}: {exc}")
-            evaluations = {spec.id: Evaluation(Outcome.ERROR, message) for spec in job.checks}
-            provenance = {}
+            judged = _Judged({spec.id: Evaluation(Outcome.ERROR, message) for spec in job.checks})
         duration = time.perf_counter() - start
-        results = [
-            _result(spec, job, evaluations[spec.id], provenance.get(spec.id, _NONE), started_at, duration)
-            for spec in job.checks
-        ]
+        results = [_result(spec, job, judged, started_at, duration) for spec in job.checks]
         if self.store is not None and run_id is not None:
-            self._record(run_id, results, {spec.id: evaluations[spec.id].snapshot for spec in job.checks})
+            snapshots = {spec.id: judged.evaluations[spec.id].snapshot for spec in job.checks}
+            self._record(run_id, results, snapshots)
         for result in results:
             log.info(
                 "check %s: %s in %.3fs",
@@ -169,9 +187,7 @@ class Runner:
             with self._lock:
                 self.store_errors.append(message)
 
-    def _evaluate(
-        self, job: DatasetJob, now: datetime
-    ) -> tuple[dict[str, Evaluation], dict[str, Provenance]]:
+    def _evaluate(self, job: DatasetJob, now: datetime) -> _Judged:
         unsupported = {
             spec.id: f"check kind {spec.kind!r} is not available in this version of demon"
             for spec in job.checks
@@ -180,12 +196,12 @@ class Runner:
         runnable = [spec for spec in job.checks if spec.id not in unsupported]
         evaluations = {check: Evaluation(Outcome.ERROR, message) for check, message in unsupported.items()}
         if not runnable:
-            return evaluations, {}
+            return _Judged(evaluations)
         try:
             source = self.source(job.dataset.source)
         except SourceError as exc:
             evaluations.update((spec.id, Evaluation(Outcome.ERROR, str(exc))) for spec in runnable)
-            return evaluations, {}
+            return _Judged(evaluations)
         wanted: dict[str, list[Probe]] = {}
         for spec in list(runnable):
             try:
@@ -194,23 +210,25 @@ class Runner:
                 evaluations[spec.id] = Evaluation(Outcome.ERROR, self.redact(str(exc)))
                 runnable.remove(spec)
         try:
-            history = self._history([spec.id for spec in runnable])
+            successes, snapshots = self._history([spec.id for spec in runnable])
         except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
             message = self.redact(f"cannot read the checks' history: {exc}")
             evaluations.update((spec.id, Evaluation(Outcome.ERROR, message)) for spec in runnable)
-            return evaluations, {}
+            return _Judged(evaluations)
         observed = source.observe(job.dataset, {probe for probes in wanted.values() for probe in probes})
-        provenance = {}
+        judged = _Judged(evaluations, successes=successes)
         for spec in runnable:
-            provenance[spec.id] = _provenance([observed[probe] for probe in wanted[spec.id]])
-            context = Context(job.dataset, now, history[0].get(spec.id), history[1].get(spec.id))
+            judged.provenance[spec.id] = _provenance([observed[probe] for probe in wanted[spec.id]])
+            success = successes.get(spec.id)
+            baseline = None if success is None else success.value
+            context = Context(job.dataset, now, baseline, snapshots.get(spec.id))
             evaluations[spec.id] = _judge(spec, wanted[spec.id], observed, context)
-        return evaluations, provenance
+        return judged
 
-    def _history(self, check_ids: list[str]) -> tuple[dict[str, float], dict[str, dict[str, str]]]:
+    def _history(self, check_ids: list[str]) -> tuple[dict[str, Success], dict[str, dict[str, str]]]:
         if self.store is None:
             return {}, {}
-        return self.store.last_success_values(check_ids), self.store.last_snapshots(check_ids)
+        return self.store.last_successes(check_ids), self.store.last_snapshots(check_ids)
 
     def close(self) -> None:
         for source in self._sources.values():
@@ -229,13 +247,11 @@ def _judge(
 
 
 def _result(
-    spec: CheckSpec,
-    job: DatasetJob,
-    evaluation: Evaluation,
-    provenance: Provenance,
-    started_at: datetime,
-    duration: float,
+    spec: CheckSpec, job: DatasetJob, judged: _Judged, started_at: datetime, duration: float
 ) -> Result:
+    evaluation, provenance = judged.evaluations[spec.id], judged.provenance.get(spec.id, _NONE)
+    before = judged.successes.get(spec.id)
+    last_success = started_at if evaluation.outcome in _SUCCEEDED else before.at if before else None
     return Result(
         check=spec.id,
         dataset=job.name,
@@ -250,6 +266,8 @@ def _result(
         thresholds=evaluation.thresholds,
         statements=provenance.statements,
         details={**provenance.details, **evaluation.details},
+        facts=evaluation.facts,
+        last_success_at=last_success,
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from tests.daemon_support import Daemon, start_daemon
 from tests.motoserver import DUMMY_ENV, FOREIGN_ENV, MotoServer, S3Lake, start_moto
 from tests.pgserver import PostgresServer, destroy, start_postgres
+from tests.promserver import Prometheus, Pushgateway
 
 _counter = itertools.count()
 
@@ -83,3 +84,27 @@ def spawn() -> Iterator[Callable[..., Daemon]]:
     yield spawn
     for daemon in started:
         daemon.kill()
+
+
+@pytest.fixture
+def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Prometheus]]:
+    """`prometheus_server(targets, rule_files=..., extra_jobs=...)` starts a real Prometheus on 127.0.0.1
+    (arguments of `Prometheus.start`, tests/promserver.py); all a test started are stopped when it ends."""
+    started: list[Prometheus] = []
+
+    def start(*args: Any, **kwargs: Any) -> Prometheus:
+        server = Prometheus.start(tmp_path_factory.mktemp("prometheus"), *args, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgateway]:
+    """A real Pushgateway on 127.0.0.1, empty, stopped when the test ends."""
+    server = Pushgateway.start(tmp_path_factory.mktemp("pushgateway"))
+    yield server
+    server.stop()

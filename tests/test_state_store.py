@@ -308,7 +308,7 @@ def test_runs_record_their_command_and_summary(store: StateStore, state_url: str
         store.finish_run(999, {})
 
 
-def test_last_success_values_take_the_latest_pass_or_warn_with_a_value(store: StateStore) -> None:
+def test_last_successes_take_the_latest_pass_or_warn(store: StateStore) -> None:
     run = store.start_run("check")
     # recorded out of time order: "latest" is by started_at, not by insertion
     store.record(run, [make_result(outcome=Outcome.WARN, value=2.0, at=T0 + timedelta(hours=1)),
@@ -320,8 +320,9 @@ def test_last_success_values_take_the_latest_pass_or_warn_with_a_value(store: St
                        make_result("users.freshness", outcome=Outcome.PASS, value=5.0)])
     store.record(run, [make_result(outcome=Outcome.PASS, value=1.0, at=T0)])
     wanted = ["orders.volume", "orders.freshness", "users.volume", "missing.check"]
-    assert store.last_success_values(wanted) == {"orders.volume": 2.0, "orders.freshness": 60.0}
-    assert store.last_success_values([]) == {}
+    assert {check: found.value for check, found in store.last_successes(wanted).items()} == {
+        "orders.volume": None, "orders.freshness": 60.0}
+    assert store.last_successes([]) == {}
 
 
 def test_a_snapshot_is_stored_only_when_it_changes(store: StateStore, state_url: str) -> None:
@@ -385,7 +386,7 @@ def test_threads_record_concurrently(state_url: str, tmp_path: Path) -> None:
             for step in range(15):
                 check = f"d{worker}.volume"
                 store.record(run, [make_result(check, value=float(step), at=T0 + timedelta(seconds=step))])
-                assert store.last_success_values([check]) == {check: float(step)}
+                assert store.last_successes([check])[check].value == float(step)
         except BaseException as exc:
             errors.append(exc)
 

@@ -65,6 +65,7 @@ class Freshness:
             unit="seconds",
             thresholds=thresholds,
             details=details,
+            facts={"last_modified": newest_at.timestamp()},
         )
 
 

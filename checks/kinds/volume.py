@@ -32,10 +32,13 @@ class Volume:
         limits = bounds(params, MIN_MAX)
         change_limits = _change_bounds(params)
         thresholds = as_dict(limits + change_limits)
+        # The dataset's size, for its metrics; a partition's size is not the dataset's.
+        facts: dict[str, float] = {unit: value} if params.scope == "all" else {}
         if context.dataset.path and observed[FileCount(params.scope)] == 0:
             where = "in the newest partition" if params.scope == "latest_partition" else "under the prefix"
             return Evaluation(
-                Outcome.FAIL, f"no data files {where}", value=value, unit=unit, thresholds=thresholds
+                Outcome.FAIL, f"no data files {where}", value=value, unit=unit, thresholds=thresholds,
+                facts=facts,
             )
         details: dict[str, Any] = {"baseline": context.baseline}
         message = humanize.count(value, unit)
@@ -48,7 +51,9 @@ class Volume:
         message += change_note
         outcomes = [b.outcome for b in (bound, change_bound) if b is not None]
         outcome = Outcome.FAIL if Outcome.FAIL in outcomes else (outcomes[0] if outcomes else Outcome.PASS)
-        return Evaluation(outcome, message, value=value, unit=unit, thresholds=thresholds, details=details)
+        return Evaluation(
+            outcome, message, value=value, unit=unit, thresholds=thresholds, details=details, facts=facts
+        )
 
 
 def _change_bounds(params: VolumeParams) -> list[Bound]:

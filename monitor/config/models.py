@@ -289,9 +289,17 @@ class AlertingConfig(Model):
 _PORT = r"(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4})"  # 0-65535
 
 
+class TlsConfig(Model):
+    """A certificate chain and its key, PEM files relative to the config file: /metrics over https."""
+
+    cert_file: str
+    key_file: str
+
+
 class MetricsConfig(Model):
     listen: str = Field(default="127.0.0.1:9108", pattern=rf"^[^\s:]*:{_PORT}$", description="host:port")
     pushgateway: OptionalText = None
+    tls: TlsConfig | None = None
 
 
 class StateConfig(Model):

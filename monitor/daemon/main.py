@@ -15,17 +15,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import make_wsgi_app
-
 from monitor.config import ConfigError, load_config
 from monitor.config.models import Config
 from monitor.config.types import format_duration
 from monitor.daemon import logs
-from monitor.daemon.http import Endpoint, probe_app
+from monitor.daemon.http import Endpoint, endpoint_tls, exposition_app, probe_app
 from monitor.daemon.logs import RedactingFilter
-from monitor.daemon.metrics import DaemonMetrics
+from monitor.daemon.metrics import SchedulerMetrics, exposition
 from monitor.daemon.service import Scheduler
 from monitor.daemon.status import Status
+from monitor.metrics.exposition import CONTENT_TYPE
 from monitor.redact import Redactor
 from monitor.signals import SignalInbox
 from monitor.state.lock import DaemonLock, LockHeld
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("monitor.daemon")
 
-EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 3, 130  # 3: cannot start, or lost the state store
+EXIT_OK, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 3, 130  # 3: cannot start, or lost the state store
 HOUSEKEEPING_SECONDS = 30.0  # how often the lock is verified and pruning considered
 PRUNE_EVERY = timedelta(hours=1)
 _SIGNALS = {signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGHUP: "reload"}
@@ -51,7 +50,7 @@ class Daemon:
     lock: DaemonLock
     scheduler: Scheduler
     status: Status
-    metrics: DaemonMetrics
+    metrics: SchedulerMetrics
     redacting: RedactingFilter
     run_id: int
     pruned_at: datetime | None = None
@@ -129,9 +128,12 @@ class Daemon:
         if deleted:
             log.info("pruned %d results older than the %s retention", deleted, format_duration(retention))
 
+    def exposition(self) -> bytes:
+        return exposition(self.scheduler.config, self.status, self.scheduler.requests(), self.metrics)
+
     def routes(self) -> dict[str, WSGIApplication]:
         return {
-            "/metrics": make_wsgi_app(self.metrics.registry),
+            "/metrics": exposition_app(self.exposition, CONTENT_TYPE),
             "/healthz": probe_app(self.health),
             "/readyz": probe_app(self.readiness),
         }
@@ -141,8 +143,13 @@ def run_daemon(config: Config, config_path: Path, log_format: str, grace: float)
     """`demon run`: the exit code (0 after a stop signal, 3 when it cannot start or loses its lock)."""
     redacting = logs.setup(log_format, Redactor(config.secrets))
     routes: dict[str, WSGIApplication] = {}
+    try:
+        context = endpoint_tls(config.metrics, config.base_dir)
+    except ValueError as exc:
+        log.error("cannot start: %s", exc)
+        return EXIT_USAGE
     try:  # the port first: a taken one must not leave a run behind in the state store
-        endpoint = Endpoint(config.metrics.listen, routes)
+        endpoint = Endpoint(config.metrics.listen, routes, context)
     except OSError as exc:
         log.error("cannot start: cannot listen on %s: %s", config.metrics.listen, exc.strerror or exc)
         return EXIT_ERROR
@@ -161,8 +168,8 @@ def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
     inbox = SignalInbox(_SIGNALS, on_second_stop=_exit_now)
     daemon.scheduler.start()
     endpoint.start()
-    log.info("demon run: %d datasets scheduled; serving /metrics, /healthz and /readyz on http://%s",
-             len(daemon.scheduler.config.datasets), endpoint.address)
+    log.info("demon run: %d datasets scheduled; serving /metrics, /healthz and /readyz on %s://%s",
+             len(daemon.scheduler.config.datasets), endpoint.scheme, endpoint.address)
     code = EXIT_OK
     while (event := inbox.next(timeout=HOUSEKEEPING_SECONDS)) != "stop":
         if event == "reload":
@@ -210,7 +217,7 @@ def open_daemon(config: Config, config_path: Path, redacting: RedactingFilter) -
     try:
         run_id = store.start_run("run")
         status = Status(list(config.datasets))
-        metrics = DaemonMetrics(status)
+        metrics = SchedulerMetrics()
         scheduler = Scheduler(config, store, status, metrics, run_id)
     except BaseException:
         lock.release()

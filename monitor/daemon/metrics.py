@@ -1,26 +1,27 @@
-"""The daemon's own metrics (spec: `demon_scheduler_lag_seconds`, `demon_source_up`, `demon_build_info`).
+"""What `/metrics` of `demon run` serves: the result metrics plus the daemon's own.
 
-A private registry, not prometheus-client's global one: nothing else in the process can add to or clash with
-what `/metrics` serves. Values that describe the current state (source up) are built from `Status` at scrape
-time, so a source removed by a reload disappears at once.
+Everything is built at scrape time from plain data (latest results, source status, counters kept here), so
+a check, dataset or source that a reload removed is gone from the next scrape, and one scrape never mixes
+two states. The scheduler's lag and missed runs are counted here as they happen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-
+from monitor.config.models import Config
+from monitor.config.types import Severity
 from monitor.daemon.status import Status
+from monitor.metrics.catalog import result_families
+from monitor.metrics.exposition import Family, Histogram, render
 
 # From a dataset that starts on time to one that waited minutes behind a hung source.
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 MISSED_REASONS = ("late", "overlap")  # queued past its grace; previous run still going
-
-disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series double what is scraped and no dashboard or rule reads them
+NOTIFICATION_RESULTS = ("sent", "retried", "failed")
+DEFAULT_CHANNEL = "console"  # what notifies when no channel is configured
 
 
 def build_version() -> str:
@@ -30,39 +31,99 @@ def build_version() -> str:
         return "unknown"
 
 
-class _StatusCollector(Collector):
-    def __init__(self, status: Status) -> None:
-        self._status = status
+class SchedulerMetrics:
+    """The scheduler's lag histogram and missed-run counts, updated from APScheduler's event threads."""
 
-    def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily(
-            "demon_source_up", "1 if the source answered its latest dataset job, else 0.", labels=["source"]
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lag = Histogram(LAG_BUCKETS)
+        self._missed = dict.fromkeys(MISSED_REASONS, 0)  # exported as 0 from the start, for rate() and alerts
+
+    def observe_lag(self, seconds: float) -> None:
+        with self._lock:
+            self._lag.observe(seconds)
+
+    def count_missed(self, reason: str, runs: int) -> None:
+        with self._lock:
+            self._missed[reason] += runs
+
+    def families(self) -> Iterator[Family]:
+        with self._lock:
+            lag, missed = self._lag.copy(), dict(self._missed)
+        lags = Family(
+            "demon_scheduler_lag_seconds", "histogram", "Actual minus planned start of dataset runs"
         )
-        for name, source in sorted(self._status.sources().items()):
-            up.add_metric([name], 1.0 if source.up else 0.0)
-        yield up
-        info = GaugeMetricFamily("demon_build_info", "The running demon's version.", labels=["version"])
-        info.add_metric([build_version()], 1.0)
-        yield info
-
-
-class DaemonMetrics:
-    """The registry `/metrics` serves, with the scheduler's lag histogram and missed-run counter."""
-
-    def __init__(self, status: Status) -> None:
-        self.registry = CollectorRegistry()
-        self.lag = Histogram(
-            "demon_scheduler_lag_seconds",
-            "Actual minus planned start of dataset runs.",
-            buckets=LAG_BUCKETS,
-            registry=self.registry,
+        lags.add_histogram((), lag)
+        yield lags
+        counts = Family(
+            "demon_scheduler_missed_runs_total",
+            "counter",
+            "Planned dataset runs that did not happen: late (queued past their grace) or overlap",
+            ("reason",),
         )
-        self.missed = Counter(
-            "demon_scheduler_missed_runs",
-            "Planned dataset runs that did not happen: late (queued past their grace) or overlap.",
-            ["reason"],
-            registry=self.registry,
-        )
-        for reason in MISSED_REASONS:
-            self.missed.labels(reason)  # exported as 0 from the start, so rate() and alerts see the series
-        self.registry.register(_StatusCollector(status))
+        for reason, runs in missed.items():
+            counts.add((reason,), float(runs))
+        yield counts
+
+
+def exposition(
+    config: Config, status: Status, requests: Mapping[tuple[str, str], int], scheduler: SchedulerMetrics
+) -> bytes:
+    """One scrape: results of the configured checks, sources, alerting, scheduler and build."""
+    return render(
+        [
+            *result_families(status.latest(config.datasets)),
+            *_source_families(config, status, requests),
+            *_alerting_families(config),
+            *scheduler.families(),
+            _build_info(),
+        ]
+    )
+
+
+def _source_families(
+    config: Config, status: Status, requests: Mapping[tuple[str, str], int]
+) -> Iterator[Family]:
+    up = Family(
+        "demon_source_up", "gauge", "1 if the source answered its latest dataset job, else 0", ("source",)
+    )
+    for name, found in sorted(status.sources().items()):
+        up.add((name,), 1.0 if found.up else 0.0)
+    yield up
+    calls = Family(
+        "demon_source_requests_total",
+        "counter",
+        "Statements run and object-store calls made, by operation",
+        ("source", "operation"),
+    )
+    for (name, operation), count in sorted(requests.items()):
+        if name in config.sources:
+            calls.add((name, operation), float(count))
+    yield calls
+
+
+def _alerting_families(config: Config) -> Iterator[Family]:
+    """Open incidents, notifications and the outbox, by severity and channel.
+
+    demon does not open incidents or send notifications yet, so every series is 0; they are exported all the
+    same, so the dashboards and alert rules built on them work from the first scrape.
+    """
+    incidents = Family("demon_incidents_open", "gauge", "Open incidents by severity.", ("severity",))
+    for severity in Severity:
+        incidents.add((severity.value,), 0.0)
+    channels = sorted(config.alerting.channels) or [DEFAULT_CHANNEL]
+    sent = Family(
+        "demon_notifications_total", "counter", "Notifications by channel and result.", ("channel", "result")
+    )
+    pending = Family("demon_outbox_pending", "gauge", "Notifications waiting in the outbox.", ("channel",))
+    for channel in channels:
+        for result in NOTIFICATION_RESULTS:
+            sent.add((channel, result), 0.0)
+        pending.add((channel,), 0.0)
+    yield from (incidents, sent, pending)
+
+
+def _build_info() -> Family:
+    info = Family("demon_build_info", "gauge", "The running demon's version.", ("version",))
+    info.add((build_version(),), 1.0)
+    return info

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from checks.result import Outcome, Result
 from checks.sources import SourceError
 from monitor.config.models import Config
-from monitor.daemon.metrics import DaemonMetrics
+from monitor.daemon.metrics import SchedulerMetrics
 from monitor.daemon.status import Status
 from monitor.daemon.triggers import Phased
 from monitor.runner import DatasetJob, Runner, plan
@@ -105,10 +106,12 @@ class Scheduler:
     """Runs every dataset on its schedule until `stop`; `reload` swaps in a new config."""
 
     def __init__(
-        self, config: Config, store: StateStore, status: Status, metrics: DaemonMetrics, run_id: int
+        self, config: Config, store: StateStore, status: Status, metrics: SchedulerMetrics, run_id: int
     ) -> None:
         self._store, self._status, self._metrics, self._run_id = store, status, metrics, run_id
         self._generation = Generation.of(config, store)
+        self._retired: list[Generation] = []  # replaced by a reload, runs still going
+        self._closed_requests: Counter[tuple[str, str]] = Counter()  # counted by generations now closed
         self._lock = threading.Condition()  # guards the generation and the running datasets
         self._running: set[str] = set()
         self._pools: dict[str, ThreadPoolExecutor] = {}  # executor alias -> pool
@@ -125,6 +128,14 @@ class Scheduler:
     def running(self) -> bool:
         return bool(self._aps.running) and not self._stopping
 
+    def requests(self) -> Counter[tuple[str, str]]:
+        """Requests per (source, operation) since start, kept across reloads (which reopen the sources)."""
+        with self._lock:
+            total = self._closed_requests.copy()
+            for generation in (self._generation, *self._retired):
+                total.update(generation.runner.requests())
+            return total
+
     def start(self) -> None:
         """Start every dataset now (the first round) and then on its schedule."""
         self._schedule(self._generation, list(self._generation.jobs), first_run=datetime.now(UTC))
@@ -139,6 +150,7 @@ class Scheduler:
             old, new = self._generation, Generation.of(config, self._store)
             self._generation = new
             old.retired = True
+            self._retired.append(old)
         changes = diff(old, new)
         for name in changes.removed:
             self._aps.remove_job(name)
@@ -249,6 +261,9 @@ class Scheduler:
         with self._lock:
             close = generation.retired and generation.in_flight == 0 and not generation.closed
             generation.closed = generation.closed or close
+            if close:
+                self._closed_requests.update(generation.runner.requests())
+                self._retired.remove(generation)
         if close:
             generation.runner.close()
 
@@ -261,7 +276,7 @@ class Scheduler:
         if not isinstance(event.retval, datetime):  # it returned at once: stopping, or removed by a reload
             return
         lag = max(0.0, (event.retval - event.scheduled_run_time).total_seconds())
-        self._metrics.lag.observe(lag)
+        self._metrics.observe_lag(lag)
         log.info("dataset %s: ran %.3fs after its planned time", event.job_id, lag,
                  extra={"dataset": event.job_id, "lag": round(lag, 6)})
 
@@ -272,7 +287,7 @@ class Scheduler:
             self._count_missed(event.job_id, "late", [event.scheduled_run_time])
 
     def _count_missed(self, dataset: str, reason: str, planned: list[datetime]) -> None:
-        self._metrics.missed.labels(reason).inc(len(planned))
+        self._metrics.count_missed(reason, len(planned))
         for moment in planned:
             log.warning("dataset %s: missed the run planned at %s: %s", dataset, moment.isoformat(),
                         _MISSED_BECAUSE[reason], extra={"dataset": dataset, "missed": reason})

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from checks.result import Outcome, Result
+from monitor.config.models import DatasetConfig
+from monitor.metrics.catalog import DURATION_BUCKETS, Latest
+from monitor.metrics.exposition import Histogram
 
 
 @dataclass(frozen=True)
@@ -24,18 +28,25 @@ class SourceStatus:
 
 
 class Status:
-    """Latest results per check, source reachability and the first round's progress; safe across threads."""
+    """Latest results and run counts per check, durations, source reachability and the first round's
+    progress; safe across threads."""
 
     def __init__(self, datasets: Collection[str]) -> None:
         self._lock = threading.Lock()
         self._pending = set(datasets)  # datasets that have not finished their first run yet
         self._latest: dict[str, Result] = {}
+        self._runs: dict[str, Counter[str]] = {}  # check -> outcome -> runs
+        self._durations: dict[tuple[str, str], Histogram] = {}  # (source, kind)
         self._sources: dict[str, SourceStatus] = {}
 
     def dataset_done(self, dataset: str, results: Iterable[Result]) -> None:
         with self._lock:
             self._pending.discard(dataset)
-            self._latest.update((result.check, result) for result in results)
+            for result in results:
+                self._latest[result.check] = result
+                self._runs.setdefault(result.check, Counter())[result.outcome.value] += 1
+                key = (result.source, result.kind)
+                self._durations.setdefault(key, Histogram(DURATION_BUCKETS)).observe(result.duration_seconds)
 
     def source_seen(self, source: str, reason: str | None) -> bool | None:
         """Record the source as up (reason None) or down; returns whether it was up before (None: unknown)."""
@@ -50,6 +61,8 @@ class Status:
         with self._lock:
             self._sources = {name: status for name, status in self._sources.items() if name in sources}
             self._latest = {check: result for check, result in self._latest.items() if check in checks}
+            self._runs = {check: runs for check, runs in self._runs.items() if check in checks}
+            self._durations = {key: found for key, found in self._durations.items() if key[0] in sources}
             self._pending &= set(datasets)
 
     @property
@@ -61,13 +74,18 @@ class Status:
         with self._lock:
             return dict(self._sources)
 
-    def latest(self) -> dict[str, Result]:
+    def latest(self, datasets: Mapping[str, DatasetConfig]) -> Latest:
+        """A consistent copy of what the metrics are built from."""
         with self._lock:
-            return dict(self._latest)
+            runs = {check: dict(counts) for check, counts in self._runs.items()}
+            durations = {key: histogram.copy() for key, histogram in self._durations.items()}
+            return Latest(dict(sorted(self._latest.items())), datasets, runs, durations)
 
     def summary(self) -> dict[str, int]:
         """Outcome counts over each check's latest result (stored with the daemon's run when it stops)."""
         counts = {outcome.value: 0 for outcome in Outcome}
-        for result in self.latest().values():
+        with self._lock:
+            latest = list(self._latest.values())
+        for result in latest:
             counts[result.outcome.value] += 1
         return counts

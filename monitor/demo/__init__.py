@@ -20,6 +20,7 @@ WAREHOUSE = "warehouse.duckdb"
 LAKE = "lake"
 CONFIG = "demon.yml"
 STATE = ".demon"
+LISTEN = "127.0.0.1:9108"  # metrics.listen of the shipped demon.yml
 # What prepare writes beside the warehouse: the config, and the Pandera schemas its quality checks name
 # (a module imported from the config's directory, and a YAML schema relative to it).
 SHIPPED = (CONFIG, "demo_schemas.py", "raw_customers.pandera.yml")
@@ -29,10 +30,11 @@ EXPECTED_OUTCOMES: dict[str, str] = {check: out for defect in TODAY for check, o
 """The outcome of each check of demon.yml that today's defects break; every other check passes."""
 
 
-def prepare(directory: Path, now: datetime) -> Path:
+def prepare(directory: Path, now: datetime, listen: str = LISTEN) -> Path:
     """(Re)create directory/warehouse.duckdb with yesterday's healthy load, directory/lake with the exports
-    of the week up to yesterday, and directory/demon.yml with the schemas of its quality checks; return
-    the config path. Removes a previous demo's warehouse, lake and directory/.demon state first."""
+    of the week up to yesterday, and directory/demon.yml (its daemon serving /metrics on `listen`) with the
+    schemas of its quality checks; return the config path. Removes a previous demo's warehouse, lake and
+    directory/.demon state first."""
     _require_aware(now)
     directory.mkdir(parents=True, exist_ok=True)
     for stale in (directory / WAREHOUSE, directory / f"{WAREHOUSE}.wal"):
@@ -51,6 +53,7 @@ def prepare(directory: Path, now: datetime) -> Path:
     )
     for name in SHIPPED:
         text = files("monitor.demo").joinpath(name).read_text(encoding="utf-8")
+        text = text.replace(f"listen: {LISTEN}", f"listen: {listen}") if name == CONFIG else text
         (directory / name).write_text(text, encoding="utf-8")
     return directory / CONFIG
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -27,9 +28,17 @@ from monitor.state.tables import results as results_table
 from monitor.state.tables import runs as runs_table
 from monitor.state.tables import schema_snapshots as snapshots_table
 
-__all__ = ["StateStore", "StateStoreError"]
+__all__ = ["StateStore", "StateStoreError", "Success"]
 
 _SUCCESS = (Outcome.PASS.value, Outcome.WARN.value)
+
+
+@dataclass(frozen=True)
+class Success:
+    """A check's latest pass or warn: when it ran (shown as "last passed") and its value (a baseline)."""
+
+    at: datetime
+    value: float | None
 _NO_SNAPSHOTS: Mapping[str, Mapping[str, str]] = MappingProxyType({})
 
 
@@ -88,29 +97,29 @@ class StateStore:
                      for check, columns in changed.items()],
                 )
 
-    def last_success_values(self, check_ids: Collection[str]) -> dict[str, float]:
-        """Per check, the value of its latest pass or warn result that has one.
+    def last_successes(self, check_ids: Collection[str]) -> dict[str, Success]:
+        """Per check, its latest pass or warn result: when it ran and its value (the `max_drop` baseline).
 
         One `LIMIT 1` per check, walking the (check_id, started_at) index backwards: the cost stays the same
         after months of history, where ranking every result of the check would grow with it.
         """
         if not check_ids:
             return {}
+        columns = (results_table.c.check_id, results_table.c.started_at, results_table.c.value)
         latest = [
-            sa.select(results_table.c.check_id, results_table.c.value)
-            .where(
-                results_table.c.check_id == check,
-                results_table.c.outcome.in_(_SUCCESS),
-                results_table.c.value.is_not(None),
-            )
+            sa.select(*columns)
+            .where(results_table.c.check_id == check, results_table.c.outcome.in_(_SUCCESS))
             .order_by(results_table.c.started_at.desc(), results_table.c.id.desc())
             .limit(1)
             .subquery()
             for check in dict.fromkeys(check_ids)
         ]
-        query = sa.union_all(*(sa.select(found.c.check_id, found.c.value) for found in latest))
-        with self._reading("read last values") as conn:
-            return {check: float(value) for check, value in conn.execute(query)}
+        query = sa.union_all(*(sa.select(*found.c) for found in latest))
+        with self._reading("read last successes") as conn:
+            return {
+                check: Success(at, None if value is None else float(value))
+                for check, at, value in conn.execute(query)
+            }
 
     def last_snapshots(self, check_ids: Collection[str]) -> dict[str, dict[str, str]]:
         """Per check, its latest schema snapshot {column: type family}."""
