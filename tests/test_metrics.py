@@ -642,38 +642,58 @@ USER, PASSWORD = "pusher", "s3cr et@x/y"
 ENCODED = "s3cr%20et%40x%2Fy"
 
 
-def test_push_posts_one_group_per_dataset_with_basic_auth(config: Config, gateway: Gateway) -> None:
+def group_path(dataset: str, check: str | None = None) -> str:
+    """How prometheus-client writes a grouping key in the URL: its labels sorted by name."""
+    if check:
+        return f"/metrics/job/demon/check/{check}/dataset/{dataset}"
+    return f"/metrics/job/demon/dataset/{dataset}"
+
+
+def test_push_posts_a_group_per_check_and_per_dataset_with_basic_auth(
+    config: Config, gateway: Gateway
+) -> None:
     problems = push_results(PUSHED, config, f"http://{USER}:{ENCODED}@127.0.0.1:{gateway.port}")
     assert problems == []
     assert [(r.method, r.path) for r in gateway.requests] == [
-        ("POST", "/metrics/job/demon/dataset/orders"), ("POST", "/metrics/job/demon/dataset/events")
+        ("POST", group_path("orders", "orders.volume")),
+        ("POST", group_path("orders", "orders.freshness")),
+        ("POST", group_path("events", "events.volume")),
+        ("POST", group_path("orders")),
+        ("POST", group_path("events")),
     ]
     for request in gateway.requests:
         assert request.authorization is not None
         scheme, _, token = request.authorization.partition(" ")
         assert (scheme, base64.b64decode(token).decode()) == ("Basic", f"{USER}:{PASSWORD}")
         assert request.content_type is not None and request.content_type.startswith("text/plain")
-    orders = parsed(gateway.requests[0].body)[1]
-    names = {name for name, _ in orders}
-    assert not any(name.startswith("demon_check_runs_total") for name in names)
-    assert {dict(key)["dataset"] for (name, key) in orders if "dataset" in dict(key)} == {"orders"}
+    bodies = [parsed(request.body)[1] for request in gateway.requests]
+    for body in bodies:
+        assert not any(name.startswith("demon_check_runs_total") for name, _ in body)
+    volume, freshness, _, orders, events = bodies
+    # a check's group holds only its own series: pushing it again replaces it and no other check
+    assert {dict(key).get("check") for name, key in volume if "check" in dict(key)} == {"orders.volume"}
+    assert series(volume, "demon_check_outcome")[labels(
+        dataset="orders", check="orders.volume", kind="volume", outcome="pass")] == 1.0
+    assert series(volume, "demon_check_duration_seconds_count") == {
+        labels(source="warehouse", kind="volume"): 1.0
+    }
+    assert series(freshness, "demon_check_value") == {
+        labels(dataset="orders", check="orders.freshness", kind="freshness"): 30000.0
+    }
+    # the dataset's group: what describes the whole dataset, and no check series
+    assert {name for name, _ in orders} <= {"demon_dataset_rows", "demon_dataset_info"}
     assert series(orders, "demon_dataset_rows") == {labels(dataset="orders"): 10.0}
     assert series(orders, "demon_dataset_info") == {
         labels(dataset="orders", source="warehouse", owner="sales", severity="critical"): 1.0
     }
-    assert series(orders, "demon_check_duration_seconds_count") == {
-        labels(source="warehouse", kind="volume"): 1.0, labels(source="warehouse", kind="freshness"): 1.0
-    }
-    events = parsed(gateway.requests[1].body)[1]
     assert series(events, "demon_dataset_files") == {labels(dataset="events"): 3.0}
 
 
 def test_push_without_credentials_sends_no_authorization(config: Config, gateway: Gateway) -> None:
     assert push_results(PUSHED[:1], config, f"127.0.0.1:{gateway.port}") == []  # no scheme: http
-    [request] = gateway.requests
-    assert (request.method, request.path, request.authorization) == (
-        "POST", "/metrics/job/demon/dataset/orders", None
-    )
+    assert [(r.method, r.path, r.authorization) for r in gateway.requests] == [
+        ("POST", group_path("orders", "orders.volume"), None), ("POST", group_path("orders"), None)
+    ]
 
 
 def test_a_gateway_answering_500_is_a_problem_with_the_password_masked(
@@ -682,9 +702,10 @@ def test_a_gateway_answering_500_is_a_problem_with_the_password_masked(
     gateway.status = 500
     url = f"http://{USER}:{ENCODED}@127.0.0.1:{gateway.port}"
     problems = push_results(PUSHED, config, url)
-    assert len(problems) == 2 and len(gateway.requests) == 2  # one failed dataset does not stop the next
-    for problem, dataset in zip(problems, ("orders", "events"), strict=True):
-        assert problem.startswith(f"dataset {dataset}: http://{USER}:***@127.0.0.1:{gateway.port}: ")
+    assert len(problems) == 5 and len(gateway.requests) == 5  # a group refused does not stop the next
+    groups = ("orders.volume", "orders.freshness", "events.volume", "orders", "events")
+    for problem, group in zip(problems, groups, strict=True):
+        assert problem.startswith(f"{group}: http://{USER}:***@127.0.0.1:{gateway.port}: ")
         assert "500" in problem
         assert ENCODED not in problem and PASSWORD not in problem
 
@@ -699,8 +720,8 @@ def test_a_gateway_answering_500_is_a_problem_with_the_password_masked(
 )
 def test_a_closed_port_is_a_problem_with_the_password_masked(config: Config, scheme: str) -> None:
     url = f"{scheme}{USER}:{ENCODED}@127.0.0.1:{free_port()}"
-    [problem] = push_results(PUSHED[:1], config, url)
-    assert problem.startswith("dataset orders: ")
+    [problem] = push_results(PUSHED[:1], config, url)  # unreachable: the second group is not tried
+    assert problem.startswith("orders.volume (and 1 more groups, not tried): http://pusher:***@127.0.0.1:")
     assert "refused" in problem.lower()
     assert ENCODED not in problem and PASSWORD not in problem, problem
 

@@ -229,10 +229,11 @@ class Scheduler:
         try:
             job = generation.jobs[name]
             results = generation.runner.run_job(job, self._run_id)
-            with self._lock:
-                current = name in self._generation.jobs  # a reload may have removed it meanwhile
-            if current:
-                self._status.dataset_done(name, results)
+            with self._lock:  # a reload may have removed the dataset, or some of its checks, meanwhile
+                current = self._generation.jobs.get(name)
+            if current is not None:
+                wanted = {spec.id for spec in current.checks}
+                self._status.dataset_done(name, [result for result in results if result.check in wanted])
                 self._source_seen(generation, job, results)
         finally:
             with self._lock:

@@ -40,7 +40,12 @@ class Latest:
 
 
 def result_families(latest: Latest) -> list[Family]:
-    return [*_check_families(latest), _runs(latest), _durations(latest), *_dataset_families(latest)]
+    return [*check_families(latest), *dataset_families(latest)]
+
+
+def check_families(latest: Latest) -> list[Family]:
+    """The families whose series belong to one check (or to the runs of checks, for durations)."""
+    return [*_check_families(latest), _failing_rows(latest), _runs(latest), _durations(latest)]
 
 
 def _ids(result: Result) -> tuple[str, str, str]:
@@ -84,6 +89,19 @@ def _check_families(latest: Latest) -> Iterator[Family]:
     yield from (outcome, last_run, last_success, value, threshold)
 
 
+def _failing_rows(latest: Latest) -> Family:
+    failing = Family(
+        "demon_dataset_failing_rows",
+        "gauge",
+        "Failing rows of a quality check's worst rule",
+        ("dataset", "check"),
+    )
+    for result in latest.results.values():
+        if result.kind == "quality" and result.value is not None:
+            failing.add((result.dataset, result.check), result.value)
+    return failing
+
+
 def _runs(latest: Latest) -> Family:
     runs = Family(
         "demon_check_runs_total", "counter", "Check runs since demon started, by outcome", (*CHECK, "outcome")
@@ -107,7 +125,8 @@ def _durations(latest: Latest) -> Family:
     return durations
 
 
-def _dataset_families(latest: Latest) -> Iterator[Family]:
+def dataset_families(latest: Latest) -> Iterator[Family]:
+    """The families whose series describe a whole dataset: its size, newest data and info."""
     facts = {fact: Family(name, "gauge", text, ("dataset",)) for fact, (name, text) in FACTS.items()}
     known: dict[tuple[str, str], float] = {}
     for result in sorted(latest.results.values(), key=lambda result: result.started_at):  # the newest wins
@@ -115,16 +134,6 @@ def _dataset_families(latest: Latest) -> Iterator[Family]:
     for (fact, dataset), value in known.items():
         facts[fact].add((dataset,), value)
     yield from facts.values()
-    failing = Family(
-        "demon_dataset_failing_rows",
-        "gauge",
-        "Failing rows of a quality check's worst rule",
-        ("dataset", "check"),
-    )
-    for result in latest.results.values():
-        if result.kind == "quality" and result.value is not None:
-            failing.add((result.dataset, result.check), result.value)
-    yield failing
     info = Family(
         "demon_dataset_info",
         "gauge",
