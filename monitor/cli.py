@@ -78,7 +78,7 @@ def main() -> None:
 @click.option("--tag", "-t", "tags", multiple=True, help="Run checks of datasets with this tag; repeatable.")
 @click.option("--format", "-f", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
 @click.option("--warn-is-failure", is_flag=True, help="Exit 1 on warnings too.")
-@click.option("--push", is_flag=True, help="Send the results to metrics.pushgateway (a group per check and dataset).")
+@click.option("--push", is_flag=True, help="Send the results to metrics.pushgateway.")
 def check(
     config_path: Path,
     selects: tuple[str, ...],
