@@ -27,7 +27,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from checks.result import Outcome, Result
 from monitor.config import load_config
 from monitor.config.models import Config
-from monitor.metrics.catalog import DURATION_BUCKETS, FACTS, Latest, result_families
+from monitor.daemon.status import Status
+from monitor.metrics.catalog import (
+    DURATION_BUCKETS,
+    FACTS,
+    Latest,
+    dataset_families,
+    duration_family,
+    rendered_check_families,
+    result_families,
+)
 from monitor.metrics.exposition import CONTENT_TYPE, Family, Histogram, render, to_client
 from monitor.metrics.push import push_results
 from monitor.runner import Runner
@@ -320,6 +329,29 @@ def latest_of(config: Config, *results: Result, **fields: Any) -> Latest:
 
 def check_series(found: Samples, name: str, check: str) -> dict[tuple[tuple[str, str], ...], float]:
     return {key: value for key, value in series(found, name).items() if dict(key)["check"] == check}
+
+
+def test_the_daemon_exports_the_same_series_as_the_catalog_builds(config: Config) -> None:
+    """The daemon renders each check's series once per result; a scrape must equal building them all anew."""
+    status = Status(config.datasets)
+    runs: dict[str, dict[str, int]] = {}
+    first = [result("orders.volume", facts={"rows": 10.0}, thresholds={"min": 1.0}, last_success_at=T0),
+             result("orders.freshness", Outcome.FAIL, value=30000.0, thresholds={"fail_after": 7200.0})]
+    second = [replace(first[0], outcome=Outcome.WARN, started_at=T0 + timedelta(minutes=1)), first[1]]
+    events = [result("events.volume", Outcome.ERROR, value=None)]
+    for batch in (first, events, second):
+        status.dataset_done(batch[0].dataset, batch)
+        for found in batch:
+            counts = runs.setdefault(found.check, {})
+            counts[found.outcome.value] = counts.get(found.outcome.value, 0) + 1
+    latest, lines = status.exported(config.datasets)
+    scraped = render([*rendered_check_families(lines), duration_family(latest.durations),
+                      *dataset_families(latest)])
+    rebuilt = result_families(Latest({found.check: found for found in [*second, *events]}, config.datasets,
+                                     runs, latest.durations))
+    assert parsed(scraped.decode()) == parsed(render(rebuilt).decode())
+    assert series(parsed(scraped.decode())[1], "demon_check_runs_total")[labels(
+        dataset="orders", check="orders.volume", kind="volume", outcome="warn")] == 1.0
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))

@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from monitor.config.models import Config
 from monitor.config.types import Severity
 from monitor.daemon.status import Status
-from monitor.metrics.catalog import result_families
+from monitor.metrics.catalog import dataset_families, duration_family, rendered_check_families
 from monitor.metrics.exposition import Family, Histogram, render
 
 # From a dataset that starts on time to one that waited minutes behind a hung source.
@@ -70,9 +70,12 @@ def exposition(
     config: Config, status: Status, requests: Mapping[tuple[str, str], int], scheduler: SchedulerMetrics
 ) -> bytes:
     """One scrape: results of the configured checks, sources, alerting, scheduler and build."""
+    latest, lines = status.exported(config.datasets)
     return render(
         [
-            *result_families(status.latest(config.datasets)),
+            *rendered_check_families(lines),
+            duration_family(latest.durations),
+            *dataset_families(latest),
             *_source_families(config, status, requests),
             *_alerting_families(config),
             *scheduler.families(),

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from checks.result import Outcome, Result
 from monitor.config.models import DatasetConfig
-from monitor.metrics.catalog import DURATION_BUCKETS, Latest
+from monitor.metrics.catalog import DURATION_BUCKETS, Latest, check_lines
 from monitor.metrics.exposition import Histogram
 
 
@@ -28,14 +28,15 @@ class SourceStatus:
 
 
 class Status:
-    """Latest results and run counts per check, durations, source reachability and the first round's
-    progress; safe across threads."""
+    """Latest results, run counts and rendered series per check, durations, source reachability and the
+    first round's progress; safe across threads."""
 
     def __init__(self, datasets: Collection[str]) -> None:
         self._lock = threading.Lock()
         self._pending = set(datasets)  # datasets that have not finished their first run yet
         self._latest: dict[str, Result] = {}
         self._runs: dict[str, Counter[str]] = {}  # check -> outcome -> runs
+        self._lines: dict[str, dict[str, str]] = {}  # check -> family -> its series, rendered per result
         self._durations: dict[tuple[str, str], Histogram] = {}  # (source, kind)
         self._sources: dict[str, SourceStatus] = {}
 
@@ -44,7 +45,9 @@ class Status:
             self._pending.discard(dataset)
             for result in results:
                 self._latest[result.check] = result
-                self._runs.setdefault(result.check, Counter())[result.outcome.value] += 1
+                runs = self._runs.setdefault(result.check, Counter())
+                runs[result.outcome.value] += 1
+                self._lines[result.check] = check_lines(result, runs)
                 key = (result.source, result.kind)
                 self._durations.setdefault(key, Histogram(DURATION_BUCKETS)).observe(result.duration_seconds)
 
@@ -62,6 +65,7 @@ class Status:
             self._sources = {name: status for name, status in self._sources.items() if name in sources}
             self._latest = {check: result for check, result in self._latest.items() if check in checks}
             self._runs = {check: runs for check, runs in self._runs.items() if check in checks}
+            self._lines = {check: lines for check, lines in self._lines.items() if check in checks}
             self._durations = {key: found for key, found in self._durations.items() if key[0] in sources}
             self._pending &= set(datasets)
 
@@ -74,12 +78,13 @@ class Status:
         with self._lock:
             return dict(self._sources)
 
-    def latest(self, datasets: Mapping[str, DatasetConfig]) -> Latest:
-        """A consistent copy of what the metrics are built from."""
+    def exported(self, datasets: Mapping[str, DatasetConfig]) -> tuple[Latest, list[dict[str, str]]]:
+        """What one scrape exports, copied at once: the latest results (for the dataset metrics) with the
+        durations, and each check's series as rendered when its result came, in check order."""
         with self._lock:
-            runs = {check: dict(counts) for check, counts in self._runs.items()}
             durations = {key: histogram.copy() for key, histogram in self._durations.items()}
-            return Latest(dict(sorted(self._latest.items())), datasets, runs, durations)
+            lines = [self._lines[check] for check in sorted(self._lines)]
+            return Latest(dict(self._latest), datasets, durations=durations), lines
 
     def summary(self) -> dict[str, int]:
         """Outcome counts over each check's latest result (stored with the daemon's run when it stops)."""

@@ -6,12 +6,12 @@ a scrape never sees half of an update. Timestamps are exported, not ages: dashbo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from checks.result import Outcome, Result
 from monitor.config.models import DatasetConfig
-from monitor.metrics.exposition import Family, Histogram
+from monitor.metrics.exposition import Family, Histogram, sample_lines
 
 # From a metadata query of a few milliseconds to a Pandera validation of minutes.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -40,12 +40,27 @@ class Latest:
 
 
 def result_families(latest: Latest) -> list[Family]:
-    return [*check_families(latest), *dataset_families(latest)]
+    return [*check_families(latest), duration_family(latest.durations), *dataset_families(latest)]
 
 
 def check_families(latest: Latest) -> list[Family]:
-    """The families whose series belong to one check (or to the runs of checks, for durations)."""
-    return [*_check_families(latest), _failing_rows(latest), _runs(latest), _durations(latest)]
+    """The families whose series each belong to one check."""
+    return [*_check_families(latest), _failing_rows(latest), _runs(latest)]
+
+
+def check_lines(result: Result, runs: Mapping[str, int] | None) -> dict[str, str]:
+    """One check's series, rendered once per result: family name -> its lines."""
+    latest = Latest({result.check: result}, {}, {} if runs is None else {result.check: runs})
+    return {family.name: sample_lines(family) for family in check_families(latest) if family}
+
+
+def rendered_check_families(lines: Iterable[Mapping[str, str]]) -> list[Family]:
+    """The check families made of lines `check_lines` rendered, one mapping per check."""
+    families = check_families(Latest({}, {}))  # names, types and help, without series
+    per_check = list(lines)
+    for family in families:
+        family.rendered = [found[family.name] for found in per_check if family.name in found]
+    return families
 
 
 def _ids(result: Result) -> tuple[str, str, str]:
@@ -113,16 +128,16 @@ def _runs(latest: Latest) -> Family:
     return runs
 
 
-def _durations(latest: Latest) -> Family:
-    durations = Family(
+def duration_family(durations: Mapping[tuple[str, str], Histogram]) -> Family:
+    family = Family(
         "demon_check_duration_seconds",
         "histogram",
         "How long check runs took (a dataset's checks run together)",
         ("source", "kind"),
     )
-    for labels, histogram in sorted(latest.durations.items()):
-        durations.add_histogram(labels, histogram)
-    return durations
+    for labels, histogram in sorted(durations.items()):
+        family.add_histogram(labels, histogram)
+    return family
 
 
 def dataset_families(latest: Latest) -> Iterator[Family]:

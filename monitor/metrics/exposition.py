@@ -1,9 +1,9 @@
 """Metric families as plain data, written in Prometheus' text format fast enough for 100,000 series.
 
-prometheus-client builds a `Sample` per series and formats every label on every scrape: about 1.5 s for
-the 130,000 series of 10,000 checks. Here a series' label text is escaped once and kept from one scrape
-to the next, which makes a scrape several times faster. prometheus-client stays the reference: `to_client`
-hands it the same families (for the Pushgateway), and the tests check that both writers agree.
+prometheus-client builds a `Sample` per series and formats every label on every scrape: about 1.3 s for
+the 126,000 series of 10,000 checks. Here a family may carry lines rendered before (`rendered`): the daemon
+renders a check's series once per result, and a scrape joins them. prometheus-client stays the reference:
+`to_client` hands it the same families (for the Pushgateway), and the tests check that both writers agree.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class Family:
     labels: Labels = ()
     samples: list[tuple[Labels, float]] = field(default_factory=list)
     histograms: list[tuple[Labels, Histogram]] = field(default_factory=list)
+    rendered: list[str] = field(default_factory=list)  # series lines written before, by `sample_lines`
 
     def add(self, values: Labels, value: float) -> None:
         self.samples.append((values, value))
@@ -74,7 +75,7 @@ class Family:
         self.histograms.append((values, histogram))
 
     def __bool__(self) -> bool:
-        return bool(self.samples or self.histograms)
+        return bool(self.samples or self.histograms or self.rendered)
 
 
 def _label_text(names: Labels, values: Labels) -> str:
@@ -89,27 +90,27 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-# Per family, the label text of the series the previous render wrote: reused, so a series is escaped once.
-# Each render keeps only the series it wrote, so what a reload removed does not stay in memory.
-_LABEL_TEXT: dict[tuple[str, Labels], dict[Labels, str]] = {}
-
-
 def render(families: Iterable[Family]) -> bytes:
     """The text exposition (format 0.0.4) of the families that have series."""
     out: list[str] = []
     for family in families:
-        if not family:
-            continue
-        out.append(f"# HELP {family.name} {_escape_help(family.help)}\n# TYPE {family.name} {family.type}\n")
-        name, names = family.name, family.labels
-        known, texts = _LABEL_TEXT.get((name, names), {}), {}
-        for values, value in family.samples:
-            text = texts[values] = known.get(values) or _label_text(names, values)
-            out.append(f"{name}{text} {value!r}\n")  # Python's repr of a float is one Prometheus parses
-        _LABEL_TEXT[name, names] = texts
-        for values, histogram in family.histograms:
-            out.extend(_histogram_lines(name, names, values, histogram))
+        if family:
+            out.append(
+                f"# HELP {family.name} {_escape_help(family.help)}\n# TYPE {family.name} {family.type}\n"
+            )
+            out.extend(family.rendered)
+            out.append(sample_lines(family))
     return "".join(out).encode()
+
+
+def sample_lines(family: Family) -> str:
+    """The lines of the family's samples and histograms, without its HELP and TYPE."""
+    name, names = family.name, family.labels
+    # Python's repr of a float is one Prometheus parses (`1.5`, `inf`, `nan`).
+    out = [f"{name}{_label_text(names, values)} {value!r}\n" for values, value in family.samples]
+    for values, histogram in family.histograms:
+        out.extend(_histogram_lines(name, names, values, histogram))
+    return "".join(out)
 
 
 def _escape_help(text: str) -> str:

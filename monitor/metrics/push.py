@@ -21,7 +21,13 @@ from prometheus_client.registry import Collector
 
 from checks.result import Result
 from monitor.config.models import Config
-from monitor.metrics.catalog import DURATION_BUCKETS, Latest, check_families, dataset_families
+from monitor.metrics.catalog import (
+    DURATION_BUCKETS,
+    Latest,
+    check_families,
+    dataset_families,
+    duration_family,
+)
 from monitor.metrics.exposition import Family, Histogram, to_client
 from monitor.redact import Redactor, mask_url
 
@@ -46,7 +52,8 @@ def groups(results: Sequence[Result], config: Config) -> list[tuple[dict[str, st
         duration = Histogram(DURATION_BUCKETS)
         duration.observe(result.duration_seconds)
         latest = Latest({result.check: result}, {}, durations={(result.source, result.kind): duration})
-        pushed.append(({"dataset": result.dataset, "check": result.check}, check_families(latest)))
+        families = [*check_families(latest), duration_family(latest.durations)]
+        pushed.append(({"dataset": result.dataset, "check": result.check}, families))
         by_dataset.setdefault(result.dataset, {})[result.check] = result
     for dataset, found in by_dataset.items():
         latest = Latest(found, {dataset: config.datasets[dataset]})
