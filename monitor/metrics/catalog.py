@@ -1,7 +1,8 @@
 """The spec's result metrics (`demon_check_*`, `demon_dataset_*`), built from each check's latest result.
 
-Built afresh for every scrape or push from plain data, so a check a reload removed is simply not there, and
-a scrape never sees half of an update. Timestamps are exported, not ages: dashboards compute `time() - x`.
+Built from plain data: for each push, and in the daemon once per result (a check's own series, see
+`check_lines`) or per scrape (the rest). So a check a reload removed is simply not there, and a scrape never
+sees half of an update. Timestamps are exported, not ages: dashboards compute `time() - x`.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def check_families(latest: Latest) -> list[Family]:
     return [*_check_families(latest), _failing_rows(latest), _runs(latest)]
 
 
-def check_lines(result: Result, runs: Mapping[str, int] | None) -> dict[str, str]:
-    """One check's series, rendered once per result: family name -> its lines."""
-    latest = Latest({result.check: result}, {}, {} if runs is None else {result.check: runs})
+def check_lines(result: Result, runs: Mapping[str, int]) -> dict[str, str]:
+    """One check's series, rendered once per result (with its run counts): family name -> its lines."""
+    latest = Latest({result.check: result}, {}, {result.check: runs})
     return {family.name: sample_lines(family) for family in check_families(latest) if family}
 
 
