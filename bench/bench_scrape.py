@@ -222,7 +222,7 @@ def synthetic_status(config: Config, now: datetime) -> tuple[Status, Latest]:
         "metric.negatives": (0.0, {"max": 0.0}, {}),
         "metric.labels": (300.0, {"min": 1.0}, {}),
     }
-    status = Status(config.datasets)
+    status = Status(config)
     everything: dict[str, Result] = {}
     for name, dataset in config.datasets.items():
         results = []

@@ -188,20 +188,28 @@ class Runner:
                 self.store_errors.append(message)
 
     def _evaluate(self, job: DatasetJob, now: datetime) -> _Judged:
-        unsupported = {
-            spec.id: f"check kind {spec.kind!r} is not available in this version of demon"
+        # The history first: the last successes are reported even when the source cannot be reached.
+        try:
+            successes, snapshots = self._history([spec.id for spec in job.checks])
+        except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
+            message = self.redact(f"cannot read the checks' history: {exc}")
+            return _Judged({spec.id: Evaluation(Outcome.ERROR, message) for spec in job.checks})
+        judged = _Judged({}, successes=successes)
+        evaluations = judged.evaluations
+        unsupported = "check kind {!r} is not available in this version of demon"
+        evaluations.update(
+            (spec.id, Evaluation(Outcome.ERROR, unsupported.format(spec.kind)))
             for spec in job.checks
             if spec.kind not in KINDS
-        }
-        runnable = [spec for spec in job.checks if spec.id not in unsupported]
-        evaluations = {check: Evaluation(Outcome.ERROR, message) for check, message in unsupported.items()}
+        )
+        runnable = [spec for spec in job.checks if spec.id not in evaluations]
         if not runnable:
-            return _Judged(evaluations)
+            return judged
         try:
             source = self.source(job.dataset.source)
         except SourceError as exc:
             evaluations.update((spec.id, Evaluation(Outcome.ERROR, str(exc))) for spec in runnable)
-            return _Judged(evaluations)
+            return judged
         wanted: dict[str, list[Probe]] = {}
         for spec in list(runnable):
             try:
@@ -209,14 +217,7 @@ class Runner:
             except CheckSetupError as exc:
                 evaluations[spec.id] = Evaluation(Outcome.ERROR, self.redact(str(exc)))
                 runnable.remove(spec)
-        try:
-            successes, snapshots = self._history([spec.id for spec in runnable])
-        except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
-            message = self.redact(f"cannot read the checks' history: {exc}")
-            evaluations.update((spec.id, Evaluation(Outcome.ERROR, message)) for spec in runnable)
-            return _Judged(evaluations)
         observed = source.observe(job.dataset, {probe for probes in wanted.values() for probe in probes})
-        judged = _Judged(evaluations, successes=successes)
         for spec in runnable:
             judged.provenance[spec.id] = _provenance([observed[probe] for probe in wanted[spec.id]])
             success = successes.get(spec.id)

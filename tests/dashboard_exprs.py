@@ -16,6 +16,15 @@ GRAFANA = BUNDLE / "grafana"
 PROMETHEUS = BUNDLE / "prometheus"
 RULES = PROMETHEUS / "demon-rules.yml"
 RULE_TESTS = PROMETHEUS / "demon-rules.test.yml"
+ALERTS = {  # every alert of the bundled rules
+    "DemonCheckFailing",
+    "DemonDatasetStale",
+    "DemonDown",
+    "DemonMissedRuns",
+    "DemonSourceDown",
+    "DemonNotificationsFailing",
+    "DemonOutboxBacklog",
+}
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)(?::\w+)?\}|\$([A-Za-z_]\w*)")  # not label_replace's "$1"
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.dashboard_exprs import (
+    ALERTS,
     BUNDLE,
     PROMETHEUS,
     RULE_TESTS,
@@ -34,15 +35,6 @@ UIDS = {
     "demon-operations": "demon-operations",
 }
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-ALERTS = {
-    "DemonCheckFailing",
-    "DemonDatasetStale",
-    "DemonDown",
-    "DemonMissedRuns",
-    "DemonSourceDown",
-    "DemonNotificationsFailing",
-    "DemonOutboxBacklog",
-}
 VARIABLES = {"datasource": "prometheus", "dataset": "orders", "job": "demon", "__rate_interval": "2m"}
 
 # The metric catalog (issue 6): what demon exports, and what Prometheus records about each scrape.

@@ -337,14 +337,22 @@ def test_a_bad_tls_file_exits_2_before_touching_the_state_store(
 def test_validate_loads_the_tls_files_as_demon_run_would(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`demon validate` finds a missing key or a certificate that is not PEM before a deploy does."""
+    """`demon validate` finds a missing key, a certificate that is not PEM or an encrypted key (which would
+    otherwise make OpenSSL ask for its passphrase on the terminal) before a deploy does."""
     certificate(tmp_path)
     (tmp_path / "garbage.pem").write_text("this is not a certificate\n")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-subj", "/CN=127.0.0.1", "-days", "1",
+         "-passout", "pass:s3cret", "-keyout", str(tmp_path / "locked.pem"),
+         "-out", str(tmp_path / "lc.pem")],
+        check=True, capture_output=True, timeout=60,
+    )
     config = config_with(tmp_path, "- volume: {min: 1}", tls=True)
     monkeypatch.setenv("DEMON_TEST_PORT", "9108")
     assert CliRunner().invoke(main, ["validate", "-c", str(config)]).exit_code == 0
     for tls, named in (("{cert_file: cert.pem, key_file: missing.pem}", "metrics.tls.key_file: no such file"),
-                       ("{cert_file: garbage.pem, key_file: key.pem}", "metrics.tls: cannot load")):
+                       ("{cert_file: garbage.pem, key_file: key.pem}", "metrics.tls: cannot load"),
+                       ("{cert_file: lc.pem, key_file: locked.pem}", "locked.pem is encrypted")):
         config.write_text(config.read_text().replace(TLS_LINE, f"  tls: {tls}\n"))
         outcome = CliRunner().invoke(main, ["validate", "-c", str(config)])
         assert outcome.exit_code == 2, outcome.output

@@ -73,12 +73,22 @@ def tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     """A server context for the certificate chain and key; ValueError says why they do not load."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(cert_file, key_file)
+    try:  # a passphrase callback: without one, OpenSSL would ask for an encrypted key's on the terminal
+        context.load_cert_chain(cert_file, key_file, password=_no_passphrase)
+    except _EncryptedKey:
+        raise ValueError(f"metrics.tls.key_file: {key_file} is encrypted; demon needs it in clear") from None
     except (OSError, ssl.SSLError) as exc:
         why = f"cannot load the certificate {cert_file} with the key {key_file}: {exc}"
         raise ValueError(f"metrics.tls: {why}") from None
     return context
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _no_passphrase() -> str:
+    raise _EncryptedKey
 
 
 def probe_app(probe: Probe) -> WSGIApplication:
@@ -102,9 +112,10 @@ def exposition_app(exposition: Callable[[], bytes], content_type: str) -> WSGIAp
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         payload = exposition()
         headers = [("Content-Type", content_type)]
-        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):  # as prometheus-client decides it
             payload = gzip.compress(payload, compresslevel=1)
             headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Vary", "Accept-Encoding"))
         start_response("200 OK", [*headers, ("Content-Length", str(len(payload)))])
         return [payload]
 

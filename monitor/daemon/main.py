@@ -140,7 +140,8 @@ class Daemon:
 
 
 def run_daemon(config: Config, config_path: Path, log_format: str, grace: float) -> int:
-    """`demon run`: the exit code (0 after a stop signal, 3 when it cannot start or loses its lock)."""
+    """`demon run`: the exit code (0 after a stop signal, 2 for TLS files that do not load, 3 when it cannot
+    start otherwise or loses its lock)."""
     redacting = logs.setup(log_format, Redactor(config.secrets))
     routes: dict[str, WSGIApplication] = {}
     try:
@@ -216,7 +217,7 @@ def open_daemon(config: Config, config_path: Path, redacting: RedactingFilter) -
         raise
     try:
         run_id = store.start_run("run")
-        status = Status(list(config.datasets))
+        status = Status(config)
         metrics = SchedulerMetrics()
         scheduler = Scheduler(config, store, status, metrics, run_id)
     except BaseException:

@@ -111,14 +111,14 @@ def _alerting_families(config: Config) -> Iterator[Family]:
     demon does not open incidents or send notifications yet, so every series is 0; they are exported all the
     same, so the dashboards and alert rules built on them work from the first scrape.
     """
-    incidents = Family("demon_incidents_open", "gauge", "Open incidents by severity.", ("severity",))
+    incidents = Family("demon_incidents_open", "gauge", "Open incidents by severity", ("severity",))
     for severity in Severity:
         incidents.add((severity.value,), 0.0)
     channels = sorted(config.alerting.channels) or [DEFAULT_CHANNEL]
     sent = Family(
-        "demon_notifications_total", "counter", "Notifications by channel and result.", ("channel", "result")
+        "demon_notifications_total", "counter", "Notifications by channel and result", ("channel", "result")
     )
-    pending = Family("demon_outbox_pending", "gauge", "Notifications waiting in the outbox.", ("channel",))
+    pending = Family("demon_outbox_pending", "gauge", "Notifications waiting in the outbox", ("channel",))
     for channel in channels:
         for result in NOTIFICATION_RESULTS:
             sent.add((channel, result), 0.0)
@@ -127,6 +127,6 @@ def _alerting_families(config: Config) -> Iterator[Family]:
 
 
 def _build_info() -> Family:
-    info = Family("demon_build_info", "gauge", "The running demon's version.", ("version",))
+    info = Family("demon_build_info", "gauge", "The running demon's version", ("version",))
     info.add((build_version(),), 1.0)
     return info

@@ -160,7 +160,7 @@ class Scheduler:
             self._aps.modify_job(name, executor=self._executor(new, name), misfire_grace_time=_grace(trigger))
             self._aps.reschedule_job(name, trigger=trigger)
         self._drop_unused_executors(new)
-        self._status.retain(config.sources, new.jobs, {spec.id for spec in config.checks})
+        self._status.retain(config)
         self._close_if_idle(old)
         return changes
 
@@ -229,12 +229,9 @@ class Scheduler:
         try:
             job = generation.jobs[name]
             results = generation.runner.run_job(job, self._run_id)
-            with self._lock:  # a reload may have removed the dataset, or some of its checks, meanwhile
-                current = self._generation.jobs.get(name)
-            if current is not None:
-                wanted = {spec.id for spec in current.checks}
-                self._status.dataset_done(name, [result for result in results if result.check in wanted])
-                self._source_seen(generation, job, results)
+            # Status drops what a reload removed meanwhile (the dataset, some checks, the source).
+            self._status.dataset_done(name, results)
+            self._source_seen(generation, job, results)
         finally:
             with self._lock:
                 self._running.discard(name)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from checks.result import Outcome, Result
-from monitor.config.models import DatasetConfig
+from monitor.config.models import Config, DatasetConfig
 from monitor.metrics.catalog import DURATION_BUCKETS, Latest, check_lines
 from monitor.metrics.exposition import Histogram
 
@@ -31,9 +31,10 @@ class Status:
     """Latest results, run counts and rendered series per check, durations, source reachability and the
     first round's progress; safe across threads."""
 
-    def __init__(self, datasets: Collection[str]) -> None:
+    def __init__(self, config: Config) -> None:
         self._lock = threading.Lock()
-        self._pending = set(datasets)  # datasets that have not finished their first run yet
+        self._pending = set(config.datasets)  # datasets that have not finished their first run yet
+        self._checks, self._source_names = _wanted(config)
         self._latest: dict[str, Result] = {}
         self._runs: dict[str, Counter[str]] = {}  # check -> outcome -> runs
         self._lines: dict[str, dict[str, str]] = {}  # check -> family -> its series, rendered per result
@@ -41,9 +42,11 @@ class Status:
         self._sources: dict[str, SourceStatus] = {}
 
     def dataset_done(self, dataset: str, results: Iterable[Result]) -> None:
+        """Record a dataset run's results; those of checks the config no longer has are dropped (a run that
+        started before a reload may end after it)."""
         with self._lock:
             self._pending.discard(dataset)
-            for result in results:
+            for result in (result for result in results if result.check in self._checks):
                 self._latest[result.check] = result
                 runs = self._runs.setdefault(result.check, Counter())
                 runs[result.outcome.value] += 1
@@ -54,20 +57,24 @@ class Status:
     def source_seen(self, source: str, reason: str | None) -> bool | None:
         """Record the source as up (reason None) or down; returns whether it was up before (None: unknown)."""
         with self._lock:
+            if source not in self._source_names:  # removed by a reload while its job ran
+                return None
             before = self._sources.get(source)
             if before is None or before.up != (reason is None):
                 self._sources[source] = SourceStatus(reason is None, datetime.now(UTC), reason or "")
             return None if before is None else before.up
 
-    def retain(self, sources: Collection[str], datasets: Collection[str], checks: Collection[str]) -> None:
-        """Forget what a reload removed, so it is no longer reported or awaited."""
+    def retain(self, config: Config) -> None:
+        """Forget what a reload removed, so it is no longer reported or awaited, and never recorded again."""
+        checks, sources = _wanted(config)
         with self._lock:
+            self._checks, self._source_names = checks, sources
             self._sources = {name: status for name, status in self._sources.items() if name in sources}
             self._latest = {check: result for check, result in self._latest.items() if check in checks}
             self._runs = {check: runs for check, runs in self._runs.items() if check in checks}
             self._lines = {check: lines for check, lines in self._lines.items() if check in checks}
             self._durations = {key: found for key, found in self._durations.items() if key[0] in sources}
-            self._pending &= set(datasets)
+            self._pending &= set(config.datasets)
 
     @property
     def pending(self) -> int:
@@ -94,3 +101,8 @@ class Status:
         for result in latest:
             counts[result.outcome.value] += 1
         return counts
+
+
+def _wanted(config: Config) -> tuple[frozenset[str], frozenset[str]]:
+    """The check ids and source names of a config: all that may be recorded."""
+    return frozenset(spec.id for spec in config.checks), frozenset(config.sources)

@@ -9,6 +9,7 @@ relative to `now` (pass the current time): freshness ages come out the same when
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime
 from importlib.resources import files
@@ -53,7 +54,7 @@ def prepare(directory: Path, now: datetime, listen: str = LISTEN) -> Path:
     )
     for name in SHIPPED:
         text = files("monitor.demo").joinpath(name).read_text(encoding="utf-8")
-        text = text.replace(f"listen: {LISTEN}", f"listen: {listen}") if name == CONFIG else text
+        text = text.replace(f"listen: {LISTEN}", f"listen: {json.dumps(listen)}") if name == CONFIG else text
         (directory / name).write_text(text, encoding="utf-8")
     return directory / CONFIG
 

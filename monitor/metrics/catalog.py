@@ -41,6 +41,8 @@ class Latest:
 
 
 def result_families(latest: Latest) -> list[Family]:
+    """Every result family built at once: the reference that the daemon's scrape (check series rendered
+    per result, see `check_lines`) must equal, and what the benchmark compares writers on."""
     return [*check_families(latest), duration_family(latest.durations), *dataset_families(latest)]
 
 

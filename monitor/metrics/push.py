@@ -1,39 +1,51 @@
 """`demon check --push`: a run's results to a Prometheus Pushgateway, a group per check and per dataset.
 
-Each check is its own group (`job="demon"`, `dataset`, `check`), and so is each dataset, for what describes
-the whole dataset (its size, newest data and info). Groups are pushed with `pushadd` (HTTP POST), which
-replaces only the metrics a push carries. So a run replaces what it measured and leaves everything else,
-whether other datasets or other checks of the same dataset, and CI jobs checking different things never
-erase each other. Run counts are not pushed: a counter that starts again at every push says nothing.
+Each check is its own group (`job="demon"`, `dataset`, `check`), replaced whole (HTTP PUT): a check that now
+ends in `error` leaves no value of an earlier run behind. Each dataset has a group too, for what describes
+the whole dataset (its size, newest data and info), added to with `pushadd` (HTTP POST), which replaces only
+the metrics a push carries: a run that checked only the volume keeps the newest data an earlier run pushed.
+So a run replaces what it measured and leaves everything else, other datasets and other checks of the same
+dataset, and CI jobs checking different things never erase each other. Counters are not pushed (run counts,
+the duration histogram): one that starts again at every push breaks `rate()`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
 from http.client import HTTPException
 from urllib.error import HTTPError
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from prometheus_client import CollectorRegistry, pushadd_to_gateway
+from prometheus_client import CollectorRegistry, push_to_gateway, pushadd_to_gateway
 from prometheus_client.core import Metric
 from prometheus_client.exposition import basic_auth_handler, default_handler
 from prometheus_client.registry import Collector
 
 from checks.result import Result
 from monitor.config.models import Config
-from monitor.metrics.catalog import (
-    DURATION_BUCKETS,
-    Latest,
-    check_families,
-    dataset_families,
-    duration_family,
-)
-from monitor.metrics.exposition import Family, Histogram, to_client
+from monitor.metrics.catalog import Latest, check_families, dataset_families
+from monitor.metrics.exposition import Family, to_client
 from monitor.redact import Redactor, mask_url
 
 JOB = "demon"
 PUSH_TIMEOUT = 10.0  # seconds per request
+COUNTERS = ("demon_check_runs_total",)  # not pushed
 Handler = Callable[..., Callable[[], None]]
+
+
+@dataclass(frozen=True)
+class Group:
+    """One Pushgateway group: its grouping key, its metrics, and whether a push replaces it whole."""
+
+    key: dict[str, str]
+    families: list[Family]
+    whole: bool
+
+    @property
+    def name(self) -> str:
+        return self.key.get("check") or self.key["dataset"]
 
 
 class _Families(Collector):
@@ -44,20 +56,18 @@ class _Families(Collector):
         return (to_client(family) for family in self._families if family)
 
 
-def groups(results: Sequence[Result], config: Config) -> list[tuple[dict[str, str], list[Family]]]:
-    """(grouping key, families) per check, then per dataset, as the daemon would export them."""
-    pushed: list[tuple[dict[str, str], list[Family]]] = []
+def groups(results: Sequence[Result], config: Config) -> list[Group]:
+    """A group per check, then one per dataset, with the series the daemon would export."""
+    pushed = []
     by_dataset: dict[str, dict[str, Result]] = {}
     for result in results:
-        duration = Histogram(DURATION_BUCKETS)
-        duration.observe(result.duration_seconds)
-        latest = Latest({result.check: result}, {}, durations={(result.source, result.kind): duration})
-        families = [*check_families(latest), duration_family(latest.durations)]
-        pushed.append(({"dataset": result.dataset, "check": result.check}, families))
+        families = check_families(Latest({result.check: result}, {}))
+        kept = [family for family in families if family.name not in COUNTERS]
+        pushed.append(Group({"dataset": result.dataset, "check": result.check}, kept, whole=True))
         by_dataset.setdefault(result.dataset, {})[result.check] = result
     for dataset, found in by_dataset.items():
         latest = Latest(found, {dataset: config.datasets[dataset]})
-        pushed.append(({"dataset": dataset}, list(dataset_families(latest))))
+        pushed.append(Group({"dataset": dataset}, list(dataset_families(latest)), whole=False))
     return pushed
 
 
@@ -71,22 +81,28 @@ def push_results(results: Sequence[Result], config: Config, gateway: str) -> lis
         return [redact(f"{shown}: {exc}")]
     problems = []
     pushed = groups(results, config)
-    for index, (key, families) in enumerate(pushed):
+    for index, group in enumerate(pushed):
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Families(families))
+        registry.register(_Families(group.families))
+        send = push_to_gateway if group.whole else pushadd_to_gateway
         try:
-            pushadd_to_gateway(
-                url, job=JOB, registry=registry, grouping_key=key, timeout=PUSH_TIMEOUT, handler=handler
+            send(
+                url, job=JOB, registry=registry, grouping_key=group.key, timeout=PUSH_TIMEOUT, handler=handler
             )
         except (OSError, ValueError, HTTPException) as exc:  # URLError, HTTPError, timeouts, a bad URL
-            # Only an HTTP error is about this group; unreachable or a bad URL, the rest would fail the same.
-            stop = not isinstance(exc, HTTPError)
+            stop = _hopeless(exc)
             left = len(pushed) - index - 1
             after = f" (and {left} more groups, not tried)" if stop and left else ""
-            problems.append(redact(f"{key.get('check') or key['dataset']}{after}: {shown}: {exc}"))
+            problems.append(redact(f"{group.name}{after}: {shown}: {exc}"))
             if stop:
                 break
     return problems
+
+
+def _hopeless(exc: Exception) -> bool:
+    """Whether the other groups would fail the same way: all but the gateway's 400 about one group's metrics
+    (unreachable, a bad URL, refused credentials, a server error)."""
+    return not (isinstance(exc, HTTPError) and exc.code == HTTPStatus.BAD_REQUEST)
 
 
 def _with_scheme(gateway: str) -> str:

@@ -39,6 +39,8 @@ class Success:
 
     at: datetime
     value: float | None
+
+
 _NO_SNAPSHOTS: Mapping[str, Mapping[str, str]] = MappingProxyType({})
 
 
