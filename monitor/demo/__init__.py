@@ -54,7 +54,8 @@ def prepare(directory: Path, now: datetime, listen: str = LISTEN) -> Path:
     )
     for name in SHIPPED:
         text = files("monitor.demo").joinpath(name).read_text(encoding="utf-8")
-        text = text.replace(f"listen: {LISTEN}", f"listen: {json.dumps(listen)}") if name == CONFIG else text
+        if name == CONFIG:  # quoted: YAML would read an address like 1:30 as a number
+            text = text.replace(f"listen: {json.dumps(LISTEN)}", f"listen: {json.dumps(listen)}")
         (directory / name).write_text(text, encoding="utf-8")
     return directory / CONFIG
 
