@@ -28,7 +28,6 @@ import pstats
 import sys
 import tempfile
 import time
-import urllib.error
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -124,13 +123,6 @@ def scrape_window(daemon: Daemon, count: int) -> tuple[list[Scrape], bytes, byte
     return scrapes, first, last
 
 
-def ready(daemon: Daemon) -> bool:
-    if not daemon.alive():
-        raise AssertionError(f"demon run exited with {daemon.process.returncode}:\n{daemon.text()[-3000:]}")
-    try:
-        return daemon.get("/readyz", timeout=5).status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
 
 
 def quiet_cpu(daemon: Daemon) -> float:
@@ -195,7 +187,8 @@ def run_daemon(config: Path, scrapes: int) -> dict[str, Any]:
     spawned = time.perf_counter()
     daemon = start_daemon(config)
     try:
-        wait_for(lambda: ready(daemon), timeout=READY_TIMEOUT, interval=1.0, what="demon run's /readyz")
+        wait_for(lambda: daemon.answers("/readyz"), timeout=READY_TIMEOUT, interval=1.0,
+                 what="demon run's /readyz")
         ready_after = time.perf_counter() - spawned
         idle = quiet_cpu(daemon)
         pid = daemon.process.pid

@@ -51,6 +51,15 @@ class Daemon:
         except urllib.error.HTTPError as error:
             return Response(error.code, error.read().decode())
 
+    def answers(self, path: str, timeout: float = 5.0) -> bool:
+        """Whether `path` answers 200 now (not yet listening: False); raises if the process has exited."""
+        if not self.alive():
+            raise AssertionError(f"demon run exited with {self.process.returncode}:\n{self.text()[-3000:]}")
+        try:
+            return self.get(path, timeout=timeout).status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
     def metrics(self) -> str:
         return self.get("/metrics").body
 
@@ -161,14 +170,7 @@ def start_daemon(
     if on_start is not None:
         on_start(daemon)
     if wait_healthy:
-        wait_for(lambda: _healthy(daemon), timeout=60, what="demon run to serve /healthz")
+        wait_for(lambda: daemon.answers("/healthz", timeout=2), timeout=60, what="demon run serving /healthz")
     return daemon
 
 
-def _healthy(daemon: Daemon) -> bool:
-    if not daemon.alive():
-        raise AssertionError(f"demon run exited with {daemon.process.returncode}:\n{daemon.text()}")
-    try:
-        return daemon.get("/healthz", timeout=2).status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False

@@ -16,14 +16,14 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.state.errors import StateStoreError
-from monitor.state.lock import LockHeld
+from monitor.state.lock import DaemonLock, LockHeld
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.pgserver import PostgresServer, destroy, start_postgres
@@ -288,13 +288,23 @@ def test_a_second_daemon_is_refused_until_the_first_is_killed(
 # --- the lock after a server restart (in process: the daemon verifies it every 30 s) -----------------
 
 
-def test_the_advisory_lock_is_taken_again_after_the_server_restarts(
-    pg: PostgresServer, tmp_path: Path
-) -> None:
+@contextmanager
+def locked_store(pg: PostgresServer, tmp_path: Path) -> Iterator[tuple[str, StateStore, DaemonLock]]:
+    """A fresh state database, its store, and the daemon lock this process holds on it until the end."""
     state = new_database(pg)
     store = StateStore.open(pg.url(state), tmp_path)
     lock = store.lock_daemon()
     try:
+        yield state, store, lock
+    finally:
+        lock.release()
+        store.close()
+
+
+def test_the_advisory_lock_is_taken_again_after_the_server_restarts(
+    pg: PostgresServer, tmp_path: Path
+) -> None:
+    with locked_store(pg, tmp_path) as (state, store, lock):
         assert len(lock_holders(pg, state)) == 1
         pg.stop()
         pg.start()
@@ -306,9 +316,6 @@ def test_the_advisory_lock_is_taken_again_after_the_server_restarts(
             store.lock_daemon()
         lock.verify()  # still held: verifying again changes nothing
         assert len(lock_holders(pg, state)) == 1
-    finally:
-        lock.release()
-        store.close()
     assert lock_holders(pg, state) == []
 
 
@@ -316,10 +323,7 @@ def test_the_lock_is_taken_again_after_housekeeping_found_the_server_down(
     pg: PostgresServer, tmp_path: Path
 ) -> None:
     """The daemon verifies every 30 s: an outage longer than that is seen down, then up again."""
-    state = new_database(pg)
-    store = StateStore.open(pg.url(state), tmp_path)
-    lock = store.lock_daemon()
-    try:
+    with locked_store(pg, tmp_path) as (state, _, lock):
         pg.stop()
         for _ in range(2):  # two housekeeping rounds while the server is down
             with pytest.raises(StateStoreError) as down:
@@ -330,18 +334,12 @@ def test_the_lock_is_taken_again_after_housekeeping_found_the_server_down(
         lock.verify()
         holders = lock_holders(pg, state)
         assert len(holders) == 1 and names_pid(holders[0], os.getpid())
-    finally:
-        lock.release()
-        store.close()
 
 
 def test_a_lock_taken_by_another_daemon_during_the_restart_is_reported_lost(
     pg: PostgresServer, spawn: Spawn, tmp_path: Path
 ) -> None:
-    state = new_database(pg)
-    store = StateStore.open(pg.url(state), tmp_path)
-    lock = store.lock_daemon()
-    try:
+    with locked_store(pg, tmp_path) as (state, _, lock):
         pg.stop()
         pg.start()
         config = write_config(tmp_path, duckdb_source(tmp_path), ORDERS, pg.url(state))
@@ -351,9 +349,6 @@ def test_a_lock_taken_by_another_daemon_during_the_restart_is_reported_lost(
         assert f"pid {other.process.pid} " in str(lost.value)
         assert other.alive()
         assert len(lock_holders(pg, state)) == 1  # the other daemon's, untouched by the failed attempt
-    finally:
-        lock.release()
-        store.close()
 
 
 # --- slow and hung queries -------------------------------------------------------------------------------

@@ -19,9 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client import Histogram as ClientHistogram
-from prometheus_client.core import Metric
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from checks.result import Outcome, Result
@@ -37,7 +36,7 @@ from monitor.metrics.catalog import (
     rendered_check_families,
     result_families,
 )
-from monitor.metrics.exposition import CONTENT_TYPE, Family, Histogram, render, to_client
+from monitor.metrics.exposition import CONTENT_TYPE, Family, Histogram, client_registry, render
 from monitor.metrics.push import push_results
 from monitor.runner import Runner
 from monitor.state.store import StateStore
@@ -68,20 +67,8 @@ VALUES = [
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-class _Families:
-    """A collector handing prometheus-client the same families, as push.py does."""
-
-    def __init__(self, families: Sequence[Family]) -> None:
-        self.families = families
-
-    def collect(self) -> Iterator[Metric]:
-        return (to_client(family) for family in self.families if family)
-
-
 def client_text(families: Sequence[Family]) -> str:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(families))
-    return generate_latest(registry).decode()
+    return generate_latest(client_registry(families)).decode()
 
 
 def parsed(text: str) -> tuple[dict[str, tuple[str, str]], Samples]:

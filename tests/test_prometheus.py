@@ -27,7 +27,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -210,7 +209,7 @@ def daemon(demo: Demo, unreachable_port: int) -> Iterator[Daemon]:
     try:
         config = demo.write("run.yml", daemon_config(unreachable_port))
         running = start_daemon(config, on_start=started.append)
-        wait_for(lambda: ready(running), timeout=120, what="every dataset's first run (/readyz)")
+        wait_for(lambda: running.answers("/readyz"), timeout=120, what="every dataset's first run (/readyz)")
         yield running
     finally:
         for each in started:
@@ -263,13 +262,6 @@ def outcome_sample(dataset: str, check: str, kind: str, outcome: str) -> str:
     return f'demon_check_outcome{{dataset="{dataset}",check="{check}",kind="{kind}",outcome="{outcome}"}}'
 
 
-def ready(daemon: Daemon) -> bool:
-    if not daemon.alive():
-        raise AssertionError(f"demon exited with {daemon.process.returncode}:\n{daemon.text()}")
-    try:
-        return daemon.get("/readyz", timeout=5).status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
 
 
 def values(series: list[dict[str, Any]]) -> list[str]:
@@ -527,9 +519,9 @@ def test_a_check_removed_while_its_dataset_runs_stays_gone(tmp_path: Path) -> No
         running = start_daemon(config, on_start=started.append)  # its first run (seconds long) has begun
         write_config(tmp_path, sources, dataset("orders", SLOW_METRIC, schedule="every 1h"))
         sighup(running)
-        if ready(running):
+        if running.answers("/readyz"):
             raise RuntimeError("inconclusive: the first run was over before the reload")
-        wait_for(lambda: ready(running), timeout=120, what="the first run to end")
+        wait_for(lambda: running.answers("/readyz"), timeout=120, what="the first run to end")
         assert 'check="orders.metric.slow"' in running.metrics()
         assert 'check="orders.volume"' not in running.metrics()
     finally:
@@ -673,7 +665,7 @@ def test_demo_serve_runs_the_daemon_on_the_demo_until_sigterm(tmp_path: Path) ->
     )
     served = Daemon(process, port, log_path, handle)
     try:
-        wait_for(lambda: ready(served), timeout=120, what="demon demo --serve to be ready")
+        wait_for(lambda: served.answers("/readyz"), timeout=120, what="demon demo --serve to be ready")
         config = yaml.safe_load((directory / "demon.yml").read_text(encoding="utf-8"))
         assert config["metrics"]["listen"] == f"127.0.0.1:{port}"
         samples = served.samples()

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -143,3 +145,18 @@ def to_client(family: Family) -> Metric:
     for values, value in family.samples:
         metric.add_metric(list(values), value)
     return metric
+
+
+class _Client(Collector):
+    def __init__(self, families: Sequence[Family]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return (to_client(family) for family in self._families if family)
+
+
+def client_registry(families: Sequence[Family]) -> CollectorRegistry:
+    """A prometheus-client registry serving the families (converted when collected)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Client(families))
+    return registry

@@ -11,22 +11,20 @@ the duration histogram): one that starts again at every push breaks `rate()`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.client import HTTPException
 from urllib.error import HTTPError
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from prometheus_client import CollectorRegistry, push_to_gateway, pushadd_to_gateway
-from prometheus_client.core import Metric
+from prometheus_client import push_to_gateway, pushadd_to_gateway
 from prometheus_client.exposition import basic_auth_handler, default_handler
-from prometheus_client.registry import Collector
 
 from checks.result import Result
 from monitor.config.models import Config
 from monitor.metrics.catalog import Latest, check_families, dataset_families
-from monitor.metrics.exposition import Family, to_client
+from monitor.metrics.exposition import Family, client_registry
 from monitor.redact import Redactor, mask_url
 
 JOB = "demon"
@@ -46,14 +44,6 @@ class Group:
     @property
     def name(self) -> str:
         return self.key.get("check") or self.key["dataset"]
-
-
-class _Families(Collector):
-    def __init__(self, families: Sequence[Family]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterator[Metric]:
-        return (to_client(family) for family in self._families if family)
 
 
 def groups(results: Sequence[Result], config: Config) -> list[Group]:
@@ -82,8 +72,7 @@ def push_results(results: Sequence[Result], config: Config, gateway: str) -> lis
     problems = []
     pushed = groups(results, config)
     for index, group in enumerate(pushed):
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Families(group.families))
+        registry = client_registry(group.families)
         send = push_to_gateway if group.whole else pushadd_to_gateway
         try:
             send(
