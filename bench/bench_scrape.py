@@ -38,6 +38,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
+from alerting.stats import Snapshot
 from bench.bench_soak import (
     CACHE,
     CHECKS_PER_DATASET,
@@ -250,7 +251,7 @@ def in_process(config_path: Path, profile: bool) -> dict[str, Any]:
     scheduler = SchedulerMetrics()
 
     def whole() -> bytes:
-        return exposition(config, status, requests, scheduler)
+        return exposition(config, status, requests, scheduler, Snapshot())
 
     start = time.perf_counter()
     body = whole()

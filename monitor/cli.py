@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
     from checks.result import Result
     from monitor.config.models import CheckSpec, Config
+    from monitor.runner import Runner
+    from monitor.state.store import StateStore
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEMO_GRACE = 5.0  # seconds `demon demo --serve` waits for running checks on Ctrl-C
@@ -79,6 +81,7 @@ def main() -> None:
 @click.option("--format", "-f", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
 @click.option("--warn-is-failure", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--push", is_flag=True, help="Send the results to metrics.pushgateway.")
+@click.option("--notify", is_flag=True, help="Open and resolve incidents and send their notifications.")
 def check(
     config_path: Path,
     selects: tuple[str, ...],
@@ -86,6 +89,7 @@ def check(
     fmt: str,
     warn_is_failure: bool,
     push: bool,
+    notify: bool,
 ) -> None:
     """Run the selected checks once, print and store the results."""
     from monitor.selection import select
@@ -96,9 +100,8 @@ def check(
     chosen = select(config, selects, tags)
     if not chosen:
         fail_usage("no check matches the selection")
-    results, store_errors = run_checks(config, chosen, fmt)
+    results, problems = run_checks(config, chosen, fmt, notify=notify)
     write_results(results, fmt, warn_is_failure)
-    problems = [f"results not stored: {problem}" for problem in store_errors]
     if push and config.metrics.pushgateway:
         from monitor.metrics.push import push_results
 
@@ -116,8 +119,10 @@ def run_checks(
     fmt: str,
     command: str = "check",
     clock: Callable[[], datetime] | None = None,
+    notify: bool = False,
 ) -> tuple[list[Result], list[str]]:
-    """Run checks and store their results; return them with the reasons any could not be stored.
+    """Run checks and store their results (and with `notify`, their incidents and notifications); return
+    them with the problems met: results not stored, notifications not delivered.
 
     A state store that cannot be opened or start a run ends the command (exit 3); one that fails
     later loses nothing already evaluated: the results are still printed, and the command exits 3.
@@ -140,14 +145,25 @@ def run_checks(
             results = runner.run(checks, run_id, on_job_done=advance)
         store.finish_run(run_id, summarize(results))
         store.prune(clock() - timedelta(seconds=config.state.retention))
+        undelivered = notify_results(config, store, runner, results) if notify else []
     except KeyboardInterrupt:
         fail(EXIT_INTERRUPTED, "interrupted: checks not started were cancelled")
     except StateStoreError as exc:
         runner.store_errors.append(redact(str(exc)))
+        undelivered = ["incidents not recorded: the state store failed"] if notify else []
     finally:
         runner.close()
         store.close()
-    return results, list(runner.store_errors)
+    return results, [f"results not stored: {problem}" for problem in runner.store_errors] + undelivered
+
+
+def notify_results(config: Config, store: StateStore, runner: Runner, results: list[Result]) -> list[str]:
+    """`--notify`: the daemon's path (incidents, outbox, channels), delivered in the foreground."""
+    from alerting.runtime import notify_once
+
+    sources = dict.fromkeys(result.source for result in results)
+    down = {source: reason for source in sources if (reason := runner.unreachable(source, results))}
+    return notify_once(config, store, results, down)
 
 
 def write_results(results: Sequence[Result], fmt: str, warn_is_failure: bool) -> None:
@@ -192,7 +208,7 @@ def validate(config_path: Path, connect: bool) -> None:
     """Validate the config, load its Pandera schemas and TLS files (with --connect, reach each source);
     change nothing."""
     config = load(config_path)
-    unloadable = quality_schema_problems(config) + tls_problems(config)
+    unloadable = quality_schema_problems(config) + tls_problems(config) + channel_problems(config)
     for problem in unloadable:
         click.echo(f"{config_path}: {problem}", err=True)
     if unloadable:
@@ -207,6 +223,20 @@ def validate(config_path: Path, connect: bool) -> None:
         problems = ping_sources(config, lambda line: click.echo(line))
         if problems:
             sys.exit(EXIT_ERROR)
+
+
+def channel_problems(config: Config) -> list[str]:
+    """Channels whose library is not installed (slack-sdk and boto3 are extras)."""
+    from importlib.util import find_spec
+
+    needs = {"slack": ("slack_sdk", "slack"), "sns": ("boto3", "s3")}
+    return [
+        f"alerting.channels.{name}: {module} is not installed: pip install 'demon[{extra}]'"
+        for name, channel in config.alerting.channels.items()
+        if channel.kind in needs
+        for module, extra in [needs[channel.kind]]
+        if find_spec(module) is None
+    ]
 
 
 def tls_problems(config: Config) -> list[str]:
@@ -269,6 +299,119 @@ def history(config_path: Path, check_id: str, limit: int, fmt: str) -> None:
     if not results and check_id not in {spec.id for spec in config.checks}:
         fail_usage(f"no check {check_id!r} in {config_path} and no history for it")
     write_results(results, fmt, False)
+
+
+def open_store(config: Config) -> StateStore:
+    """The config's state store, or exit 3 saying why not (password masked)."""
+    from monitor.redact import Redactor
+    from monitor.state.store import StateStore, StateStoreError
+
+    try:
+        return StateStore.open(config.state.url, config.base_dir)
+    except StateStoreError as exc:
+        fail(EXIT_ERROR, Redactor(config.secrets)(str(exc)))
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from monitor.config.types import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--open", "open_only", is_flag=True, help="Only open incidents.")
+@click.option("--since", "since", default="7d", show_default=True, callback=_duration, metavar="DURATION",
+              help="Also list incidents resolved this recently.")
+@click.option(
+    "--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def incidents(config_path: Path, open_only: bool, since: float, fmt: str) -> None:
+    """List open and recent incidents, their acks and the active silences."""
+    import json
+
+    from alerting import admin
+    from monitor.report.incidents import write_incidents
+    from monitor.state.store import StateStoreError
+
+    config = load(config_path)
+    now = datetime.now(UTC)
+    with open_store(config) as store:
+        try:
+            found = admin.listing(store, now, timedelta(seconds=since), open_only)
+            silences = admin.silences(store, now)
+        except StateStoreError as exc:
+            fail(EXIT_ERROR, str(exc))
+    if fmt == "json":
+        click.echo(json.dumps({"incidents": found, "silences": silences}, indent=2, default=str))
+    else:
+        write_incidents(found, silences, now, sys.stdout)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.argument("incident_id", type=int)
+@click.option("--reason", "-r", default="", help="Why, for the incident's history.")
+def ack(config_path: Path, incident_id: int, reason: str) -> None:
+    """Acknowledge an incident: it stops repeating; a change or its resolution still notify."""
+    from alerting import admin
+    from monitor.state.store import StateStoreError
+
+    config = load(config_path)
+    with open_store(config) as store:
+        try:
+            incident = admin.ack(store, incident_id, _user(), reason, datetime.now(UTC))
+        except admin.IncidentError as exc:
+            fail_usage(str(exc))
+        except StateStoreError as exc:
+            fail(EXIT_ERROR, str(exc))
+    click.echo(f"incident {incident_id} ({incident.title}) acknowledged")
+
+
+@main.command()
+@CONFIG_OPTION
+@click.argument("pattern", required=False, metavar="GLOB")
+@click.option("--for", "duration", callback=_duration, metavar="DURATION", help="How long, e.g. 2h.")
+@click.option("--reason", "-r", default="", help="Why; shown in `demon incidents`.")
+@click.option("--end", "end_id", type=int, metavar="ID", help="End the active silence ID now.")
+def silence(config_path: Path, pattern: str | None, duration: float | None, reason: str,
+            end_id: int | None) -> None:
+    """Stop notifications of incidents whose check, dataset or `source:NAME` matches GLOB, for a while."""
+    from alerting import admin
+    from monitor.state.store import StateStoreError
+
+    if end_id is None and (pattern is None or duration is None or not reason.strip()):
+        fail_usage("silence needs GLOB, --for DURATION and --reason TEXT (or --end ID)")
+    config = load(config_path)
+    now = datetime.now(UTC)
+    with open_store(config) as store:
+        try:
+            if end_id is not None:
+                admin.unsilence(store, end_id, now)
+                click.echo(f"silence {end_id} ended")
+                return
+            assert pattern is not None and duration is not None
+            silence_id = admin.silence(store, pattern, duration, reason, _user(), now)
+        except admin.IncidentError as exc:
+            fail_usage(str(exc))
+        except StateStoreError as exc:
+            fail(EXIT_ERROR, str(exc))
+    ends = now + timedelta(seconds=duration)
+    click.echo(f"silence {silence_id}: {pattern} until {ends:%Y-%m-%dT%H:%M:%SZ}")
 
 
 def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:

@@ -105,6 +105,17 @@ class Runner:
                 )
             return self._sources[name]
 
+    def unreachable(self, source: str, results: Sequence[Result]) -> str | None:
+        """Why `source` is down, or None: it is up when any of its checks got an answer; when all errored,
+        a ping tells a source that is down from checks that are broken."""
+        if not all(result.outcome is Outcome.ERROR for result in results if result.source == source):
+            return None
+        try:
+            self.source(source).ping()
+        except SourceError as exc:
+            return str(exc)
+        return None
+
     def requests(self) -> Counter[tuple[str, str]]:
         """Statements run and object-store calls made so far, per (source, operation).
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alerting.runtime import Notifier
 from monitor.config import ConfigError, load_config
 from monitor.config.models import Config
 from monitor.config.types import format_duration
@@ -38,6 +39,7 @@ log = logging.getLogger("monitor.daemon")
 EXIT_OK, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 3, 130  # 3: cannot start, or lost the state store
 HOUSEKEEPING_SECONDS = 30.0  # how often the lock is verified and pruning considered
 PRUNE_EVERY = timedelta(hours=1)
+NOTIFY_GRACE = 5.0  # seconds a send in progress may take at a stop; an unfinished one is sent again later
 _SIGNALS = {signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGHUP: "reload"}
 
 
@@ -53,6 +55,7 @@ class Daemon:
     metrics: SchedulerMetrics
     redacting: RedactingFilter
     run_id: int
+    notifier: Notifier
     pruned_at: datetime | None = None
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -91,6 +94,7 @@ class Daemon:
         # Runs of the old config may still be going: their secrets stay masked too.
         self.redacting.redact = self.redacting.redact.extended(config.secrets)
         changes = self.scheduler.reload(config)
+        self.notifier.reload(config)
         log.info(
             "config reloaded: %d datasets added, %d removed, %d changed, %d rescheduled",
             len(changes.added), len(changes.removed), len(changes.changed), len(changes.rescheduled),
@@ -124,12 +128,14 @@ class Daemon:
         except StateStoreError as exc:
             log.error("pruning the state store failed: %s", self.redacting.redact(str(exc)))
             return
+        self.notifier.housekeeping(now - timedelta(seconds=retention))
         self.pruned_at = now
         if deleted:
             log.info("pruned %d results older than the %s retention", deleted, format_duration(retention))
 
     def exposition(self) -> bytes:
-        return exposition(self.scheduler.config, self.status, self.scheduler.requests(), self.metrics)
+        return exposition(self.scheduler.config, self.status, self.scheduler.requests(), self.metrics,
+                          self.notifier.stats.snapshot())
 
     def routes(self) -> dict[str, WSGIApplication]:
         return {
@@ -167,6 +173,7 @@ def run_daemon(config: Config, config_path: Path, log_format: str, grace: float)
 def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
     """Run until a stop signal (or a lost lock); returns the exit code."""
     inbox = SignalInbox(_SIGNALS, on_second_stop=_exit_now)
+    daemon.notifier.start(daemon.scheduler.config)
     daemon.scheduler.start()
     endpoint.start()
     log.info("demon run: %d datasets scheduled; serving /metrics, /healthz and /readyz on %s://%s",
@@ -193,6 +200,7 @@ def shutdown(daemon: Daemon, grace: float, code: int) -> int:
     log.info("stopping: waiting up to %.0fs for running checks", grace)
     started = time.monotonic()
     still = daemon.scheduler.stop(grace)
+    daemon.notifier.stop(max(0.0, min(NOTIFY_GRACE, grace - (time.monotonic() - started))))
     try:
         daemon.store.finish_run(daemon.run_id, daemon.status.summary())
     except StateStoreError as exc:
@@ -219,11 +227,12 @@ def open_daemon(config: Config, config_path: Path, redacting: RedactingFilter) -
         run_id = store.start_run("run")
         status = Status(config)
         metrics = SchedulerMetrics()
-        scheduler = Scheduler(config, store, status, metrics, run_id)
+        notifier = Notifier(config, store)
+        scheduler = Scheduler(config, store, status, metrics, run_id, notifier.observe)
     except BaseException:
         lock.release()
         store.close()
         raise
-    daemon = Daemon(config_path, store, lock, scheduler, status, metrics, redacting, run_id)
+    daemon = Daemon(config_path, store, lock, scheduler, status, metrics, redacting, run_id, notifier)
     daemon.prune(datetime.now(UTC))
     return daemon

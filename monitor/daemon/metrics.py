@@ -11,6 +11,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 
+from alerting.channels import DEFAULT_CHANNEL
+from alerting.stats import Snapshot
 from monitor.config.models import Config
 from monitor.config.types import Severity
 from monitor.daemon.status import Status
@@ -21,7 +23,6 @@ from monitor.metrics.exposition import Family, Histogram, render
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 MISSED_REASONS = ("late", "overlap")  # queued past its grace; previous run still going
 NOTIFICATION_RESULTS = ("sent", "retried", "failed")
-DEFAULT_CHANNEL = "console"  # what notifies when no channel is configured
 
 
 def build_version() -> str:
@@ -67,7 +68,11 @@ class SchedulerMetrics:
 
 
 def exposition(
-    config: Config, status: Status, requests: Mapping[tuple[str, str], int], scheduler: SchedulerMetrics
+    config: Config,
+    status: Status,
+    requests: Mapping[tuple[str, str], int],
+    scheduler: SchedulerMetrics,
+    alerting: Snapshot,
 ) -> bytes:
     """One scrape: results of the configured checks, sources, alerting, scheduler and build."""
     latest, lines = status.exported(config.datasets)
@@ -77,7 +82,7 @@ def exposition(
             duration_family(latest.durations),
             *dataset_families(latest),
             *_source_families(config, status, requests),
-            *_alerting_families(config),
+            *_alerting_families(config, alerting),
             *scheduler.families(),
             _build_info(),
         ]
@@ -105,24 +110,25 @@ def _source_families(
     yield calls
 
 
-def _alerting_families(config: Config) -> Iterator[Family]:
+def _alerting_families(config: Config, alerting: Snapshot) -> Iterator[Family]:
     """Open incidents, notifications and the outbox, by severity and channel.
 
-    demon does not open incidents or send notifications yet, so every series is 0; they are exported all the
-    same, so the dashboards and alert rules built on them work from the first scrape.
+    Every severity and configured channel is exported, at 0 when nothing happened, so the dashboards and
+    alert rules built on them work from the first scrape.
     """
     incidents = Family("demon_incidents_open", "gauge", "Open incidents by severity", ("severity",))
     for severity in Severity:
-        incidents.add((severity.value,), 0.0)
-    channels = sorted(config.alerting.channels) or [DEFAULT_CHANNEL]
+        incidents.add((severity.value,), float(alerting.open_incidents.get(severity.value, 0)))
+    channels = sorted(set(config.alerting.channels or [DEFAULT_CHANNEL]) | set(alerting.pending)
+                      | {channel for channel, _ in alerting.notifications})
     sent = Family(
         "demon_notifications_total", "counter", "Notifications by channel and result", ("channel", "result")
     )
     pending = Family("demon_outbox_pending", "gauge", "Notifications waiting in the outbox", ("channel",))
     for channel in channels:
         for result in NOTIFICATION_RESULTS:
-            sent.add((channel, result), 0.0)
-        pending.add((channel,), 0.0)
+            sent.add((channel, result), float(alerting.notifications[(channel, result)]))
+        pending.add((channel,), float(alerting.pending.get(channel, 0)))
     yield from (incidents, sent, pending)
 
 

@@ -15,7 +15,7 @@ import logging
 import math
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -30,8 +30,7 @@ from apscheduler.events import (
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from checks.result import Outcome, Result
-from checks.sources import SourceError
+from checks.result import Result
 from monitor.config.models import Config
 from monitor.daemon.metrics import SchedulerMetrics
 from monitor.daemon.status import Status
@@ -41,6 +40,8 @@ from monitor.signals import block_stop_signals
 from monitor.state.store import StateStore
 
 log = logging.getLogger(__name__)
+# Called with each dataset run's results and the sources found down (name -> why): alerting's entry point.
+OnResults = Callable[[Config, list[Result], dict[str, str]], None]
 OVERLAP = "overlap"  # what a run returns when its dataset is already running
 _MISSED_BECAUSE = {
     "overlap": "its previous run was still going",
@@ -106,9 +107,16 @@ class Scheduler:
     """Runs every dataset on its schedule until `stop`; `reload` swaps in a new config."""
 
     def __init__(
-        self, config: Config, store: StateStore, status: Status, metrics: SchedulerMetrics, run_id: int
+        self,
+        config: Config,
+        store: StateStore,
+        status: Status,
+        metrics: SchedulerMetrics,
+        run_id: int,
+        on_results: OnResults = lambda config, results, down: None,
     ) -> None:
         self._store, self._status, self._metrics, self._run_id = store, status, metrics, run_id
+        self._on_results = on_results
         self._generation = Generation.of(config, store)
         self._retired: list[Generation] = []  # replaced by a reload, runs still going
         self._closed_requests: Counter[tuple[str, str]] = Counter()  # counted by generations now closed
@@ -231,7 +239,9 @@ class Scheduler:
             results = generation.runner.run_job(job, self._run_id)
             # Status drops what a reload removed meanwhile (the dataset, some checks, the source).
             self._status.dataset_done(name, results)
-            self._source_seen(generation, job, results)
+            reason = self._source_seen(generation, job, results)
+            down = {} if reason is None else {job.dataset.source: reason}
+            self._on_results(generation.config, results, down)
         finally:
             with self._lock:
                 self._running.discard(name)
@@ -240,20 +250,16 @@ class Scheduler:
             self._close_if_idle(generation)
         return started
 
-    def _source_seen(self, generation: Generation, job: DatasetJob, results: Sequence[Result]) -> None:
-        """A source is up when any check got an answer; when all errored, a ping tells down from broken."""
+    def _source_seen(self, generation: Generation, job: DatasetJob, results: Sequence[Result]) -> str | None:
+        """Records whether the dataset's source is up; returns why it is down, or None."""
         source = job.dataset.source
-        reason = None
-        if all(result.outcome is Outcome.ERROR for result in results):
-            try:
-                generation.runner.source(source).ping()
-            except SourceError as exc:
-                reason = str(exc)
+        reason = generation.runner.unreachable(source, results)
         was_up = self._status.source_seen(source, reason)
         if reason is not None and was_up is not False:  # logged when it goes down, not on every run
             log.warning("source %s is down: %s", source, reason, extra={"source": source})
         elif reason is None and was_up is False:
             log.info("source %s is up again", source, extra={"source": source})
+        return reason
 
     def _close_if_idle(self, generation: Generation) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,6 +184,18 @@ class StateStore:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def transaction(self, action: str) -> AbstractContextManager[Connection]:
+        """A write transaction for other modules' tables (alerting): serialised with every other write,
+        errors raised as StateStoreError saying `action`."""
+        return self._writing(action)
+
+    def reading(self, action: str) -> AbstractContextManager[Connection]:
+        return self._reading(action)
+
+    @property
+    def backend(self) -> str:
+        return self._url.get_backend_name()
 
     @contextmanager
     def _writing(self, action: str) -> Iterator[Connection]:

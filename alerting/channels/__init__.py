@@ -1,0 +1,59 @@
+"""Channels: where notifications go. One registry maps a config `kind` to the module that sends it.
+
+Modules are imported when a channel of their kind is opened, so boto3 and slack-sdk load only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from alerting.model import Delivered, Notification
+from monitor.config.models import ChannelConfig
+from monitor.redact import Redactor
+
+DEFAULT_CHANNEL = "console"  # the channel used when the config names none
+
+# kind -> "module:factory"; each factory is `(name, config, env) -> Channel`.
+CHANNELS: Mapping[str, str] = {
+    "console": "alerting.channels.console:ConsoleChannel",
+    "webhook": "alerting.channels.webhook:WebhookChannel",
+    "slack": "alerting.channels.slack:open_slack",
+    "sns": "alerting.channels.sns:SnsChannel",
+}
+
+
+@dataclass(frozen=True)
+class ChannelEnv:
+    """What channels share: where relative paths resolve, how secrets are masked, where the console writes."""
+
+    base_dir: Path
+    redact: Redactor
+    console: str = "log"  # "log" in the daemon, "stderr" in `demon check --notify`
+    timeout: float = 10.0  # seconds for one request
+
+
+class Channel(Protocol):
+    """Sends one notification; raises `Retry` or `Permanent` (alerting.model), never anything else.
+
+    `thread` is what an earlier `send` of the same incident returned (`Delivered.thread`), if anything.
+    """
+
+    name: str
+
+    def send(self, notification: Notification, thread: Mapping[str, str] | None) -> Delivered: ...
+
+    def close(self) -> None: ...
+
+
+class ChannelFactory(Protocol):
+    def __call__(self, name: str, config: ChannelConfig, env: ChannelEnv) -> Channel: ...
+
+
+def open_channel(name: str, config: ChannelConfig, env: ChannelEnv) -> Channel:
+    module, _, factory = CHANNELS[config.kind].partition(":")
+    opened: ChannelFactory = getattr(importlib.import_module(module), factory)
+    return opened(name, config, env)

@@ -1,0 +1,57 @@
+"""The console channel: incidents as plain text, in the daemon's log or on `demon check --notify`'s stderr.
+
+It is the channel of a config that names none, so it must always work: nothing to connect to, nothing to
+refuse; only a closed stderr (a pipe whose reader went away) is worth another try.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+
+from alerting.channels import ChannelEnv
+from alerting.model import Delivered, EventKind, Notification, Retry
+from alerting.render.text import render_text
+from monitor.config.models import ConsoleChannelConfig
+
+log = logging.getLogger("alerting.console")
+
+# An open incident is a warning in the daemon's log; its resolution is news, not a problem.
+LEVELS: Mapping[EventKind, int] = {
+    EventKind.OPENED: logging.WARNING,
+    EventKind.CHANGED: logging.WARNING,
+    EventKind.REPEATED: logging.WARNING,
+    EventKind.RESOLVED: logging.INFO,
+}
+
+
+class ConsoleChannel:
+    def __init__(self, name: str, config: ConsoleChannelConfig, env: ChannelEnv) -> None:
+        self.name = name
+        self._env = env
+
+    def send(self, notification: Notification, thread: Mapping[str, str] | None) -> Delivered:
+        """Write or log the text; the console cannot thread, so `thread` is ignored."""
+        text = self._env.redact(render_text(notification))
+        if self._env.console == "stderr":
+            self._write(text)
+        else:
+            extra = {
+                "incident": notification.incident,
+                "check": notification.incident_key,  # `source:NAME` for a source incident
+                "outcome": notification.outcome,
+            }
+            log.log(LEVELS[notification.event], "%s", text, extra=extra)
+        return Delivered(None)
+
+    def close(self) -> None:
+        """Nothing is held open."""
+
+    def _write(self, text: str) -> None:
+        try:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+        except OSError as exc:
+            reason = f"cannot write to stderr: {exc.strerror or type(exc).__name__}"
+            raise Retry(self._env.redact(reason)) from None

@@ -1,0 +1,241 @@
+"""The root-cause context of a notification, built from results and the config alone.
+
+Everything here is pure: the engine reads the history, the latest results and the open incidents from the
+state store and hands them over, so the context can be tested (and reasoned about) without a database.
+The context goes into the outbox as JSON and out to Slack, SNS and webhooks, so it is bounded here and
+never holds a value of a dataset's `pii_columns`, whatever a result's details carry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from alerting.model import Context, FailingRule, Point, Retyped, SchemaChange, Upstream
+from alerting.render.text import clip
+from checks.result import Outcome, Result
+from monitor.config.models import Config, DatasetConfig
+
+DASHBOARD_UID = "demon-dataset"  # dashboards/grafana/demon-dataset.json, whose `dataset` variable picks one
+MAX_TREND = 10  # earlier results in the trend
+MAX_RULES = 20  # failing rules of a quality check
+MAX_SAMPLE = 10  # sample rows per failing rule
+MAX_STATEMENTS = 5
+MAX_COLUMNS = 50  # column names per list of a schema change
+CELL = 500  # characters of one data value or name
+TEXT = 2000  # characters of a message, description, runbook or statement
+_WORST = (Outcome.PASS, Outcome.WARN, Outcome.FAIL, Outcome.ERROR)  # least to most severe
+_FAILING = frozenset({Outcome.FAIL, Outcome.ERROR})
+
+
+def check_context(
+    config: Config,
+    result: Result,
+    history: Sequence[Result],
+    upstream: Sequence[Upstream],
+    downstream: Sequence[str] = (),
+) -> Context:
+    """The context of a check incident: what was observed, its trend, the kind's evidence, its dataset."""
+    context = Context(
+        check=result.check,
+        dataset=result.dataset,
+        kind=result.kind,
+        source=result.source,
+        outcome=Outcome(result.outcome).value,
+        message=clip(result.message, TEXT),
+        value=_number(result.value),
+        unit=result.unit,
+        thresholds={name: bound for name, bound in result.thresholds.items() if math.isfinite(bound)},
+        trend=trend(result, history),
+        last_passed_at=iso(result.last_success_at) if result.last_success_at else None,
+        upstream=[Upstream(**item) for item in upstream],
+        downstream=sorted(set(downstream)),
+        statements=[clip(text, TEXT) for text in result.statements[:MAX_STATEMENTS]],
+    )
+    dataset = config.datasets.get(result.dataset)
+    evidence = _EVIDENCE.get(result.kind)
+    if evidence is not None:
+        context.update(evidence(result.details, pii_columns(dataset)))
+    if dataset is not None:
+        context.update(about(dataset))
+    context["dashboard_url"] = dashboard_url(config.alerting.grafana_url, result.dataset)
+    return context
+
+
+def source_context(config: Config, source: str, results: Sequence[Result], reason: str) -> Context:
+    """The context of a source incident: why the source cannot be reached and which checks could not run."""
+    failing = [result for result in results if Outcome(result.outcome) in _FAILING]
+    datasets = [config.datasets[name] for name in dict.fromkeys(r.dataset for r in failing)
+                if name in config.datasets]
+    owners = list(dict.fromkeys(dataset.owner for dataset in datasets if dataset.owner))
+    return Context(
+        source=source,
+        outcome=Outcome.ERROR.value,
+        message=clip(reason, TEXT),
+        members=sorted({result.check for result in failing}),
+        owner=clip(", ".join(owners), TEXT) if owners else None,
+        tags=sorted({tag for dataset in datasets for tag in dataset.tags}),
+    )
+
+
+def upstream_state(
+    config: Config, dataset: str, latest: Mapping[str, Result], open_incidents: Mapping[str, int]
+) -> list[Upstream]:
+    """Each declared upstream of `dataset`: its worst latest outcome, failing checks and open incident."""
+    declared = config.datasets.get(dataset)
+    if declared is None:
+        return []
+    states = []
+    for name in dict.fromkeys(declared.upstream):
+        found = [latest[spec.id] for spec in config.checks if spec.dataset == name and spec.id in latest]
+        outcomes = [Outcome(result.outcome) for result in found]
+        states.append(Upstream(
+            dataset=name,
+            outcome=max(outcomes, key=_WORST.index).value if outcomes else "unknown",
+            failing=sorted(result.check for result in found if Outcome(result.outcome) in _FAILING),
+            incident=open_incidents.get(name),
+        ))
+    return states
+
+
+def dashboard_url(grafana_url: str | None, dataset: str) -> str | None:
+    """The dataset's Grafana dashboard, when the config says where Grafana is."""
+    if not grafana_url:
+        return None
+    return f"{grafana_url.rstrip('/')}/d/{DASHBOARD_UID}/?var-dataset={quote(dataset, safe='')}"
+
+
+def trend(result: Result, history: Sequence[Result]) -> list[Point]:
+    """The latest results, newest first, the current one included even when the history lacks it yet."""
+    runs = {_utc(item.started_at): item for item in (*history, result)}
+    newest = sorted(runs.items(), key=lambda item: item[0], reverse=True)[:MAX_TREND]
+    return [Point(at=iso(at), outcome=Outcome(r.outcome).value, value=_number(r.value)) for at, r in newest]
+
+
+def about(dataset: DatasetConfig) -> Context:
+    """What the config says about the dataset: who owns it, what it is, what to do."""
+    return Context(
+        owner=_optional(dataset.owner),
+        tags=[clip(tag, CELL) for tag in dataset.tags],
+        description=_optional(dataset.description),
+        runbook=_optional(dataset.runbook),
+    )
+
+
+def schema_change(details: Mapping[str, Any], pii: frozenset[str]) -> Context:
+    """Columns added, removed and retyped: against the config (problems) and the last snapshot (drift)."""
+    drift = details.get("drift") or {}
+    retyped = [
+        Retyped(column=clip(item["column"], CELL), before=str(item["expected"]), after=str(item["actual"]))
+        for item in details.get("retyped", [])
+    ] + [
+        Retyped(column=clip(item["column"], CELL), before=str(item["before"]), after=str(item["after"]))
+        for item in drift.get("retyped", [])
+    ]
+    change = SchemaChange(
+        added=_names([*details.get("unexpected", []), *drift.get("added", [])]),
+        removed=_names([*details.get("missing", []), *drift.get("removed", [])]),
+        retyped=_unique(retyped)[:MAX_COLUMNS],
+    )
+    return Context(schema=change) if any(change.values()) else Context()
+
+
+def failing_rules(details: Mapping[str, Any], pii: frozenset[str]) -> Context:
+    """The quality rules with failing rows (or that could not run), worst first, each with a sample
+    without pii."""
+    rules = [rule for rule in details.get("rules", []) if _failed(rule)]
+    if not rules:
+        return Context()
+    rules.sort(key=lambda rule: (not rule.get("error"), -int(rule.get("failing_rows") or 0)))
+    shown = [_failing_rule(rule, pii) for rule in rules[:MAX_RULES]]
+    if len(rules) > MAX_RULES:
+        return Context(failing_rules=shown, truncated=[f"{len(rules) - MAX_RULES} more failing rules"])
+    return Context(failing_rules=shown)
+
+
+# Per check kind, the evidence its result's details give: (details, lower-cased pii columns) -> context keys.
+_EVIDENCE = {"schema": schema_change, "quality": failing_rules}
+
+
+def _failed(rule: Mapping[str, Any]) -> bool:
+    """Failing rows, a broken shape (values but maybe no rows) or an error."""
+    return bool(rule.get("failing_rows") or rule.get("values") or rule.get("error"))
+
+
+def _failing_rule(rule: Mapping[str, Any], pii: frozenset[str]) -> FailingRule:
+    column = rule.get("column")
+    name = str(rule.get("check", "?"))
+    if rule.get("error"):
+        name += f" (could not run: {rule['error']})"
+    hidden = column is not None and any(part.strip().casefold() in pii for part in str(column).split(","))
+    rows = [] if hidden else _sample(rule, pii)
+    return FailingRule(
+        rule=clip(name, CELL),
+        column=None if column is None else clip(str(column), CELL),
+        failing_rows=int(rule.get("failing_rows") or 0),
+        failing_pct=_number(rule.get("failing_pct")),
+        sample=rows,
+    )
+
+
+def _sample(rule: Mapping[str, Any], pii: frozenset[str]) -> list[dict[str, Any]]:
+    """Failing rows without pii columns; a rule that keeps no rows (a broken shape) shows its values."""
+    column = str(rule.get("column") or "value")
+    rows = rule.get("sample") or [{column: value} for value in rule.get("values", [])]
+    kept = [
+        {clip(str(key), CELL): _cell(value) for key, value in row.items() if str(key).casefold() not in pii}
+        for row in rows[:MAX_SAMPLE]
+    ]
+    return [row for row in kept if row]
+
+
+def pii_columns(dataset: DatasetConfig | None) -> frozenset[str]:
+    return frozenset(name.casefold() for name in dataset.pii_columns) if dataset else frozenset()
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, to the second: how every time of a notification reads."""
+    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc(moment: datetime) -> datetime:
+    """A naive time is taken as UTC, the only zone demon stores times in."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _names(names: Iterable[Any]) -> list[str]:
+    unique = list(dict.fromkeys(clip(str(name), CELL) for name in names))
+    if len(unique) <= MAX_COLUMNS:
+        return unique
+    return [*unique[:MAX_COLUMNS], f"... {len(unique) - MAX_COLUMNS} more"]
+
+
+def _unique(retyped: list[Retyped]) -> list[Retyped]:
+    """One entry per column (case-insensitive): the config's expectation wins over the drift."""
+    seen: dict[str, Retyped] = {}
+    for item in retyped:
+        seen.setdefault(item["column"].casefold(), item)
+    return list(seen.values())
+
+
+def _optional(text: str | None) -> str | None:
+    return clip(text, TEXT) if text else None
+
+
+def _number(value: Any) -> float | None:
+    """A finite float or None: NaN is not JSON, and PostgreSQL refuses it in the outbox."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _cell(value: Any) -> Any:
+    """A JSON-safe, bounded sample value: strings clipped, non-finite numbers and other objects as text."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return clip(value if isinstance(value, str) else str(value), CELL)

@@ -1,0 +1,156 @@
+"""Plain data types of alerting: what a channel is told about one event of one incident.
+
+A `Notification` is written to the outbox as JSON before any channel sees it, and rendered per channel at send
+time, so everything in it is JSON-safe (strings, numbers, lists, dicts) and demon's own data, never a client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, TypedDict
+
+
+class EventKind(StrEnum):
+    """Why a notification goes out: the incident opened, changed outcome, is still open, or resolved."""
+
+    OPENED = "opened"
+    CHANGED = "changed"
+    REPEATED = "repeated"
+    RESOLVED = "resolved"
+
+
+class Point(TypedDict):
+    """One earlier result of the check, for the trend: when, its outcome and its value."""
+
+    at: str
+    outcome: str
+    value: float | None
+
+
+class Retyped(TypedDict):
+    column: str
+    before: str
+    after: str
+
+
+class SchemaChange(TypedDict):
+    """Schema checks: the columns missing against the config or the last snapshot, new ones, retyped ones."""
+
+    added: list[str]
+    removed: list[str]
+    retyped: list[Retyped]
+
+
+class FailingRule(TypedDict):
+    """Quality checks: one failing rule, how many rows fail it and a sample (never `pii_columns`)."""
+
+    rule: str
+    column: str | None
+    failing_rows: int
+    failing_pct: float | None
+    sample: list[dict[str, Any]]
+
+
+class Upstream(TypedDict):
+    """A declared upstream dataset and its current state: `failing` names its failing checks."""
+
+    dataset: str
+    outcome: str  # worst latest outcome of its checks, or "unknown" before any ran
+    failing: list[str]
+    incident: int | None  # its open incident, when there is one
+
+
+class Context(TypedDict, total=False):
+    """The root-cause context: everything a responder needs, in one place. Keys are absent when unknown."""
+
+    check: str
+    dataset: str
+    kind: str
+    source: str
+    outcome: str
+    message: str
+    value: float | None
+    unit: str | None
+    thresholds: dict[str, float]
+    trend: list[Point]  # newest first
+    last_passed_at: str | None
+    schema: SchemaChange
+    failing_rules: list[FailingRule]
+    upstream: list[Upstream]
+    downstream: list[str]  # datasets declaring this one upstream whose checks fail too
+    members: list[str]  # a source incident: the checks that could not run
+    statements: list[str]
+    owner: str | None
+    tags: list[str]
+    description: str | None
+    runbook: str | None
+    dashboard_url: str | None
+    truncated: list[str]  # what a renderer had to cut, said in the message ("samples", "trend", ...)
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """The probable root cause of a downstream incident: the open incident of one of its upstreams."""
+
+    incident: int
+    key: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One event of one incident for one channel, as stored in the outbox.
+
+    `key` is unique per (incident, event, channel): the idempotency key a channel passes on where it can
+    (SNS FIFO deduplication id, webhook `Idempotency-Key`, Slack message metadata).
+    """
+
+    key: str
+    channel: str
+    incident: int
+    incident_key: str  # the check id, or `source:NAME` for a source incident
+    event: EventKind
+    outcome: str  # the outcome now: "pass" once resolved
+    severity: str
+    title: str  # demon-made, e.g. "fact_orders.volume failed" (check ids are [A-Za-z0-9_.-])
+    opened_at: str  # ISO 8601 UTC
+    at: str  # when the event happened
+    context: Context = field(default_factory=lambda: Context())
+    root: RootCause | None = None
+    previous_outcome: str | None = None  # on a change: the outcome before
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Notification:
+        root = data.get("root")
+        fields = {**data, "event": EventKind(data["event"]), "root": RootCause(**root) if root else None}
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A channel's answer to a sent notification: the reference later events of the incident thread on.
+
+    For a Slack bot, the channel id and the root message's ts; None where a channel cannot thread.
+    """
+
+    thread: dict[str, str] | None = None
+
+
+class Retry(Exception):
+    """The channel may take it later: a rate limit (`after` = its Retry-After), a 5xx, a timeout, no route."""
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.after = reason, after
+
+
+class Permanent(Exception):
+    """The channel refuses it for good (bad token, missing channel or topic, invalid payload): not retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

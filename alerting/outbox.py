@@ -1,0 +1,168 @@
+"""The outbox: every notification is a row before any channel sees it, and is marked once delivered.
+
+A row is `pending` until a deliverer claims it (`sending`, with a lease), then `sent`, `failed` (refused for
+good) or `pending` again with a later `next_attempt_at`. A claim whose lease ran out (demon died mid-send) is
+claimable again. `suppressed` rows were silenced; `skipped` ones were overtaken (a repeat not yet sent when a
+newer event of the incident came). Per incident and channel, rows go out in order: a row is claimable only
+when no earlier row of its incident, or of its root cause's, waits on that channel, so a Slack thread's root
+message precedes its replies and a follow-up finds its root cause's thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from alerting.model import EventKind, Notification
+from monitor.state.tables import outbox
+
+LEASE = timedelta(seconds=120)  # a claimed row no one marked by then is claimable again
+UNSENT = ("pending", "sending")
+# Both dialects' INSERT ... ON CONFLICT DO NOTHING: a second enqueue of one key is a no-op, not an error.
+_INSERT: dict[str, Callable[[sa.Table], sqlite.Insert | postgresql.Insert]] = {
+    "sqlite": sqlite.insert, "postgresql": postgresql.insert,
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """A claimed notification: what to send and how many attempts it took so far (this one included)."""
+
+    id: int
+    incident_id: int
+    channel: str
+    attempts: int
+    notification: Notification
+
+
+def enqueue(conn: Connection, notification: Notification, event_id: int, now: datetime, state: str) -> bool:
+    """Queue one notification; False when its key is queued already (a re-applied event)."""
+    values: dict[str, Any] = {
+        "incident_id": notification.incident,
+        "event_id": event_id,
+        "event_kind": notification.event.value,
+        "root_id": None if notification.root is None else notification.root.incident,
+        "channel": notification.channel,
+        "idempotency_key": notification.key,
+        "payload": notification.to_dict(),
+        "state": state,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    if state == "pending":  # a newer event makes an unsent repeat of the same incident pointless
+        conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.incident_id == notification.incident, outbox.c.channel == notification.channel,
+                   outbox.c.state == "pending", outbox.c.event_kind == EventKind.REPEATED.value)
+            .values(state="skipped")
+        )
+    insert = _INSERT[conn.dialect.name](outbox).values(**values)
+    done = conn.execute(insert.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+    return done.rowcount == 1
+
+
+def _claimable(channel: str, now: datetime) -> sa.Select[tuple[int]]:
+    earlier = outbox.alias("earlier")
+    waiting = sa.exists().where(
+        (earlier.c.incident_id == outbox.c.incident_id) | (earlier.c.incident_id == outbox.c.root_id),
+        earlier.c.channel == outbox.c.channel,
+        earlier.c.id < outbox.c.id,
+        earlier.c.state.in_(UNSENT),
+    )
+    due = ((outbox.c.state == "pending") & (outbox.c.next_attempt_at <= now)) | (
+        (outbox.c.state == "sending") & (outbox.c.claimed_until < now)
+    )
+    return sa.select(outbox.c.id).where(outbox.c.channel == channel, due, ~waiting).order_by(outbox.c.id)
+
+
+def claim(conn: Connection, channel: str, now: datetime) -> Row | None:
+    """Take the channel's next due row, or None. The conditional UPDATE makes a claim exclusive: of two
+    deliverers (daemon and `demon check --notify`), only one sees its row count at 1."""
+    for row_id in conn.execute(_claimable(channel, now).limit(5)).scalars():
+        taken = conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.state.in_(UNSENT))
+            .where((outbox.c.state == "pending") | (outbox.c.claimed_until < now))
+            .values(state="sending", claimed_until=now + LEASE, attempts=outbox.c.attempts + 1)
+        )
+        if taken.rowcount == 1:
+            found = conn.execute(sa.select(outbox).where(outbox.c.id == row_id)).mappings().one()
+            return Row(found["id"], found["incident_id"], found["channel"], found["attempts"],
+                       Notification.from_dict(found["payload"]))
+    return None
+
+
+def next_due(conn: Connection, channel: str) -> datetime | None:
+    """When the channel's next pending row is due (None: nothing waits)."""
+    query = sa.select(sa.func.min(sa.func.coalesce(outbox.c.claimed_until, outbox.c.next_attempt_at))).where(
+        outbox.c.channel == channel, outbox.c.state.in_(UNSENT)
+    )
+    due: datetime | None = conn.execute(query).scalar()
+    return due
+
+
+def mark_sent(conn: Connection, row_id: int, now: datetime) -> None:
+    conn.execute(
+        sa.update(outbox)
+        .where(outbox.c.id == row_id)
+        .values(state="sent", sent_at=now, claimed_until=None, last_error=None)
+    )
+
+
+def mark_retry(conn: Connection, row_id: int, at: datetime, error: str) -> None:
+    conn.execute(
+        sa.update(outbox)
+        .where(outbox.c.id == row_id)
+        .values(state="pending", next_attempt_at=at, claimed_until=None, last_error=error)
+    )
+
+
+def mark_failed(conn: Connection, row_id: int, error: str) -> None:
+    conn.execute(
+        sa.update(outbox)
+        .where(outbox.c.id == row_id)
+        .values(state="failed", claimed_until=None, last_error=error)
+    )
+
+
+def fail_channels_not_in(conn: Connection, channels: set[str]) -> int:
+    """Unsent rows of channels no longer configured can never go out: they fail, saying why."""
+    done = conn.execute(
+        sa.update(outbox)
+        .where(outbox.c.state.in_(UNSENT), outbox.c.channel.not_in(sorted(channels)))
+        .values(state="failed", claimed_until=None, last_error="the channel was removed from the config")
+    )
+    return int(done.rowcount)
+
+
+def pending_counts(conn: Connection) -> dict[str, int]:
+    """Unsent notifications per channel (for demon_outbox_pending)."""
+    query = (
+        sa.select(outbox.c.channel, sa.func.count())
+        .where(outbox.c.state.in_(UNSENT))
+        .group_by(outbox.c.channel)
+    )
+    return {channel: int(count) for channel, count in conn.execute(query)}
+
+
+def pending_by_incident(conn: Connection) -> dict[int, int]:
+    query = (
+        sa.select(outbox.c.incident_id, sa.func.count())
+        .where(outbox.c.state.in_(UNSENT))
+        .group_by(outbox.c.incident_id)
+    )
+    return {incident: int(count) for incident, count in conn.execute(query)}
+
+
+def unsent(conn: Connection) -> list[dict[str, Any]]:
+    """Rows not delivered yet, oldest first (what `demon check --notify` reports it left behind)."""
+    query = sa.select(outbox.c.id, outbox.c.channel, outbox.c.idempotency_key, outbox.c.attempts,
+                      outbox.c.last_error).where(outbox.c.state.in_(UNSENT)).order_by(outbox.c.id)
+    return [dict(row) for row in conn.execute(query).mappings()]

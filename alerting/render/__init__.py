@@ -1,0 +1,1 @@
+"""Renderers: a Notification as each channel shows it, always within the channel's limits, never failing."""

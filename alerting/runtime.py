@@ -1,0 +1,117 @@
+"""Alerting inside one process: the engine, its deliverer and the numbers /metrics shows.
+
+`demon run` keeps one `Notifier` for its life, delivering in background threads; `demon check --notify` uses
+`notify_once`, which observes, then delivers in the foreground for a bounded time. Both go through the same
+outbox, so a notification that one of them cannot deliver is delivered by the next daemon or run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from alerting import outbox, records
+from alerting.channels import ChannelEnv
+from alerting.delivery import Deliverer, open_channels
+from alerting.engine import Alerting
+from alerting.stats import AlertStats
+from checks.result import Result
+from monitor.config.models import Config
+from monitor.redact import Redactor
+from monitor.state.errors import StateStoreError
+from monitor.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 30.0  # how long `demon check --notify` waits for channels before leaving rows to the next run
+
+
+def channel_env(config: Config, console: str) -> ChannelEnv:
+    return ChannelEnv(base_dir=config.base_dir, redact=Redactor(config.secrets), console=console)
+
+
+class Notifier:
+    """The daemon's alerting: observes each dataset run's results and delivers in the background."""
+
+    def __init__(self, config: Config, store: StateStore) -> None:
+        self.store, self.stats = store, AlertStats()
+        self.env = channel_env(config, "log")
+        self.deliverer = self._deliverer(config)
+        self.engine = Alerting(store, on_queued=self.deliverer.wake)
+        self._channels = dict(config.alerting.channels)
+
+    def start(self, config: Config) -> None:
+        self._settle(config)
+        self.deliverer.start()
+
+    def observe(self, config: Config, results: list[Result], down: dict[str, str]) -> None:
+        """Never raises: a check run must not fail because its incident could not be recorded (it is
+        judged again at the next run)."""
+        try:
+            if self.engine.observe(config, results, down):
+                self.stats.refresh(self.store)
+        except StateStoreError as exc:
+            log.error("incidents of %d checks not recorded: %s", len(results), self.env.redact(str(exc)))
+        except Exception:  # a bug in alerting must not take the scheduler's worker down
+            log.exception("incidents of %d checks not recorded", len(results))
+
+    def reload(self, config: Config) -> None:
+        """Apply a reloaded config: new channels replace the old (their threads restart), removed checks'
+        incidents resolve."""
+        self.env = channel_env(config, "log")
+        if dict(config.alerting.channels) != self._channels:
+            self.deliverer.stop(grace=5.0)
+            self.deliverer = self._deliverer(config)
+            self.engine.on_queued = self.deliverer.wake
+            self._channels = dict(config.alerting.channels)
+            self.deliverer.start()
+        self._settle(config)
+
+    def housekeeping(self, before: datetime) -> None:
+        """Prune incidents resolved before `before`; recount the gauges."""
+        try:
+            with self.store.transaction("prune incidents") as conn:
+                pruned = records.prune(conn, before)
+            if pruned:
+                log.info("pruned %d resolved incidents", pruned)
+            self.stats.refresh(self.store)
+        except StateStoreError as exc:
+            log.error("alerting housekeeping failed: %s", self.env.redact(str(exc)))
+
+    def stop(self, grace: float) -> None:
+        self.deliverer.stop(grace)
+
+    def _deliverer(self, config: Config) -> Deliverer:
+        return Deliverer(self.store, open_channels(config.alerting, self.env), self.stats, self.env)
+
+    def _settle(self, config: Config) -> None:
+        """Incidents of removed checks resolve; rows of removed channels fail, saying so."""
+        try:
+            resolved = self.engine.retain(config)
+            with self.store.transaction("fail notifications of removed channels") as conn:
+                failed = outbox.fail_channels_not_in(conn, set(self.deliverer.channels))
+            if resolved or failed:
+                log.warning("config: %d incidents of removed checks resolved, %d notifications of removed "
+                            "channels given up", resolved, failed)
+            self.stats.refresh(self.store)
+        except StateStoreError as exc:
+            log.error("alerting could not settle the config: %s", self.env.redact(str(exc)))
+
+
+def notify_once(config: Config, store: StateStore, results: Sequence[Result], down: dict[str, str],
+                timeout: float = DRAIN_SECONDS) -> list[str]:
+    """`demon check --notify`: record incidents, deliver in the foreground; returns what is left unsent."""
+    env = channel_env(config, "stderr")
+    deliverer = Deliverer(store, open_channels(config.alerting, env), AlertStats(), env)
+    try:
+        Alerting(store).observe(config, list(results), down)
+        deliverer.drain(timeout)
+        with store.reading("read the outbox") as conn:
+            left = [row for row in outbox.unsent(conn) if row["channel"] in deliverer.channels]
+    finally:
+        deliverer.stop(grace=0.0)
+    return [f"notification {row['idempotency_key']} to {row['channel']} not delivered yet "
+            f"({row['attempts']} attempts{': ' + row['last_error'] if row['last_error'] else ''}); "
+            "it stays in the outbox for the next run" for row in left]
+

@@ -1,0 +1,219 @@
+"""The plain-text rendering of notifications (console, SNS email, Slack fallback): what it says, and how it
+cuts to a limit, least needed parts first, saying what it cut."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alerting.context import check_context
+from alerting.model import Context, EventKind, Notification, RootCause
+from alerting.render.text import CELL, SAMPLE_ROWS, cell, clip, headline, render_text
+from checks.result import Outcome, Result
+from monitor.config.models import Config
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+HOSTILE = "<!channel> & ```\n<@U1>\r\n" + "x" * 10_000
+
+
+def full_context(**changes: Any) -> Context:
+    context = {
+        "check": "orders.quality", "dataset": "orders", "kind": "quality", "source": "wh", "outcome": "fail",
+        "message": "2 rules failing", "value": 3.0, "unit": "rows",
+        "thresholds": {"warn_failing_rows": 1.0, "max_failing_rows": 0.0},
+        "trend": [{"at": "2026-03-01T12:00:00Z", "outcome": "fail", "value": 3.0},
+                  {"at": "2026-03-01T11:00:00Z", "outcome": "pass", "value": None}],
+        "last_passed_at": "2026-03-01T11:00:00Z",
+        "schema": {"added": ["extra"], "removed": ["note"],
+                   "retyped": [{"column": "amount", "before": "float", "after": "string"}]},
+        "failing_rules": [{"rule": "isin", "column": "status", "failing_rows": 5, "failing_pct": 0.5,
+                           "sample": [{"id": index, "status": f"lost{index}"} for index in range(5)]}],
+        "upstream": [{"dataset": "raw", "outcome": "fail", "failing": ["raw.volume"], "incident": 7},
+                     {"dataset": "ref", "outcome": "pass", "failing": [], "incident": None}],
+        "downstream": ["marts"],
+        "statements": ["SELECT count(*)\n  FROM orders"],
+        "owner": "sales", "tags": ["tier-1", "sales"], "description": "Orders", "runbook": "https://wiki/x",
+        "dashboard_url": "https://g/d/demon-dataset/?var-dataset=orders",
+        **changes,
+    }
+    return cast(Context, context)
+
+
+def note(context: Context | None = None, event: EventKind = EventKind.OPENED, **fields: Any) -> Notification:
+    return Notification(**{
+        "key": "42:opened:c", "channel": "c", "incident": 42, "incident_key": "orders.quality",
+        "event": event,
+        "outcome": "fail", "severity": "critical", "title": "orders.quality failed",
+        "opened_at": "2026-03-01T11:30:00Z", "at": "2026-03-01T12:00:00Z",
+        "context": full_context() if context is None else context, **fields,
+    })
+
+
+# --- pieces -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("event", "said"), [
+    (EventKind.OPENED, "opened"), (EventKind.CHANGED, "changed"), (EventKind.REPEATED, "still open"),
+    (EventKind.RESOLVED, "resolved"),
+])
+def test_headline(event: EventKind, said: str) -> None:
+    assert headline(note(event=event)) == f"[critical] orders.quality failed ({said})"
+
+
+def test_clip() -> None:
+    assert clip("abc", 3) == "abc"
+    cut = clip("a" * 1000, 100)
+    assert 95 <= len(cut) <= 100 and cut.startswith("a" * 70) and cut.endswith(" more characters")
+
+
+def test_clip_says_how_many_characters_it_cut() -> None:
+    cut = clip("a" * 1000, 100)
+    kept = cut.partition(" ... ")[0]
+    assert cut == f"{kept} ... {1000 - len(kept)} more characters"
+
+
+@given(st.text(max_size=3000), st.integers(30, 3000))
+def test_clip_never_exceeds_its_limit_and_keeps_the_start(text: str, limit: int) -> None:
+    cut = clip(text, limit)
+    assert len(cut) <= limit
+    assert cut == text or (cut.endswith("more characters") and text.startswith(cut.partition(" ... ")[0]))
+
+
+def test_cell_puts_a_value_on_one_bounded_line() -> None:
+    assert cell("a\n b\r\n\tc") == "a b c"
+    assert CELL - 5 <= len(cell(HOSTILE)) <= CELL and "\n" not in cell(HOSTILE)
+    assert (cell(None), cell(1.5), cell(True), cell({"k": [1]})) == ("null", "1.5", "true", '{"k": [1]}')
+
+
+# --- content ------------------------------------------------------------------------------------
+
+
+def test_everything_a_responder_needs_in_reading_order() -> None:
+    text = render_text(note(root=RootCause(7, "raw.volume", "raw.volume failed")))
+    assert text.splitlines() == [
+        "[critical] orders.quality failed (opened)",
+        "2 rules failing",
+        "observed 3 rows; expected max_failing_rows 0, warn_failing_rows 1",
+        "open since 2026-03-01T11:30:00Z; last passed 2026-03-01T11:00:00Z",
+        "columns added: extra",
+        "columns removed: note",
+        "columns retyped: amount float -> string",
+        "rule isin on status: 5 failing rows",
+        "  id=0, status=lost0",
+        "  id=1, status=lost1",
+        "  id=2, status=lost2",
+        "  ... 2 more rows",
+        "trend, newest first: 3 (fail), - (pass)",
+        "query: SELECT count(*) FROM orders",
+        "probable root cause: raw.volume failed (incident 7)",
+        "upstream raw: fail: raw.volume",
+        "upstream ref: pass",
+        "also affected downstream: marts",
+        "owner: sales",
+        "description: Orders",
+        "runbook: https://wiki/x",
+        "dashboard: https://g/d/demon-dataset/?var-dataset=orders",
+        "tags: tier-1, sales",
+    ]
+
+
+def test_a_bare_context_says_little_and_never_passed() -> None:
+    text = render_text(note(Context(message="boom", value=None)))
+    assert text.splitlines() == [
+        "[critical] orders.quality failed (opened)", "boom", "observed none",
+        "open since 2026-03-01T11:30:00Z; last passed never (in the kept history)",
+    ]
+
+
+def test_a_source_incident_lists_its_checks_up_to_twenty() -> None:
+    members = [f"d{index:02}.volume" for index in range(25)]
+    context = Context(source="wh", outcome="error", message="cannot connect", members=members, owner="a, b")
+    lines = render_text(note(context, incident_key="source:wh", title="source wh unreachable")).splitlines()
+    assert lines[1:3] == [
+        "cannot connect", "open since 2026-03-01T11:30:00Z; last passed never (in the kept history)",
+    ]
+    assert lines[3] == f"checks that could not run (25): {', '.join(members[:20])} ... 5 more"
+    assert lines[4:] == ["owner: a, b"]
+    assert not any(line.startswith("observed") for line in lines)
+
+
+def test_a_real_context_renders() -> None:
+    """The context builder's output, with hostile sample values, goes through unchanged in meaning."""
+    rules = [{"column": "note", "check": "str_length(1, 5)", "failing_rows": 12, "failing_pct": 0.12,
+              "sample": [{"id": index, "note": HOSTILE} for index in range(12)]}]
+    found = Result("orders.quality", "orders", "quality", "wh", Outcome.FAIL, "1 rule failing", T0, 0.1,
+                   value=12.0, unit="rows", details={"rules": rules})
+    config = Config.model_validate({"version": 1, "sources": {"wh": {"kind": "sql", "url": "duckdb:///x"}},
+                                    "datasets": {"orders": {"source": "wh", "table": "orders"}}})
+    text = render_text(note(check_context(config, found, [], [])))
+    sample_lines = [line for line in text.splitlines() if line.startswith("  id=")]
+    assert len(sample_lines) == SAMPLE_ROWS
+    assert all(len(line) < CELL + 20 for line in sample_lines)
+    assert "  ... 7 more rows" in text.splitlines()  # 10 kept by the context, 3 shown
+    assert "observed 12 rows" in text and "trend, newest first: 12 (fail)" in text
+
+
+# --- cutting to a limit -------------------------------------------------------------------------
+
+
+def long_context() -> Context:
+    return full_context(
+        statements=[HOSTILE] * 3,
+        trend=[{"at": "t", "outcome": "fail", "value": float(index)} for index in range(200)],
+        failing_rules=[{"rule": f"rule{index}", "column": "c", "failing_rows": 1, "failing_pct": None,
+                        "sample": [{"v": HOSTILE}] * 3} for index in range(4)],
+        schema={"added": [f"column_{index}" for index in range(200)], "removed": [], "retyped": []},
+    )
+
+
+def test_parts_are_cut_least_needed_first_and_the_text_says_so() -> None:
+    full = render_text(note(long_context()), limit=100_000)
+    assert "(cut to fit" not in full
+    shown = {
+        8000: ("statements",),
+        6000: ("statements", "trend"),
+        3000: ("statements", "trend", "samples"),
+        1000: ("statements", "trend", "samples", "schema"),
+    }
+    for limit, cut in shown.items():
+        text = render_text(note(long_context()), limit=limit)
+        assert len(text) <= limit
+        assert text.endswith(f"(cut to fit: {', '.join(cut)})")
+        assert ("query:" in text) is ("statements" not in cut)
+        assert ("trend, newest first" in text) is ("trend" not in cut)
+        assert ("  v=" in text) is ("samples" not in cut)
+        assert ("columns added" in text) is ("schema" not in cut)
+        assert text.startswith("[critical] orders.quality failed (opened)\n2 rules failing\nobserved 3 rows")
+        assert "owner: sales" in text and "upstream raw: fail: raw.volume" in text
+
+
+def test_when_even_the_essentials_do_not_fit_the_text_is_clipped() -> None:
+    text = render_text(note(full_context(message=HOSTILE)), limit=300)
+    assert 295 <= len(text) <= 300 and text.endswith("more characters")
+    assert text.startswith("[critical] orders.quality failed (opened)\n<!channel>")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(100, 12_000), st.sampled_from(list(EventKind)))
+def test_never_longer_than_the_limit(limit: int, event: EventKind) -> None:
+    assert len(render_text(note(long_context(), event=event), limit=limit)) <= limit
+
+
+def test_the_text_is_json_safe_for_every_channel() -> None:
+    text = render_text(note(long_context()))
+    assert json.loads(json.dumps(text)) == text
+
+
+def test_cutting_samples_keeps_the_failing_rules() -> None:
+    text = render_text(note(long_context()), limit=3000)
+    assert "samples" in text.splitlines()[-1]
+    assert "rule rule0 on c: 1 failing rows" in text
+
+
+def test_a_tiny_limit_is_still_a_limit() -> None:
+    assert len(render_text(note(), limit=20)) <= 20
