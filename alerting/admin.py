@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerting import outbox, records
+from alerting.model import EventKind
 from alerting.records import Incident
 from monitor.state.store import StateStore
 
@@ -44,8 +45,8 @@ def silences(store: StateStore, now: datetime) -> list[dict[str, Any]]:
 
 
 def ack(store: StateStore, incident_id: int, by: str, reason: str, now: datetime) -> Incident:
-    """Acknowledge an open incident: it stops repeating; a change of outcome or its resolution still
-    notify."""
+    """Acknowledge an open incident: it stops repeating (a waiting repeat is dropped); a change of outcome
+    or its resolution still notify."""
     with store.transaction("acknowledge an incident") as conn:
         incident = records.get(conn, incident_id)
         if incident is None:
@@ -54,20 +55,23 @@ def ack(store: StateStore, incident_id: int, by: str, reason: str, now: datetime
             raise IncidentError(f"incident {incident_id} is resolved already")
         records.update(conn, incident_id, acked_at=now, acked_by=by, ack_reason=reason or None)
         records.add_event(conn, incident_id, now, "acked", incident.outcome, reason, by)
+        outbox.withdraw(conn, [incident_id], "skipped", (EventKind.REPEATED.value,))
     return incident
 
 
 def silence(store: StateStore, pattern: str, duration: float, reason: str, by: str, now: datetime) -> int:
     """Silence every incident whose key, dataset or check matches the glob `pattern` for `duration` seconds:
-    their notifications are recorded as suppressed, not sent. The open ones it covers get an event."""
+    their notifications, waiting ones included, are recorded as suppressed, not sent. The open ones it
+    covers get an event."""
     ends_at = now + timedelta(seconds=duration)
     with store.transaction("add a silence") as conn:
         silence_id = records.add_silence(conn, pattern, reason, by, now, ends_at)
         covered = records.Silence(silence_id, pattern, reason, by, now, ends_at)
-        for incident in records.listing(conn, now, open_only=True):
-            if covered.covers(incident):
-                message = f"silenced until {_iso(ends_at)} by silence {silence_id}: {reason}"
-                records.add_event(conn, incident.id, now, "silenced", incident.outcome, message, by)
+        found = [found for found in records.listing(conn, now, open_only=True) if covered.covers(found)]
+        for incident in found:
+            message = f"silenced until {_iso(ends_at)} by silence {silence_id}: {reason}"
+            records.add_event(conn, incident.id, now, "silenced", incident.outcome, message, by)
+        outbox.withdraw(conn, [incident.id for incident in found], "suppressed")
     return silence_id
 
 

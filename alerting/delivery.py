@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from alerting import outbox, records
 from alerting.channels import DEFAULT_CHANNEL, Channel, ChannelEnv, open_channel
-from alerting.model import Permanent, Retry
+from alerting.model import Delivered, Permanent, Retry
 from alerting.stats import AlertStats
 from monitor.config.models import AlertingConfig, ConsoleChannelConfig
 from monitor.signals import block_stop_signals
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE, BACKOFF_MAX = 1.0, 900.0  # seconds: 1, 2, 4, ... at most 15 minutes between attempts
 IDLE = 30.0  # longest wait for new work: a row queued by another process is picked up within it
 STORE_PAUSE = 5.0  # after the state store failed
+CHANNEL_PAUSE = 5.0  # the longest a failure without Retry-After holds a channel's other notifications
+MARK_ATTEMPTS = 3
 
 
 def utcnow() -> datetime:
@@ -103,18 +105,21 @@ class Deliverer:
             channel.close()
 
     def drain(self, timeout: float) -> None:
-        """In the foreground (`demon check --notify`): deliver what is due, waiting on retries, until the
-        outbox is empty for these channels or `timeout` seconds passed."""
+        """In the foreground (`demon check --notify`): deliver what is due, waiting on retries, until nothing
+        left can be tried before `timeout` seconds have passed."""
         deadline = time.monotonic() + timeout
-        waiting = set(self.channels)
-        while waiting and time.monotonic() < deadline:
-            for name in sorted(waiting):
+        active = set(self.channels)
+        while active and time.monotonic() < deadline:
+            waits = []
+            for name in sorted(active):
                 attempt = self.step(name)
                 due = attempt.pause if attempt.worked else self._due_in(name)
-                if due is None:
-                    waiting.discard(name)
-                elif due > 0:
-                    time.sleep(min(due, max(0.0, deadline - time.monotonic())))
+                if due is None or due > deadline - time.monotonic():
+                    active.discard(name)
+                else:
+                    waits.append(due)
+            if waits and min(waits) > 0:
+                time.sleep(min(min(waits), max(0.0, deadline - time.monotonic())))
 
     def step(self, name: str) -> Attempt:
         """Claim the channel's next due notification and try it once."""
@@ -134,32 +139,49 @@ class Deliverer:
         except Permanent as refused:
             return self._failed(row, refused.reason)
         except Exception as exc:  # a channel's bug must not kill its thread, nor lose the row
-            log.exception("channel %s: unexpected failure", name, extra={"channel": name})
-            return self._retry(row, Retry(f"internal error: {type(exc).__name__}: {exc}"))
-        with self.store.transaction("mark a notification sent") as conn:
-            outbox.mark_sent(conn, row.id, self.clock())
-            if delivered.thread:
-                records.save_thread(conn, row.incident_id, name, delivered.thread)
-        self.stats.count(name, "sent")
-        log.info("notification %s sent to %s", row.notification.key, name,
-                 extra={"channel": name, "incident": row.incident_id, "event": row.notification.event.value})
+            # Only the type: a library's message may quote a secret URL that no redactor knows.
+            log.error("channel %s: unexpected %s while sending", name, type(exc).__name__,
+                      extra={"channel": name})
+            return self._retry(row, Retry(f"internal error: {type(exc).__name__}"))
+        self._mark_sent(row, delivered)
         return Attempt(True, 0.0)
+
+    def _mark_sent(self, row: outbox.Row, delivered: Delivered) -> None:
+        """Record the delivery, trying a few times: a row left `sending` is sent again after its lease."""
+        for attempt in range(1, MARK_ATTEMPTS + 1):
+            try:
+                with self.store.transaction("mark a notification sent") as conn:
+                    held = outbox.mark_sent(conn, row, self.clock())
+                    if held and delivered.thread:
+                        records.save_thread(conn, row.incident_id, row.channel, delivered.thread)
+                break
+            except StateStoreError:
+                if attempt == MARK_ATTEMPTS:
+                    raise
+                self._stop.wait(0.5 * attempt)
+        self.stats.count(row.channel, "sent")
+        note = "" if held else " (its claim had expired: another deliverer may send it too)"
+        log.info("notification %s sent to %s%s", row.notification.key, row.channel, note,
+                 extra={"channel": row.channel, "incident": row.incident_id,
+                        "event": row.notification.event.value})
 
     def _retry(self, row: outbox.Row, retry: Retry) -> Attempt:
         delay = backoff(row.attempts, retry.after)
         reason = self.env.redact(retry.reason)
         with self.store.transaction("reschedule a notification") as conn:
-            outbox.mark_retry(conn, row.id, self.clock() + timedelta(seconds=delay), reason)
+            outbox.mark_retry(conn, row, self.clock() + timedelta(seconds=delay), reason)
         self.stats.count(row.channel, "retried")
         log.warning("channel %s: notification %s not delivered (attempt %d), retrying in %.1fs: %s",
                     row.channel, row.notification.key, row.attempts, delay, reason,
                     extra={"channel": row.channel, "incident": row.incident_id})
-        return Attempt(True, delay)
+        # A rate limit holds the whole channel; other failures hold this row (its next attempt) and the
+        # channel only briefly, so one notification the receiver chokes on does not delay the others.
+        return Attempt(True, delay if retry.after else min(delay, CHANNEL_PAUSE))
 
     def _failed(self, row: outbox.Row, reason: str) -> Attempt:
         reason = self.env.redact(reason)
         with self.store.transaction("mark a notification failed") as conn:
-            outbox.mark_failed(conn, row.id, reason)
+            outbox.mark_failed(conn, row, reason)
         self.stats.count(row.channel, "failed")
         log.error("channel %s refused notification %s for good: %s", row.channel, row.notification.key,
                   reason, extra={"channel": row.channel, "incident": row.incident_id})
@@ -185,6 +207,11 @@ class Deliverer:
                 attempt = self.step(name)
             except StateStoreError as exc:
                 log.error("channel %s: the outbox cannot be read: %s", name, self.env.redact(str(exc)))
+                self._stop.wait(STORE_PAUSE)
+                continue
+            except Exception as exc:  # the thread must live on: its channel would go quiet for good
+                log.error("channel %s: delivery failed: %s", name, type(exc).__name__,
+                          extra={"channel": name})
                 self._stop.wait(STORE_PAUSE)
                 continue
             if attempt.worked:

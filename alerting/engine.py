@@ -46,6 +46,14 @@ def title(check: str, outcome: str) -> str:
 
 
 @dataclass
+class Observed:
+    """What an observe did: events recorded, and the keys of the notifications it queued to be sent."""
+
+    events: int = 0
+    queued: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _Change:
     """One event to record for one incident, with the subjects that route its notifications."""
 
@@ -77,22 +85,22 @@ class Alerting:
     ) -> None:
         self.store, self.clock, self.on_queued = store, clock, on_queued
 
-    def observe(self, config: Config, results: Sequence[Result], down: Mapping[str, str]) -> int:
-        """Apply results; `down` maps each source found unreachable to why. Returns notifications queued."""
+    def observe(self, config: Config, results: Sequence[Result], down: Mapping[str, str]) -> Observed:
+        """Apply results; `down` maps each source found unreachable to why."""
         if not results:
-            return 0
+            return Observed()
         keys = {result.check for result in results} | {source_key(result.source) for result in results}
         with self.store.reading("read open incidents") as conn:
             current = records.open_incidents(conn, keys)
-            if not current and not any(_alerting(config, result) for result in results):
-                return 0  # the common case: all is well, and was
-            contexts = self._contexts(conn, config, results, down, current)
+        if not current and not any(_alerting(config, result) for result in results):
+            return Observed()  # the common case: all is well, and was
+        contexts = self._contexts(config, results, down, current)
         with self.store.transaction("record incidents") as conn:
             records.serialise(conn)
-            queued = _Transaction(conn, config, self.clock(), contexts).apply(results, down)
-        if queued:
+            observed = _Transaction(conn, config, self.clock(), contexts).apply(results, down)
+        if observed.queued:
             self.on_queued()
-        return queued
+        return observed
 
     def retain(self, config: Config) -> int:
         """Resolve, without notifying, the incidents of checks and sources no longer in the config."""
@@ -109,10 +117,14 @@ class Alerting:
         return len(gone)
 
     def _contexts(
-        self, conn: Connection, config: Config, results: Sequence[Result], down: Mapping[str, str],
+        self,
+        config: Config,
+        results: Sequence[Result],
+        down: Mapping[str, str],
         current: Mapping[str, Incident],
     ) -> dict[str, Context]:
-        """The root-cause context of every result that may notify, read before the write transaction."""
+        """The root-cause context of every result that may notify, read before the write transaction (one
+        connection at a time: many dataset runs end together)."""
         contexts: dict[str, Context] = {}
         for source, reason in down.items():
             failed = [r for r in results if r.source == source and r.outcome is Outcome.ERROR]
@@ -120,15 +132,17 @@ class Alerting:
                 contexts[source_key(source)] = source_context(config, source, failed, reason)
         for result in results:
             if result.check in current or _alerting(config, result):
-                contexts[result.check] = self._check_context(conn, config, result)
+                contexts[result.check] = self._check_context(config, result)
         return contexts
 
-    def _check_context(self, conn: Connection, config: Config, result: Result) -> Context:
+    def _check_context(self, config: Config, result: Result) -> Context:
         history = self.store.history(result.check, TREND_POINTS)
         upstreams = config.datasets[result.dataset].upstream
         checks = [spec.id for spec in config.checks if spec.dataset in upstreams]
         latest = {check: found[0] for check in checks if (found := self.store.history(check, 1))}
-        opened = {name: incident.id for name, incident in records.open_by_dataset(conn, upstreams).items()}
+        with self.store.reading("read upstream incidents") as conn:
+            found_open = records.open_by_dataset(conn, upstreams)
+        opened = {name: incident.id for name, incident in found_open.items()}
         return check_context(config, result, history, upstream_state(config, result.dataset, latest, opened))
 
 
@@ -145,7 +159,7 @@ def _alerting(config: Config, result: Result) -> bool:
 
 def _configured(config: Config, incident: Incident) -> bool:
     if incident.check_id is None:
-        return incident.source in config.sources
+        return any(dataset.source == incident.source for dataset in config.datasets.values())
     return any(spec.id == incident.check_id for spec in config.checks)
 
 
@@ -157,9 +171,10 @@ class _Transaction:
     ) -> None:
         self.conn, self.config, self.now, self.contexts = conn, config, now, contexts
         self.silences = records.active_silences(conn, now)
-        self.queued = 0
+        self.observed = Observed()
 
-    def apply(self, results: Sequence[Result], down: Mapping[str, str]) -> int:
+    def apply(self, results: Sequence[Result], down: Mapping[str, str]) -> Observed:
+        self.results = results
         keys = {result.check for result in results} | {source_key(result.source) for result in results}
         current = records.open_incidents(self.conn, keys)
         folded: set[str] = set()
@@ -173,7 +188,7 @@ class _Transaction:
         for result in sorted(results, key=lambda result: lineage_depth(self.config, result.dataset)):
             if result.check not in folded and result.dataset in self.config.datasets:
                 self._check(result, current.get(result.check))
-        return self.queued
+        return self.observed
 
     # --- decisions ---------------------------------------------------------------------------------------
 
@@ -190,7 +205,8 @@ class _Transaction:
                                      updates=_resolution(self.now, result, context)))
             return
         if incident is None:
-            self._open_check(result, subjects, context)
+            if not records.newer_result(self.conn, result.check, result.started_at):
+                self._open_check(result, subjects, context)
             return
         updates: dict[str, Any] = {
             "last_result_at": result.started_at, "context": dict(context) or incident.context,
@@ -207,7 +223,8 @@ class _Transaction:
 
     def _source(self, source: str, folded: list[Result], reason: str, incident: Incident | None) -> None:
         if not folded:
-            if incident is not None:  # the source answered again
+            answered = max((r.started_at for r in self.results if r.source == source), default=None)
+            if incident is not None and answered is not None and answered > incident.last_result_at:
                 subjects = self._source_subjects(incident.context.get("members", []), "error")
                 self._record(_Change(incident, EventKind.RESOLVED, "pass", f"source {source} answers again",
                                      subjects, updates={"resolved_at": self.now, "outcome": "pass"}))
@@ -220,9 +237,10 @@ class _Transaction:
         if newest <= incident.last_result_at:
             return
         members = sorted(set(incident.context.get("members", [])) | {r.check for r in folded})
-        updates = {"last_result_at": newest, "context": {**context, "members": members}}
+        subjects = self._source_subjects(members, "error")
+        updates = {"last_result_at": newest, "context": {**context, "members": members},
+                   "severity": _highest(subjects)}
         if self._repeat_due(incident):
-            subjects = self._source_subjects(members, "error")
             self._record(_Change(incident, EventKind.REPEATED, "error", reason, subjects, updates=updates))
         else:
             records.update(self.conn, incident.id, updated_at=self.now, **updates)
@@ -248,8 +266,10 @@ class _Transaction:
             "root_id": None if root is None else root.id, "context": dict(context),
         }
         incident = self._insert(values)
-        for follower in downstream:  # opened earlier, they now follow this one as their probable root cause
-            records.update(self.conn, follower.id, root_id=incident.id)
+        cause = incident.root_id or incident.id
+        for follower in downstream:  # opened earlier, they now follow this one's cause as their root cause
+            if follower.id != cause:
+                records.update(self.conn, follower.id, root_id=cause)
         self._record(_Change(incident, EventKind.OPENED, outcome, result.message, subjects))
 
     def _open_source(
@@ -257,10 +277,9 @@ class _Transaction:
     ) -> None:
         members = sorted(result.check for result in folded)
         subjects = self._source_subjects(members, "error")
-        severity = min((s.severity for s in subjects), key=SEVERITY_ORDER.index, default="high")
         values = {
             "key": source_key(source), "check_id": None, "dataset": None, "source": source, "kind": None,
-            "severity": severity, "outcome": "error", "title": f"source {source} is unreachable",
+            "severity": _highest(subjects), "outcome": "error", "title": f"source {source} is unreachable",
             "last_result_at": newest, "root_id": None, "context": {**context, "members": members},
         }
         self._record(_Change(self._insert(values), EventKind.OPENED, "error", reason, subjects))
@@ -314,6 +333,7 @@ class _Transaction:
         records.update(self.conn, incident.id, **change.updates, **stamps)
         event_id = records.add_event(self.conn, incident.id, self.now, change.kind.value, change.outcome,
                                      change.message)
+        self.observed.events += 1
         if not notify:
             return
         fresh = records.get(self.conn, incident.id)
@@ -321,7 +341,8 @@ class _Transaction:
         state = "suppressed" if any(s.covers(fresh) for s in self.silences) else "pending"
         for channel in _channels(self.config, change.subjects):
             note = self._notification(fresh, change, event_id, channel)
-            self.queued += outbox.enqueue(self.conn, note, event_id, self.now, state) and state == "pending"
+            if outbox.enqueue(self.conn, note, event_id, self.now, state) and state == "pending":
+                self.observed.queued.append(note.key)
 
     def _notification(self, incident: Incident, change: _Change, event_id: int, channel: str) -> Notification:
         root = records.get(self.conn, incident.root_id) if incident.root_id else None
@@ -333,6 +354,10 @@ class _Transaction:
             root=None if root is None else RootCause(root.id, root.key, root.title),
             previous_outcome=change.previous,
         )
+
+
+def _highest(subjects: Iterable[Subject]) -> str:
+    return min((s.severity for s in subjects), key=SEVERITY_ORDER.index, default=Severity.HIGH.value)
 
 
 def _channels(config: Config, subjects: Iterable[Subject]) -> list[str]:

@@ -68,7 +68,8 @@ def enqueue(conn: Connection, notification: Notification, event_id: int, now: da
     return done.rowcount == 1
 
 
-def _claimable(channel: str, now: datetime) -> sa.Select[tuple[int]]:
+def _in_turn(channel: str) -> sa.ColumnElement[bool]:
+    """Unsent rows of the channel with no earlier unsent row of their incident or root cause before them."""
     earlier = outbox.alias("earlier")
     waiting = sa.exists().where(
         (earlier.c.incident_id == outbox.c.incident_id) | (earlier.c.incident_id == outbox.c.root_id),
@@ -76,16 +77,19 @@ def _claimable(channel: str, now: datetime) -> sa.Select[tuple[int]]:
         earlier.c.id < outbox.c.id,
         earlier.c.state.in_(UNSENT),
     )
-    due = ((outbox.c.state == "pending") & (outbox.c.next_attempt_at <= now)) | (
-        (outbox.c.state == "sending") & (outbox.c.claimed_until < now)
-    )
-    return sa.select(outbox.c.id).where(outbox.c.channel == channel, due, ~waiting).order_by(outbox.c.id)
+    return (outbox.c.channel == channel) & outbox.c.state.in_(UNSENT) & ~waiting
+
+
+def _due_at() -> sa.ColumnElement[datetime]:
+    """When an unsent row can be tried: pending, at its next attempt; claimed, when its lease ends."""
+    return sa.case((outbox.c.state == "sending", outbox.c.claimed_until), else_=outbox.c.next_attempt_at)
 
 
 def claim(conn: Connection, channel: str, now: datetime) -> Row | None:
     """Take the channel's next due row, or None. The conditional UPDATE makes a claim exclusive: of two
     deliverers (daemon and `demon check --notify`), only one sees its row count at 1."""
-    for row_id in conn.execute(_claimable(channel, now).limit(5)).scalars():
+    due = sa.select(outbox.c.id).where(_in_turn(channel), _due_at() <= now).order_by(outbox.c.id).limit(5)
+    for row_id in conn.execute(due).scalars():
         taken = conn.execute(
             sa.update(outbox)
             .where(outbox.c.id == row_id, outbox.c.state.in_(UNSENT))
@@ -100,36 +104,60 @@ def claim(conn: Connection, channel: str, now: datetime) -> Row | None:
 
 
 def next_due(conn: Connection, channel: str) -> datetime | None:
-    """When the channel's next pending row is due (None: nothing waits)."""
-    query = sa.select(sa.func.min(sa.func.coalesce(outbox.c.claimed_until, outbox.c.next_attempt_at))).where(
-        outbox.c.channel == channel, outbox.c.state.in_(UNSENT)
-    )
-    due: datetime | None = conn.execute(query).scalar()
+    """When the channel's next row in turn can be tried (None: nothing waits). Rows queued behind an earlier
+    row of their incident do not count: they wait for it, not for a time."""
+    due: datetime | None = conn.execute(sa.select(sa.func.min(_due_at())).where(_in_turn(channel))).scalar()
     return due
 
 
-def mark_sent(conn: Connection, row_id: int, now: datetime) -> None:
-    conn.execute(
+def _held(row: Row) -> sa.ColumnElement[bool]:
+    """The row is still this claim's: a claim whose lease ran out and was taken over (another attempt) must
+    not overwrite what the new holder did (a late "retry" would undo a "sent": a duplicate)."""
+    return (outbox.c.id == row.id) & (outbox.c.state == "sending") & (outbox.c.attempts == row.attempts)
+
+
+def mark_sent(conn: Connection, row: Row, now: datetime) -> bool:
+    """False when the claim was lost meanwhile (the row was taken over after its lease)."""
+    done = conn.execute(
         sa.update(outbox)
-        .where(outbox.c.id == row_id)
+        .where(_held(row))
         .values(state="sent", sent_at=now, claimed_until=None, last_error=None)
     )
+    return done.rowcount == 1
 
 
-def mark_retry(conn: Connection, row_id: int, at: datetime, error: str) -> None:
+def mark_retry(conn: Connection, row: Row, at: datetime, error: str) -> None:
     conn.execute(
         sa.update(outbox)
-        .where(outbox.c.id == row_id)
+        .where(_held(row))
         .values(state="pending", next_attempt_at=at, claimed_until=None, last_error=error)
     )
 
 
-def mark_failed(conn: Connection, row_id: int, error: str) -> None:
+def mark_failed(conn: Connection, row: Row, error: str) -> None:
     conn.execute(
         sa.update(outbox)
-        .where(outbox.c.id == row_id)
+        .where(_held(row))
         .values(state="failed", claimed_until=None, last_error=error)
     )
+
+
+def withdraw(conn: Connection, incident_ids: list[int], state: str, kinds: tuple[str, ...] = ()) -> int:
+    """Pending rows of these incidents (of these event kinds, if given) become `state`: a silence suppresses
+    what waits, an ack skips waiting repeats."""
+    if not incident_ids:
+        return 0
+    query = sa.update(outbox).where(outbox.c.incident_id.in_(incident_ids), outbox.c.state == "pending")
+    if kinds:
+        query = query.where(outbox.c.event_kind.in_(kinds))
+    return int(conn.execute(query.values(state=state)).rowcount)
+
+
+def prune(conn: Connection, before: datetime) -> int:
+    """Delete finished rows (sent, failed, skipped, suppressed) queued before `before`, even of open
+    incidents: one that flaps for months must not keep every notification."""
+    done = conn.execute(sa.delete(outbox).where(outbox.c.state.not_in(UNSENT), outbox.c.created_at < before))
+    return int(done.rowcount)
 
 
 def fail_channels_not_in(conn: Connection, channels: set[str]) -> int:

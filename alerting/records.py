@@ -6,7 +6,7 @@ transaction that also queues its notifications.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from checks.result import Outcome
+from alerting.outbox import prune as outbox_prune
 from monitor.state.tables import incident_events, incident_threads, incidents, outbox, results, silences
 
 # On PostgreSQL, alerting transactions of the daemon and of `demon check --notify` take turns (SQLite's
@@ -174,32 +174,11 @@ def end_silence(conn: Connection, silence_id: int, now: datetime) -> bool:
     return ended.rowcount == 1
 
 
-def trend(conn: Connection, check_id: str, limit: int) -> list[tuple[datetime, str, float | None]]:
-    """The check's latest results, newest first: (started_at, outcome, value)."""
-    query = (
-        sa.select(results.c.started_at, results.c.outcome, results.c.value)
-        .where(results.c.check_id == check_id)
-        .order_by(results.c.started_at.desc(), results.c.id.desc())
-        .limit(limit)
-    )
-    return [(at, outcome, value) for at, outcome, value in conn.execute(query)]
-
-
-def latest_outcomes(conn: Connection, check_ids: Iterable[str]) -> dict[str, Outcome]:
-    """Each check's latest outcome (one indexed `LIMIT 1` per check)."""
-    wanted = list(dict.fromkeys(check_ids))
-    if not wanted:
-        return {}
-    latest = [
-        sa.select(results.c.check_id, results.c.outcome)
-        .where(results.c.check_id == check)
-        .order_by(results.c.started_at.desc(), results.c.id.desc())
-        .limit(1)
-        .subquery()
-        for check in wanted
-    ]
-    query = sa.union_all(*(sa.select(*found.c) for found in latest))
-    return {check: Outcome(outcome) for check, outcome in conn.execute(query)}
+def newer_result(conn: Connection, check_id: str, than: datetime) -> bool:
+    """Whether the store holds a result of the check started after `than`: then `than`'s result is stale
+    (two runs of one check ended out of order) and must not open an incident."""
+    newer = sa.select(results.c.id).where(results.c.check_id == check_id, results.c.started_at > than)
+    return conn.execute(newer.limit(1)).first() is not None
 
 
 def open_counts(conn: Connection) -> dict[str, int]:
@@ -224,4 +203,5 @@ def prune(conn: Connection, before: datetime) -> int:
             conn.execute(sa.delete(table).where(table.c.incident_id.in_(chunk)))
         conn.execute(sa.delete(incidents).where(incidents.c.id.in_(chunk)))
     conn.execute(sa.delete(silences).where(silences.c.ends_at < before))
+    outbox_prune(conn, before)
     return len(ids)

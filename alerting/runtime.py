@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from alerting import outbox, records
-from alerting.channels import ChannelEnv
+from alerting.channels import DEFAULT_CHANNEL, ChannelEnv
 from alerting.delivery import Deliverer, open_channels
 from alerting.engine import Alerting
 from alerting.stats import AlertStats
@@ -49,7 +49,7 @@ class Notifier:
         """Never raises: a check run must not fail because its incident could not be recorded (it is
         judged again at the next run)."""
         try:
-            if self.engine.observe(config, results, down):
+            if self.engine.observe(config, results, down).events:
                 self.stats.refresh(self.store)
         except StateStoreError as exc:
             log.error("incidents of %d checks not recorded: %s", len(results), self.env.redact(str(exc)))
@@ -89,8 +89,9 @@ class Notifier:
         """Incidents of removed checks resolve; rows of removed channels fail, saying so."""
         try:
             resolved = self.engine.retain(config)
+            configured = set(config.alerting.channels) or {DEFAULT_CHANNEL}  # opened or not
             with self.store.transaction("fail notifications of removed channels") as conn:
-                failed = outbox.fail_channels_not_in(conn, set(self.deliverer.channels))
+                failed = outbox.fail_channels_not_in(conn, configured)
             if resolved or failed:
                 log.warning("config: %d incidents of removed checks resolved, %d notifications of removed "
                             "channels given up", resolved, failed)
@@ -101,17 +102,20 @@ class Notifier:
 
 def notify_once(config: Config, store: StateStore, results: Sequence[Result], down: dict[str, str],
                 timeout: float = DRAIN_SECONDS) -> list[str]:
-    """`demon check --notify`: record incidents, deliver in the foreground; returns what is left unsent."""
+    """`demon check --notify`: record incidents, deliver in the foreground; returns what this run queued
+    and could not deliver (it stays in the outbox: the daemon or the next run sends it)."""
     env = channel_env(config, "stderr")
     deliverer = Deliverer(store, open_channels(config.alerting, env), AlertStats(), env)
     try:
-        Alerting(store).observe(config, list(results), down)
+        queued = set(Alerting(store).observe(config, list(results), down).queued)
         deliverer.drain(timeout)
+        now = datetime.now(UTC)
+        with store.transaction("prune incidents") as conn:
+            records.prune(conn, now - timedelta(seconds=config.state.retention))
         with store.reading("read the outbox") as conn:
-            left = [row for row in outbox.unsent(conn) if row["channel"] in deliverer.channels]
+            left = [row for row in outbox.unsent(conn) if row["idempotency_key"] in queued]
     finally:
         deliverer.stop(grace=0.0)
     return [f"notification {row['idempotency_key']} to {row['channel']} not delivered yet "
             f"({row['attempts']} attempts{': ' + row['last_error'] if row['last_error'] else ''}); "
-            "it stays in the outbox for the next run" for row in left]
-
+            "it stays in the outbox" for row in left]

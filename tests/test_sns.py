@@ -167,7 +167,8 @@ def test_raw_and_wrapped_queues_get_the_incident_json_and_attributes(aws: Aws) -
     got = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
     assert got == {"severity": "critical", "dataset": "fact_orders", "owner": "sales-analytics",
                    "outcome": "fail", "check": "fact_orders.volume", "event": "opened",
-                   "incident": "fact_orders.volume", "idempotency_key": "42:1:pager"}
+                   "incident": "fact_orders.volume", "idempotency_key": "42:1:pager",
+                   "root_cause": "raw_orders.freshness"}
 
     [message] = aws.receive(wrapped)
     envelope = json.loads(message["Body"])

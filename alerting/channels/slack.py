@@ -158,11 +158,15 @@ class SlackWebhook:
         self.name, self._client, self._redact = name, client, redact
 
     def send(self, notification: Notification, thread: Mapping[str, str] | None) -> Delivered:
+        from slack_sdk.errors import SlackClientError
+
         try:
             response = self._client.send(text=fallback(notification), blocks=blocks(notification),
                                          unfurl_links=False, unfurl_media=False)
         except (OSError, http.client.HTTPException) as error:
             raise _unreachable(error, self._redact, self.name) from None
+        except (ValueError, SlackClientError) as error:  # a bad URL: its text would quote the secret URL
+            raise Permanent(f"{self.name}: the webhook URL is not usable ({type(error).__name__})") from None
         status, body = response.status_code, _bounded(str(response.body or ""))
         if 200 <= status < 300:
             return Delivered(None)

@@ -88,6 +88,8 @@ def attributes(notification: Notification) -> dict[str, dict[str, str]]:
         "event": str(notification.event),
         "incident": notification.incident_key,
         "idempotency_key": notification.key,
+        # A follow-up of an open root cause: a pager's filter policy can leave it out (it was paged already).
+        "root_cause": notification.root.key if notification.root else None,
     }
     cleaned = {name: _NOT_XML.sub("", value).strip()[:ATTRIBUTE_LIMIT] for name, value in values.items()
                if isinstance(value, str)}

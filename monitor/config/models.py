@@ -237,6 +237,8 @@ class SlackChannelConfig(Model):
     def _token_or_webhook(self) -> SlackChannelConfig:
         if not (self.token and self.channel) and not self.webhook_url:
             raise ValueError("expected token and channel, or webhook_url")
+        if self.webhook_url and not self.webhook_url.startswith(("https://", "http://")):
+            raise ValueError("webhook_url: expected an https:// URL")  # the value is a secret: not quoted
         return self
 
 

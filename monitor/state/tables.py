@@ -165,7 +165,8 @@ outbox = sa.Table(
     sa.CheckConstraint(
         "state IN ('pending', 'sending', 'sent', 'failed', 'skipped', 'suppressed')", name="ck_outbox_state"
     ),
-    sa.Index("ix_outbox_channel_state", "channel", "state", "next_attempt_at"),
+    sa.Index("ix_outbox_state_channel", "state", "channel", "id"),
+    sa.Index("ix_outbox_created_at", "created_at"),
     sa.Index("ix_outbox_incident_id_channel", "incident_id", "channel"),
 )
 

@@ -82,7 +82,8 @@ def upgrade() -> None:
             name="ck_outbox_state",
         ),
     )
-    op.create_index("ix_outbox_channel_state", "outbox", ["channel", "state", "next_attempt_at"])
+    op.create_index("ix_outbox_state_channel", "outbox", ["state", "channel", "id"])
+    op.create_index("ix_outbox_created_at", "outbox", ["created_at"])
     op.create_index("ix_outbox_incident_id_channel", "outbox", ["incident_id", "channel"])
     op.create_table(
         "incident_threads",
