@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TREND_POINTS = 10
 SEVERITY_ORDER = [level.value for level in Severity]  # most severe first
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 _VERB = {"fail": "failed", "error": "errored", "warn": "warns", "pass": "passes"}
 
 
@@ -174,9 +175,17 @@ class _Transaction:
         self.observed = Observed()
 
     def apply(self, results: Sequence[Result], down: Mapping[str, str]) -> Observed:
-        self.results = results
-        keys = {result.check for result in results} | {source_key(result.source) for result in results}
+        newest: dict[str, Result] = {}
+        for result in results:  # one result per check: the newest
+            if result.check not in newest or result.started_at > newest[result.check].started_at:
+                newest[result.check] = result
+        keys = set(newest) | {source_key(result.source) for result in results}
         current = records.open_incidents(self.conn, keys)
+        # Results at or before what an incident of their key took in (even a resolved one) are stale: two
+        # runs of a check ended out of order, or the same results are observed again.
+        self.applied = records.applied_until(self.conn, keys)
+        results = [r for r in newest.values() if r.started_at > self.applied.get(r.check, _EPOCH)]
+        self.results = results
         folded: set[str] = set()
         for source in dict.fromkeys(result.source for result in results):
             errors = [r for r in results if r.source == source and r.outcome is Outcome.ERROR]
@@ -193,8 +202,6 @@ class _Transaction:
     # --- decisions ---------------------------------------------------------------------------------------
 
     def _check(self, result: Result, incident: Incident | None) -> None:
-        if incident is not None and result.started_at <= incident.last_result_at:
-            return
         outcome = result.outcome.value
         subjects = [subject_of(self.config, result)]
         context = self.contexts.get(result.check, Context())
@@ -230,11 +237,11 @@ class _Transaction:
                                      subjects, updates={"resolved_at": self.now, "outcome": "pass"}))
             return
         newest = max(result.started_at for result in folded)
+        if newest <= self.applied.get(source_key(source), _EPOCH):
+            return  # stale: the source incident took in newer results already
         context = dict(self.contexts.get(source_key(source), Context()))
         if incident is None:
             self._open_source(source, folded, reason, context, newest)
-            return
-        if newest <= incident.last_result_at:
             return
         members = sorted(set(incident.context.get("members", [])) | {r.check for r in folded})
         subjects = self._source_subjects(members, "error")
@@ -246,8 +253,14 @@ class _Transaction:
             records.update(self.conn, incident.id, updated_at=self.now, **updates)
 
     def _repeat_due(self, incident: Incident) -> bool:
+        """Every `repeat_every` unless acknowledged; and once when a silence that held its last notification
+        has ended."""
+        if incident.acked_at is not None or any(silence.covers(incident) for silence in self.silences):
+            return False
+        if outbox.last_suppressed(self.conn, incident.id):
+            return True
         every = self.config.alerting.repeat_every
-        if not every or incident.acked_at is not None:
+        if not every:
             return False
         return self.now - incident.last_notified_at >= timedelta(seconds=every)
 

@@ -64,8 +64,9 @@ def enqueue(conn: Connection, notification: Notification, event_id: int, now: da
             .values(state="skipped")
         )
     insert = _INSERT[conn.dialect.name](outbox).values(**values)
-    done = conn.execute(insert.on_conflict_do_nothing(index_elements=["idempotency_key"]))
-    return done.rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT through SQLAlchemy.
+    added = insert.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(outbox.c.id)
+    return conn.execute(added).first() is not None
 
 
 def _in_turn(channel: str) -> sa.ColumnElement[bool]:
@@ -168,6 +169,12 @@ def fail_channels_not_in(conn: Connection, channels: set[str]) -> int:
         .values(state="failed", claimed_until=None, last_error="the channel was removed from the config")
     )
     return int(done.rowcount)
+
+
+def last_suppressed(conn: Connection, incident_id: int) -> bool:
+    """Whether the incident's latest notification was silenced: once the silence ends, it is due again."""
+    latest = sa.select(outbox.c.state).where(outbox.c.incident_id == incident_id).order_by(outbox.c.id.desc())
+    return conn.execute(latest.limit(1)).scalar() == "suppressed"
 
 
 def pending_counts(conn: Connection) -> dict[str, int]:

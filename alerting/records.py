@@ -92,6 +92,18 @@ def open_by_dataset(conn: Connection, datasets: Collection[str]) -> dict[str, In
     return {row["dataset"]: _incident(row) for row in conn.execute(query).mappings()}
 
 
+def applied_until(conn: Connection, keys: Collection[str]) -> dict[str, datetime]:
+    """Per key, the newest result any of its incidents (open or resolved) took in: older ones are stale."""
+    if not keys:
+        return {}
+    query = (
+        sa.select(incidents.c.key, sa.func.max(incidents.c.last_result_at))
+        .where(incidents.c.key.in_(list(keys)))
+        .group_by(incidents.c.key)
+    )
+    return dict(conn.execute(query).all())
+
+
 def get(conn: Connection, incident_id: int) -> Incident | None:
     row = conn.execute(sa.select(incidents).where(incidents.c.id == incident_id)).mappings().first()
     return None if row is None else _incident(row)
