@@ -10,7 +10,7 @@ message precedes its replies and a follow-up finds its root cause's thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -196,8 +196,15 @@ def pending_by_incident(conn: Connection) -> dict[int, int]:
     return {incident: int(count) for incident, count in conn.execute(query)}
 
 
-def unsent(conn: Connection) -> list[dict[str, Any]]:
-    """Rows not delivered yet, oldest first (what `demon check --notify` reports it left behind)."""
-    query = sa.select(outbox.c.id, outbox.c.channel, outbox.c.idempotency_key, outbox.c.attempts,
-                      outbox.c.last_error).where(outbox.c.state.in_(UNSENT)).order_by(outbox.c.id)
+def undelivered(conn: Connection, keys: Collection[str]) -> list[dict[str, Any]]:
+    """Of these notifications, those not delivered: waiting (pending, sending) or refused (failed)."""
+    if not keys:
+        return []
+    c = outbox.c
+    columns = (c.idempotency_key, c.channel, c.state, c.attempts, c.last_error)
+    query = (
+        sa.select(*columns)
+        .where(outbox.c.idempotency_key.in_(list(keys)), outbox.c.state.in_((*UNSENT, "failed")))
+        .order_by(outbox.c.id)
+    )
     return [dict(row) for row in conn.execute(query).mappings()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from alerting import outbox, records
 from alerting.channels import DEFAULT_CHANNEL, ChannelEnv
@@ -103,7 +104,7 @@ class Notifier:
 def notify_once(config: Config, store: StateStore, results: Sequence[Result], down: dict[str, str],
                 timeout: float = DRAIN_SECONDS) -> list[str]:
     """`demon check --notify`: record incidents, deliver in the foreground; returns what this run queued
-    and could not deliver (it stays in the outbox: the daemon or the next run sends it)."""
+    and did not deliver: refused for good, or still waiting (the daemon or the next run sends it)."""
     env = channel_env(config, "stderr")
     deliverer = Deliverer(store, open_channels(config.alerting, env), AlertStats(), env)
     try:
@@ -113,9 +114,15 @@ def notify_once(config: Config, store: StateStore, results: Sequence[Result], do
         with store.transaction("prune incidents") as conn:
             records.prune(conn, now - timedelta(seconds=config.state.retention))
         with store.reading("read the outbox") as conn:
-            left = [row for row in outbox.unsent(conn) if row["idempotency_key"] in queued]
+            left = outbox.undelivered(conn, queued)
     finally:
         deliverer.stop(grace=0.0)
-    return [f"notification {row['idempotency_key']} to {row['channel']} not delivered yet "
-            f"({row['attempts']} attempts{': ' + row['last_error'] if row['last_error'] else ''}); "
-            "it stays in the outbox" for row in left]
+    return [_undelivered(row) for row in left]
+
+
+def _undelivered(row: dict[str, Any]) -> str:
+    why = f": {row['last_error']}" if row["last_error"] else ""
+    if row["state"] == "failed":
+        return f"notification {row['idempotency_key']} refused by {row['channel']}{why}"
+    return (f"notification {row['idempotency_key']} to {row['channel']} not delivered yet "
+            f"({row['attempts']} attempts{why}); it stays in the outbox")
