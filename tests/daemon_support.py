@@ -90,7 +90,8 @@ class Daemon:
         return lines
 
     def checks_logged(self) -> list[dict[str, Any]]:
-        return [line for line in self.logs() if "check" in line and "outcome" in line]
+        """The runner's line per check run (console notifications carry check and outcome too)."""
+        return [line for line in self.logs() if line.get("logger") == "monitor.runner" and "outcome" in line]
 
     def signal(self, signum: signal.Signals) -> None:
         self.process.send_signal(signum)

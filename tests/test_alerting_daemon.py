@@ -492,7 +492,7 @@ def test_an_unreachable_source_is_one_incident_not_one_per_check(tmp_path: Path,
     [incident] = incidents(tmp_path)
     assert incident["resolved_at"] is None and incident["outcome"] == "error"
     assert [e["kind"] for e in events(tmp_path)].count("opened") == 1
-    notices = [line for line in daemon.logs() if line.get("check") == "source:pg"]
+    notices = [line for line in daemon.logs() if line.get("incident_key") == "source:pg"]
     opened = [line for line in notices if "(opened)" in line["message"]]
     assert len(opened) == 1 and "source pg is unreachable" in opened[0]["message"]
     assert opened[0]["incident"] == incident["id"] and opened[0]["outcome"] == "error"

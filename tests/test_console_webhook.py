@@ -302,7 +302,7 @@ def test_console_logs_in_the_daemon(
     console(tmp_path, "log").send(sent, None)
     (record,) = [record for record in caplog.records if record.name == "alerting.console"]
     assert record.levelno == level and record.getMessage() == render_text(sent)
-    assert (record.incident, record.check, record.outcome) == (42, "orders.quality", sent.outcome)  # type: ignore[attr-defined]
+    assert (record.incident, record.incident_key, record.outcome) == (42, "orders.quality", sent.outcome)  # type: ignore[attr-defined]
     assert capsys.readouterr().err == ""
 
 

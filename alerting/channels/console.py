@@ -39,7 +39,9 @@ class ConsoleChannel:
         else:
             extra = {
                 "incident": notification.incident,
-                "check": notification.incident_key,  # `source:NAME` for a source incident
+                # Not `check`: log readers take check + outcome for a check run's line.
+                "incident_key": notification.incident_key,  # a check id, or `source:NAME`
+                "event": notification.event.value,
                 "outcome": notification.outcome,
             }
             log.log(LEVELS[notification.event], "%s", text, extra=extra)
