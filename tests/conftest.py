@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, start_daemon
 from tests.motoserver import DUMMY_ENV, FOREIGN_ENV, MotoServer, S3Lake, start_moto
 from tests.pgserver import PostgresServer, destroy, start_postgres
@@ -108,3 +109,25 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgatewa
     server = Pushgateway.start(tmp_path_factory.mktemp("pushgateway"))
     yield server
     server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh state store URL, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(state_url: str, tmp_path: Path) -> Iterator[StateStore]:
+    """The real state store, on SQLite and on PostgreSQL."""
+    with StateStore.open(state_url, tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def lite(tmp_path: Path) -> Iterator[StateStore]:
+    """A SQLite state store, for what does not depend on the backend."""
+    with StateStore.open(f"sqlite:///{tmp_path / 'lite.db'}", tmp_path) as opened:
+        yield opened

@@ -115,24 +115,6 @@ def slack() -> Iterator[FakeSlack]:
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(state_url: str, tmp_path: Path) -> Iterator[StateStore]:
-    with StateStore.open(state_url, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-def lite(tmp_path: Path) -> Iterator[StateStore]:
-    with StateStore.open(f"sqlite:///{tmp_path / 'lite.db'}", tmp_path) as opened:
-        yield opened
-
 
 def write_config(directory: Path, channels: str, name: str = "demon.yml") -> Config:
     """No routes: every configured channel hears every failure."""

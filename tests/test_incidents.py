@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,26 +126,6 @@ class Clock:
         self.now = at(seconds)
         return self.now
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(state_url: str, tmp_path: Path) -> Iterator[StateStore]:
-    """The real state store, on SQLite and on PostgreSQL."""
-    with StateStore.open(state_url, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-def lite(tmp_path: Path) -> Iterator[StateStore]:
-    """A SQLite state store, for what does not depend on the backend."""
-    with StateStore.open(f"sqlite:///{tmp_path / 'lite.db'}", tmp_path) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -36,18 +35,6 @@ def make_result(check: str = "orders.volume", outcome: Outcome = Outcome.PASS, v
                   message=f"{kind} is {value}", started_at=at, duration_seconds=0.25, value=value)
     return replace(base, **fields)
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(state_url: str, tmp_path: Path) -> Iterator[StateStore]:
-    with StateStore.open(state_url, tmp_path) as opened:
-        yield opened
 
 
 def scalar(url: str, sql: str) -> Any:
