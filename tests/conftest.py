@@ -12,7 +12,7 @@ import pytest
 
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, start_daemon
-from tests.motoserver import DUMMY_ENV, FOREIGN_ENV, MotoServer, S3Lake, start_moto
+from tests.motoserver import DUMMY_ENV, FOREIGN_ENV, MotoServer, S3Lake, Topics, start_moto
 from tests.pgserver import PostgresServer, destroy, start_postgres
 from tests.promserver import Prometheus, Pushgateway
 
@@ -59,8 +59,9 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 @pytest.fixture
-def s3(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Lake]:
-    """The moto server emptied, with dummy AWS credentials in the environment (boto3's standard chain)."""
+def aws_env(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    """The moto server emptied, with dummy AWS credentials in the environment (boto3's standard chain, and
+    what a spawned daemon inherits) and nothing of the developer's own AWS setup."""
     for name in FOREIGN_ENV:
         monkeypatch.delenv(name, raising=False)
     for name, value in DUMMY_ENV.items():
@@ -68,8 +69,19 @@ def s3(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3L
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/demon-test-aws-config")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/demon-test-aws-credentials")
     moto_server.reset()
-    yield S3Lake(moto_server)
+    yield moto_server
     moto_server.reset()
+
+
+@pytest.fixture
+def s3(aws_env: MotoServer) -> S3Lake:
+    return S3Lake(aws_env)
+
+
+@pytest.fixture
+def topics(aws_env: MotoServer) -> Topics:
+    """SNS topics and SQS queues on the emptied moto server."""
+    return Topics(aws_env)
 
 
 @pytest.fixture

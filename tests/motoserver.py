@@ -110,3 +110,55 @@ class S3Lake:
             iam.put_user_policy(UserName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
+
+
+@dataclass
+class Topics:
+    """moto's SNS and SQS through boto3: topics, queues subscribed to them, and what reached the queues."""
+
+    moto: MotoServer
+    sns: Any = field(init=False)
+    sqs: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        import boto3
+
+        session = boto3.session.Session()
+        self.sns = session.client("sns", endpoint_url=self.moto.endpoint_url, region_name="us-east-1")
+        self.sqs = session.client("sqs", endpoint_url=self.moto.endpoint_url, region_name="us-east-1")
+
+    def topic(self, name: str) -> str:
+        """A topic; a FIFO one (no content-based deduplication) when the name ends in `.fifo`."""
+        fifo = name.endswith(".fifo")
+        attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if fifo else {}
+        return str(self.sns.create_topic(Name=name, Attributes=attributes)["TopicArn"])
+
+    def queue(self, name: str, topic: str, raw: bool, policy: Mapping[str, Any] | None = None) -> str:
+        """A queue subscribed to `topic`, with raw delivery or the SNS envelope, and a filter policy."""
+        fifo = name.endswith(".fifo")
+        queue = self.sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"} if fifo else {})
+        url = str(queue["QueueUrl"])
+        found = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        arn = found["Attributes"]["QueueArn"]
+        attributes = {"RawMessageDelivery": str(raw).lower()}
+        if policy is not None:
+            attributes["FilterPolicy"] = json.dumps(policy)
+        self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes,
+                           ReturnSubscriptionArn=True)
+        return url
+
+    def receive(self, url: str, wait: int = 1) -> list[dict[str, Any]]:
+        """Up to 10 messages of the queue, deleted once read."""
+        got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                                       MessageAttributeNames=["All"], AttributeNames=["All"])
+        messages: list[dict[str, Any]] = got.get("Messages", [])
+        for message in messages:
+            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return messages
+
+    def drain(self, url: str) -> list[dict[str, Any]]:
+        """Every message in the queue (moto delivers during Publish, so nothing is still on its way)."""
+        found: list[dict[str, Any]] = []
+        while batch := self.receive(url, wait=0):
+            found += batch
+        return found

@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.httpserver import reply
+
 TOKEN = "xoxb-1234-demon-test-token"
 HOOK_PATH = "/hooks/T0001/B0001/s3cretWebhookPath"
 
@@ -317,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
         if answer is None:
             body = self.server.web_api(route, headers, payload if isinstance(payload, dict) else {})
             answer = 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
-        self._reply(*answer)
+        reply(self, *answer)
 
     def _parse(self, raw: bytes) -> Any:
         kind = self.headers.get("Content-Type", "")
@@ -329,14 +331,6 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             pass
         return raw.decode(errors="replace")
-
-    def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the tests read `requests` instead."""

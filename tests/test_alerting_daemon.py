@@ -16,14 +16,13 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
-from tests.motoserver import DUMMY_ENV, FOREIGN_ENV, MotoServer
+from tests.motoserver import Topics
 from tests.pgserver import free_port
 from tests.slackserver import TOKEN, FakeSlack, Message, start_slack
 from tests.warehouse import execute
@@ -183,67 +182,16 @@ def slack() -> Iterator[FakeSlack]:
     server.stop()
 
 
-@dataclass
-class Aws:
-    """moto's SNS and SQS: a topic with a raw and a wrapped SQS subscription."""
-
-    moto: MotoServer
-    sns: Any = field(init=False)
-    sqs: Any = field(init=False)
-
-    def __post_init__(self) -> None:
-        import boto3
-
-        session = boto3.session.Session()
-        self.sns = session.client("sns", endpoint_url=self.moto.endpoint_url, region_name="us-east-1")
-        self.sqs = session.client("sqs", endpoint_url=self.moto.endpoint_url, region_name="us-east-1")
-
-    def topic(self, name: str) -> str:
-        return str(self.sns.create_topic(Name=name)["TopicArn"])
-
-    def queue(self, name: str, topic: str, raw: bool) -> str:
-        url = str(self.sqs.create_queue(QueueName=name)["QueueUrl"])
-        found = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        arn = found["Attributes"]["QueueArn"]
-        self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
-                           Attributes={"RawMessageDelivery": str(raw).lower()}, ReturnSubscriptionArn=True)
-        return url
-
-    def drain(self, url: str) -> list[dict[str, Any]]:
-        """Every message in the queue (moto delivers during Publish, so nothing is still on its way)."""
-        found: list[dict[str, Any]] = []
-        while batch := self.sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"],
-            AttributeNames=["All"],
-        ).get("Messages", []):
-            found += batch
-        return found
-
-
-@pytest.fixture
-def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    """moto emptied, and dummy credentials in the environment the daemon inherits."""
-    for name in FOREIGN_ENV:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in DUMMY_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/demon-test-aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/demon-test-aws-credentials")
-    moto_server.reset()
-    yield Aws(moto_server)
-    moto_server.reset()
-
-
 # --- 1. open, repeat, resolve ---------------------------------------------------------------------------
 
 
 def test_open_repeat_resolve_reach_slack_and_sns_once_each(
-    tmp_path: Path, spawn: Spawn, slack: FakeSlack, aws: Aws
+    tmp_path: Path, spawn: Spawn, slack: FakeSlack, topics: Topics
 ) -> None:
-    topic = aws.topic(TOPIC)
-    raw, wrapped = aws.queue("raw", topic, raw=True), aws.queue("wrapped", topic, raw=False)
+    topic = topics.topic(TOPIC)
+    raw, wrapped = topics.queue("raw", topic, raw=True), topics.queue("wrapped", topic, raw=False)
     config = make_config(tmp_path, FAILING,
-                         channels=SLACK + sns_channel("pager", topic, aws.moto.endpoint_url))
+                         channels=SLACK + sns_channel("pager", topic, topics.moto.endpoint_url))
     daemon = spawn(config, env=slack_env(slack))
     channels = ("slack", "pager")
     wait_for(lambda: all({"opened", "repeated"} <= set(sent_kinds(tmp_path, c)) for c in channels),
@@ -274,7 +222,7 @@ def test_open_repeat_resolve_reach_slack_and_sns_once_each(
     assert [body["channel"] for body in roots] == [SLACK_CHANNEL]  # one root, in the configured channel
 
     expected = [row["idempotency_key"] for row in outbox(tmp_path, "pager")]
-    raw_bodies = [(json.loads(m["Body"]), m["MessageAttributes"]) for m in aws.drain(raw)]
+    raw_bodies = [(json.loads(m["Body"]), m["MessageAttributes"]) for m in topics.drain(raw)]
     assert sorted(body["key"] for body, _ in raw_bodies) == sorted(expected)
     for body, attributes in raw_bodies:
         assert body["incident_key"] == "orders.volume" and body["incident"] == incident["id"]
@@ -286,7 +234,7 @@ def test_open_repeat_resolve_reach_slack_and_sns_once_each(
         assert len(attributes) <= 10
     assert Counter(body["event"] for body, _ in raw_bodies) == Counter(e["kind"] for e in notified)
 
-    envelopes = [json.loads(m["Body"]) for m in aws.drain(wrapped)]
+    envelopes = [json.loads(m["Body"]) for m in topics.drain(wrapped)]
     assert sorted(json.loads(e["Message"])["key"] for e in envelopes) == sorted(expected)
     for envelope in envelopes:
         subject = envelope["Subject"]

@@ -28,6 +28,7 @@ from alerting.model import Context, Delivered, EventKind, Notification, Permanen
 from alerting.render.text import render_text
 from monitor.config.models import ConsoleChannelConfig, WebhookChannelConfig
 from monitor.redact import Redactor
+from tests.httpserver import reply, serving
 
 HANG = -1  # a scripted status: the server never answers (until the test ends)
 TOKEN = "Bearer hdr-secret-value-123"
@@ -67,12 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
         if status == HANG:
             self.server.released.wait(60)
             return
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, status, headers, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
@@ -80,14 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook() -> Iterator[Hook]:
-    server = Hook()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.released.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
+    with serving(Hook()) as server:
+        yield server
+        server.released.set()
 
 
 def env(tmp_path: Path, timeout: float = 5.0, console: str = "log") -> ChannelEnv:

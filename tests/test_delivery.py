@@ -33,6 +33,7 @@ from monitor.redact import Redactor
 from monitor.state import tables
 from monitor.state.store import StateStore
 from tests.daemon_support import wait_for
+from tests.httpserver import reply, serving
 from tests.slackserver import TOKEN, FakeSlack, start_slack
 from tests.test_incidents import CUSTOMERS, DATASETS, FACT, RAW, REPORT, SOURCES_YML, Clock, at, result
 
@@ -86,12 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             sent = Notification.from_dict(body["notification"])
             self.server.received.append(Received(self.headers["Idempotency-Key"], status, sent))
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
+        reply(self, status, headers, b"ok")
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `received`."""
@@ -99,13 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook() -> Iterator[Hook]:
-    server = Hook()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
+    with serving(Hook()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from monitor.cli import main
 from tests.daemon_support import dataset
+from tests.httpserver import reply, serving
 from tests.pgserver import free_port
 from tests.slackserver import FakeSlack, start_slack
 from tests.test_alerting_daemon import (
@@ -65,11 +65,7 @@ class _HookHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.posts.append((dict(self.headers), json.loads(body)))
-        answer = b"ok" if self.server.status < 300 else b"invalid_payload"
-        self.send_response(self.server.status)
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+        reply(self, self.server.status, {}, b"ok" if self.server.status < 300 else b"invalid_payload")
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `posts`."""
@@ -77,11 +73,8 @@ class _HookHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook() -> Iterator[Hook]:
-    server = Hook()
-    threading.Thread(target=server.serve_forever, name="hook", daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(Hook()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,8 @@ from alerting.render.sns import MAX_BYTES, publish_request, size, subject
 from alerting.render.text import headline, render_text
 from monitor.config.models import SnsChannelConfig
 from monitor.redact import Redactor
-from tests.motoserver import DUMMY_ENV, FOREIGN_ENV, MotoServer
+from tests.httpserver import reply, serving
+from tests.motoserver import DUMMY_ENV, MotoServer, Topics
 
 ACCOUNT_ARN = "arn:aws:sns:us-east-1:123456789012"
 SECRETS = (DUMMY_ENV["AWS_SECRET_ACCESS_KEY"], DUMMY_ENV["AWS_ACCESS_KEY_ID"])
@@ -84,46 +84,10 @@ def assert_subject(text: str) -> None:
 
 
 @dataclass
-class Aws:
-    """moto's SNS and SQS through boto3 clients, plus channels publishing to it."""
+class Aws(Topics):
+    """moto's SNS and SQS, plus channels publishing to it."""
 
-    moto: MotoServer
-    tmp_path: Path
-    sns: Any = field(init=False)
-    sqs: Any = field(init=False)
-
-    def __post_init__(self) -> None:
-        import boto3
-
-        session = boto3.session.Session()
-        self.sns = session.client("sns", endpoint_url=self.moto.endpoint_url, region_name="us-east-1")
-        self.sqs = session.client("sqs", endpoint_url=self.moto.endpoint_url, region_name="us-east-1")
-
-    def topic(self, name: str) -> str:
-        fifo = name.endswith(".fifo")
-        attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if fifo else {}
-        return str(self.sns.create_topic(Name=name, Attributes=attributes)["TopicArn"])
-
-    def queue(self, name: str, topic: str, raw: bool, policy: dict[str, Any] | None = None) -> str:
-        fifo = name.endswith(".fifo")
-        queue = self.sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"} if fifo else {})
-        url = str(queue["QueueUrl"])
-        found = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        arn = found["Attributes"]["QueueArn"]
-        attributes = {"RawMessageDelivery": str(raw).lower()}
-        if policy is not None:
-            attributes["FilterPolicy"] = json.dumps(policy)
-        self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes,
-                           ReturnSubscriptionArn=True)
-        return url
-
-    def receive(self, url: str, wait: int = 1) -> list[dict[str, Any]]:
-        got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
-                                       MessageAttributeNames=["All"], AttributeNames=["All"])
-        messages: list[dict[str, Any]] = got.get("Messages", [])
-        for message in messages:
-            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return messages
+    tmp_path: Path = Path()
 
     def channel(self, topic: str, endpoint_url: str | None = None) -> SnsChannel:
         config = SnsChannelConfig(kind="sns", topic_arn=topic, region="us-east-1",
@@ -132,17 +96,8 @@ class Aws:
 
 
 @pytest.fixture
-def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
-    """moto emptied, dummy credentials in the environment and nothing of the developer's own AWS setup."""
-    for name in FOREIGN_ENV:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in DUMMY_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/demon-test-aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/demon-test-aws-credentials")
-    moto_server.reset()
-    yield Aws(moto_server, tmp_path)
-    moto_server.reset()
+def aws(aws_env: MotoServer, tmp_path: Path) -> Aws:
+    return Aws(aws_env, tmp_path)
 
 
 # --- deliveries through moto --------------------------------------------------------------------------------
@@ -432,11 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = (f'<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
                 f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId>"
                 "</ErrorResponse>").encode()
-        self.send_response(status)
-        for name, value in {"Content-Type": "text/xml", "Content-Length": str(len(body)), **headers}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, status, {"Content-Type": "text/xml", **headers}, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the tests count attempts instead."""
@@ -444,12 +395,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def scripted() -> Iterator[ScriptedSns]:
-    server = ScriptedSns()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(ScriptedSns()) as server:
+        yield server
 
 
 OTHER_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # an access key id demon does not know: masked by its shape
