@@ -6,10 +6,11 @@ Each is one state-store transaction, so a running daemon sees it at its next not
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from alerting import outbox, records
+from alerting.context import iso
 from alerting.model import EventKind
 from alerting.records import Incident
 from monitor.state.store import StateStore
@@ -69,7 +70,7 @@ def silence(store: StateStore, pattern: str, duration: float, reason: str, by: s
         covered = records.Silence(silence_id, pattern, reason, by, now, ends_at)
         found = [found for found in records.listing(conn, now, open_only=True) if covered.covers(found)]
         for incident in found:
-            message = f"silenced until {_iso(ends_at)} by silence {silence_id}: {reason}"
+            message = f"silenced until {iso(ends_at)} by silence {silence_id}: {reason}"
             records.add_event(conn, incident.id, now, "silenced", incident.outcome, message, by)
         outbox.withdraw(conn, [incident.id for incident in found], "suppressed")
     return silence_id
@@ -96,8 +97,5 @@ def _plain_event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain_dict(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _iso(value) if isinstance(value, datetime) else value for key, value in values.items()}
+    return {key: iso(value) if isinstance(value, datetime) else value for key, value in values.items()}
 
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from alerting import outbox, records
 from alerting.channels import DEFAULT_CHANNEL, Channel, ChannelEnv, open_channel
 from alerting.model import Delivered, Permanent, Retry
 from alerting.stats import AlertStats
 from monitor.config.models import AlertingConfig, ConsoleChannelConfig
+from monitor.runner import utcnow
 from monitor.signals import block_stop_signals
 from monitor.state.errors import StateStoreError
 from monitor.state.store import StateStore
@@ -32,10 +33,6 @@ IDLE = 30.0  # longest wait for new work: a row queued by another process is pic
 STORE_PAUSE = 5.0  # after the state store failed
 CHANNEL_PAUSE = 5.0  # the longest a failure without Retry-After holds a channel's other notifications
 MARK_ATTEMPTS = 3
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def backoff(attempts: int, after: float | None) -> float:

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from alerting import outbox, records
-from alerting.context import check_context, source_context, upstream_state
+from alerting.context import check_context, iso, source_context, upstream_state
 from alerting.model import Context, EventKind, Notification, RootCause
 from alerting.records import Incident
 from alerting.routing import Subject, alerts_on, channels_for
 from checks.result import Outcome, Result
 from monitor.config.models import Config
 from monitor.config.types import Severity
+from monitor.runner import utcnow
 from monitor.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,6 @@ TREND_POINTS = 10
 SEVERITY_ORDER = [level.value for level in Severity]  # most severe first
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 _VERB = {"fail": "failed", "error": "errored", "warn": "warns", "pass": "passes"}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def source_key(source: str) -> str:
@@ -352,17 +349,19 @@ class _Transaction:
         fresh = records.get(self.conn, incident.id)
         assert fresh is not None
         state = "suppressed" if any(s.covers(fresh) for s in self.silences) else "pending"
+        note = self._notification(fresh, change, event_id)
         for channel in _channels(self.config, change.subjects):
-            note = self._notification(fresh, change, event_id, channel)
-            if outbox.enqueue(self.conn, note, event_id, self.now, state) and state == "pending":
-                self.observed.queued.append(note.key)
+            sent = replace(note, key=f"{fresh.id}:{event_id}:{channel}", channel=channel)
+            if outbox.enqueue(self.conn, sent, event_id, self.now, state) and state == "pending":
+                self.observed.queued.append(sent.key)
 
-    def _notification(self, incident: Incident, change: _Change, event_id: int, channel: str) -> Notification:
+    def _notification(self, incident: Incident, change: _Change, event_id: int) -> Notification:
+        """The event's notification, the same for every channel but for its key and channel."""
         root = records.get(self.conn, incident.root_id) if incident.root_id else None
         return Notification(
-            key=f"{incident.id}:{event_id}:{channel}", channel=channel, incident=incident.id,
+            key=f"{incident.id}:{event_id}", channel="", incident=incident.id,
             incident_key=incident.key, event=change.kind, outcome=change.outcome, severity=incident.severity,
-            title=incident.title, opened_at=_iso(incident.opened_at), at=_iso(self.now),
+            title=incident.title, opened_at=iso(incident.opened_at), at=iso(self.now),
             context=Context(**incident.context),  # type: ignore[typeddict-item]
             root=None if root is None else RootCause(root.id, root.key, root.title),
             previous_outcome=change.previous,
@@ -384,7 +383,4 @@ def _resolution(now: datetime, result: Result, context: Context) -> dict[str, An
     return {"resolved_at": now, "outcome": result.outcome.value, "last_result_at": result.started_at,
             "title": title(result.check, result.outcome.value), "context": dict(context)}
 
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
