@@ -24,6 +24,13 @@ DUMMY_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+# IAM policies of the test users. Listing a bucket needs the IAM action `s3:ListBucket` on AWS, and on
+# moto up to 5.2.5; moto 5.2.6 checks the operation's name, `s3:ListObjectsV2`, instead (a regression of
+# its request routing, which dropped S3's operation-to-action map). `s3:List*` is a valid AWS policy that
+# grants both, and still denies reads.
+LIST_ONLY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}]}
+LIST_AND_READ = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:List*", "s3:GetObject"], "Resource": "*"}]}
 # Variables that would let a developer's own AWS setup leak into a test.
 FOREIGN_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL",
                "AWS_ENDPOINT_URL_S3", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")

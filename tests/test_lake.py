@@ -28,7 +28,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from monitor.cli import main
-from tests.motoserver import DUMMY_ENV, S3Lake
+from tests.motoserver import DUMMY_ENV, LIST_AND_READ, LIST_ONLY, S3Lake
 from tests.pgserver import free_port
 
 SECRET = DUMMY_ENV["AWS_SECRET_ACCESS_KEY"]
@@ -1044,13 +1044,7 @@ def secured(s3: S3Lake) -> Iterator[BucketLake]:
 def test_rejected_credentials_are_an_error_that_never_shows_the_secret(
     secured: BucketLake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reader, reader_secret = secured.s3.user(
-        "reader",
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"}],
-        },
-    )
+    reader, reader_secret = secured.s3.user("reader", LIST_AND_READ)
     secured.s3.moto.require_auth()
     config = write_config(tmp_path, secured.source(), dataset("orders", "orders/", *FOUR_KINDS))
     unknown = check(config)  # the environment's key: moto's IAM does not know it
@@ -1069,13 +1063,7 @@ def test_rejected_credentials_are_an_error_that_never_shows_the_secret(
 def test_access_denied_on_reads_errors_the_checks_that_read(
     secured: BucketLake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lister, secret = secured.s3.user(
-        "lister",
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
-        },
-    )
+    lister, secret = secured.s3.user("lister", LIST_ONLY)
     secured.s3.moto.require_auth()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", lister)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)

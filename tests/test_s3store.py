@@ -19,7 +19,7 @@ import pytest
 from checks.sources.localstore import LocalStore
 from checks.sources.objects import Listing, ObjectStore, ObjectStoreError
 from checks.sources.s3store import S3Store
-from tests.motoserver import DUMMY_ENV, S3Lake
+from tests.motoserver import DUMMY_ENV, LIST_AND_READ, LIST_ONLY, S3Lake
 from tests.pgserver import free_port
 
 SECRET = DUMMY_ENV["AWS_SECRET_ACCESS_KEY"]
@@ -224,8 +224,7 @@ def use_credentials(monkeypatch: pytest.MonkeyPatch, access_key: str, secret: st
 
 def test_wrong_credentials_are_rejected_without_showing_them(
         secured: S3Lake, monkeypatch: pytest.MonkeyPatch) -> None:
-    reader, reader_secret = secured.user("reader", {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"}]})
+    reader, reader_secret = secured.user("reader", LIST_AND_READ)
     secured.moto.require_auth()
     lake = store(secured, prefix="raw")  # environment credentials: a key moto's IAM does not know
     assert error_of(lake.listing, "") == (
@@ -241,8 +240,7 @@ def test_wrong_credentials_are_rejected_without_showing_them(
 
 
 def test_access_denied_is_named(secured: S3Lake, monkeypatch: pytest.MonkeyPatch) -> None:
-    lister, lister_secret = secured.user("lister", {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]})
+    lister, lister_secret = secured.user("lister", LIST_ONLY)
     nobody, nobody_secret = secured.user("nobody")
     secured.moto.require_auth()
     use_credentials(monkeypatch, nobody, nobody_secret)
