@@ -1,6 +1,9 @@
-"""Short human renderings of numbers for result messages."""
+"""Short human renderings of numbers and names for messages."""
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
 
 _STEPS = (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
@@ -40,3 +43,20 @@ def first_line(error: BaseException | str) -> str:
 def count(value: float, unit: str) -> str:
     """1 -> '1 row', 12345 -> '12,345 rows': units are plural words."""
     return f"{number(value)} {unit.removesuffix('s') if value == 1 else unit}".strip()
+
+
+def closest(wanted: str, candidates: Iterable[str], n: int = 1) -> list[str]:
+    """The candidates most like `wanted` (case-insensitively), best first, for "did you mean" hints."""
+    spelled = {candidate.lower(): candidate for candidate in candidates}
+    return [spelled[folded] for folded in difflib.get_close_matches(wanted.lower(), list(spelled), n=n)]
+
+
+def did_you_mean(wanted: str, candidates: Iterable[str], n: int = 1) -> str:
+    """` (did you mean 'x'?)` (or `'x' or 'y'`) naming the closest candidates; empty when none is close."""
+    return suggestion(closest(wanted, candidates, n))
+
+
+def suggestion(names: Iterable[str]) -> str:
+    """` (did you mean 'x' or 'y'?)`, to end a message with; empty for no names."""
+    quoted = " or ".join(repr(name) for name in names)
+    return f" (did you mean {quoted}?)" if quoted else ""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# The PyPI name: `demon` itself belongs to an unrelated project. The command is still `demon`.
+DISTRIBUTION = "demon-data"
+
 
 def __getattr__(name: str) -> str:
     """`monitor.__version__`, read from the installed metadata only when asked (it costs ~40 ms)."""
@@ -10,6 +13,6 @@ def __getattr__(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("demon")
+        return version(DISTRIBUTION)
     except PackageNotFoundError:  # a source tree that was not installed
         return "0.0.0+unknown"

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from monitor import DISTRIBUTION
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -61,7 +63,7 @@ def exit_code(results: Sequence[Result], warn_is_failure: bool = False) -> int:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="demon", prog_name="demon")
+@click.version_option(package_name=DISTRIBUTION, prog_name="demon")
 def main() -> None:
     """demon watches your data: freshness, volume, schema, quality and custom metrics of warehouse
     tables and S3 datasets, so you hear about bad data before your stakeholders do."""
@@ -92,14 +94,17 @@ def check(
     notify: bool,
 ) -> None:
     """Run the selected checks once, print and store the results."""
-    from monitor.selection import select
+    from monitor.selection import select, unmatched
 
     config = load(config_path)
     if push and not config.metrics.pushgateway:
         fail_usage(f"--push: {config_path} sets no metrics.pushgateway URL")
     chosen = select(config, selects, tags)
+    nothing = unmatched(config, selects, tags)
     if not chosen:
-        fail_usage("no check matches the selection")
+        fail_usage("no check matches the selection" + "".join(f"\n  {problem}" for problem in nothing))
+    for problem in nothing:
+        click.echo(f"demon: warning: {problem}", err=True)
     results, problems = run_checks(config, chosen, fmt, notify=notify)
     write_results(results, fmt, warn_is_failure)
     if push and config.metrics.pushgateway:
@@ -203,10 +208,11 @@ def run(config_path: Path, log_format: str, grace_text: str) -> None:
 
 @main.command()
 @CONFIG_OPTION
-@click.option("--connect", is_flag=True, help="Also open each source and check that it answers.")
+@click.option("--connect", is_flag=True,
+              help="Also open each source and find each dataset's table or files there.")
 def validate(config_path: Path, connect: bool) -> None:
-    """Validate the config, load its Pandera schemas and TLS files (with --connect, reach each source);
-    change nothing."""
+    """Validate the config, load its Pandera schemas and TLS files (with --connect, reach each source
+    and find each dataset's table or files); change nothing."""
     config = load(config_path)
     unloadable = quality_schema_problems(config) + tls_problems(config) + channel_problems(config)
     for problem in unloadable:
@@ -218,25 +224,25 @@ def validate(config_path: Path, connect: bool) -> None:
         f"{len(config.checks)} checks)"
     )
     if connect:
-        from monitor.connectivity import ping_sources
+        from monitor.connectivity import check_sources
 
-        problems = ping_sources(config, lambda line: click.echo(line))
+        problems = check_sources(config, lambda line: click.echo(line))
         if problems:
-            sys.exit(EXIT_ERROR)
+            fail(EXIT_ERROR, f"not found or not reachable: {', '.join(problems)}")
 
 
 def channel_problems(config: Config) -> list[str]:
     """Channels whose library is not installed (slack-sdk and boto3 are extras)."""
-    from importlib.util import find_spec
+    from alerting.channels import CHANNELS
+    from monitor.extras import MissingModule, load
 
-    needs = {"slack": ("slack_sdk", "slack"), "sns": ("boto3", "s3")}
-    return [
-        f"alerting.channels.{name}: {module} is not installed: pip install 'demon[{extra}]'"
-        for name, channel in config.alerting.channels.items()
-        if channel.kind in needs
-        for module, extra in [needs[channel.kind]]
-        if find_spec(module) is None
-    ]
+    problems = []
+    for name, channel in config.alerting.channels.items():
+        try:
+            load(CHANNELS[channel.kind])
+        except MissingModule as exc:
+            problems.append(f"alerting.channels.{name}: {exc}")
+    return problems
 
 
 def tls_problems(config: Config) -> list[str]:
@@ -287,6 +293,7 @@ def schema() -> None:
 )
 def history(config_path: Path, check_id: str, limit: int, fmt: str) -> None:
     """Show the recent results of a check, newest first."""
+    from checks.humanize import did_you_mean
     from monitor.redact import Redactor
     from monitor.state.store import StateStore, StateStoreError
 
@@ -296,8 +303,10 @@ def history(config_path: Path, check_id: str, limit: int, fmt: str) -> None:
             results = store.history(check_id, limit)
     except StateStoreError as exc:
         fail(EXIT_ERROR, Redactor(config.secrets)(str(exc)))
-    if not results and check_id not in {spec.id for spec in config.checks}:
-        fail_usage(f"no check {check_id!r} in {config_path} and no history for it")
+    known = [spec.id for spec in config.checks]
+    if not results and check_id not in known:
+        hint = did_you_mean(check_id, known)
+        fail_usage(f"no check {check_id!r} in {config_path} and no history for it{hint}")
     write_results(results, fmt, False)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
+from checks.humanize import closest, did_you_mean, suggestion
 from monitor.config.models import CheckSpec, Config
+
+_WILDCARDS = frozenset("*?[")
 
 
 def select(config: Config, globs: Sequence[str], tags: Sequence[str]) -> list[CheckSpec]:
@@ -16,6 +19,33 @@ def select(config: Config, globs: Sequence[str], tags: Sequence[str]) -> list[Ch
     return [
         spec
         for spec in config.checks
-        if (not globs or any(fnmatchcase(spec.id, g) or fnmatchcase(spec.dataset, g) for g in globs))
+        if (not globs or any(_matches(spec, glob) for glob in globs))
         and (not tags or set(tags) & set(config.datasets[spec.dataset].tags))
     ]
+
+
+def unmatched(config: Config, globs: Sequence[str], tags: Sequence[str]) -> list[str]:
+    """Each glob and tag that selects nothing, with the nearest that would: for a warning or an error."""
+    problems = []
+    for glob in globs:
+        if not any(_matches(spec, glob) for spec in config.checks):
+            problems.append(f"--select {glob!r} matches no check{suggestion(_nearest_glob(config, glob))}")
+    known = {tag for dataset in config.datasets.values() for tag in dataset.tags}
+    problems += [f"--tag {tag!r}: no dataset has this tag{did_you_mean(tag, known)}"
+                 for tag in tags if tag not in known]
+    return problems
+
+
+def _matches(spec: CheckSpec, glob: str) -> bool:
+    return fnmatchcase(spec.id, glob) or fnmatchcase(spec.dataset, glob)
+
+
+def _nearest_glob(config: Config, glob: str) -> list[str]:
+    """`fact_order.*` -> `fact_orders.*`: the dataset part corrected when it is literal, else the nearest
+    check id or dataset name."""
+    head, dot, rest = glob.partition(".")
+    if dot and not _WILDCARDS & set(head):
+        close = closest(head, config.datasets)
+        if close:
+            return [f"{close[0]}.{rest}"]
+    return closest(glob, [*config.datasets, *(spec.id for spec in config.checks)])

@@ -28,7 +28,8 @@ DUMMY_ENV = {
 # moto up to 5.2.5; moto 5.2.6 checks the operation's name, `s3:ListObjectsV2`, instead (a regression of
 # its request routing, which dropped S3's operation-to-action map). `s3:List*` is a valid AWS policy that
 # grants both, and still denies reads.
-LIST_ONLY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}]}
+LIST_ONLY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}]}
 LIST_AND_READ = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["s3:List*", "s3:GetObject"], "Resource": "*"}]}
 # Variables that would let a developer's own AWS setup leak into a test.

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from checks.result import Outcome, Result
+from monitor import DISTRIBUTION
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.pgserver import free_port
@@ -164,7 +165,7 @@ def test_schedules_fire_and_the_endpoint_reports_them(tmp_path: Path, spawn: Spa
     samples = daemon.samples()
     assert samples['demon_source_up{source="warehouse"}'] == 1.0
     assert [key for key in samples if "source_up" in key] == ['demon_source_up{source="warehouse"}']
-    assert samples[f'demon_build_info{{version="{version("demon")}"}}'] == 1.0
+    assert samples[f'demon_build_info{{version="{version(DISTRIBUTION)}"}}'] == 1.0
     runs = samples["demon_scheduler_lag_seconds_count"]
     assert runs >= 2  # a run is observed once it has ended
     assert samples['demon_scheduler_lag_seconds_bucket{le="+Inf"}'] == runs

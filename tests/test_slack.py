@@ -290,9 +290,12 @@ def test_a_hang_past_the_timeout_retries(slack_server: FakeSlack, route: str) ->
 
 
 def test_without_slack_sdk_opening_fails_for_good_with_the_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "slack_sdk", None)
-    with pytest.raises(Permanent, match=r"pip install 'demon\[slack\]'"):
-        open_slack("s", SlackChannelConfig(kind="slack", webhook_url="https://hooks.example/x"), env())
+    monkeypatch.setitem(sys.modules, "slack_sdk", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "alerting.channels.slack")  # so the registry imports it again
+    config = SlackChannelConfig(kind="slack", webhook_url="https://hooks.example/x")
+    with pytest.raises(Permanent) as refused:
+        open_channel("s", config, env())
+    assert str(refused.value) == "channel s: slack_sdk is not installed: pip install 'demon-data[slack]'"
 
 
 # --- hostile data and oversized context ---------------------------------------------------------------------

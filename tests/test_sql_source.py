@@ -25,7 +25,7 @@ from checks.sources.dialects import (
     error_codes,
     profile_for,
 )
-from checks.sources.sql import SqlSource, fused_statement, user_sql
+from checks.sources.sql import SqlSource, Table, fused_statement, user_sql
 from checks.typefamilies import family_of
 from monitor.config.models import DatasetConfig, SqlSourceConfig
 from monitor.redact import Redactor, mask_url
@@ -187,18 +187,56 @@ def test_a_metric_returning_several_rows_is_an_error(source: SqlSource) -> None:
     assert observed[several].error and observed[RowCount()].value == 3
 
 
-def test_a_missing_table_errors_every_probe_and_runs_nothing_else(
+def test_a_missing_table_errors_the_probes_on_it_and_metrics_still_run(
     source: SqlSource, statements: list[str]
 ) -> None:
     source.ping()
     statements.clear()
     dataset = DatasetConfig(source="warehouse", table="analytics.nope")
-    probes: list[Probe] = [RowCount(), MaxValue("loaded_at"), Columns(), ScalarQuery("SELECT 1")]
+    metric = ScalarQuery("SELECT count(*) FROM analytics.fact_orders")
+    probes: list[Probe] = [RowCount(), MaxValue("loaded_at"), Columns(), metric]
     observed = source.observe(dataset, probes)
 
-    errors = {answer.error for answer in observed.values()}
-    assert errors == {"table analytics.nope not found in source warehouse"}
-    assert len(statements) == 1
+    assert {observed[probe].error for probe in probes[:3]} == {
+        "table analytics.nope not found in source warehouse"}
+    assert observed[metric].value == 3  # it names its own table, which is there
+    assert len(statements) == 3  # the metadata, the list of tables for a hint (none is close), the metric
+    assert "demon_agg" not in statements[2]
+
+
+@pytest.mark.parametrize(("table", "hint"), [
+    ("analytics.fact_order", "'analytics.fact_orders'"),
+    ("Analytics.FACT_ORDRES", "'analytics.fact_orders'"),
+    ("fact_ordrs", "'analytics.fact_orders'"),
+    ("main.fact_orders", "'analytics.fact_orders'"),  # the same name in another schema
+])
+def test_a_missing_table_names_the_nearest(warehouse: Warehouse, table: str, hint: str) -> None:
+    warehouse.execute("CREATE TABLE analytics.dim_customers (id integer)")
+    source = warehouse.source()
+    try:
+        observed = source.observe(DatasetConfig(source="warehouse", table=table), [RowCount()])
+        with pytest.raises(SourceError) as missing:
+            source.locate(DatasetConfig(source="warehouse", table=table))
+    finally:
+        source.close()
+    assert observed[RowCount()].error == f"table {table} not found in source warehouse (did you mean {hint}?)"
+    assert str(missing.value) == observed[RowCount()].error
+
+
+def test_an_invalid_where_is_named_and_spares_the_metrics(source: SqlSource, warehouse: Warehouse) -> None:
+    metric = ScalarQuery("SELECT count(*) FROM analytics.fact_orders")
+    for where in ("amount >", "no_such_column > 1", "amount > 0) OR (1"):
+        dataset = DatasetConfig(source="warehouse", table="analytics.fact_orders", where=where)
+        observed = source.observe(dataset, [RowCount(), MaxValue("loaded_at"), metric])
+        assert observed[metric].value == 3, where
+        for probe in (RowCount(), MaxValue("loaded_at")):
+            error = observed[probe].error or ""
+            assert error.startswith("the dataset's where is not valid: "), (where, error)
+            assert "\n" not in error
+        with pytest.raises(SourceError, match=r"^the dataset's where is not valid: "):
+            source.locate(dataset)
+    scoped = DatasetConfig(source="warehouse", table="analytics.FACT_ORDERS", where="id > 1")
+    assert source.locate(scoped) == "table analytics.fact_orders, 5 columns"
 
 
 def test_a_table_in_the_default_schema(warehouse: Warehouse) -> None:
@@ -681,14 +719,17 @@ def test_sqlite_uses_reflection_and_opens_read_only(tmp_path: Path) -> None:
     source = warehouse.source()
     observed = source.observe(DatasetConfig(source="warehouse", table="orders"), [Columns(), RowCount()])
     missing = source.observe(DatasetConfig(source="warehouse", table="nope"), [RowCount()])
+    misspelt = source.observe(DatasetConfig(source="warehouse", table="ordres"), [RowCount()])
     source.close()
 
     assert observed[Columns()].value == [
         Column("id", "INTEGER"), Column("total", "NUMERIC(12, 2)"), Column("at", "DATETIME")
     ]
     assert observed[RowCount()].value == 1
-    assert source.requests["statement"] == 3
+    assert source.requests["statement"] == 6  # columns and count; columns and table names, twice
     assert missing[RowCount()].error == "table nope not found in source warehouse"
+    hint = "(did you mean 'main.orders'?)"
+    assert misspelt[RowCount()].error == f"table ordres not found in source warehouse {hint}"
 
     config = SqlSourceConfig(kind="sql", url="sqlite:///absent.db")
     absent = open_source("warehouse", config, tmp_path, Redactor())
@@ -842,12 +883,13 @@ def test_sqlite_files_open_through_a_read_only_uri() -> None:
 
 
 def test_identifiers_are_quoted_by_sqlalchemy() -> None:
-    statement = fused_statement("Analytics", "order", "x > 1", [sa.func.max(sa.column("select"))])
+    table = Table("Analytics", "order", [])
+    statement = fused_statement(table, "x > 1", [sa.func.max(sa.column("select"))])
     text = str(statement.compile(compile_kwargs={"literal_binds": True}))
     assert '"Analytics"."order"' in text and 'max("select")' in text and "WHERE x > 1" in text
 
 
 def test_metric_only_statements_have_no_from() -> None:
     metric = user_sql("SELECT 1;").columns(sa.column("v")).scalar_subquery()
-    statement = fused_statement("s", "t", "x > 1", [metric])
+    statement = fused_statement(None, None, [metric])
     assert str(statement.compile()).split() == ["SELECT", "(SELECT", "1)", "AS", "demon_p0"]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import get_args
 
 import duckdb
 import pytest
+from pydantic import ValidationError
 
 from checks.typefamilies import FAMILIES, family_of
-from monitor.config.models import TypeFamily
+from monitor.config.models import Config, SchemaParams
 from tests.pgserver import PostgresServer
 
 # Names exactly as DuckDB 1.5 reports them in information_schema.columns.data_type.
@@ -98,7 +98,30 @@ def test_every_family_is_reachable(table: dict[str, str]) -> None:
 
 
 def test_families_are_the_spec_families() -> None:
-    assert get_args(TypeFamily) == FAMILIES
+    spec = ("integer", "float", "decimal", "string", "boolean", "date", "timestamp", "binary", "json",
+            "other")
+    assert spec == FAMILIES
+    assert Config.model_json_schema()["$defs"]["SchemaParams"]["properties"]["columns"][
+        "additionalProperties"]["anyOf"][0] == {"enum": list(spec)}
+
+
+@pytest.mark.parametrize(("written", "family"), [
+    ("integer", "integer"), ("bigint", "integer"), ("VARCHAR(20)", "string"), ("timestamptz", "timestamp"),
+    ("NUMERIC(12,2)", "decimal"), ("other", "other"), ("double precision", "float"),
+])
+def test_schema_columns_take_families_or_sql_type_names(written: str, family: str) -> None:
+    assert SchemaParams(columns={"c": written}).columns == {"c": family}
+
+
+@pytest.mark.parametrize(("written", "hint"), [
+    ("integr", " (did you mean 'integer'?)"), ("geometry", ""), (12, ""),
+])
+def test_an_unknown_type_is_refused_with_the_families(written: object, hint: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        SchemaParams(columns={"c": written})
+    message = refused.value.errors()[0]["msg"]
+    assert message.endswith(f"got {written!r}{hint}"), message
+    assert "integer, float, decimal" in message
 
 
 def test_case_and_spacing_do_not_matter() -> None:

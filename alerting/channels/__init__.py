@@ -5,14 +5,14 @@ Modules are imported when a channel of their kind is opened, so boto3 and slack-
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from alerting.model import Delivered, Notification
+from alerting.model import Delivered, Notification, Permanent
 from monitor.config.models import ChannelConfig
+from monitor.extras import MissingModule, load
 from monitor.redact import Redactor
 
 DEFAULT_CHANNEL = "console"  # the channel used when the config names none
@@ -54,6 +54,9 @@ class ChannelFactory(Protocol):
 
 
 def open_channel(name: str, config: ChannelConfig, env: ChannelEnv) -> Channel:
-    module, _, factory = CHANNELS[config.kind].partition(":")
-    opened: ChannelFactory = getattr(importlib.import_module(module), factory)
-    return opened(name, config, env)
+    """The channel; `Permanent` saying what to install when its library is missing."""
+    try:
+        factory: ChannelFactory = load(CHANNELS[config.kind])
+    except MissingModule as exc:
+        raise Permanent(f"channel {name}: {exc}") from None
+    return factory(name, config, env)

@@ -1,7 +1,8 @@
 """Slack: a bot (token and channel: a root message per incident, replies in its thread, the root edited on
 resolve) or an incoming webhook (standalone messages, no threads).
 
-slack-sdk is optional (`pip install 'demon[slack]'`) and imported here only. Its clients get
+slack-sdk is optional (the `slack` extra); the channel registry imports this module only when a Slack
+channel is opened, and says what to install when slack-sdk is missing. Its clients get
 `retry_handlers=[]`: the outbox does every retry, so nothing sleeps in a delivery thread, and a Retry-After
 becomes `Retry.after`. Reasons never hold the token or the webhook URL (its path is the secret).
 """
@@ -15,6 +16,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
+
 from alerting.channels import Channel, ChannelEnv
 from alerting.model import Delivered, EventKind, Notification, Permanent, Retry
 from alerting.render.slack import blocks, fallback, resolved_blocks
@@ -22,9 +27,7 @@ from monitor.config.models import SlackChannelConfig
 from monitor.redact import Redactor
 
 if TYPE_CHECKING:
-    from slack_sdk import WebClient
     from slack_sdk.web import SlackResponse
-    from slack_sdk.webhook import WebhookClient
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +37,10 @@ MAX_RETRY_AFTER = 3600.0  # seconds
 # `ok: false` errors Slack documents as temporary; every other one is permanent.
 TRANSIENT_ERRORS = frozenset({"ratelimited", "service_unavailable", "internal_error", "fatal_error",
                               "request_timeout"})
-INSTALL_HINT = "slack-sdk is not installed: pip install 'demon[slack]'"
 
 
 def open_slack(name: str, config: SlackChannelConfig, env: ChannelEnv) -> Channel:
-    """A bot channel when a token and channel are configured, else a webhook channel.
-
-    Raises `Permanent` when slack-sdk is missing: nothing sent here can succeed until it is installed.
-    """
-    try:
-        from slack_sdk import WebClient
-        from slack_sdk.webhook import WebhookClient
-    except ImportError as error:
-        raise Permanent(f"channel {name}: {INSTALL_HINT}") from error
+    """A bot channel when a token and channel are configured, else a webhook channel."""
     redact = _redactor(env.redact, config)
     timeout = max(1, math.ceil(env.timeout))  # slack-sdk takes whole seconds; never shorter than asked
     if config.token and config.channel:
@@ -105,8 +99,6 @@ class SlackBot:
 
     def _call(self, request: Callable[[], SlackResponse]) -> SlackResponse:
         """The request's response, or `Retry`/`Permanent` for every way it can fail."""
-        from slack_sdk.errors import SlackApiError, SlackClientError
-
         try:
             return request()
         except SlackApiError as error:
@@ -158,8 +150,6 @@ class SlackWebhook:
         self.name, self._client, self._redact = name, client, redact
 
     def send(self, notification: Notification, thread: Mapping[str, str] | None) -> Delivered:
-        from slack_sdk.errors import SlackClientError
-
         try:
             response = self._client.send(text=fallback(notification), blocks=blocks(notification),
                                          unfurl_links=False, unfurl_media=False)

@@ -6,11 +6,11 @@ SQLAlchemy, DuckDB or boto3 until a source of that kind is used.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from checks.sources.base import Source, SourceError
+from monitor.extras import MissingModule, load
 
 if TYPE_CHECKING:
     from monitor.config.models import SourceConfig
@@ -28,6 +28,8 @@ KINDS: dict[str, str] = {
 
 def open_source(name: str, config: SourceConfig, base_dir: Path, redact: Redactor) -> Source:
     """The source a config entry describes; `base_dir` is the config file's folder (for relative paths)."""
-    module, _, attribute = KINDS[config.kind].partition(":")  # the config admits registered kinds only
-    factory = getattr(importlib.import_module(module), attribute)
+    try:
+        factory = load(KINDS[config.kind])  # the config admits registered kinds only
+    except MissingModule as exc:
+        raise SourceError(f"source {name}: {exc}") from None
     return cast(Source, factory(name, config, base_dir, redact))

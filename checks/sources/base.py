@@ -30,6 +30,11 @@ class Source(Protocol):
         """An answer for every probe (equal probes once), each with the statement that produced it."""
         ...
 
+    def locate(self, dataset: DatasetConfig) -> str:
+        """What the dataset names, found (`table sales.orders, 9 columns`); SourceError saying why not
+        (a missing table naming the nearest ones, an empty prefix, a `where` the table refuses)."""
+        ...
+
     def ping(self) -> None:
         """Raises SourceError, with a clear message, when the source cannot be reached."""
         ...

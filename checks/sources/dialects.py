@@ -95,6 +95,19 @@ PG_CATALOG_COLUMNS = (
 )
 
 
+# Every table and view (schema, name), for naming the nearest ones when a dataset's table is not found.
+INFORMATION_SCHEMA_TABLES = (
+    "SELECT table_schema, table_name FROM information_schema.tables"
+    " WHERE table_schema NOT IN ('information_schema', 'pg_catalog')"
+)
+PG_CATALOG_TABLES = (
+    "SELECT n.nspname, c.relname FROM pg_catalog.pg_class AS c"
+    " JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace"
+    " WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p')"
+    " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
+)
+
+
 def _duckdb_read_only(url: URL) -> tuple[URL, dict[str, Any]]:
     return url, {"read_only": True}
 
@@ -117,6 +130,7 @@ class DialectProfile:
     interrupt_on_timeout: bool = False  # no server-side timeout: interrupt the driver connection instead
     timeout_codes: frozenset[str] = frozenset()  # driver error codes that mean "statement timeout"
     columns_sql: str | None = INFORMATION_SCHEMA_COLUMNS  # see there; None: SQLAlchemy reflection
+    tables_sql: str | None = INFORMATION_SCHEMA_TABLES  # see there; None: SQLAlchemy reflection
     file_database: bool = False  # the URL's database is a local file, relative to the config's folder
     remote_prefixes: tuple[str, ...] = ()  # databases that are not local files despite file_database
     open_read_only: OpenReadOnly | None = None  # how to open a local file read-only
@@ -181,12 +195,12 @@ PROFILES: dict[str, DialectProfile] = {
         open_read_only=_duckdb_read_only,
     ),
     "sqlite": DialectProfile(
-        interrupt_on_timeout=True, columns_sql=None, file_database=True,
+        interrupt_on_timeout=True, columns_sql=None, tables_sql=None, file_database=True,
         open_read_only=_sqlite_read_only,
     ),
     "postgresql": DialectProfile(
         session_options="-c default_transaction_read_only=on -c statement_timeout={ms}",
-        timeout_codes=frozenset({"57014"}), columns_sql=PG_CATALOG_COLUMNS,
+        timeout_codes=frozenset({"57014"}), columns_sql=PG_CATALOG_COLUMNS, tables_sql=PG_CATALOG_TABLES,
         connect_timeout_arg="connect_timeout",
     ),
     "redshift": DialectProfile(

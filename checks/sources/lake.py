@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from checks.humanize import first_line
+from checks.humanize import closest, first_line, suggestion
 from checks.probes import (
     ByteSize,
     Column,
@@ -39,6 +39,7 @@ from checks.sources.formats import FORMATS, FileFacts, FormatError
 from checks.sources.localstore import LocalStore
 from checks.sources.objects import Listing, ObjectInfo, ObjectStore, ObjectStoreError
 from monitor.config.models import DatasetConfig, FilesSourceConfig, S3SourceConfig
+from monitor.extras import missing_module
 from monitor.redact import Redactor
 
 _HIDDEN = re.compile(r"(^|/)[_.]")  # _SUCCESS, _metadata, .crc: written beside the data, not data
@@ -49,8 +50,10 @@ UNTYPED = "null"  # Arrow's type for a column with no values to infer one from
 
 
 def _s3_store(config: Any, base_dir: Path) -> ObjectStore:
-    from checks.sources.s3store import S3Store  # lazy: boto3 is heavy and optional
-
+    try:
+        from checks.sources.s3store import S3Store  # lazy: boto3 is heavy and optional
+    except ModuleNotFoundError as error:
+        raise ObjectStoreError(missing_module(error)) from None
     return S3Store(config.bucket, config.prefix, config.region, config.endpoint_url, config.max_concurrency)
 
 
@@ -91,6 +94,17 @@ class LakeSource:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+    def locate(self, dataset: DatasetConfig) -> str:
+        run = _Run(_Counted(self._store), dataset, self._pool)
+        where = f"{self.describe()}{run.root}"
+        try:
+            files = run.files(run.newest_scope())
+            if not files:
+                raise SourceError(self._redact(f"no {run.format} files under {where}{run.nearest_folders()}"))
+        except ObjectStoreError as exc:
+            raise SourceError(self._redact(str(exc))) from None
+        return f"{len(files)} {run.format} file(s) under {where}"
 
     def observe(self, dataset: DatasetConfig, probes: Collection[Probe]) -> dict[Probe, Observed]:
         wanted = list(dict.fromkeys(probes))
@@ -197,12 +211,12 @@ class _Run:
             case FileCount(scope=scope) | ByteSize(scope=scope):
                 return None, scope
             case MaxValue(column=column) if self.format == "parquet":
-                return _Needs(maxima=frozenset({column})), self._freshness_scope()
+                return _Needs(maxima=frozenset({column})), self.newest_scope()
             case Columns() | SchemaVariants():
                 return _Needs(columns=True), "all"
             case Validation(plan=plan):
                 return _Needs(columns=True), self._scope_of(plan.scope)
-        return None, self._freshness_scope()
+        return None, self.newest_scope()
 
     # --- answers -----------------------------------------------------------------------------------
 
@@ -213,7 +227,7 @@ class _Run:
             case ByteSize(scope=scope):
                 return sum(info.size for info in self.files(scope)), self._statement()
             case Newest():
-                files = self.files(self._freshness_scope())
+                files = self.files(self.newest_scope())
                 return (max(info.modified for info in files) if files else None), self._statement()
             case RowCount(scope=scope):
                 facts = self.facts(self.files(scope))
@@ -239,7 +253,7 @@ class _Run:
             raise _Unanswerable(
                 f"freshness by column needs Parquet statistics, {self.format} files have none: drop `column:`"
             )
-        facts = self.facts(self.files(self._freshness_scope()))
+        facts = self.facts(self.files(self.newest_scope()))
         if facts and all(column not in {c.name for c in fact.columns} for fact in facts.values()):
             raise _Unanswerable(
                 f"column {column} not found in the files of {self.store.describe()}{self.root}"
@@ -278,10 +292,18 @@ class _Run:
             raise _Unanswerable(answer.error)
         return answer.value, f"{self._statement(len(facts))}; read a sample of at most {plan.sample:,} rows"
 
+    def nearest_folders(self) -> str:
+        """` (did you mean ...?)` naming the folders beside a path that holds nothing, or nothing."""
+        parent = self.root.rstrip("/").rpartition("/")[0]
+        parent = f"{parent}/" if parent else ""
+        folders = [folder[len(parent) :] for folder in self.store.listing(parent, delimiter="/").prefixes]
+        return suggestion(f"{parent}{name}" for name in closest(self.root[len(parent) :], folders, n=3))
+
     def _scope_of(self, scope: Scope) -> Scope:
         return scope if self.hive else "all"
 
-    def _freshness_scope(self) -> Scope:
+    def newest_scope(self) -> Scope:
+        """The files that say how fresh the dataset is, and prove it is there: the newest partition's."""
         return "latest_partition" if self.hive else "all"
 
     def _statement(self, reads: int = 0) -> str:

@@ -20,12 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from checks.humanize import first_line
+from checks.humanize import closest, first_line, suggestion
 from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery, Validation
 from checks.sources.base import SourceError
 from checks.sources.dialects import DialectProfile, profile_for
 from monitor.config.models import DatasetConfig, SqlSourceConfig
 from monitor.config.types import format_duration
+from monitor.extras import missing_module
 from monitor.redact import Redactor, mask_url
 
 if TYPE_CHECKING:
@@ -128,7 +129,8 @@ class SqlSource:
             )
             return sa.create_engine(self._url, pool_pre_ping=True, connect_args=connect_args, **sizing)
         except (sa.exc.NoSuchModuleError, ImportError) as error:
-            message = f"source {self.name}: cannot load the driver for {self._label}: {error}"
+            why = missing_module(error) if isinstance(error, ModuleNotFoundError) else str(error)
+            message = f"source {self.name}: cannot load the driver for {self._label}: {why}"
             raise SourceError(self._redact(message)) from None
 
     # --- the Source protocol -----------------------------------------------------------------------
@@ -145,6 +147,19 @@ class SqlSource:
                 self._run(conn, sa.select(sa.literal(1)))
         except _StatementFailed as failure:
             raise SourceError(self._redact(str(failure))) from None
+
+    def locate(self, dataset: DatasetConfig) -> str:
+        if not dataset.table:
+            raise SourceError(f"dataset has no table for source {self.name}")
+        try:
+            with self._connect() as conn:
+                found, _ = self._table(conn, dataset.table)
+                problem = None if isinstance(found, str) else self._where_problem(conn, found, dataset.where)
+        except _StatementFailed as failure:
+            raise SourceError(self._redact(str(failure))) from None
+        if isinstance(found, str) or problem:
+            raise SourceError(self._redact(found if isinstance(found, str) else str(problem)))
+        return f"table {_qualified(found)}, {len(found.columns)} columns"
 
     def observe(self, dataset: DatasetConfig, probes: Collection[Probe]) -> dict[Probe, Observed]:
         wanted = list(dict.fromkeys(probes))  # equal probes of two checks are fetched once
@@ -218,8 +233,12 @@ class SqlSource:
         if not dataset.table:
             return dict.fromkeys(probes, Observed(error=f"dataset has no table for source {self.name}"))
         found, metadata_statement = self._table(conn, dataset.table)
-        if isinstance(found, str):
-            return dict.fromkeys(probes, Observed(error=found, statement=metadata_statement))
+        if isinstance(found, str):  # metrics name their own tables: they run all the same
+            metrics: dict[Probe, Part] = {probe: _metric(probe.sql) for probe in probes
+                                          if isinstance(probe, ScalarQuery)}
+            missing = Observed(error=found, statement=metadata_statement)
+            answers = self._aggregate(conn, None, None, metrics) if metrics else {}
+            return {probe: answers.get(probe, missing) for probe in probes}
         observed: dict[Probe, Observed] = {}
         aggregates: dict[Probe, Part] = {}
         validations = [probe for probe in probes if isinstance(probe, Validation)]
@@ -293,25 +312,35 @@ class SqlSource:
                     return Observed(error=error, statement=metadata_statement)
                 return sa.func.max(sa.column(found))
             case ScalarQuery(sql=sql):
-                return user_sql(sql).columns(sa.column("value")).scalar_subquery()
+                return _metric(sql)
         return Observed(error=f"source {self.name} (sql) cannot answer {probe.describe()}")
 
     def _aggregate(
-        self, conn: Connection, table: Table, where: str | None, aggregates: dict[Probe, Part]
+        self, conn: Connection, table: Table | None, where: str | None, aggregates: dict[Probe, Part]
     ) -> dict[Probe, Observed]:
-        """The fused statement; if it fails, each probe alone so only the bad one ends in error.
+        """The fused statement; if it fails, each probe alone so only the bad one ends in error, and an
+        invalid `where` fails only what it scopes (metrics are not), saying so.
 
         Not after a timeout: every part alone could take as long again, each with a full query_timeout.
+        `table` is None when only metrics are asked (they name their own tables).
         """
         probes = list(aggregates)
-        statement = fused_statement(table.schema, table.name, where, [aggregates[probe] for probe in probes])
+        statement = fused_statement(table, where, [aggregates[probe] for probe in probes])
         text = self._display(statement)
         try:
             row = self._run(conn, statement)[0]
         except _StatementFailed as failure:
-            if len(probes) == 1 or failure.timed_out:
+            if failure.timed_out:
                 error = shared_error(str(failure), probes)
                 return dict.fromkeys(probes, Observed(error=error, statement=text))
+            scoped = [probe for probe in probes if not isinstance(aggregates[probe], sa.ScalarSelect)]
+            problem = self._where_problem(conn, table, where) if table is not None and scoped else None
+            if problem is not None:
+                answers = dict.fromkeys(scoped, Observed(error=problem, statement=text))
+                metrics = {probe: aggregates[probe] for probe in probes if probe not in answers}
+                return answers | (self._aggregate(conn, None, None, metrics) if metrics else {})
+            if len(probes) == 1:
+                return {probes[0]: Observed(error=str(failure), statement=text)}
             return {
                 probe: answer
                 for probe in probes
@@ -323,6 +352,17 @@ class SqlSource:
             answers[probe] = Observed(value=value, statement=text)
             start += width
         return answers
+
+    def _where_problem(self, conn: Connection, table: Table, where: str | None) -> str | None:
+        """Why the dataset's `where` cannot scope its table (a statement that reads no rows), or None."""
+        if not where:
+            return None
+        probe = sa.select(sa.literal(1)).select_from(_table_clause(table)).where(user_sql(where)).limit(0)
+        try:
+            self._run(conn, probe)
+        except _StatementFailed as failure:
+            return f"the dataset's where is not valid: {failure}"
+        return None
 
     def _table(self, conn: Connection, name: str) -> tuple[Table | str, str]:
         """The table a dataset names, or why there is none; and the statement that looked it up.
@@ -345,8 +385,10 @@ class SqlSource:
         found = best_matches(list(tables), lambda key: key[-len(wanted):], wanted)
         if len(found) == 1:
             return Table(*found[0], tables[found[0]]), text
-        ambiguous = f" (ambiguous: {', '.join(sorted('.'.join(key) for key in found))})" if found else ""
-        return f"table {name} not found in source {self.name}{ambiguous}", text
+        if found:
+            ambiguous = ", ".join(sorted(".".join(key) for key in found))
+            return f"table {name} not found in source {self.name} (ambiguous: {ambiguous})", text
+        return self._not_found(conn, name), text
 
     def _reflected_table(self, conn: Connection, schema: str | None, table: str) -> tuple[Table | str, str]:
         def reflect() -> list[Column]:
@@ -358,16 +400,39 @@ class SqlSource:
 
         label = f"{schema}.{table}" if schema else table
         columns = self._in_transaction(conn, reflect)
-        found = Table(schema, table, columns) if columns else f"table {label} not found in source {self.name}"
+        found = Table(schema, table, columns) if columns else self._not_found(conn, label)
         return found, f"-- columns of {label} by SQLAlchemy reflection"
+
+    def _not_found(self, conn: Connection, name: str) -> str:
+        """`table X not found`, naming the nearest tables the source has (a second look-up, only now):
+        tables of the same schema with a similar name, and tables of that name in other schemas."""
+        try:
+            names = self._table_names(conn)
+        except _StatementFailed:
+            names = []
+        schema, _, table = name.lower().rpartition(".")
+        near = [(s, t) for s, t in names if not schema or s.lower() == schema or t.lower() == table]
+        close = {t.lower() for t in closest(table, {t for _, t in near}, n=3)}
+        found = [f"{s}.{t}" for s, t in sorted(near) if t.lower() in close]
+        return f"table {name} not found in source {self.name}{suggestion(found[:3])}"
+
+    def _table_names(self, conn: Connection) -> list[tuple[str, str]]:
+        if self._profile.tables_sql is None:
+            names = self._in_transaction(conn, lambda: sa.inspect(conn).get_table_names())
+            return [("main", name) for name in names]
+        rows = self._run(conn, sa.text(self._profile.tables_sql))
+        return [(str(schema), str(table)) for schema, table in rows]
 
 
 Part = ColumnElement[Any] | sa.Select[Any]
 
 
-def fused_statement(
-    schema: str | None, table: str, where: str | None, parts: Sequence[Part]
-) -> sa.Select[Any]:
+def _metric(sql: str) -> sa.ScalarSelect[Any]:
+    """A metric statement as a scalar subquery of the fused statement."""
+    return user_sql(sql).columns(sa.column("value")).scalar_subquery()
+
+
+def fused_statement(table: Table | None, where: str | None, parts: Sequence[Part]) -> sa.Select[Any]:
     """One statement answering every part, `demon_p<i>` the i-th; identifiers quoted by SQLAlchemy.
 
     Aggregates read `"schema"."table" WHERE <where>`. Metric statements (scalar subqueries) name their
@@ -395,7 +460,8 @@ def fused_statement(
     ]
     froms: list[Any] = list(rows.values())
     if scoped:
-        aggregates = sa.select(*scoped).select_from(sa.table(table, schema=schema))
+        assert table is not None, "only metrics run without the dataset's table"
+        aggregates = sa.select(*scoped).select_from(_table_clause(table))
         if where:
             aggregates = aggregates.where(user_sql(where))
         if not metrics and not rows:
@@ -416,6 +482,14 @@ def fused_statement(
             joined = joined.join(other, sa.true())
         statement = statement.select_from(joined)
     return statement
+
+
+def _table_clause(table: Table) -> sa.TableClause:
+    return sa.table(table.name, schema=table.schema)
+
+
+def _qualified(table: Table) -> str:
+    return f"{table.schema}.{table.name}" if table.schema else table.name
 
 
 def widths(parts: Sequence[Part]) -> list[int]:

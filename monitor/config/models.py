@@ -28,13 +28,11 @@ from monitor.config.types import (
     Percentage,
     ScheduleText,
     Severity,
+    TypeFamily,
 )
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-TypeFamily = Literal[
-    "integer", "float", "decimal", "string", "boolean", "date", "timestamp", "binary", "json", "other"
-]
 
 
 def _as_list(value: Any) -> Any:

@@ -5,10 +5,10 @@ Each rule yields `(path, message)`; the path is what the user wrote, so the issu
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from checks.humanize import did_you_mean
 from monitor.config.document import Document, Loc
 from monitor.config.errors import ConfigIssue
 from monitor.config.models import CheckParams, Config, DatasetConfig, check_id
@@ -38,12 +38,8 @@ def _family(config: Config, dataset: DatasetConfig) -> str | None:
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> str:
     names = sorted(known)
-    close = difflib.get_close_matches(name, names, n=1)
-    if close:
-        hint = f"did you mean {close[0]!r}?"
-    else:
-        hint = f"defined: {', '.join(names)}" if names else f"no {what}s are defined"
-    return f"unknown {what} {name!r} ({hint})"
+    listed = f"defined: {', '.join(names)}" if names else f"no {what}s are defined"
+    return f"unknown {what} {name!r}" + (did_you_mean(name, names) or f" ({listed})")
 
 
 def _sources(config: Config) -> Iterator[Finding]:

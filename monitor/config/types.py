@@ -14,6 +14,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
+from checks.humanize import did_you_mean
+from checks.typefamilies import FAMILIES, family_of
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
@@ -81,6 +84,15 @@ def parse_schedule(value: Any) -> Schedule:
     return Schedule(text=text, cron=text)
 
 
+def parse_type_family(value: Any) -> str:
+    """A schema type family, or a native SQL/Arrow type name read as its family (`BIGINT` -> integer)."""
+    family = family_of(value) if isinstance(value, str) else "other"
+    if value in FAMILIES or family != "other":
+        return family
+    expected = f"a type family ({', '.join(FAMILIES)}) or a SQL type name like BIGINT"
+    raise ValueError(f"expected {expected}, got {value!r}{did_you_mean(str(value), FAMILIES)}")
+
+
 class Severity(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
@@ -98,6 +110,14 @@ Percentage = Annotated[
     float,
     BeforeValidator(parse_percentage),
     WithJsonSchema({"type": "string", "pattern": _PERCENT.pattern, "description": "a percentage like 50%"}),
+]
+TypeFamily = Annotated[
+    str,
+    BeforeValidator(parse_type_family),
+    WithJsonSchema({"anyOf": [
+        {"enum": list(FAMILIES)},
+        {"type": "string", "description": "a SQL or Arrow type name, read as its family (BIGINT: integer)"},
+    ]}),
 ]
 ScheduleText = Annotated[
     Schedule,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from checks.humanize import did_you_mean
 from monitor.config.document import Document, Loc
 from monitor.config.errors import ConfigError, ConfigIssue
 from monitor.config.models import NAME_PATTERN, Config, Model
@@ -91,8 +91,7 @@ def _union_tag(loc: Loc, error: ErrorDetails) -> tuple[Loc, str]:
 
 def _unknown_key(error: ErrorDetails) -> str:
     key = str(error["loc"][-1])
-    close = difflib.get_close_matches(key, _field_names(), n=1)
-    return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    return f"unknown key {key!r}" + did_you_mean(key, _field_names())
 
 
 def _missing(error: ErrorDetails) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from importlib.metadata import PackageNotFoundError, version
 
+import monitor
 from alerting.channels import DEFAULT_CHANNEL
 from alerting.stats import Snapshot
 from monitor.config.models import Config
@@ -23,13 +23,6 @@ from monitor.metrics.exposition import Family, Histogram, render
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 MISSED_REASONS = ("late", "overlap")  # queued past its grace; previous run still going
 NOTIFICATION_RESULTS = ("sent", "retried", "failed")
-
-
-def build_version() -> str:
-    try:
-        return version("demon")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "unknown"
 
 
 class SchedulerMetrics:
@@ -134,5 +127,5 @@ def _alerting_families(config: Config, alerting: Snapshot) -> Iterator[Family]:
 
 def _build_info() -> Family:
     info = Family("demon_build_info", "gauge", "The running demon's version", ("version",))
-    info.add((build_version(),), 1.0)
+    info.add((monitor.__version__,), 1.0)
     return info
