@@ -9,6 +9,7 @@ or before an incident's `last_result_at`) change nothing, which makes observing 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -45,10 +46,14 @@ def title(check: str, outcome: str) -> str:
 
 @dataclass
 class Observed:
-    """What an observe did: events recorded, and the keys of the notifications it queued to be sent."""
+    """What an observe did: events recorded (by kind), and the keys of the notifications it queued."""
 
-    events: int = 0
+    kinds: Counter[EventKind] = field(default_factory=Counter)
     queued: list[str] = field(default_factory=list)
+
+    @property
+    def events(self) -> int:
+        return self.kinds.total()
 
 
 @dataclass
@@ -343,7 +348,7 @@ class _Transaction:
         records.update(self.conn, incident.id, **change.updates, **stamps)
         event_id = records.add_event(self.conn, incident.id, self.now, change.kind.value, change.outcome,
                                      change.message)
-        self.observed.events += 1
+        self.observed.kinds[change.kind] += 1
         if not notify:
             return
         fresh = records.get(self.conn, incident.id)

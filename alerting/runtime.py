@@ -8,14 +8,17 @@ outbox, so a notification that one of them cannot deliver is delivered by the ne
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from alerting import outbox, records
 from alerting.channels import DEFAULT_CHANNEL, ChannelEnv
 from alerting.delivery import Deliverer, open_channels
 from alerting.engine import Alerting
+from alerting.model import EventKind
 from alerting.stats import AlertStats
 from checks.result import Result
 from monitor.config.models import Config
@@ -28,7 +31,7 @@ log = logging.getLogger(__name__)
 DRAIN_SECONDS = 30.0  # how long `demon check --notify` waits for channels before leaving rows to the next run
 
 
-def channel_env(config: Config, console: str) -> ChannelEnv:
+def channel_env(config: Config, console: TextIO | None) -> ChannelEnv:
     return ChannelEnv(base_dir=config.base_dir, redact=Redactor(config.secrets), console=console)
 
 
@@ -37,7 +40,7 @@ class Notifier:
 
     def __init__(self, config: Config, store: StateStore) -> None:
         self.store, self.stats = store, AlertStats()
-        self.env = channel_env(config, "log")
+        self.env = channel_env(config, None)
         self.deliverer = self._deliverer(config)
         self.engine = Alerting(store, on_queued=self.deliverer.wake)
         self._channels = dict(config.alerting.channels)
@@ -60,7 +63,7 @@ class Notifier:
     def reload(self, config: Config) -> None:
         """Apply a reloaded config: new channels replace the old (their threads restart), removed checks'
         incidents resolve."""
-        self.env = channel_env(config, "log")
+        self.env = channel_env(config, None)
         if dict(config.alerting.channels) != self._channels:
             self.deliverer.stop(grace=5.0)
             self.deliverer = self._deliverer(config)
@@ -101,23 +104,40 @@ class Notifier:
             log.error("alerting could not settle the config: %s", self.env.redact(str(exc)))
 
 
+@dataclass(frozen=True)
+class Notified:
+    """What `demon check --notify` did: incidents opened and resolved, notifications sent, and the ones
+    this run queued but did not deliver (refused for good, or waiting for the daemon or the next run)."""
+
+    opened: int = 0
+    resolved: int = 0
+    sent: int = 0
+    undelivered: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        waiting = len(self.undelivered)
+        return (f"{self.opened} incidents opened, {self.resolved} resolved; "
+                f"{self.sent} notifications sent, {waiting} not delivered")
+
+
 def notify_once(config: Config, store: StateStore, results: Sequence[Result], down: dict[str, str],
-                timeout: float = DRAIN_SECONDS) -> list[str]:
-    """`demon check --notify`: record incidents, deliver in the foreground; returns what this run queued
-    and did not deliver: refused for good, or still waiting (the daemon or the next run sends it)."""
-    env = channel_env(config, "stderr")
+                timeout: float = DRAIN_SECONDS, console: TextIO | None = None) -> Notified:
+    """`demon check --notify`: record incidents, deliver in the foreground (the console channel writes to
+    `console`, stderr unless given)."""
+    env = channel_env(config, console or sys.stderr)
     deliverer = Deliverer(store, open_channels(config.alerting, env), AlertStats(), env)
     try:
-        queued = set(Alerting(store).observe(config, list(results), down).queued)
+        observed = Alerting(store).observe(config, list(results), down)
         deliverer.drain(timeout)
         now = datetime.now(UTC)
         with store.transaction("prune incidents") as conn:
             records.prune(conn, now - timedelta(seconds=config.state.retention))
         with store.reading("read the outbox") as conn:
-            left = outbox.undelivered(conn, queued)
+            left = outbox.undelivered(conn, set(observed.queued))
     finally:
         deliverer.stop(grace=0.0)
-    return [_undelivered(row) for row in left]
+    return Notified(opened=observed.kinds[EventKind.OPENED], resolved=observed.kinds[EventKind.RESOLVED],
+                    sent=len(observed.queued) - len(left), undelivered=[_undelivered(row) for row in left])
 
 
 def _undelivered(row: dict[str, Any]) -> str:

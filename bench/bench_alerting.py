@@ -118,7 +118,7 @@ def main() -> None:
 
 
 def deliver(store: StateStore, config: Config) -> None:
-    env = ChannelEnv(config.base_dir, Redactor(), console="log")
+    env = ChannelEnv(config.base_dir, Redactor(), console=None)
     stats = AlertStats()
     deliverer = Deliverer(store, open_channels(config.alerting, env), stats, env)
     start = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -69,3 +70,11 @@ class Result:
             "statements": list(self.statements),
             "details": self.details,
         }
+
+
+def summarize(results: Iterable[Result]) -> dict[str, int]:
+    """How many results ended in each outcome, every outcome listed."""
+    summary = {outcome.value: 0 for outcome in Outcome}
+    for result in results:
+        summary[result.outcome.value] += 1
+    return summary

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import click
 
@@ -15,8 +17,10 @@ from monitor import DISTRIBUTION
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from alerting.runtime import Notified
     from checks.result import Result
     from monitor.config.models import CheckSpec, Config
+    from monitor.report import Report
     from monitor.runner import Runner
     from monitor.state.store import StateStore
 
@@ -32,6 +36,9 @@ CONFIG_OPTION = click.option(
     help="The demon config file.",
 )
 FORMAT_CHOICE = click.Choice(["table", "json", "junit"])
+FAILURES_ONLY = click.option(
+    "--failures-only", is_flag=True, help="List only checks that did not pass (the summary counts all)."
+)
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -82,6 +89,7 @@ def main() -> None:
 @click.option("--tag", "-t", "tags", multiple=True, help="Run checks of datasets with this tag; repeatable.")
 @click.option("--format", "-f", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
 @click.option("--warn-is-failure", is_flag=True, help="Exit 1 on warnings too.")
+@FAILURES_ONLY
 @click.option("--push", is_flag=True, help="Send the results to metrics.pushgateway.")
 @click.option("--notify", is_flag=True, help="Open and resolve incidents and send their notifications.")
 def check(
@@ -90,10 +98,12 @@ def check(
     tags: tuple[str, ...],
     fmt: str,
     warn_is_failure: bool,
+    failures_only: bool,
     push: bool,
     notify: bool,
 ) -> None:
     """Run the selected checks once, print and store the results."""
+    from monitor.report import Report
     from monitor.selection import select, unmatched
 
     config = load(config_path)
@@ -105,8 +115,11 @@ def check(
         fail_usage("no check matches the selection" + "".join(f"\n  {problem}" for problem in nothing))
     for problem in nothing:
         click.echo(f"demon: warning: {problem}", err=True)
-    results, problems = run_checks(config, chosen, fmt, notify=notify)
-    write_results(results, fmt, warn_is_failure)
+    checked = run_checks(config, chosen, fmt, notify=notify)
+    results, problems = checked.results, checked.problems
+    write_report(Report(results, warn_is_failure, failures_only), fmt)
+    if checked.notified is not None:
+        click.echo(f"demon: --notify: {checked.notified.summary()}", err=True)
     if push and config.metrics.pushgateway:
         from monitor.metrics.push import push_results
 
@@ -118,6 +131,16 @@ def check(
     sys.exit(code if code == EXIT_FAIL or not problems else EXIT_ERROR)
 
 
+@dataclass
+class Checked:
+    """A command's run of checks: the results, what went wrong around them (results not stored,
+    notifications not delivered), and with --notify what alerting did."""
+
+    results: list[Result]
+    problems: list[str]
+    notified: Notified | None = None
+
+
 def run_checks(
     config: Config,
     checks: Sequence[CheckSpec],
@@ -125,16 +148,18 @@ def run_checks(
     command: str = "check",
     clock: Callable[[], datetime] | None = None,
     notify: bool = False,
-) -> tuple[list[Result], list[str]]:
-    """Run checks and store their results (and with `notify`, their incidents and notifications); return
-    them with the problems met: results not stored, notifications not delivered.
+    console: TextIO | None = None,
+) -> Checked:
+    """Run checks and store their results (and with `notify`, their incidents and notifications, the
+    console channel writing to `console`, stderr by default).
 
     A state store that cannot be opened or start a run ends the command (exit 3); one that fails
     later loses nothing already evaluated: the results are still printed, and the command exits 3.
     """
+    from checks.result import summarize
     from monitor.progress import progress_for
     from monitor.redact import Redactor
-    from monitor.runner import Runner, summarize, utcnow
+    from monitor.runner import Runner, utcnow
     from monitor.state.store import StateStore, StateStoreError
 
     redact = Redactor(config.secrets)
@@ -145,36 +170,42 @@ def run_checks(
     except StateStoreError as exc:
         fail(EXIT_ERROR, redact(str(exc)))
     runner = Runner(config, store, clock)
+    notified, problems = None, []
     try:
         with progress_for(checks, enabled=fmt == "table") as advance:
             results = runner.run(checks, run_id, on_job_done=advance)
         store.finish_run(run_id, summarize(results))
         store.prune(clock() - timedelta(seconds=config.state.retention))
-        undelivered = notify_results(config, store, runner, results) if notify else []
+        if notify:
+            notified = notify_results(config, store, runner, results, console)
+            problems = notified.undelivered
     except KeyboardInterrupt:
         fail(EXIT_INTERRUPTED, "interrupted: checks not started were cancelled")
     except StateStoreError as exc:
         runner.store_errors.append(redact(str(exc)))
-        undelivered = ["incidents not recorded: the state store failed"] if notify else []
+        problems = ["incidents not recorded: the state store failed"] if notify else []
     finally:
         runner.close()
         store.close()
-    return results, [f"results not stored: {problem}" for problem in runner.store_errors] + undelivered
+    not_stored = [f"results not stored: {problem}" for problem in runner.store_errors]
+    return Checked(results, not_stored + problems, notified)
 
 
-def notify_results(config: Config, store: StateStore, runner: Runner, results: list[Result]) -> list[str]:
+def notify_results(
+    config: Config, store: StateStore, runner: Runner, results: list[Result], console: TextIO | None
+) -> Notified:
     """`--notify`: the daemon's path (incidents, outbox, channels), delivered in the foreground."""
     from alerting.runtime import notify_once
 
     sources = dict.fromkeys(result.source for result in results)
     down = {source: reason for source in sources if (reason := runner.unreachable(source, results))}
-    return notify_once(config, store, results, down)
+    return notify_once(config, store, results, down, console=console)
 
 
-def write_results(results: Sequence[Result], fmt: str, warn_is_failure: bool) -> None:
+def write_report(report: Report, fmt: str) -> None:
     from monitor.report import FORMATS
 
-    FORMATS[fmt](results, sys.stdout, warn_is_failure)
+    FORMATS[fmt](report, sys.stdout)
 
 
 @main.command()
@@ -295,6 +326,7 @@ def history(config_path: Path, check_id: str, limit: int, fmt: str) -> None:
     """Show the recent results of a check, newest first."""
     from checks.humanize import did_you_mean
     from monitor.redact import Redactor
+    from monitor.report import Report
     from monitor.state.store import StateStore, StateStoreError
 
     config = load(config_path)
@@ -307,7 +339,7 @@ def history(config_path: Path, check_id: str, limit: int, fmt: str) -> None:
     if not results and check_id not in known:
         hint = did_you_mean(check_id, known)
         fail_usage(f"no check {check_id!r} in {config_path} and no history for it{hint}")
-    write_results(results, fmt, False)
+    write_report(Report(results, view="history"), fmt)
 
 
 def open_store(config: Config) -> StateStore:
@@ -445,17 +477,21 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="Where to build the demo.",
 )
 @click.option("--format", "-f", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
+@FAILURES_ONLY
 @click.option("--serve", is_flag=True, help="Then run the daemon on the demo until Ctrl-C.")
 @click.option(
     "--listen", default="127.0.0.1:9108", show_default=True, metavar="HOST:PORT", callback=_listen,
     help="Where the demo's daemon serves /metrics (written to DIR/demon.yml).",
 )
-def demo(directory: Path, fmt: str, serve: bool, listen: str) -> None:
-    """Build the demo warehouse, write DIR/demon.yml and run its checks (yesterday's and today's load).
+def demo(directory: Path, fmt: str, failures_only: bool, serve: bool, listen: str) -> None:
+    """Build the demo warehouse, write DIR/demon.yml and run its checks (yesterday's and today's load),
+    opening incidents for what broke (sent to the console channel).
 
-    With --serve, then run `demon run` on it: point Prometheus at /metrics and load the dashboards.
+    With --serve, then run `demon run` on it (every dataset every minute): point Prometheus at /metrics and
+    load the dashboards.
     """
-    from monitor.demo import DEFECTS, advance, prepare
+    from monitor.demo import advance, prepare
+    from monitor.report import Report
     from monitor.runner import utcnow
 
     now = utcnow()
@@ -468,18 +504,29 @@ def demo(directory: Path, fmt: str, serve: bool, listen: str) -> None:
         advance(directory, now)
     except OSError as exc:
         fail_usage(f"cannot build the demo in {directory}: {exc.strerror or exc}")
-    results, _ = run_checks(config, config.checks, fmt, command="demo")
-    write_results(results, fmt, False)
+    console = _Kept()
+    checked = run_checks(config, config.checks, fmt, command="demo", notify=True, console=console)
+    write_report(Report(checked.results, failures_only=failures_only), fmt)
     if fmt == "table":
-        click.echo(
-            "\nThe demo injected these defects into today's load:\n"
-            + "\n".join(f"  - {defect}" for defect in DEFECTS)
-        )
-        click.echo(f"\nConfig: {config_path}. Try: demon history orders.volume -c {config_path}")
+        from monitor.demo.guide import guide
+
+        click.echo(guide(config_path, checked.notified, console.texts, listen if serve else None))
     if serve:
         from monitor.daemon.main import run_daemon
 
         sys.exit(run_daemon(config, config_path, "text", DEMO_GRACE))
+
+
+class _Kept(io.StringIO):
+    """A console for the demo's notifications: each one kept apart, to show the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.texts.append(text.rstrip("\n"))
+        return len(text)
 
 
 @main.group()

@@ -281,10 +281,3 @@ def _result(
         facts=evaluation.facts,
         last_success_at=last_success,
     )
-
-
-def summarize(results: Iterable[Result]) -> dict[str, int]:
-    summary = {outcome.value: 0 for outcome in Outcome}
-    for result in results:
-        summary[result.outcome.value] += 1
-    return summary

@@ -45,7 +45,7 @@ def _nearest_glob(config: Config, glob: str) -> list[str]:
     check id or dataset name."""
     head, dot, rest = glob.partition(".")
     if dot and not _WILDCARDS & set(head):
-        close = closest(head, config.datasets)
-        if close:
-            return [f"{close[0]}.{rest}"]
+        fixed = [f"{name}.{rest}" for name in closest(head, config.datasets)]
+        if fixed and any(_matches(spec, fixed[0]) for spec in config.checks):
+            return fixed
     return closest(glob, [*config.datasets, *(spec.id for spec in config.checks)])

@@ -194,6 +194,34 @@ def test_bad_duration() -> None:
     ]
 
 
+@pytest.mark.parametrize("listen", ["localhost:99999", "no-port", "host:80:80", "a b:80"])
+def test_a_bad_listen_address_is_described_in_words(listen: str) -> None:
+    assert problems(BASE + f"metrics:\n  listen: {listen!r}\n") == [
+        f"demon.yml:32: metrics.listen: expected HOST:PORT with a port from 0 to 65535, got {listen!r}"
+    ]
+
+
+def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
+    """A field's pattern reaches users only through its words in validation's table: none may drift."""
+    from monitor.config.types import _DURATION, _PERCENT
+    from monitor.config.validation import _PATTERNS
+
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            found.update([node["pattern"]] if isinstance(node.get("pattern"), str) else [])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(Config.model_json_schema())
+    described_by_their_validators = {_DURATION.pattern, _PERCENT.pattern}
+    assert found - described_by_their_validators == set(_PATTERNS)
+
+
 def test_bad_percentage() -> None:
     assert problems(edited("min: 1\n", "min: 1\n          max_drop: 50\n")) == [
         "demon.yml:19: datasets.orders.checks[1].volume.max_drop: expected a percentage like 50%, got 50"

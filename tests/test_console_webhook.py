@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 import pytest
 
@@ -81,7 +82,7 @@ def hook() -> Iterator[Hook]:
         server.released.set()
 
 
-def env(tmp_path: Path, timeout: float = 5.0, console: str = "log") -> ChannelEnv:
+def env(tmp_path: Path, timeout: float = 5.0, console: TextIO | None = None) -> ChannelEnv:
     return ChannelEnv(tmp_path, Redactor(["env-secret-value"]), console=console, timeout=timeout)
 
 
@@ -265,7 +266,7 @@ def test_retry_after_without_headers() -> None:
 # --- console ------------------------------------------------------------------------------------
 
 
-def console(tmp_path: Path, where: str) -> ConsoleChannel:
+def console(tmp_path: Path, where: TextIO | None) -> ConsoleChannel:
     channel = open_channel("terminal", ConsoleChannelConfig(kind="console"), env(tmp_path, console=where))
     assert isinstance(channel, ConsoleChannel)
     return channel
@@ -273,7 +274,7 @@ def console(tmp_path: Path, where: str) -> ConsoleChannel:
 
 def test_console_writes_the_text_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sent = notification(description="the orders env-secret-value")
-    assert console(tmp_path, "stderr").send(sent, None) == Delivered(None)
+    assert console(tmp_path, sys.stderr).send(sent, None) == Delivered(None)
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == render_text(sent).replace("env-secret-value", "***") + "\n"
@@ -290,7 +291,7 @@ def test_console_logs_in_the_daemon(
 ) -> None:
     caplog.set_level(logging.INFO, logger="alerting.console")
     sent = notification(event)
-    console(tmp_path, "log").send(sent, None)
+    console(tmp_path, None).send(sent, None)
     (record,) = [record for record in caplog.records if record.name == "alerting.console"]
     assert record.levelno == level and record.getMessage() == render_text(sent)
     assert (record.incident, record.incident_key, record.outcome) == (42, "orders.quality", sent.outcome)  # type: ignore[attr-defined]
@@ -303,8 +304,8 @@ def test_console_a_closed_stderr_is_retried(tmp_path: Path, monkeypatch: pytest.
     os.close(reader)
     with os.fdopen(writer, "w") as closed:
         monkeypatch.setattr("sys.stderr", closed)
-        with pytest.raises(Retry, match="cannot write to stderr: Broken pipe"):
-            console(tmp_path, "stderr").send(notification(), None)
+        with pytest.raises(Retry, match="cannot write to the console: Broken pipe"):
+            console(tmp_path, sys.stderr).send(notification(), None)
         monkeypatch.undo()
         with contextlib.suppress(BrokenPipeError):  # what is still buffered fails again on close
             closed.close()

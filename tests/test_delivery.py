@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +26,7 @@ from alerting.channels import ChannelEnv
 from alerting.delivery import BACKOFF_MAX, CHANNEL_PAUSE, Attempt, Deliverer, backoff, open_channels
 from alerting.engine import Alerting
 from alerting.model import Notification
-from alerting.runtime import notify_once
+from alerting.runtime import Notified, notify_once
 from alerting.stats import AlertStats
 from monitor.config import Config, load_config
 from monitor.redact import Redactor
@@ -122,7 +122,7 @@ def hook_config(directory: Path, url: str) -> Config:
     return write_config(directory, f"    hook: {{kind: webhook, url: '{url}'}}\n")
 
 
-def env(tmp_path: Path, console: str = "log") -> ChannelEnv:
+def env(tmp_path: Path, console: TextIO | None = None) -> ChannelEnv:
     return ChannelEnv(base_dir=tmp_path, redact=Redactor(), console=console, timeout=5.0)
 
 
@@ -425,9 +425,11 @@ def test_notify_once_leaves_what_it_could_not_deliver_and_says_so(lite: StateSto
     config = hook_config(tmp_path, url)
     started = time.monotonic()
     batch = [result(FACT, "fail", at(0)), result(RAW, "fail", at(0))]
-    left = notify_once(config, lite, batch, {}, timeout=1.0)
+    notified = notify_once(config, lite, batch, {}, timeout=1.0)
     assert time.monotonic() - started < 20
-    rows = outbox(lite)
+    rows, left = outbox(lite), notified.undelivered
+    assert (notified.opened, notified.resolved, notified.sent) == (2, 0, 0)
+    assert notified.summary() == "2 incidents opened, 0 resolved; 0 notifications sent, 2 not delivered"
     assert len(left) == len(rows) == 2 and {row["state"] for row in rows} == {"pending"}
     first = rows[0]
     assert first["attempts"] >= 1 and "no answer" in first["last_error"]
@@ -440,10 +442,12 @@ def test_notify_once_delivers_what_is_due_and_reports_nothing(
     lite: StateStore, hook: Hook, tmp_path: Path
 ) -> None:
     config = hook_config(tmp_path, hook.url)
-    assert notify_once(config, lite, [result(FACT, "fail", at(0))], {}, timeout=10.0) == []
+    assert notify_once(config, lite, [result(FACT, "fail", at(0))], {}, timeout=10.0) == Notified(1, 0, 1)
     assert len(hook.delivered()) == 1 and outbox(lite)[0]["state"] == "sent"
-    assert notify_once(config, lite, [result(FACT, "fail", at(0))], {}, timeout=10.0) == []  # applied already
-    assert len(hook.received) == 1
+    again = notify_once(config, lite, [result(FACT, "fail", at(0))], {}, timeout=10.0)  # applied already
+    assert again == Notified(0, 0, 0)
+    assert notify_once(config, lite, [result(FACT, "pass", at(1))], {}, timeout=10.0) == Notified(0, 1, 1)
+    assert len(hook.received) == 2
 
 
 def test_notify_once_without_channels_writes_to_stderr(
@@ -451,7 +455,8 @@ def test_notify_once_without_channels_writes_to_stderr(
 ) -> None:
     path = tmp_path / "plain.yml"
     path.write_text(f"version: 1\nsources:\n{SOURCES_YML}datasets:\n{DATASETS}")
-    assert notify_once(load_config(path), lite, [result(RAW, "error", at(0))], {}, timeout=10.0) == []
+    notified = notify_once(load_config(path), lite, [result(RAW, "error", at(0))], {}, timeout=10.0)
+    assert notified == Notified(opened=1, resolved=0, sent=1)
     assert "raw_orders.volume errored" in capsys.readouterr().err
     assert [row["channel"] for row in outbox(lite)] == ["console"]
 

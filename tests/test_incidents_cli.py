@@ -100,6 +100,12 @@ def notices(stderr: str) -> list[str]:
     return re.findall(r"^\[\w+\] .+ \((?:opened|changed|still open|resolved)\)$", stderr, re.MULTILINE)
 
 
+def notified(opened: int, resolved: int, sent: int, waiting: int = 0) -> str:
+    """The line `check --notify` ends with on stderr."""
+    return (f"demon: --notify: {opened} incidents opened, {resolved} resolved; "
+            f"{sent} notifications sent, {waiting} not delivered\n")
+
+
 # --- check --notify -------------------------------------------------------------------------------------
 
 
@@ -110,6 +116,7 @@ def test_check_notify_writes_to_stderr_without_channels(tmp_path: Path) -> None:
     assert notices(opened.stderr) == ["[high] orders.volume failed (opened)"]
     assert "2 rows, below min 5" in opened.stderr
     assert "FAIL" in opened.stdout and "(opened)" not in opened.stdout
+    assert opened.stderr.endswith(notified(1, 0, 1))
 
     again = demon(config, "check", "--notify", "--format", "json")
     assert again.returncode == 1 and notices(again.stderr) == []  # still the same incident: nothing new
@@ -119,8 +126,10 @@ def test_check_notify_writes_to_stderr_without_channels(tmp_path: Path) -> None:
     resolved = demon(config, "check", "--notify")
     assert resolved.returncode == 0
     assert notices(resolved.stderr) == ["[high] orders.volume passes (resolved)"]
+    assert resolved.stderr.endswith(notified(0, 1, 1))
     quiet = demon(config, "check", "--notify")
-    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert quiet.returncode == 0
+    assert quiet.stderr == notified(0, 0, 0)
     assert [(row["channel"], row["event_kind"], row["state"]) for row in outbox(tmp_path)] == [
         ("console", "opened", "sent"), ("console", "resolved", "sent")]
 
@@ -136,7 +145,8 @@ def test_check_notify_delivers_to_slack_and_a_webhook(tmp_path: Path, slack: Fak
     env = slack_env(slack)
     opened = demon(config, "check", "--notify", env=env)
     assert opened.returncode == 1, opened.stderr
-    assert notices(opened.stderr) == [] and opened.stderr == ""  # the console is not a configured channel
+    assert notices(opened.stderr) == []  # the console is not a configured channel
+    assert opened.stderr == notified(1, 0, 2)
     [root] = posted(slack)
     assert root.thread_ts is None and key_of(root) == "1:1:slack" and "orders.volume" in root.text
     [(headers, body)] = hook.posts
@@ -147,7 +157,7 @@ def test_check_notify_delivers_to_slack_and_a_webhook(tmp_path: Path, slack: Fak
 
     set_rows(tmp_path, PASSING)
     resolved = demon(config, "check", "--notify", env=env)
-    assert resolved.returncode == 0 and resolved.stderr == ""
+    assert resolved.returncode == 0 and resolved.stderr == notified(0, 1, 2)
     root, reply = posted(slack)
     assert reply.thread_ts == root.ts and key_of(reply) == "1:2:slack"
     assert root.edits == 1 and root.text.startswith("Resolved")

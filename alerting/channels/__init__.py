@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from alerting.model import Delivered, Notification, Permanent
 from monitor.config.models import ChannelConfig
@@ -32,7 +32,7 @@ class ChannelEnv:
 
     base_dir: Path
     redact: Redactor
-    console: str = "log"  # "log" in the daemon, "stderr" in `demon check --notify`
+    console: TextIO | None = None  # where the console channel writes: None is the log (the daemon's)
     timeout: float = 10.0  # seconds for one request
 
 

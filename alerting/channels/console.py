@@ -1,4 +1,5 @@
-"""The console channel: incidents as plain text, in the daemon's log or on `demon check --notify`'s stderr.
+"""The console channel: incidents as plain text, in the daemon's log or on a stream (`demon check --notify`'s
+stderr).
 
 It is the channel of a config that names none, so it must always work: nothing to connect to, nothing to
 refuse; only a closed stderr (a pipe whose reader went away) is worth another try.
@@ -7,8 +8,8 @@ refuse; only a closed stderr (a pipe whose reader went away) is worth another tr
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Mapping
+from typing import TextIO
 
 from alerting.channels import ChannelEnv
 from alerting.model import Delivered, EventKind, Notification, Retry
@@ -34,8 +35,8 @@ class ConsoleChannel:
     def send(self, notification: Notification, thread: Mapping[str, str] | None) -> Delivered:
         """Write or log the text; the console cannot thread, so `thread` is ignored."""
         text = self._env.redact(render_text(notification))
-        if self._env.console == "stderr":
-            self._write(text)
+        if self._env.console is not None:
+            self._write(self._env.console, text)
         else:
             extra = {
                 "incident": notification.incident,
@@ -50,10 +51,10 @@ class ConsoleChannel:
     def close(self) -> None:
         """Nothing is held open."""
 
-    def _write(self, text: str) -> None:
+    def _write(self, stream: TextIO, text: str) -> None:
         try:
-            sys.stderr.write(text + "\n")
-            sys.stderr.flush()
+            stream.write(text + "\n")
+            stream.flush()
         except OSError as exc:
-            reason = f"cannot write to stderr: {exc.strerror or type(exc).__name__}"
+            reason = f"cannot write to the console: {exc.strerror or type(exc).__name__}"
             raise Retry(self._env.redact(reason)) from None

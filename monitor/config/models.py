@@ -31,7 +31,11 @@ from monitor.config.types import (
     TypeFamily,
 )
 
+# Patterns of text fields, each with the words a problem message uses for it (validation.py's _PATTERNS).
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:"
+_PORT = r"(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4})"  # 0-65535
+LISTEN_PATTERN = rf"^[^\s:]*:{_PORT}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
@@ -242,7 +246,7 @@ class SlackChannelConfig(Model):
 
 class SnsChannelConfig(Model):
     kind: Literal["sns"]
-    topic_arn: str = Field(pattern=r"^arn:aws[a-z-]*:sns:")
+    topic_arn: str = Field(pattern=TOPIC_ARN_PATTERN)
     region: OptionalText = None
     endpoint_url: OptionalText = None
 
@@ -286,9 +290,6 @@ class AlertingConfig(Model):
     grafana_url: OptionalText = None
 
 
-_PORT = r"(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4})"  # 0-65535
-
-
 class TlsConfig(Model):
     """A certificate chain and its key, PEM files relative to the config file: /metrics over https."""
 
@@ -297,7 +298,7 @@ class TlsConfig(Model):
 
 
 class MetricsConfig(Model):
-    listen: str = Field(default="127.0.0.1:9108", pattern=rf"^[^\s:]*:{_PORT}$", description="host:port")
+    listen: str = Field(default="127.0.0.1:9108", pattern=LISTEN_PATTERN, description="host:port")
     pushgateway: OptionalText = None
     tls: TlsConfig | None = None
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import TextIO
 
-from checks.result import Result
-from monitor.runner import summarize
+from checks.result import summarize
+from monitor.report.model import Report
 
 
-def write_json(results: Sequence[Result], stream: TextIO, warn_is_failure: bool) -> None:
-    document = {"summary": summarize(results), "results": [result.to_dict() for result in results]}
+def write_json(report: Report, stream: TextIO) -> None:
+    listed = [result.to_dict() for result in report.listed]
+    document = {"summary": summarize(report.results), "results": listed}
     json.dump(document, stream, indent=2, default=str, ensure_ascii=False)
     stream.write("\n")
