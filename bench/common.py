@@ -44,4 +44,4 @@ def run_demon(config_path: Path) -> list[Any]:
     from monitor.cli import load, run_checks
 
     config = load(config_path)
-    return run_checks(config, config.checks, "json")[0]
+    return run_checks(config, config.checks, "json").results
