@@ -20,6 +20,7 @@ from alerting.delivery import Deliverer, open_channels
 from alerting.engine import Alerting
 from alerting.model import EventKind
 from alerting.stats import AlertStats
+from checks.humanize import count
 from checks.result import Result
 from monitor.config.models import Config
 from monitor.redact import Redactor
@@ -115,9 +116,10 @@ class Notified:
     undelivered: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        waiting = len(self.undelivered)
-        return (f"{self.opened} incidents opened, {self.resolved} resolved; "
-                f"{self.sent} notifications sent, {waiting} not delivered")
+        """`2 incidents opened, 1 resolved; 3 notifications sent` (`, 1 not delivered` when so)."""
+        missed = f", {len(self.undelivered)} not delivered" if self.undelivered else ""
+        return (f"{count(self.opened, 'incidents')} opened, {self.resolved} resolved; "
+                f"{count(self.sent, 'notifications')} sent{missed}")
 
 
 def notify_once(config: Config, store: StateStore, results: Sequence[Result], down: dict[str, str],

@@ -430,6 +430,7 @@ def test_notify_once_leaves_what_it_could_not_deliver_and_says_so(lite: StateSto
     rows, left = outbox(lite), notified.undelivered
     assert (notified.opened, notified.resolved, notified.sent) == (2, 0, 0)
     assert notified.summary() == "2 incidents opened, 0 resolved; 0 notifications sent, 2 not delivered"
+    assert Notified(1, 0, 1).summary() == "1 incident opened, 0 resolved; 1 notification sent"
     assert len(left) == len(rows) == 2 and {row["state"] for row in rows} == {"pending"}
     first = rows[0]
     assert first["attempts"] >= 1 and "no answer" in first["last_error"]

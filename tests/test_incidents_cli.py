@@ -100,10 +100,10 @@ def notices(stderr: str) -> list[str]:
     return re.findall(r"^\[\w+\] .+ \((?:opened|changed|still open|resolved)\)$", stderr, re.MULTILINE)
 
 
-def notified(opened: int, resolved: int, sent: int, waiting: int = 0) -> str:
-    """The line `check --notify` ends with on stderr."""
-    return (f"demon: --notify: {opened} incidents opened, {resolved} resolved; "
-            f"{sent} notifications sent, {waiting} not delivered\n")
+def notified(opened: int, resolved: int, sent: int) -> str:
+    """The line `check --notify` ends with on stderr, when every notification was delivered."""
+    return (f"demon: --notify: {opened} incident{'s' * (opened != 1)} opened, {resolved} resolved; "
+            f"{sent} notification{'s' * (sent != 1)} sent\n")
 
 
 # --- check --notify -------------------------------------------------------------------------------------

@@ -1152,9 +1152,14 @@ def test_validate_connects_to_a_files_source(tmp_path: Path) -> None:
 
 def test_validate_connects_to_an_s3_source(s3: S3Lake, tmp_path: Path) -> None:
     lake = BucketLake(s3)
+    empty = validate(config_of(tmp_path, lake, dataset("orders", "orders/", "volume: {min: 1}")))
+    assert empty.exit_code == 3
+    assert f"    orders: FAILED: no parquet files under s3://{BUCKET}/{PREFIX}/orders/" in empty.stdout
+    hive_lake(lake)
     good = validate(config_of(tmp_path, lake, dataset("orders", "orders/", "volume: {min: 1}")))
     assert good.exit_code == 0, good.output
     assert f"lake: ok (s3://{BUCKET}/{PREFIX}/)" in good.stdout
+    assert f"parquet file(s) under s3://{BUCKET}/{PREFIX}/orders/" in good.stdout
     endpoint = f"http://127.0.0.1:{free_port()}"
     down = validate(
         write_config(tmp_path, lake.source(endpoint), dataset("orders", "orders/", "volume: {min: 1}"))

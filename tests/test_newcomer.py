@@ -148,8 +148,8 @@ def test_schema_columns_take_sql_type_names(tmp_path: Path, warehouse: str) -> N
     refused = cli("validate", "-c", str(wrong))
     assert refused.exit_code == 2
     assert refused.stderr.endswith(
-        ".schema.columns.id: expected a type family (integer, float, decimal, string, boolean, date, timestamp,"
-        " binary, json, other) or a SQL type name like BIGINT, got 'bigintt'\n")
+        ".schema.columns.id: expected a type family (integer, float, decimal, string, boolean, date,"
+        " timestamp, binary, json, other) or a SQL type name like BIGINT, got 'bigintt'\n")
 
 
 # --- --failures-only -------------------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def test_the_demo_opens_incidents_and_says_what_to_do_next(tmp_path: Path) -> No
     listed = [line for line in result.stdout.splitlines() if re.match(r"^(PASS|WARN|FAIL|ERROR) ", line)]
     assert listed and not any(line.startswith("PASS") for line in listed)
     assert "63 checks: 49 pass, 3 warn, 9 fail, 2 error" in result.stdout
-    assert re.search(r"Alerting: (\d+) incidents opened, 0 resolved; \1 notifications sent, 0 not delivered",
+    assert re.search(r"Alerting: (\d+) incidents opened, 0 resolved; \1 notifications sent, to the console",
                      result.stdout)
     assert f"demon incidents -c {config}" in result.stdout
     assert f"demon check -c {config} --failures-only" in result.stdout
