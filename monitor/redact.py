@@ -49,3 +49,22 @@ class Redactor:
             text = self._pattern.sub(MASK, text)
         text = mask_url(text)
         return _DSN_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", text)
+
+
+# A database's error text is data: it may quote a value it could not convert. Quoted spans that the
+# statements do not hold themselves (names, literals demon sent) are such values.
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+MAX_ERROR_CHARS = 500
+HIDDEN_VALUE = "…"
+
+
+def error_text(message: str, statements: Iterable[str], hide_values: bool) -> str:
+    """An error as results carry it: at most MAX_ERROR_CHARS, and with `hide_values` (a dataset with
+    `pii_columns`) no quoted value the database took from the data."""
+    if hide_values:
+        sent = "\n".join(statements)
+        message = _QUOTED.sub(
+            lambda m: m[0] if m[0][1:-1] and m[0][1:-1] in sent else f"{m[0][0]}{HIDDEN_VALUE}{m[0][-1]}",
+            message,
+        )
+    return message if len(message) <= MAX_ERROR_CHARS else message[: MAX_ERROR_CHARS - 1] + HIDDEN_VALUE

@@ -23,7 +23,7 @@ from checks.probes import Observed, Probe
 from checks.result import Evaluation, Outcome, Result
 from checks.sources import Source, SourceError, open_source
 from monitor.config.models import CheckSpec, Config, DatasetConfig
-from monitor.redact import Redactor
+from monitor.redact import Redactor, error_text
 from monitor.signals import block_stop_signals
 from monitor.state.store import StateStore, StateStoreError, Success
 
@@ -264,20 +264,33 @@ def _result(
     evaluation, provenance = judged.evaluations[spec.id], judged.provenance.get(spec.id, _NONE)
     before = judged.successes.get(spec.id)
     last_success = started_at if evaluation.outcome in _SUCCEEDED else before.at if before else None
+    message, details = evaluation.message, {**provenance.details, **evaluation.details}
+    hide = bool(job.dataset.pii_columns)
+    if evaluation.outcome is Outcome.ERROR:  # the words of a database or file reader: data, maybe
+        message = error_text(message, provenance.statements, hide)
+    if hide and isinstance(details.get("rules"), list):
+        details["rules"] = [_rule_without_values(rule, provenance.statements) for rule in details["rules"]]
     return Result(
         check=spec.id,
         dataset=job.name,
         kind=spec.kind,
         source=job.dataset.source,
         outcome=evaluation.outcome,
-        message=evaluation.message,
+        message=message,
         started_at=started_at,
         duration_seconds=duration,
         value=evaluation.value,
         unit=evaluation.unit,
         thresholds=evaluation.thresholds,
         statements=provenance.statements,
-        details={**provenance.details, **evaluation.details},
+        details=details,
         facts=evaluation.facts,
         last_success_at=last_success,
     )
+
+
+def _rule_without_values(rule: Any, statements: Sequence[str]) -> Any:
+    """A quality rule's error, as the check's own: no quoted value of a dataset with `pii_columns`."""
+    if not isinstance(rule, dict) or not isinstance(rule.get("error"), str):
+        return rule
+    return {**rule, "error": error_text(rule["error"], statements, hide_values=True)}

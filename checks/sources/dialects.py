@@ -112,6 +112,15 @@ def _duckdb_read_only(url: URL) -> tuple[URL, dict[str, Any]]:
     return url, {"read_only": True}
 
 
+def _duckdb_sandbox(read_files: bool) -> dict[str, Any]:
+    """DuckDB confined to its own database: no other files (read_csv, COPY ... TO, ATTACH), no extensions
+    installed or loaded on the fly (INSTALL downloads), and none of that turned back on by a SET."""
+    config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if not read_files:
+        config["enable_external_access"] = False
+    return {"config": {**config, "lock_configuration": True}}
+
+
 def _sqlite_read_only(url: URL) -> tuple[URL, dict[str, Any]]:
     """SQLite's URI form with mode=ro: never creates a missing file, never writes."""
     database = f"file:{quote(url.database or '')}"
@@ -134,6 +143,8 @@ class DialectProfile:
     file_database: bool = False  # the URL's database is a local file, relative to the config's folder
     remote_prefixes: tuple[str, ...] = ()  # databases that are not local files despite file_database
     open_read_only: OpenReadOnly | None = None  # how to open a local file read-only
+    # connect_args confining an embedded engine (not a remote one) to its database; given `read_files`
+    sandbox: Callable[[bool], dict[str, Any]] | None = None
     connect_timeout_arg: str | None = None  # the driver's connect() keyword for a timeout in seconds
 
     def transaction_setup(self, timeout: float) -> list[str]:
@@ -151,7 +162,7 @@ class DialectProfile:
     def is_local_file(self, url: URL) -> bool:
         database = url.database or ""
         in_memory = not database or database.startswith(":memory:")
-        return self.file_database and not in_memory and not database.startswith(self.remote_prefixes)
+        return self.file_database and not in_memory and not self.is_remote(url)
 
     def resolve(self, url: URL, base_dir: Path) -> URL:
         """Local database files named relative to `base_dir` (the config file's folder)."""
@@ -160,10 +171,14 @@ class DialectProfile:
         path = Path(url.database or "").expanduser()
         return url if path.is_absolute() else url.set(database=str(base_dir / path))
 
+    def is_remote(self, url: URL) -> bool:
+        return (url.database or "").startswith(self.remote_prefixes)
+
     def open_options(
-        self, url: URL, query_timeout: float, connect_timeout: float
+        self, url: URL, query_timeout: float, connect_timeout: float, read_files: bool = False
     ) -> tuple[URL, dict[str, Any]]:
-        """The URL and connect_args to open a resolved URL with: read-only, statements and connects timed."""
+        """The URL and connect_args to open a resolved URL with: read-only, confined to its database (unless
+        `read_files`), statements and connects timed."""
         connect_args: dict[str, Any] = {}
         if self.connect_timeout_arg:
             connect_args[self.connect_timeout_arg] = max(1, math.ceil(connect_timeout))
@@ -173,6 +188,8 @@ class DialectProfile:
         if self.open_read_only is not None and self.is_local_file(url):
             url, read_only_args = self.open_read_only(url)
             connect_args.update(read_only_args)
+        if self.sandbox is not None and not self.is_remote(url):
+            connect_args.update(self.sandbox(read_files))
         return url, connect_args
 
 
@@ -192,7 +209,7 @@ GENERIC = DialectProfile()
 PROFILES: dict[str, DialectProfile] = {
     "duckdb": DialectProfile(
         interrupt_on_timeout=True, file_database=True, remote_prefixes=("md:", "motherduck:"),
-        open_read_only=_duckdb_read_only,
+        open_read_only=_duckdb_read_only, sandbox=_duckdb_sandbox,
     ),
     "sqlite": DialectProfile(
         interrupt_on_timeout=True, columns_sql=None, tables_sql=None, file_database=True,

@@ -70,11 +70,19 @@ class Table:
 
 
 def user_sql(sql: str) -> sa.TextClause:
-    """User SQL as a text clause embeddable in a larger statement: no trailing `;`, comments closed."""
+    """User SQL as a text clause embeddable in a larger statement: no trailing `;`, comments closed.
+
+    The config refuses any other `;` (monitor/config/types.py), so what embeds it stays one statement.
+    """
     text = sql.strip().rstrip(";").rstrip()
     if "--" in text.rsplit("\n", 1)[-1]:
         text += "\n"  # a trailing line comment would swallow the closing parenthesis
     return sa.text(_BIND_LIKE.sub(r"\\:", text))
+
+
+def condition(where: str) -> sa.TextClause:
+    """A dataset's `where` in parentheses: an `OR` in it cannot widen what the rest of the statement adds."""
+    return sa.text(f"({user_sql(where).text})")
 
 
 class SqlSource:
@@ -95,9 +103,9 @@ class SqlSource:
         resolved = self._profile.resolve(url, base_dir)
         self._label, self._redact = self._shown(config.url, resolved, redact)
         self._url, connect_args = self._profile.open_options(
-            resolved, self._timeout, min(self._timeout, CONNECT_TIMEOUT)
+            resolved, self._timeout, min(self._timeout, CONNECT_TIMEOUT), config.read_files
         )
-        self._engine = self._create_engine(connect_args)
+        self._engine = self._create_engine(connect_args, self._profile.is_local_file(resolved))
         # Statements are shown with literal values and single percent signs: compile them for a
         # "named" paramstyle, which does not double `%` as the pyformat drivers need.
         dialect_class: Any = type(self._engine.dialect)
@@ -118,16 +126,16 @@ class SqlSource:
             hidden.append(resolved.database)
         return label, redact.extended(hidden)
 
-    def _create_engine(self, connect_args: dict[str, Any]) -> sa.Engine:
+    def _create_engine(self, connect_args: dict[str, Any], local_file: bool) -> sa.Engine:
+        """A pooled engine; for a local database file, one whose connections close when released: an
+        open DuckDB file is locked, and the pipeline that loads it must be able to write between runs."""
         try:
             dialect_class: Any = self._url.get_dialect()
-            pool_class = dialect_class.get_pool_class(self._url)
-            sizing = (
-                {"pool_size": self.max_concurrency, "max_overflow": 0}
-                if issubclass(pool_class, sa.pool.QueuePool)
-                else {}
-            )
-            return sa.create_engine(self._url, pool_pre_ping=True, connect_args=connect_args, **sizing)
+            pool_class = sa.pool.NullPool if local_file else dialect_class.get_pool_class(self._url)
+            pooling: dict[str, Any] = {"poolclass": pool_class, "pool_pre_ping": not local_file}
+            if issubclass(pool_class, sa.pool.QueuePool):
+                pooling.update(pool_size=self.max_concurrency, max_overflow=0)
+            return sa.create_engine(self._url, connect_args=connect_args, **pooling)
         except (sa.exc.NoSuchModuleError, ImportError) as error:
             why = missing_module(error) if isinstance(error, ModuleNotFoundError) else str(error)
             message = f"source {self.name}: cannot load the driver for {self._label}: {why}"
@@ -357,7 +365,7 @@ class SqlSource:
         """Why the dataset's `where` cannot scope its table (a statement that reads no rows), or None."""
         if not where:
             return None
-        probe = sa.select(sa.literal(1)).select_from(_table_clause(table)).where(user_sql(where)).limit(0)
+        probe = sa.select(sa.literal(1)).select_from(_table_clause(table)).where(condition(where)).limit(0)
         try:
             self._run(conn, probe)
         except _StatementFailed as failure:
@@ -463,7 +471,7 @@ def fused_statement(table: Table | None, where: str | None, parts: Sequence[Part
         assert table is not None, "only metrics run without the dataset's table"
         aggregates = sa.select(*scoped).select_from(_table_clause(table))
         if where:
-            aggregates = aggregates.where(user_sql(where))
+            aggregates = aggregates.where(condition(where))
         if not metrics and not rows:
             return aggregates
         froms.insert(0, aggregates.subquery("demon_agg"))

@@ -21,7 +21,7 @@ from checks.quality import frame
 from checks.quality.rules import MAX_SAMPLES, SHAPE_CHECKS, QualityPlan, QualityReport, Rule, RuleResult
 from checks.quality.shape import Shape
 from checks.quality.sql import Flavor, Scan, failing_count, failing_rows
-from checks.sources.sql import Part, Table, missing_column, user_sql
+from checks.sources.sql import Part, Table, condition, missing_column
 
 # Runs a statement; the second one, if given, is how it is shown (without data values in it).
 Run = Callable[[sa.Select[Any], sa.Select[Any] | None], list[tuple[Any, ...]]]
@@ -46,7 +46,7 @@ class QualityQuery:
         self._shape = Shape(plan, table.columns)
         self._names = self._shape.names
         self._scan = Scan(
-            sa.table(table.name, schema=table.schema), user_sql(where) if where else None,
+            sa.table(table.name, schema=table.schema), condition(where) if where else None,
             {found: self._shape.families[name] for name, found in self._names.items()}, flavor,
         )
         self._rules = self._shape.rules()

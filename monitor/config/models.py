@@ -27,7 +27,9 @@ from monitor.config.types import (
     OptionalText,
     Percentage,
     ScheduleText,
+    SelectSql,
     Severity,
+    SqlCondition,
     TypeFamily,
 )
 
@@ -72,6 +74,10 @@ class SqlSourceConfig(Model):
         default="5m", validate_default=True, description="per statement; past it the check ends as error"
     )
     max_concurrency: int = Field(default=4, ge=1, le=256, description="statements in flight at once")
+    read_files: bool = Field(
+        default=False,
+        description="DuckDB: let statements read files beside the database (views over Parquet files)",
+    )
 
 
 LAKE_CONCURRENCY = "datasets listed, and files read, at once"
@@ -142,7 +148,7 @@ class QualityParams(CheckParams):
 
 
 class MetricParams(CheckParams):
-    sql: str = Field(description="a statement returning one number")
+    sql: SelectSql = Field(description="one SELECT statement returning one number")
     min: float | None = None
     max: float | None = None
     warn_min: float | None = None
@@ -213,7 +219,9 @@ class DatasetConfig(Model):
     upstream: StrList = Field(default_factory=list)
     runbook: str | None = None
     schedule: ScheduleText | None = None
-    where: str | None = Field(default=None, description="SQL condition scoping every check of the dataset")
+    where: SqlCondition | None = Field(
+        default=None, description="SQL condition scoping every check of the dataset"
+    )
     pii_columns: StrList = Field(default_factory=list)
     checks: list[CheckEntry] = Field(default_factory=list)
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from checks.humanize import did_you_mean
 from checks.typefamilies import FAMILIES, family_of
@@ -127,6 +127,34 @@ ScheduleText = Annotated[
 ]
 
 
+# SQL that demon pastes into its own statements (a metric's `sql`, a dataset's `where`) may not hold `;`,
+# anywhere: every dialect ends a statement only with `;`, so without one the statement demon sends is one
+# statement whatever the quoting rules of the dialect (PostgreSQL's simple protocol runs all it is given).
+_LEADING_NOISE = re.compile(r"^(\s+|--[^\n]*\n?|/\*.*?\*/|\()*", re.DOTALL)
+_SELECT_START = re.compile(r"^(select|with|from|values)\b", re.IGNORECASE)
+NO_SEMICOLON = "one statement: ';' may not appear (even in a string literal: write chr(59))"
+
+
+def one_select(value: str) -> str:
+    """A metric's SQL: one SELECT statement (a trailing `;` is allowed and dropped)."""
+    text = _single(value)
+    if not _SELECT_START.match(_LEADING_NOISE.sub("", text)):
+        raise ValueError(f"expected one SELECT statement (SELECT, WITH, FROM or VALUES first), got {value!r}")
+    return text
+
+
+def sql_condition(value: str) -> str:
+    """A dataset's `where`: a condition, pasted into demon's statements in parentheses."""
+    return _single(value)
+
+
+def _single(value: str) -> str:
+    text = value.strip().rstrip(";").rstrip()
+    if ";" in text:
+        raise ValueError(f"expected {NO_SEMICOLON}, got {value!r}")
+    return text
+
+
 def _empty_to_none(value: Any) -> Any:
     """`${VAR:-}` yields an empty string: an optional setting left empty means unset."""
     return None if value == "" else value
@@ -134,3 +162,5 @@ def _empty_to_none(value: Any) -> Any:
 
 OptionalText = Annotated[str | None, BeforeValidator(_empty_to_none)]
 NonNegative = Annotated[float, Field(ge=0)]
+SelectSql = Annotated[str, AfterValidator(one_select)]
+SqlCondition = Annotated[str, AfterValidator(sql_condition)]
