@@ -46,6 +46,10 @@ CATALOG = {"duckdb": "information_schema.columns", "postgresql": "pg_catalog.pg_
 ORDERS = DatasetConfig(source="warehouse", table="analytics.fact_orders")
 # Queries that would run for minutes: a trillion-row cross join, a one-minute sleep.
 PG_OPTIONS = "-c default_transaction_read_only=on -c statement_timeout=1500"
+DUCKDB_SANDBOX: dict[str, Any] = {"config": {
+    "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+    "enable_external_access": False, "lock_configuration": True,
+}}
 SLOW_SQL = {
     "duckdb": "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b",
     "postgresql": "SELECT count(*) FROM pg_sleep(60)",
@@ -225,7 +229,7 @@ def test_a_missing_table_names_the_nearest(warehouse: Warehouse, table: str, hin
 
 def test_an_invalid_where_is_named_and_spares_the_metrics(source: SqlSource, warehouse: Warehouse) -> None:
     metric = ScalarQuery("SELECT count(*) FROM analytics.fact_orders")
-    for where in ("amount >", "no_such_column > 1", "amount > 0) OR (1"):
+    for where in ("amount >", "no_such_column > 1", "amount > 0) OR ("):
         dataset = DatasetConfig(source="warehouse", table="analytics.fact_orders", where=where)
         observed = source.observe(dataset, [RowCount(), MaxValue("loaded_at"), metric])
         assert observed[metric].value == 3, where
@@ -311,7 +315,7 @@ def test_where_scopes_aggregates_but_not_metrics(source: SqlSource) -> None:
     assert observed[RowCount()].value == 2
     assert observed[MaxValue("amount")].value == Decimal("20.00")
     assert observed[metric].value == 3
-    assert "WHERE status = 'paid'" in (observed[RowCount()].statement or "")
+    assert "WHERE (status = 'paid')" in (observed[RowCount()].statement or "")
 
 
 def test_where_with_no_rows_still_answers(source: SqlSource) -> None:
@@ -834,11 +838,11 @@ def test_a_deadline_fires_only_while_active() -> None:
 @pytest.mark.parametrize(
     ("url", "database", "connect_args"),
     [
-        ("duckdb:///data/w.duckdb", "/base/data/w.duckdb", {"read_only": True}),
-        ("duckdb:////abs/w.duckdb", "/abs/w.duckdb", {"read_only": True}),
-        ("duckdb:///:memory:", ":memory:", {}),
-        ("duckdb://", None, {}),
-        ("duckdb:///md:analytics", "md:analytics", {}),
+        ("duckdb:///data/w.duckdb", "/base/data/w.duckdb", {"read_only": True, **DUCKDB_SANDBOX}),
+        ("duckdb:////abs/w.duckdb", "/abs/w.duckdb", {"read_only": True, **DUCKDB_SANDBOX}),
+        ("duckdb:///:memory:", ":memory:", DUCKDB_SANDBOX),
+        ("duckdb://", None, DUCKDB_SANDBOX),
+        ("duckdb:///md:analytics", "md:analytics", {}),  # MotherDuck is reached over the network
         ("sqlite:///rel/x.db", "file:/base/rel/x.db", {}),
         ("sqlite:///:memory:", ":memory:", {}),
         ("postgresql+psycopg://u:p@h/db", "db", {"connect_timeout": 10, "options": PG_OPTIONS}),
@@ -851,6 +855,14 @@ def test_resolve_and_open_options(url: str, database: str | None, connect_args: 
     opened, args = profile.open_options(profile.resolve(sa.make_url(url), Path("/base")), 1.5, 9.5)
     assert opened.database == database
     assert args == connect_args
+
+
+def test_a_duckdb_source_that_reads_files_keeps_the_rest_of_its_sandbox() -> None:
+    profile = profile_for("duckdb")
+    _, args = profile.open_options(sa.make_url("duckdb:////w.duckdb"), 1.5, 9.5, read_files=True)
+    sandbox = dict(DUCKDB_SANDBOX["config"])
+    del sandbox["enable_external_access"]
+    assert args == {"read_only": True, "config": sandbox}
 
 
 @pytest.mark.parametrize(
@@ -886,7 +898,7 @@ def test_identifiers_are_quoted_by_sqlalchemy() -> None:
     table = Table("Analytics", "order", [])
     statement = fused_statement(table, "x > 1", [sa.func.max(sa.column("select"))])
     text = str(statement.compile(compile_kwargs={"literal_binds": True}))
-    assert '"Analytics"."order"' in text and 'max("select")' in text and "WHERE x > 1" in text
+    assert '"Analytics"."order"' in text and 'max("select")' in text and "WHERE (x > 1)" in text
 
 
 def test_metric_only_statements_have_no_from() -> None:
