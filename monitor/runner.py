@@ -154,7 +154,10 @@ class Runner:
                 results.update((result.check, result) for result in job_results)
                 if on_job_done is not None:
                     on_job_done(job, job_results)
-        finally:  # on an interrupt, datasets not started are cancelled; running ones end (or time out)
+        except KeyboardInterrupt:
+            self.interrupt()
+            raise
+        finally:  # on an interrupt, datasets not started are cancelled; running ones end at once
             for pool in pools.values():
                 pool.shutdown(wait=True, cancel_futures=True)
         return [results[spec.id] for spec in checks]
@@ -241,6 +244,11 @@ class Runner:
         if self.store is None:
             return {}, {}
         return self.store.last_successes(check_ids), self.store.last_snapshots(check_ids)
+
+    def interrupt(self) -> None:
+        """End every statement running now (Ctrl-C)."""
+        for source in dict(self._sources).values():
+            source.interrupt()
 
     def close(self) -> None:
         for source in self._sources.values():

@@ -22,7 +22,9 @@ from checks.sources.dialects import (
     INFORMATION_SCHEMA_COLUMNS,
     PROFILES,
     Deadline,
+    abandon,
     error_codes,
+    interrupt,
     profile_for,
 )
 from checks.sources.sql import SqlSource, Table, fused_statement, user_sql
@@ -46,6 +48,8 @@ CATALOG = {"duckdb": "information_schema.columns", "postgresql": "pg_catalog.pg_
 ORDERS = DatasetConfig(source="warehouse", table="analytics.fact_orders")
 # Queries that would run for minutes: a trillion-row cross join, a one-minute sleep.
 PG_OPTIONS = "-c default_transaction_read_only=on -c statement_timeout=1500"
+PG_TCP = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+          "tcp_user_timeout": 30_000}
 DUCKDB_SANDBOX: dict[str, Any] = {"config": {
     "autoinstall_known_extensions": False, "autoload_known_extensions": False,
     "enable_external_access": False, "lock_configuration": True,
@@ -781,10 +785,10 @@ def test_transaction_setup_per_dialect(backend: str, setup: list[str]) -> None:
 
 def test_unknown_dialects_get_the_generic_profile() -> None:
     assert profile_for("oracle") is GENERIC
-    assert GENERIC.columns_sql == INFORMATION_SCHEMA_COLUMNS and not GENERIC.interrupt_on_timeout
+    assert GENERIC.columns_sql == INFORMATION_SCHEMA_COLUMNS and GENERIC.client_stop is None
     assert {name for name, profile in PROFILES.items() if profile.columns_sql is None} == {"sqlite"}
-    interrupted = {name for name, profile in PROFILES.items() if profile.interrupt_on_timeout}
-    assert interrupted == {"duckdb", "sqlite"}
+    stops = {name: profile.client_stop for name, profile in PROFILES.items() if profile.client_stop}
+    assert stops == {"duckdb": interrupt, "sqlite": interrupt, "postgresql": abandon}
 
 
 class DriverError(Exception):
@@ -809,7 +813,8 @@ class DriverError(Exception):
     ],
 )
 def test_timeout_errors_are_recognised(backend: str, error: Exception, timeout: bool) -> None:
-    assert profile_for(backend).is_timeout(error, Deadline(None, 1.0)) is timeout
+    said = profile_for(backend).ended_early(error, Deadline(None, 1.0), 1.5)
+    assert said == ("query timed out after 1.5s" if timeout else None)
 
 
 def test_error_codes() -> None:
@@ -819,20 +824,20 @@ def test_error_codes() -> None:
 
 
 def test_a_deadline_fires_only_while_active() -> None:
-    class Interruptible:
-        interrupted = 0
-
-        def interrupt(self) -> None:
-            self.interrupted += 1
-
-    connection = Interruptible()
-    with Deadline(connection, 0.05) as deadline:
-        time.sleep(0.5)
-    assert deadline.fired and connection.interrupted == 1
-    with Deadline(connection, 0.2) as quick:
-        pass
-    time.sleep(0.4)
-    assert not quick.fired and connection.interrupted == 1
+    stopped = threading.Event()
+    with Deadline("conn", 0.05, lambda connection: stopped.set()) as deadline:
+        assert stopped.wait(60)
+    assert deadline.fired and not deadline.stopped
+    calls: list[str] = []
+    with Deadline("conn", 0.01, calls.append) as quick:
+        pass  # ends before its timer (most likely); either way the timer may not stop what runs next
+    quick._fire()  # the timer firing late, after the statement ended
+    assert calls in ([], ["conn"]) and len(calls) == int(quick.fired)
+    with Deadline("conn", 3600, calls.append) as interrupted:
+        interrupted.stop()
+        interrupted.stop()
+    assert interrupted.stopped and not interrupted.fired and calls.count("conn") == 1 + int(quick.fired)
+    assert profile_for("duckdb").ended_early(RuntimeError("x"), interrupted, 1) == "interrupted"
 
 
 @pytest.mark.parametrize(
@@ -845,7 +850,7 @@ def test_a_deadline_fires_only_while_active() -> None:
         ("duckdb:///md:analytics", "md:analytics", {}),  # MotherDuck is reached over the network
         ("sqlite:///rel/x.db", "file:/base/rel/x.db", {}),
         ("sqlite:///:memory:", ":memory:", {}),
-        ("postgresql+psycopg://u:p@h/db", "db", {"connect_timeout": 10, "options": PG_OPTIONS}),
+        ("postgresql+psycopg://u:p@h/db", "db", {"connect_timeout": 10, "options": PG_OPTIONS, **PG_TCP}),
         ("mysql+pymysql://u:p@h/db", "db", {"connect_timeout": 10}),
         ("oracle+oracledb://u:p@h/db", "db", {}),
     ],
@@ -877,7 +882,7 @@ def test_postgresql_options_of_the_url_are_kept(query: str, options: str) -> Non
     """demon's settings come last, so a URL cannot turn read-only off."""
     profile = profile_for("postgresql")
     opened, args = profile.open_options(sa.make_url(f"postgresql+psycopg://u:p@h/db{query}"), 1.5, 60)
-    assert args == {"connect_timeout": 60, "options": options}
+    assert args == {"connect_timeout": 60, "options": options, **PG_TCP}
     assert "options" not in opened.query and opened.query.get("sslmode", "disable") == "disable"
 
 

@@ -39,6 +39,10 @@ class Source(Protocol):
         """Raises SourceError, with a clear message, when the source cannot be reached."""
         ...
 
+    def interrupt(self) -> None:
+        """Ends what runs now (the command is interrupted): running statements end at once as errors."""
+        ...
+
     def close(self) -> None:
         """Releases connections; the source is not used afterwards."""
         ...

@@ -7,6 +7,8 @@ The SQL source itself is dialect-neutral; every difference between databases liv
 from __future__ import annotations
 
 import math
+import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.engine import URL
+
+from monitor.config.types import format_duration
 
 # Attributes where drivers keep an error's code: SQLSTATE (psycopg, psycopg2, Snowflake), MySQL and
 # Snowflake error numbers, Trino error names. The first argument of a MySQL error is its number too.
@@ -30,22 +34,37 @@ def error_codes(error: BaseException) -> frozenset[str]:
     return frozenset(str(code) for code in codes if code is not None)
 
 
-class Deadline:
-    """Interrupts the statement running on a driver connection once `seconds` have passed.
+Stop = Callable[[Any], None]  # stops what runs on a driver connection; safe to call from another thread
 
-    For dialects without a server-side statement timeout (DuckDB, SQLite), whose driver connection
-    has an `interrupt()` that is safe to call from another thread: sqlite3's own, and for DuckDB
-    duckdb-sqlalchemy's ConnectionWrapper hands `interrupt` straight to the raw DuckDBPyConnection
-    (it is one of the calls it passes through untouched). The lock makes sure the interrupt only
-    lands while the guarded statement runs, never on the next one.
+
+def interrupt(driver_connection: Any) -> None:
+    """sqlite3's and DuckDB's `interrupt()` (duckdb-sqlalchemy's ConnectionWrapper hands it straight to the
+    DuckDBPyConnection): the statement ends with an error, the connection stays usable."""
+    driver_connection.interrupt()
+
+
+def abandon(driver_connection: Any) -> None:
+    """Shut a psycopg connection's socket down: a server that stopped answering (a frozen process, a
+    dead host behind a live route) can cancel nothing, so the statement waiting on it ends at once with a
+    connection error, and the connection is thrown away. The socket stays open until psycopg closes it."""
+    with socket.socket(fileno=os.dup(driver_connection.pgconn.socket)) as sock:
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class Deadline:
+    """Stops the statement running on a driver connection once `seconds` have passed, or at once on
+    `stop()` (Ctrl-C). Without a `stop` function it never fires.
+
+    The lock makes sure a stop only lands while the guarded statement runs, never on the next one.
     """
 
-    def __init__(self, driver_connection: Any, seconds: float) -> None:
-        self.fired = False
+    def __init__(self, driver_connection: Any, seconds: float, stop: Stop | None = None) -> None:
+        self.fired = self.stopped = False
         self._connection = driver_connection
+        self._stop_action = stop
         self._active = True
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._fire) if driver_connection is not None else None
+        self._timer = threading.Timer(seconds, self._fire) if stop is not None else None
 
     def __enter__(self) -> Deadline:
         if self._timer is not None:
@@ -61,11 +80,15 @@ class Deadline:
         if self._timer is not None:
             self._timer.cancel()
 
-    def _fire(self) -> None:
+    def stop(self) -> None:
+        """Stop the statement now, not as a timeout (the command is being interrupted)."""
+        self._fire(interrupted=True)
+
+    def _fire(self, interrupted: bool = False) -> None:
         with self._lock:
-            if self._active:
-                self.fired = True
-                self._connection.interrupt()
+            if self._active and self._stop_action is not None and not (self.fired or self.stopped):
+                self.stopped, self.fired = interrupted, not interrupted
+                self._stop_action(self._connection)
 
 
 OpenReadOnly = Callable[[URL], tuple[URL, dict[str, Any]]]
@@ -136,7 +159,10 @@ class DialectProfile:
     # libpq `options` for every connection instead (no statements per transaction), kept after the URL's
     # own `options`; formatted like timeout_sql
     session_options: str | None = None
-    interrupt_on_timeout: bool = False  # no server-side timeout: interrupt the driver connection instead
+    # How demon stops a statement itself: at its timeout where the server has none (DuckDB, SQLite), else
+    # WATCHDOG_GRACE later, when the server's own timeout did not end it (a frozen PostgreSQL backend).
+    client_stop: Stop | None = None
+    connect_args: tuple[tuple[str, Any], ...] = ()  # fixed driver settings (TCP keepalives, ...)
     timeout_codes: frozenset[str] = frozenset()  # driver error codes that mean "statement timeout"
     columns_sql: str | None = INFORMATION_SCHEMA_COLUMNS  # see there; None: SQLAlchemy reflection
     tables_sql: str | None = INFORMATION_SCHEMA_TABLES  # see there; None: SQLAlchemy reflection
@@ -152,12 +178,26 @@ class DialectProfile:
         timeout_sql = self.timeout_sql.format(**_time_limits(timeout)) if self.timeout_sql else None
         return [sql for sql in (self.read_only_sql, timeout_sql) if sql]
 
-    def deadline(self, driver_connection: Any, timeout: float) -> Deadline:
-        """A client-side deadline for dialects that need one; otherwise one that never fires."""
-        return Deadline(driver_connection if self.interrupt_on_timeout else None, timeout)
+    @property
+    def server_timeout(self) -> bool:
+        return bool(self.timeout_sql or self.session_options)
 
-    def is_timeout(self, error: BaseException, deadline: Deadline) -> bool:
-        return deadline.fired or bool(self.timeout_codes & error_codes(error))
+    def deadline(self, driver_connection: Any, timeout: float) -> Deadline:
+        """demon's own deadline of a statement (one that never fires where the dialect has no way to stop)."""
+        seconds = timeout + WATCHDOG_GRACE if self.server_timeout else timeout
+        return Deadline(driver_connection, seconds, self.client_stop)
+
+    def ended_early(self, error: BaseException, deadline: Deadline, timeout: float) -> str | None:
+        """Why a statement ended before it could finish (interrupted, timed out, server gone silent), or
+        None for an error of the statement itself."""
+        if deadline.stopped:
+            return "interrupted"
+        if deadline.fired and self.server_timeout:
+            waited = format_duration(timeout + WATCHDOG_GRACE)
+            return f"the server stopped answering: no reply within {waited}, the connection was dropped"
+        if deadline.fired or self.timeout_codes & error_codes(error):
+            return f"query timed out after {format_duration(timeout)}"
+        return None
 
     def is_local_file(self, url: URL) -> bool:
         database = url.database or ""
@@ -179,7 +219,7 @@ class DialectProfile:
     ) -> tuple[URL, dict[str, Any]]:
         """The URL and connect_args to open a resolved URL with: read-only, confined to its database (unless
         `read_files`), statements and connects timed."""
-        connect_args: dict[str, Any] = {}
+        connect_args: dict[str, Any] = dict(self.connect_args)
         if self.connect_timeout_arg:
             connect_args[self.connect_timeout_arg] = max(1, math.ceil(connect_timeout))
         if self.session_options:
@@ -205,20 +245,25 @@ def _with_options(url: URL, ours: str) -> tuple[URL, str]:
     return url.difference_update_query(["options"]), " ".join([*theirs, ours])
 
 
+WATCHDOG_GRACE = 10.0  # seconds past its own timeout a server has to end a statement, before demon does
+# libpq: probe an idle connection after 10 s, give up on a peer that stays silent for 3 probes, and drop a
+# connection whose sent data goes unacknowledged for 30 s (a host that vanished mid-statement).
+PG_TCP = (("keepalives", 1), ("keepalives_idle", 10), ("keepalives_interval", 5), ("keepalives_count", 3),
+          ("tcp_user_timeout", 30_000))
 GENERIC = DialectProfile()
 PROFILES: dict[str, DialectProfile] = {
     "duckdb": DialectProfile(
-        interrupt_on_timeout=True, file_database=True, remote_prefixes=("md:", "motherduck:"),
+        client_stop=interrupt, file_database=True, remote_prefixes=("md:", "motherduck:"),
         open_read_only=_duckdb_read_only, sandbox=_duckdb_sandbox,
     ),
     "sqlite": DialectProfile(
-        interrupt_on_timeout=True, columns_sql=None, tables_sql=None, file_database=True,
+        client_stop=interrupt, columns_sql=None, tables_sql=None, file_database=True,
         open_read_only=_sqlite_read_only,
     ),
     "postgresql": DialectProfile(
         session_options="-c default_transaction_read_only=on -c statement_timeout={ms}",
         timeout_codes=frozenset({"57014"}), columns_sql=PG_CATALOG_COLUMNS, tables_sql=PG_CATALOG_TABLES,
-        connect_timeout_arg="connect_timeout",
+        connect_timeout_arg="connect_timeout", client_stop=abandon, connect_args=PG_TCP,
     ),
     "redshift": DialectProfile(
         timeout_sql="SET statement_timeout TO {ms}", timeout_codes=frozenset({"57014"}),

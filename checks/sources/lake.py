@@ -95,6 +95,9 @@ class LakeSource:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
+    def interrupt(self) -> None:
+        """Nothing to end: every read is bounded by the store's own timeouts."""
+
     def locate(self, dataset: DatasetConfig) -> str:
         run = _Run(_Counted(self._store), dataset, self._pool)
         where = f"{self.describe()}{run.root}"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,9 +24,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from checks.humanize import closest, first_line, suggestion
 from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery, Validation
 from checks.sources.base import SourceError
-from checks.sources.dialects import DialectProfile, profile_for
+from checks.sources.dialects import Deadline, DialectProfile, profile_for
 from monitor.config.models import DatasetConfig, SqlSourceConfig
-from monitor.config.types import format_duration
 from monitor.extras import missing_module
 from monitor.redact import Redactor, mask_url
 
@@ -53,11 +53,12 @@ T = TypeVar("T")
 
 
 class _StatementFailed(Exception):
-    """A statement failed; the message is one line, ready for `Observed.error`."""
+    """A statement failed; the message is one line, ready for `Observed.error`. `final`: running its
+    parts one by one would fail (or wait) the same way, so they are not tried."""
 
-    def __init__(self, message: str, timed_out: bool = False) -> None:
+    def __init__(self, message: str, final: bool = False) -> None:
         super().__init__(message)
-        self.timed_out = timed_out
+        self.final = final
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class SqlSource:
         self.requests: Counter[str] = Counter()
         self._timeout = config.query_timeout
         self._lock = threading.Lock()
+        self._deadlines: set[Deadline] = set()  # of the statements running now
         try:
             url = sa.make_url(config.url)
         except (sa.exc.ArgumentError, ValueError):  # ValueError: a bad port, an unclosed [IPv6] host, ...
@@ -197,22 +199,50 @@ class SqlSource:
     def _in_transaction(self, conn: Connection, work: Callable[[], T]) -> T:
         with self._lock:
             self.requests["statement"] += 1
-        deadline = self._profile.deadline(conn.connection.driver_connection, self._timeout)
+        deadline: Deadline | None = None
         try:
+            deadline = self._profile.deadline(conn.connection.driver_connection, self._timeout)
             with conn.begin() as transaction:
                 for setup in self._profile.transaction_setup(self._timeout):
                     conn.exec_driver_sql(setup)
-                with deadline:
+                with self._running(deadline):
                     result = work()
                 # Nothing to commit, and a rollback also undoes any session-wide SET a metric made (say
                 # `set_config('default_transaction_read_only', 'off', false)`) before the next statement.
                 transaction.rollback()
                 return result
         except Exception as error:
-            if self._profile.is_timeout(getattr(error, "orig", None) or error, deadline):
-                message = f"query timed out after {format_duration(self._timeout)}"
-                raise _StatementFailed(message, timed_out=True) from error
-            raise _StatementFailed(first_line(error)) from error
+            raise self._failure(error, deadline) from error
+
+    def _failure(self, error: Exception, deadline: Deadline | None) -> _StatementFailed:
+        """A failed statement, one line: ended early (timed out, interrupted, server silent: its parts are
+        not tried again), the connection lost (reconnecting is for the next run), or the statement's own."""
+        driver_error = getattr(error, "orig", None) or error
+        early = deadline and self._profile.ended_early(driver_error, deadline, self._timeout)
+        if early:
+            return _StatementFailed(early, final=True)
+        if getattr(error, "connection_invalidated", False) or deadline is None:
+            reason = first_line(error).removeprefix("connection failed: ")
+            return _StatementFailed(f"lost the connection to source {self.name}: {reason}", final=True)
+        return _StatementFailed(first_line(error))
+
+    @contextmanager
+    def _running(self, deadline: Deadline) -> Iterator[None]:
+        """The statement runs under its deadline, which `interrupt()` can fire early."""
+        with self._lock:
+            self._deadlines.add(deadline)
+        try:
+            with deadline:
+                yield
+        finally:
+            with self._lock:
+                self._deadlines.discard(deadline)
+
+    def interrupt(self) -> None:
+        with self._lock:
+            running = list(self._deadlines)
+        for deadline in running:
+            deadline.stop()
 
     def _display(self, statement: sa.ClauseElement) -> str:
         """The statement with its values inline; with `:name` placeholders for values that have no SQL
@@ -338,7 +368,7 @@ class SqlSource:
         try:
             row = self._run(conn, statement)[0]
         except _StatementFailed as failure:
-            if failure.timed_out:
+            if failure.final:
                 error = shared_error(str(failure), probes)
                 return dict.fromkeys(probes, Observed(error=error, statement=text))
             scoped = [probe for probe in probes if not isinstance(aggregates[probe], sa.ScalarSelect)]
