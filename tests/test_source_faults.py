@@ -11,12 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.daemon_support import wait_for
+from tests.daemon_support import Daemon, dataset, source, wait_for
+from tests.daemon_support import write_config as daemon_config
 from tests.pgserver import PostgresServer, destroy, start_postgres
 from tests.warehouse import execute, write_config
 
@@ -113,3 +114,19 @@ def test_a_server_killed_mid_statement_is_one_line_and_no_traceback(
                            capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
     assert {r["message"].split(":")[0] for r in json.loads(again.stdout)["results"]} == {
         "cannot connect to source warehouse (postgresql+psycopg"}  # the next run: gone from the start
+
+
+def test_the_daemon_leaves_a_duckdb_file_free_for_its_loader_between_runs(
+    tmp_path: Path, spawn: Callable[..., Daemon]
+) -> None:
+    """DuckDB admits one writer and no reader beside it: a file held open by demon could not be loaded.
+    demon holds it only while a run reads it."""
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    execute(url, ["CREATE TABLE t (id int)", "INSERT INTO t VALUES (1)"])
+    config = daemon_config(tmp_path, source("warehouse", "duckdb:///warehouse.duckdb"),
+                           dataset("loaded", "- volume: {min: 1}", table="t", schedule="every 1h"))
+    daemon = spawn(config)
+    wait_for(lambda: daemon.answers("/readyz"), 120, what="the first run")
+    for value in range(2, 5):  # three loads in a row, as a pipeline would, between the daemon's runs
+        execute(url, [f"INSERT INTO t VALUES ({value})"])
+    assert daemon.alive()
