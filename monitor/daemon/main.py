@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from monitor.metrics.exposition import CONTENT_TYPE
 from monitor.redact import Redactor
 from monitor.signals import SignalInbox
 from monitor.state.lock import DaemonLock, LockHeld
-from monitor.state.store import StateStore, StateStoreError
+from monitor.state.store import PruneRefused, StateStore, StateStoreError
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -57,6 +57,7 @@ class Daemon:
     run_id: int
     notifier: Notifier
     pruned_at: datetime | None = None
+    started: float = field(default_factory=time.monotonic)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy while the scheduler runs and the state store answers; the body says which is not."""
@@ -121,10 +122,16 @@ class Daemon:
         self.store.close()
 
     def prune(self, now: datetime) -> None:
-        """Delete what is older than `state.retention`; a failure is logged and retried at the next round."""
+        """Delete what is older than `state.retention`; a failure is logged and retried at the next round,
+        a refusal (see StateStore.prune) an hour later."""
         retention = self.scheduler.config.state.retention
+        lasted = timedelta(seconds=time.monotonic() - self.started)
         try:
-            deleted = self.store.prune(now - timedelta(seconds=retention))
+            deleted = self.store.prune(now - timedelta(seconds=retention), self.run_id, lasted)
+        except PruneRefused as exc:
+            log.warning("pruning skipped: %s", exc)
+            self.pruned_at = now
+            return
         except StateStoreError as exc:
             log.error("pruning the state store failed: %s", self.redacting.redact(str(exc)))
             return
