@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from checks.result import Outcome, Result
 from monitor.state.store import StateStore
@@ -112,3 +114,99 @@ def test_a_run_with_the_clock_far_ahead_prunes_nothing_and_leaves_no_baseline_fr
     assert "pruning skipped" not in done.stderr
     # Pruning works again: the result older than the retention goes, the one from the future stays.
     assert [result.value for result in history(state_url, tmp_path)] == [100.0, 100.0, 100.0, 1000.0]
+
+
+# --- 11. a full disk ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def full_disk(state_url: str, tmp_path: Path) -> Iterator[FullDisk]:
+    disk = SqliteFullDisk(tmp_path) if state_url.startswith("sqlite") else PostgresFullDisk(state_url)
+    yield disk
+    disk.restore()
+
+
+class FullDisk:
+    """Makes the state store's writes fail as on a full disk, while reads go on."""
+
+    def preexec(self) -> None:
+        """Runs in the daemon's process before it starts."""
+
+    def fill(self, daemon: Daemon) -> None:
+        raise NotImplementedError
+
+    def free(self, daemon: Daemon) -> None:
+        raise NotImplementedError
+
+    def restore(self) -> None:
+        """Undo what is left of the fault after the test."""
+
+
+class SqliteFullDisk(FullDisk):
+    """RLIMIT_FSIZE: no file of the daemon may grow past the limit, set a little above the store's size at
+    start; SIGXFSZ ignored, so writes fail with EFBIG and SQLite reports an I/O error or a full disk."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def preexec(self) -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    def fill(self, daemon: Daemon) -> None:
+        store = [self.directory / name for name in ("state.db", "state.db-wal")]
+        limit = max(path.stat().st_size for path in store if path.exists()) + 32 * 1024
+        resource.prlimit(daemon.process.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    def free(self, daemon: Daemon) -> None:
+        resource.prlimit(daemon.process.pid, resource.RLIMIT_FSIZE,
+                         (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+class PostgresFullDisk(FullDisk):
+    """The server's own error for a full disk (SQLSTATE 53100, disk_full) on every write of results."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+
+    def fill(self, daemon: Daemon) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(
+                "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                "'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$"
+            ))
+            conn.execute(sa.text("CREATE TRIGGER disk_full BEFORE INSERT ON results "
+                                 "FOR EACH STATEMENT EXECUTE FUNCTION disk_full()"))
+
+    def free(self, daemon: Daemon) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER disk_full ON results"))
+
+    def restore(self) -> None:
+        self.engine.dispose()
+
+
+def test_healthz_turns_503_while_results_cannot_be_written_and_200_once_they_can(
+    state_url: str, tmp_path: Path, spawn: Spawn, full_disk: FullDisk
+) -> None:
+    config = write_config(tmp_path, source("warehouse", warehouse(tmp_path)),
+                          dataset("orders", "- volume: {min: 1}"), state_url=state_url)
+    with StateStore.open(state_url, tmp_path):
+        pass  # created and migrated, so the limit can sit just above its size
+    daemon = spawn(config, preexec=full_disk.preexec)
+    wait_for(lambda: len(history(state_url, tmp_path)) >= 2, what="results stored")
+
+    full_disk.fill(daemon)
+    body = wait_for(lambda: (found := daemon.get("/healthz")).status == 503 and found.json(), timeout=120,
+                    what="/healthz 503 while results cannot be written")
+    assert body["status"] == "unhealthy" and body["scheduler"] == "running"
+    assert "could not record results" in body["state_store"]
+    assert "disk" in body["state_store"].lower()  # "disk I/O error", "database or disk is full", "disk_full"
+    assert "s3cret-pw" not in body["state_store"]
+    assert saying(daemon, "not stored")
+
+    stored_before = len(history(state_url, tmp_path))
+    full_disk.free(daemon)
+    wait_for(lambda: daemon.get("/healthz").status == 200, timeout=120, what="/healthz 200 again")
+    assert daemon.get("/healthz").json()["state_store"] == "ok"
+    wait_for(lambda: len(history(state_url, tmp_path)) > stored_before, what="results stored again")
+    assert daemon.alive() and "Traceback" not in daemon.text()

@@ -60,17 +60,24 @@ class Daemon:
     started: float = field(default_factory=time.monotonic)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy while the scheduler runs and the state store answers; the body says which is not."""
-        body: dict[str, Any] = {"scheduler": "running" if self.scheduler.running else "stopped"}
-        try:
-            self.store.ping()
-            body["state_store"] = "ok"
-        except StateStoreError as exc:
-            body["state_store"] = self.redacting.redact(str(exc))
+        """Healthy while the scheduler runs and the state store answers and takes results; the body says
+        which is not."""
+        body: dict[str, Any] = {"scheduler": "running" if self.scheduler.running else "stopped",
+                                "state_store": self._store_health()}
         healthy = self.scheduler.running and body["state_store"] == "ok"
         # Shown, not judged: a source being down is the data's problem, not the daemon's health.
         sources = {name: status.to_dict() for name, status in self.status.sources().items()}
         return healthy, {"status": "ok" if healthy else "unhealthy", **body, "sources": sources}
+
+    def _store_health(self) -> str:
+        """"ok", or why not: it does not answer a read, or the latest results could not be written (a full
+        disk, say), until some are again."""
+        try:
+            self.store.ping()
+        except StateStoreError as exc:
+            return self.redacting.redact(str(exc))
+        failure = self.store.record_failure
+        return "ok" if failure is None else self.redacting.redact(failure)
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready once every dataset has finished its first run."""

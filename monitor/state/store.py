@@ -56,6 +56,7 @@ class StateStore:
         self._url = url
         self._write_lock = threading.Lock()
         self._newest: dict[int, datetime | None] = {}  # run id -> its _newest_before
+        self._record_failure: str | None = None
 
     @classmethod
     def open(cls, url: str, base_dir: Path) -> StateStore:
@@ -88,7 +89,25 @@ class StateStore:
         results: Sequence[Result],
         snapshots: Mapping[str, Mapping[str, str]] = _NO_SNAPSHOTS,
     ) -> None:
-        """Store results and changed schema snapshots in one transaction: all of them or, on failure, none."""
+        """Store results and changed schema snapshots in one transaction: all of them or, on failure, none.
+
+        Whether it worked is kept for `record_failure` (the daemon's /healthz).
+        """
+        try:
+            self._record(run_id, results, snapshots)
+        except StateStoreError as exc:
+            self._record_failure = str(exc)
+            raise
+        self._record_failure = None
+
+    @property
+    def record_failure(self) -> str | None:
+        """Why the latest `record` failed; None once one succeeds (and before any)."""
+        return self._record_failure
+
+    def _record(
+        self, run_id: int, results: Sequence[Result], snapshots: Mapping[str, Mapping[str, str]]
+    ) -> None:
         with self._writing("record results") as conn:
             if results:
                 texts = (text for result in results for text in result.statements)
