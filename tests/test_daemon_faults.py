@@ -8,12 +8,14 @@ reads. Waits are on conditions with generous deadlines, never on sleeps.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,8 +42,105 @@ def warehouse(directory: Path, rows: int = 100) -> str:
     return url
 
 
+def runs(daemon: Daemon, check: str = "orders.volume") -> int:
+    """How many runs of `check` the daemon has logged."""
+    return sum(1 for line in daemon.checks_logged() if line["check"] == check)
+
+
+def more_runs(daemon: Daemon, count: int, what: str, check: str = "orders.volume") -> None:
+    """Wait for `count` more runs of `check` than now, /healthz answering 200 all along."""
+    target = runs(daemon, check) + count
+
+    def ran() -> bool:
+        assert daemon.get("/healthz").status == 200, daemon.get("/healthz").body
+        return runs(daemon, check) >= target
+
+    wait_for(ran, timeout=60, interval=0.2, what=f"{count} runs {what}")
+
+
 def saying(daemon: Daemon, text: str) -> list[Line]:
     return [line for line in daemon.logs() if text in str(line.get("message", ""))]
+
+
+# --- 9. the wall clock steps --------------------------------------------------------------------------
+
+
+def test_scheduling_keeps_going_while_the_wall_clock_steps_back_and_forth(
+    tmp_path: Path, spawn: Spawn
+) -> None:
+    clock = FakeClock(tmp_path / "clock")
+    config = write_config(tmp_path, source("warehouse", warehouse(tmp_path)),
+                          dataset("orders", "- volume: {min: 1}", schedule="every 2s"))
+    daemon = spawn(config, env=clock.env())
+    more_runs(daemon, 2, "at the true time")
+
+    steps = [(-600, "back by 600s"), (0, "forward by 600s"), (-3600, "back by 3600s"),
+             (0, "forward by 3600s"), (DAY, "forward by 86400s"), (0, "back by 86400s")]
+    for offset, words in steps:
+        clock.step(offset)
+        more_runs(daemon, 3, f"after the wall clock stepped {words}")
+        wait_for(lambda words=words: saying(daemon, f"the wall clock stepped {words}"), timeout=60,
+                 what=f"the daemon to say the wall clock stepped {words}")
+    # A step is not a backlog: no planned run was missed for it, and lag is measured on the monotonic clock.
+    assert daemon.metric("demon_scheduler_missed_runs_total", 'reason="late"') == 0
+    lags = [line["lag"] for line in daemon.logs() if "lag" in line]
+    assert lags and max(lags) < 5
+    assert "Traceback" not in daemon.text()
+
+
+def test_healthz_turns_503_while_the_scheduler_cannot_act_and_200_when_it_does_again(
+    tmp_path: Path, spawn: Spawn
+) -> None:
+    """The daemon's output is a pipe: once nobody reads it, every thread that logs blocks, the scheduler's
+    too (as under a stuck journald). /healthz, which logs nothing, must say so."""
+    config = write_config(tmp_path, source("warehouse", warehouse(tmp_path)),
+                          dataset("orders", "- volume: {min: 1}") + dataset("items", "- volume: {min: 1}"))
+    relay = Relay()
+    daemon = spawn(config, stdout=relay.write_end, wait_healthy=False)
+    relay.start(daemon.log_path)
+    wait_for(lambda: daemon.answers("/healthz"), what="demon run serving /healthz")
+    more_runs(daemon, 2, "before the output blocks")
+
+    relay.flowing.clear()
+    body = wait_for(lambda: (found := daemon.get("/healthz")).status == 503 and found.json(), timeout=120,
+                    what="/healthz 503 while the scheduler is stuck")
+    assert body["status"] == "unhealthy" and body["state_store"] == "ok"
+    assert body["scheduler"].startswith("stalled: the run of dataset ")
+    assert "has not been started" in body["scheduler"]
+
+    relay.flowing.set()
+    wait_for(lambda: daemon.get("/healthz").status == 200, timeout=120, what="/healthz 200 again")
+    assert daemon.get("/healthz").json()["scheduler"] == "running"
+    more_runs(daemon, 2, "after the output flows again")
+    relay.stop(daemon)
+
+
+class Relay:
+    """A 4 KiB pipe for a daemon's output, copied to its log file while `flowing` is set."""
+
+    def __init__(self) -> None:
+        self.read_end, self.write_end = os.pipe()
+        fcntl.fcntl(self.write_end, fcntl.F_SETPIPE_SZ, 4096)  # full after a few lines, not 64 KiB
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self._thread: threading.Thread | None = None
+
+    def start(self, log_path: Path) -> None:
+        os.close(self.write_end)  # the daemon holds it now: end of file when the daemon exits
+        self._thread = threading.Thread(target=self._copy, args=(log_path,), daemon=True)
+        self._thread.start()
+
+    def _copy(self, log_path: Path) -> None:
+        with log_path.open("ab") as log:
+            while self.flowing.wait() and (chunk := os.read(self.read_end, 65536)):
+                log.write(chunk)
+                log.flush()
+
+    def stop(self, daemon: Daemon) -> None:
+        daemon.kill()
+        assert self._thread is not None
+        self._thread.join(timeout=60)
+        os.close(self.read_end)
 
 
 # --- 10. a clock far ahead ------------------------------------------------------------------------------
@@ -210,3 +309,34 @@ def test_healthz_turns_503_while_results_cannot_be_written_and_200_once_they_can
     assert daemon.get("/healthz").json()["state_store"] == "ok"
     wait_for(lambda: len(history(state_url, tmp_path)) > stored_before, what="results stored again")
     assert daemon.alive() and "Traceback" not in daemon.text()
+
+
+# --- 12. more datasets than workers ---------------------------------------------------------------------
+
+OVERLOAD = 300  # tiny datasets on `every 1s`, one worker: several times more work than it can do
+
+
+def run_order(directory: Path) -> list[str]:
+    """The datasets in the order their runs were stored (one worker: the order they ran)."""
+    with StateStore.open("sqlite:///state.db", directory) as store, store.reading("read the order") as conn:
+        return [row[0] for row in conn.execute(sa.text("SELECT dataset FROM results ORDER BY id"))]
+
+
+def test_an_overloaded_source_runs_the_longest_waiting_datasets_first(
+    tmp_path: Path, spawn: Spawn
+) -> None:
+    names = [f"d{i:03d}" for i in range(OVERLOAD)]
+    config = write_config(tmp_path, source("warehouse", warehouse(tmp_path), concurrency=1),
+                          "".join(dataset(name, "- volume: {min: 1}") for name in names))
+    daemon = spawn(config)
+    order = wait_for(lambda: len(found := run_order(tmp_path)) >= 3 * OVERLOAD and found, timeout=240,
+                     interval=1, what="three rounds of runs")
+    late = wait_for(lambda: daemon.metric("demon_scheduler_missed_runs_total", 'reason="late"'), timeout=60,
+                    what="runs missed for want of a worker")
+    assert late >= OVERLOAD  # overloaded indeed: every dataset missed runs while it waited for the worker
+
+    # Every dataset runs once before any runs twice, and then again in the same turn: none starves.
+    rounds = [order[start:start + OVERLOAD] for start in range(0, 3 * OVERLOAD, OVERLOAD)]
+    assert all(sorted(turn) == names for turn in rounds)
+    assert rounds[1] == rounds[2] == rounds[0]
+    assert daemon.get("/readyz").status == 200

@@ -59,6 +59,5 @@ def setup(fmt: str, redact: Redactor, level: int = logging.INFO) -> RedactingFil
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # demon logs runs and missed runs itself
     logging.getLogger("alembic").setLevel(logging.WARNING)  # "context impl", "will assume": every start
     return redacting

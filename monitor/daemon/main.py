@@ -60,11 +60,10 @@ class Daemon:
     started: float = field(default_factory=time.monotonic)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy while the scheduler runs and the state store answers and takes results; the body says
-        which is not."""
-        body: dict[str, Any] = {"scheduler": "running" if self.scheduler.running else "stopped",
-                                "state_store": self._store_health()}
-        healthy = self.scheduler.running and body["state_store"] == "ok"
+        """Healthy while the scheduler starts runs when they are due and the state store answers and takes
+        results; the body says which is not."""
+        body: dict[str, Any] = {"scheduler": self.scheduler.health(), "state_store": self._store_health()}
+        healthy = body["scheduler"] == "running" and body["state_store"] == "ok"
         # Shown, not judged: a source being down is the data's problem, not the daemon's health.
         sources = {name: status.to_dict() for name, status in self.status.sources().items()}
         return healthy, {"status": "ok" if healthy else "unhealthy", **body, "sources": sources}
