@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import resource
 import signal
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from checks.result import Outcome, Result
+from monitor.daemon.logs import REPEAT_BURST, RepeatLimit
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.fakeclock import FakeClock
@@ -322,7 +326,7 @@ def run_order(directory: Path) -> list[str]:
         return [row[0] for row in conn.execute(sa.text("SELECT dataset FROM results ORDER BY id"))]
 
 
-def test_an_overloaded_source_runs_the_longest_waiting_datasets_first(
+def test_an_overloaded_source_runs_the_longest_waiting_datasets_first_and_logs_in_moderation(
     tmp_path: Path, spawn: Spawn
 ) -> None:
     names = [f"d{i:03d}" for i in range(OVERLOAD)]
@@ -340,3 +344,78 @@ def test_an_overloaded_source_runs_the_longest_waiting_datasets_first(
     assert all(sorted(turn) == names for turn in rounds)
     assert rounds[1] == rounds[2] == rounds[0]
     assert daemon.get("/readyz").status == 200
+
+    # One line per missed run would be hundreds a second: a few lines of each kind a minute, then one line
+    # that says how many more there were. The metric still counts every missed run; info lines all stay.
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait() == 0
+    lines = daemon.logs()
+    missed_lines = [line for line in lines if "missed" in line]
+    summaries = [line for line in lines if "suppressed" in line and "missed" in line["message"]]
+    assert len(missed_lines) <= 4 * REPEAT_BURST and summaries  # two kinds of line, two windows at most
+    assert all(line["level"] == "warning" and "similar lines suppressed in the last" in line["message"]
+               for line in summaries)
+    assert len(missed_lines) + sum(line["suppressed"] for line in summaries) >= late
+    assert Counter(line["level"] for line in lines)["warning"] <= 6 * REPEAT_BURST
+    assert len(daemon.checks_logged()) == len(run_order(tmp_path))
+
+
+
+@dataclass
+class Limited:
+    """Two loggers writing through a RepeatLimit into `written`, on a monotonic clock the test moves."""
+
+    repeats: RepeatLimit
+    written: list[logging.LogRecord]
+    now: list[float]
+
+    def messages(self, *words: str) -> list[str]:
+        found = (record.getMessage() for record in self.written)
+        return [message for message in found if all(word in message for word in words)]
+
+
+@pytest.fixture
+def limited(monkeypatch: pytest.MonkeyPatch) -> Iterator[Limited]:
+    now = [1000.0]
+    monkeypatch.setattr("monitor.daemon.logs.time.monotonic", lambda: now[0])
+    written: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    monkeypatch.setattr(handler, "emit", written.append)
+    repeats = RepeatLimit(handler.handle)
+    handler.addFilter(repeats)
+    loggers = [logging.getLogger(name) for name in ("test.repeats", "alerting.console")]
+    for logger in loggers:
+        logger.addHandler(handler)
+        monkeypatch.setattr(logger, "level", logging.INFO)
+    yield Limited(repeats, written, now)
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+def test_repeated_lines_are_summed_up_when_their_minute_ends(limited: Limited) -> None:
+    log, console = logging.getLogger("test.repeats"), logging.getLogger("alerting.console")
+    for i in range(25):
+        log.warning("dataset %s: missed", f"d{i}")
+        log.info("check %s: pass", f"d{i}")
+        console.warning("%s", f"incident {i} opened")
+    log.error("the store is full")
+    assert len(limited.messages("missed")) == REPEAT_BURST  # the other 15 are counted
+    assert len(limited.messages("pass")) == 25 and limited.messages("the store is full")
+    assert len(limited.messages("opened")) == 25  # notifications are never summed up
+
+    limited.now[0] += 59
+    limited.repeats.flush()
+    assert not limited.messages("suppressed")  # the minute goes on
+    limited.now[0] += 1
+    log.warning("dataset %s: missed", "d99")  # a new minute: the previous one's summary comes first
+    summary, line = limited.written[-2:]
+    said = "15 similar lines suppressed in the last 60s; the latest: dataset d24: missed"
+    assert summary.getMessage() == said
+    assert (summary.name, summary.levelno) == ("test.repeats", logging.WARNING)
+    assert vars(summary)["suppressed"] == 15
+    assert line.getMessage() == "dataset d99: missed"
+
+    for i in range(REPEAT_BURST + 3):  # with d99's, 14 in this minute
+        log.warning("dataset %s: missed", f"e{i}")
+    limited.repeats.flush(everything=True)  # at the end, however young the minute
+    assert limited.messages("4 similar lines suppressed in the last 0s; the latest: dataset e12: missed")

@@ -21,7 +21,7 @@ from monitor.config.models import Config
 from monitor.config.types import format_duration
 from monitor.daemon import logs
 from monitor.daemon.http import Endpoint, endpoint_tls, exposition_app, probe_app
-from monitor.daemon.logs import RedactingFilter
+from monitor.daemon.logs import RedactingFilter, RepeatLimit
 from monitor.daemon.metrics import SchedulerMetrics, exposition
 from monitor.daemon.service import Scheduler
 from monitor.daemon.status import Status
@@ -54,6 +54,7 @@ class Daemon:
     status: Status
     metrics: SchedulerMetrics
     redacting: RedactingFilter
+    repeats: RepeatLimit
     run_id: int
     notifier: Notifier
     pruned_at: datetime | None = None
@@ -109,7 +110,9 @@ class Daemon:
         )
 
     def housekeeping(self) -> bool:
-        """Verify the lock and prune old results when due; False when another daemon took the store."""
+        """Verify the lock, prune old results when due and sum up repeated log lines; False when another
+        daemon took the store."""
+        self.repeats.flush()
         try:
             self.lock.verify()
         except LockHeld as exc:
@@ -161,7 +164,7 @@ class Daemon:
 def run_daemon(config: Config, config_path: Path, log_format: str, grace: float) -> int:
     """`demon run`: the exit code (0 after a stop signal, 2 for TLS files that do not load, 3 when it cannot
     start otherwise or loses its lock)."""
-    redacting = logs.setup(log_format, Redactor(config.secrets))
+    redacting, repeats = logs.setup(log_format, Redactor(config.secrets))
     routes: dict[str, WSGIApplication] = {}
     try:
         context = endpoint_tls(config.metrics, config.base_dir)
@@ -174,7 +177,7 @@ def run_daemon(config: Config, config_path: Path, log_format: str, grace: float)
         log.error("cannot start: cannot listen on %s: %s", config.metrics.listen, exc.strerror or exc)
         return EXIT_ERROR
     try:
-        daemon = open_daemon(config, config_path, redacting)
+        daemon = open_daemon(config, config_path, redacting, repeats)
     except StateStoreError as exc:
         log.error("cannot start: %s", redacting.redact(str(exc)))
         endpoint.close()
@@ -219,6 +222,7 @@ def shutdown(daemon: Daemon, grace: float, code: int) -> int:
     except StateStoreError as exc:
         log.error("could not record the end of the run: %s", daemon.redacting.redact(str(exc)))
     daemon.close()
+    daemon.repeats.flush(everything=True)
     if still:
         log.warning("stopped after %.1fs with %d datasets still running (their results are not stored): %s",
                     time.monotonic() - started, len(still), ", ".join(still))
@@ -228,7 +232,9 @@ def shutdown(daemon: Daemon, grace: float, code: int) -> int:
     return code
 
 
-def open_daemon(config: Config, config_path: Path, redacting: RedactingFilter) -> Daemon:
+def open_daemon(
+    config: Config, config_path: Path, redacting: RedactingFilter, repeats: RepeatLimit
+) -> Daemon:
     """Open and lock the state store and start a run in it, or raise StateStoreError saying why not."""
     store = StateStore.open(config.state.url, config.base_dir)
     try:
@@ -246,6 +252,7 @@ def open_daemon(config: Config, config_path: Path, redacting: RedactingFilter) -
         lock.release()
         store.close()
         raise
-    daemon = Daemon(config_path, store, lock, scheduler, status, metrics, redacting, run_id, notifier)
+    daemon = Daemon(config_path, store, lock, scheduler, status, metrics, redacting, repeats, run_id,
+                    notifier)
     daemon.prune(datetime.now(UTC))
     return daemon
