@@ -38,7 +38,7 @@ log = logging.getLogger("monitor.daemon")
 
 EXIT_OK, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 3, 130  # 3: cannot start, or lost the state store
 HOUSEKEEPING_SECONDS = 30.0  # how often the lock is verified and pruning considered
-PRUNE_EVERY = timedelta(hours=1)
+PRUNE_EVERY = 3600.0  # seconds, on the monotonic clock: a wall clock that steps must not stop pruning
 NOTIFY_GRACE = 5.0  # seconds a send in progress may take at a stop; an unfinished one is sent again later
 _SIGNALS = {signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGHUP: "reload"}
 
@@ -57,7 +57,7 @@ class Daemon:
     repeats: RepeatLimit
     run_id: int
     notifier: Notifier
-    pruned_at: datetime | None = None
+    pruned_at: float | None = None  # monotonic
     started: float = field(default_factory=time.monotonic)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -121,9 +121,8 @@ class Daemon:
         except StateStoreError as exc:
             log.error("state store unreachable: %s", self.redacting.redact(str(exc)))
             return True
-        now = datetime.now(UTC)
-        if self.pruned_at is None or now - self.pruned_at >= PRUNE_EVERY:
-            self.prune(now)
+        if self.pruned_at is None or time.monotonic() - self.pruned_at >= PRUNE_EVERY:
+            self.prune(datetime.now(UTC))
         return True
 
     def close(self) -> None:
@@ -139,13 +138,13 @@ class Daemon:
             deleted = self.store.prune(now - timedelta(seconds=retention), self.run_id, lasted)
         except PruneRefused as exc:
             log.warning("pruning skipped: %s", exc)
-            self.pruned_at = now
+            self.pruned_at = time.monotonic()
             return
         except StateStoreError as exc:
             log.error("pruning the state store failed: %s", self.redacting.redact(str(exc)))
             return
         self.notifier.housekeeping(now - timedelta(seconds=retention))
-        self.pruned_at = now
+        self.pruned_at = time.monotonic()
         if deleted:
             log.info("pruned %d results older than the %s retention", deleted, format_duration(retention))
 
