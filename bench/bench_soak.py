@@ -279,13 +279,16 @@ def on_grid(runs: list[LagLine], period: float) -> list[LagLine]:
 
 
 def problems(logs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Missed-run warnings by reason, other warnings, errors and non-JSON lines, with a few examples."""
+    """Missed-run warnings by reason, lines the daemon summed up, other warnings, errors and non-JSON lines,
+    with a few examples. The metric, not the log, counts every missed run: the log sums up repeats."""
     missed = Counter(line["missed"] for line in logs if "missed" in line)
+    suppressed = sum(int(line["suppressed"]) for line in logs if "suppressed" in line)
     bad = [line for line in logs if line.get("level") in ("error", "critical", "raw")]
-    warnings = [line for line in logs if line.get("level") == "warning" and "missed" not in line]
+    warnings = [line for line in logs if line.get("level") == "warning" and "missed" not in line
+                and "suppressed" not in line]
     examples = list(dict.fromkeys(str(line["message"])[:200] for line in bad + warnings))[:5]
-    return {"missed_logged": dict(missed), "errors": len(bad), "other_warnings": len(warnings),
-            "examples": examples}
+    return {"missed_logged": dict(missed), "lines_suppressed": suppressed, "errors": len(bad),
+            "other_warnings": len(warnings), "examples": examples}
 
 
 def run_durations(logs: list[dict[str, Any]], started: float) -> list[tuple[float, float]]:
@@ -368,7 +371,8 @@ def report(figures: dict[str, Any], rows: list[dict[str, Any]]) -> None:
           f"{f['runs_planned']} planned ({fmt(f['runs_done_percent'], '.1f')}%)")
     print(f"missed runs: {fmt(f['missed_metric'], '.0f')} by {MISSED}, {f['missed_logged']} in warning lines")
     print(f"check outcomes: {f['outcomes']}")
-    print(f"log: {f['errors']} error/critical/non-JSON lines, {f['other_warnings']} other warnings")
+    print(f"log: {f['errors']} error/critical/non-JSON lines, {f['other_warnings']} other warnings, "
+          f"{f['lines_suppressed']} repeated lines summed up")
     for example in f["examples"]:
         print(f"    {example}")
     print(f"CPU (% of one core): warm-up minute {fmt(f['cpu_warmup'], '.1f')}, last minute "

@@ -160,7 +160,7 @@ def run_checks(
     from monitor.progress import progress_for
     from monitor.redact import Redactor
     from monitor.runner import Runner, utcnow
-    from monitor.state.store import StateStore, StateStoreError
+    from monitor.state.store import PruneRefused, StateStore, StateStoreError
 
     redact = Redactor(config.secrets)
     clock = clock or utcnow
@@ -175,7 +175,10 @@ def run_checks(
         with progress_for(checks, enabled=fmt == "table") as advance:
             results = runner.run(checks, run_id, on_job_done=advance)
         store.finish_run(run_id, summarize(results))
-        store.prune(clock() - timedelta(seconds=config.state.retention))
+        try:
+            store.prune(clock() - timedelta(seconds=config.state.retention), run_id)
+        except PruneRefused as exc:
+            click.echo(f"demon: warning: pruning skipped: {exc}", err=True)
         if notify:
             notified = notify_results(config, store, runner, results, console)
             problems = notified.undelivered

@@ -204,7 +204,7 @@ class Runner:
     def _evaluate(self, job: DatasetJob, now: datetime) -> _Judged:
         # The history first: the last successes are reported even when the source cannot be reached.
         try:
-            successes, snapshots = self._history([spec.id for spec in job.checks])
+            successes, snapshots = self._history([spec.id for spec in job.checks], now)
         except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
             message = self.redact(f"cannot read the checks' history: {exc}")
             return _Judged({spec.id: Evaluation(Outcome.ERROR, message) for spec in job.checks})
@@ -240,10 +240,12 @@ class Runner:
             evaluations[spec.id] = _judge(spec, wanted[spec.id], observed, context)
         return judged
 
-    def _history(self, check_ids: list[str]) -> tuple[dict[str, Success], dict[str, dict[str, str]]]:
+    def _history(
+        self, check_ids: list[str], now: datetime
+    ) -> tuple[dict[str, Success], dict[str, dict[str, str]]]:
         if self.store is None:
             return {}, {}
-        return self.store.last_successes(check_ids), self.store.last_snapshots(check_ids)
+        return self.store.last_successes(check_ids, now), self.store.last_snapshots(check_ids)
 
     def interrupt(self) -> None:
         """End every statement running now (Ctrl-C)."""

@@ -156,16 +156,20 @@ def wait_for(
 def start_daemon(
     config: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None,
     wait_healthy: bool = True, on_start: Callable[[Daemon], None] | None = None,
+    preexec: Callable[[], None] | None = None, stdout: int | None = None,
 ) -> Daemon:
     """Start `demon run -c config --log-format json` listening on `port` (the config's metrics.listen must
-    say `127.0.0.1:${DEMON_TEST_PORT}`, set here) and wait until /healthz answers 200."""
+    say `127.0.0.1:${DEMON_TEST_PORT}`, set here) and wait until /healthz answers 200. `preexec` runs in the
+    child before demon starts (resource limits, signal dispositions). `stdout`, a file descriptor such as a
+    pipe's write end, takes the output instead of the log file; the caller then copies it to `log_path`."""
     port = port or free_port()
     log_path = config.parent / f"daemon-{port}-{time.monotonic_ns()}.log"
     handle = log_path.open("wb")
     environ = {**os.environ, **(env or {}), "DEMON_TEST_PORT": str(port), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "monitor", "run", "-c", str(config), "--log-format", "json", *args],
-        stdout=handle, stderr=subprocess.STDOUT, env=environ, cwd=config.parent,
+        stdout=handle if stdout is None else stdout, stderr=subprocess.STDOUT, env=environ, cwd=config.parent,
+        preexec_fn=preexec,
     )
     daemon = Daemon(process, port, log_path, handle)
     if on_start is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -21,7 +22,7 @@ from checks.result import Outcome, Result
 from monitor.state import tables
 from monitor.state.lock import LockHeld
 from monitor.state.migrate import HEAD_REVISION, MIGRATIONS
-from monitor.state.store import StateStore, StateStoreError
+from monitor.state.store import PruneRefused, StateStore, StateStoreError, Success
 from tests.pgserver import PostgresServer, free_port
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -146,7 +147,7 @@ def test_prune_drops_statements_only_old_results_used(store: StateStore, state_u
     backdate(state_url, tables.statements, "last_used_at")
     store.record(run, [make_result(at=T0, statements=("SELECT 'shared'", "SELECT 'new'"))])
 
-    assert store.prune(T0 - timedelta(days=90)) == 1
+    assert store.prune(T0 - timedelta(days=90), store.start_run("check")) == 1
     remaining = {row[0] for row in _rows(state_url, "SELECT text FROM statements")}
     assert remaining == {"SELECT 'shared'", "SELECT 'new'"}  # 'shared' was used again, so it was refreshed
     assert [result.statements for result in store.history("orders.volume")] == [
@@ -307,9 +308,21 @@ def test_last_successes_take_the_latest_pass_or_warn(store: StateStore) -> None:
                        make_result("users.freshness", outcome=Outcome.PASS, value=5.0)])
     store.record(run, [make_result(outcome=Outcome.PASS, value=1.0, at=T0)])
     wanted = ["orders.volume", "orders.freshness", "users.volume", "missing.check"]
-    assert {check: found.value for check, found in store.last_successes(wanted).items()} == {
+    found = store.last_successes(wanted, T0 + timedelta(days=1))
+    assert {check: success.value for check, success in found.items()} == {
         "orders.volume": None, "orders.freshness": 60.0}
-    assert store.last_successes([]) == {}
+    assert store.last_successes([], T0) == {}
+
+
+def test_last_successes_ignore_results_from_the_future(store: StateStore) -> None:
+    """A run with the clock 120 days ahead stored a result "from the future": it is no baseline now."""
+    run = store.start_run("check")
+    store.record(run, [make_result(value=100.0, at=T0 - timedelta(days=1)),
+                       make_result(value=1000.0, at=T0 + timedelta(days=120))])
+    assert store.last_successes(["orders.volume"], T0) == {
+        "orders.volume": Success(T0 - timedelta(days=1), 100.0)}
+    later = T0 + timedelta(days=121)
+    assert store.last_successes(["orders.volume"], later)["orders.volume"].value == 1000.0
 
 
 def test_a_snapshot_is_stored_only_when_it_changes(store: StateStore, state_url: str) -> None:
@@ -337,28 +350,53 @@ def test_prune_deletes_old_results_and_what_only_they_used(store: StateStore, st
     store.record(new_run, [new])
     backdate(state_url, tables.runs, "started_at", tables.runs.c.id == old_run)
     backdate(state_url, tables.schema_snapshots, "taken_at")
+    pruning = store.start_run("check")
 
-    assert store.prune(T0 - timedelta(days=90)) == 2
+    assert store.prune(T0 - timedelta(days=90), pruning) == 2
     assert store.history("orders.volume") == [new]
     assert store.history("users.volume") == []
     # the latest snapshot of each check survives, however old: it is the baseline for drift
     assert store.last_snapshots(["orders.schema", "users.schema"]) == {
         "orders.schema": {"id": "string"}, "users.schema": {"id": "integer"}}
     assert scalar(state_url, "SELECT count(*) FROM schema_snapshots") == 2
-    assert scalar(state_url, "SELECT count(*) FROM runs") == 2  # the old run still holds snapshots
-    assert store.prune(T0 - timedelta(days=90)) == 0
+    assert scalar(state_url, "SELECT count(*) FROM runs") == 3  # the old run still holds snapshots
+    assert store.prune(T0 - timedelta(days=90), pruning) == 0
     with pytest.raises(StateStoreError, match="naive"):
-        store.prune(datetime(2026, 1, 1))
+        store.prune(datetime(2026, 1, 1), pruning)
 
 
 def test_prune_drops_runs_left_empty(store: StateStore, state_url: str) -> None:
     old_run = store.start_run("old")
     store.record(old_run, [make_result(at=T0 - timedelta(days=100))])
     backdate(state_url, tables.runs, "started_at", tables.runs.c.id == old_run)
-    keep = store.start_run("recent but empty")
-    assert store.prune(T0 - timedelta(days=90)) == 1
-    assert scalar(state_url, "SELECT count(*) FROM runs") == 1
-    assert scalar(state_url, "SELECT id FROM runs") == keep
+    recent = store.start_run("recent")
+    store.record(recent, [make_result(at=T0)])
+    empty = store.start_run("recent but empty")
+    assert store.prune(T0 - timedelta(days=90), empty) == 1
+    assert {row[0] for row in _rows(state_url, "SELECT id FROM runs")} == {recent, empty}
+
+
+def test_prune_refuses_a_cutoff_later_than_all_that_came_before_the_run(
+    store: StateStore, state_url: str
+) -> None:
+    """A run with the clock 120 days ahead: its cutoff, 30 days ahead, would delete the whole history."""
+    earlier = store.start_run("check")
+    store.record(earlier, [make_result(at=T0 - timedelta(days=100)), make_result(at=T0 - timedelta(days=1))])
+    ahead = store.start_run("check")
+    store.record(ahead, [make_result(at=T0 + timedelta(days=120))])
+    newest = (T0 - timedelta(days=1)).isoformat()
+    with pytest.raises(PruneRefused) as refused:
+        store.prune(T0 + timedelta(days=30), ahead)
+    assert str(refused.value) == (
+        f"the cutoff {(T0 + timedelta(days=30)).isoformat()} is later than the newest result stored before "
+        f"this run ({newest}): the clock may be wrong, so nothing was deleted")
+    assert scalar(state_url, "SELECT count(*) FROM results") == 3
+    # A daemon's run lasts: its own results are no evidence, the monotonic time it has run is.
+    with pytest.raises(PruneRefused, match=re.escape(f"({newest}) plus the 24.0h this run has lasted")):
+        store.prune(T0 + timedelta(days=1), ahead, lasted=timedelta(hours=24))
+    assert store.prune(T0 - timedelta(hours=1), ahead, lasted=timedelta(hours=24)) == 2
+    assert store.prune(T0 - timedelta(days=90), store.start_run("check")) == 0  # the future's result stays
+    assert scalar(state_url, "SELECT count(*) FROM results") == 1
 
 
 def test_threads_record_concurrently(state_url: str, tmp_path: Path) -> None:
@@ -373,7 +411,7 @@ def test_threads_record_concurrently(state_url: str, tmp_path: Path) -> None:
             for step in range(15):
                 check = f"d{worker}.volume"
                 store.record(run, [make_result(check, value=float(step), at=T0 + timedelta(seconds=step))])
-                assert store.last_successes([check])[check].value == float(step)
+                assert store.last_successes([check], T0 + timedelta(days=1))[check].value == float(step)
         except BaseException as exc:
             errors.append(exc)
 

@@ -24,13 +24,11 @@ def phased(schedule: str, name: str = "orders") -> Phased:
 
 
 def next_fire(trigger: Phased, previous: datetime | None, now: datetime) -> datetime:
-    fire = trigger.get_next_fire_time(previous, now)
-    assert fire is not None  # a Phased trigger never runs out
-    return fire
+    return trigger.next_fire(now, previous)
 
 
 def fires(trigger: Phased, start: datetime, count: int) -> list[datetime]:
-    """The first `count` fire times from `start`, each computed from the previous as APScheduler does."""
+    """The first `count` fire times from `start`, each computed from the previous as the scheduler does."""
     moments = [next_fire(trigger, None, start)]
     while len(moments) < count:
         moments.append(next_fire(trigger, moments[-1], moments[-1]))

@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from monitor.config.models import Config
 from monitor.config.types import format_duration
 from monitor.daemon import logs
 from monitor.daemon.http import Endpoint, endpoint_tls, exposition_app, probe_app
-from monitor.daemon.logs import RedactingFilter
+from monitor.daemon.logs import RedactingFilter, RepeatLimit
 from monitor.daemon.metrics import SchedulerMetrics, exposition
 from monitor.daemon.service import Scheduler
 from monitor.daemon.status import Status
@@ -29,7 +29,7 @@ from monitor.metrics.exposition import CONTENT_TYPE
 from monitor.redact import Redactor
 from monitor.signals import SignalInbox
 from monitor.state.lock import DaemonLock, LockHeld
-from monitor.state.store import StateStore, StateStoreError
+from monitor.state.store import PruneRefused, StateStore, StateStoreError
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -38,7 +38,7 @@ log = logging.getLogger("monitor.daemon")
 
 EXIT_OK, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 3, 130  # 3: cannot start, or lost the state store
 HOUSEKEEPING_SECONDS = 30.0  # how often the lock is verified and pruning considered
-PRUNE_EVERY = timedelta(hours=1)
+PRUNE_EVERY = 3600.0  # seconds, on the monotonic clock: a wall clock that steps must not stop pruning
 NOTIFY_GRACE = 5.0  # seconds a send in progress may take at a stop; an unfinished one is sent again later
 _SIGNALS = {signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGHUP: "reload"}
 
@@ -54,22 +54,30 @@ class Daemon:
     status: Status
     metrics: SchedulerMetrics
     redacting: RedactingFilter
+    repeats: RepeatLimit
     run_id: int
     notifier: Notifier
-    pruned_at: datetime | None = None
+    pruned_at: float | None = None  # monotonic
+    started: float = field(default_factory=time.monotonic)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy while the scheduler runs and the state store answers; the body says which is not."""
-        body: dict[str, Any] = {"scheduler": "running" if self.scheduler.running else "stopped"}
-        try:
-            self.store.ping()
-            body["state_store"] = "ok"
-        except StateStoreError as exc:
-            body["state_store"] = self.redacting.redact(str(exc))
-        healthy = self.scheduler.running and body["state_store"] == "ok"
+        """Healthy while the scheduler starts runs when they are due and the state store answers and takes
+        results; the body says which is not."""
+        body: dict[str, Any] = {"scheduler": self.scheduler.health(), "state_store": self._store_health()}
+        healthy = body["scheduler"] == "running" and body["state_store"] == "ok"
         # Shown, not judged: a source being down is the data's problem, not the daemon's health.
         sources = {name: status.to_dict() for name, status in self.status.sources().items()}
         return healthy, {"status": "ok" if healthy else "unhealthy", **body, "sources": sources}
+
+    def _store_health(self) -> str:
+        """"ok", or why not: it does not answer a read, or the latest results could not be written (a full
+        disk, say), until some are again."""
+        try:
+            self.store.ping()
+        except StateStoreError as exc:
+            return self.redacting.redact(str(exc))
+        failure = self.store.record_failure
+        return "ok" if failure is None else self.redacting.redact(failure)
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready once every dataset has finished its first run."""
@@ -102,7 +110,9 @@ class Daemon:
         )
 
     def housekeeping(self) -> bool:
-        """Verify the lock and prune old results when due; False when another daemon took the store."""
+        """Verify the lock, prune old results when due and sum up repeated log lines; False when another
+        daemon took the store."""
+        self.repeats.flush()
         try:
             self.lock.verify()
         except LockHeld as exc:
@@ -111,9 +121,8 @@ class Daemon:
         except StateStoreError as exc:
             log.error("state store unreachable: %s", self.redacting.redact(str(exc)))
             return True
-        now = datetime.now(UTC)
-        if self.pruned_at is None or now - self.pruned_at >= PRUNE_EVERY:
-            self.prune(now)
+        if self.pruned_at is None or time.monotonic() - self.pruned_at >= PRUNE_EVERY:
+            self.prune(datetime.now(UTC))
         return True
 
     def close(self) -> None:
@@ -121,15 +130,21 @@ class Daemon:
         self.store.close()
 
     def prune(self, now: datetime) -> None:
-        """Delete what is older than `state.retention`; a failure is logged and retried at the next round."""
+        """Delete what is older than `state.retention`; a failure is logged and retried at the next round,
+        a refusal (see StateStore.prune) an hour later."""
         retention = self.scheduler.config.state.retention
+        lasted = timedelta(seconds=time.monotonic() - self.started)
         try:
-            deleted = self.store.prune(now - timedelta(seconds=retention))
+            deleted = self.store.prune(now - timedelta(seconds=retention), self.run_id, lasted)
+        except PruneRefused as exc:
+            log.warning("pruning skipped: %s", exc)
+            self.pruned_at = time.monotonic()
+            return
         except StateStoreError as exc:
             log.error("pruning the state store failed: %s", self.redacting.redact(str(exc)))
             return
         self.notifier.housekeeping(now - timedelta(seconds=retention))
-        self.pruned_at = now
+        self.pruned_at = time.monotonic()
         if deleted:
             log.info("pruned %d results older than the %s retention", deleted, format_duration(retention))
 
@@ -148,7 +163,7 @@ class Daemon:
 def run_daemon(config: Config, config_path: Path, log_format: str, grace: float) -> int:
     """`demon run`: the exit code (0 after a stop signal, 2 for TLS files that do not load, 3 when it cannot
     start otherwise or loses its lock)."""
-    redacting = logs.setup(log_format, Redactor(config.secrets))
+    redacting, repeats = logs.setup(log_format, Redactor(config.secrets))
     routes: dict[str, WSGIApplication] = {}
     try:
         context = endpoint_tls(config.metrics, config.base_dir)
@@ -161,7 +176,7 @@ def run_daemon(config: Config, config_path: Path, log_format: str, grace: float)
         log.error("cannot start: cannot listen on %s: %s", config.metrics.listen, exc.strerror or exc)
         return EXIT_ERROR
     try:
-        daemon = open_daemon(config, config_path, redacting)
+        daemon = open_daemon(config, config_path, redacting, repeats)
     except StateStoreError as exc:
         log.error("cannot start: %s", redacting.redact(str(exc)))
         endpoint.close()
@@ -206,6 +221,7 @@ def shutdown(daemon: Daemon, grace: float, code: int) -> int:
     except StateStoreError as exc:
         log.error("could not record the end of the run: %s", daemon.redacting.redact(str(exc)))
     daemon.close()
+    daemon.repeats.flush(everything=True)
     if still:
         log.warning("stopped after %.1fs with %d datasets still running (their results are not stored): %s",
                     time.monotonic() - started, len(still), ", ".join(still))
@@ -215,7 +231,9 @@ def shutdown(daemon: Daemon, grace: float, code: int) -> int:
     return code
 
 
-def open_daemon(config: Config, config_path: Path, redacting: RedactingFilter) -> Daemon:
+def open_daemon(
+    config: Config, config_path: Path, redacting: RedactingFilter, repeats: RepeatLimit
+) -> Daemon:
     """Open and lock the state store and start a run in it, or raise StateStoreError saying why not."""
     store = StateStore.open(config.state.url, config.base_dir)
     try:
@@ -233,6 +251,7 @@ def open_daemon(config: Config, config_path: Path, redacting: RedactingFilter) -
         lock.release()
         store.close()
         raise
-    daemon = Daemon(config_path, store, lock, scheduler, status, metrics, redacting, run_id, notifier)
+    daemon = Daemon(config_path, store, lock, scheduler, status, metrics, redacting, repeats, run_id,
+                    notifier)
     daemon.prune(datetime.now(UTC))
     return daemon

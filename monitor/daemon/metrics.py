@@ -21,12 +21,12 @@ from monitor.metrics.exposition import Family, Histogram, render
 
 # From a dataset that starts on time to one that waited minutes behind a hung source.
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
-MISSED_REASONS = ("late", "overlap")  # queued past its grace; previous run still going
+MISSED_REASONS = ("late", "overlap")  # waited a period for a worker; previous run still going
 NOTIFICATION_RESULTS = ("sent", "retried", "failed")
 
 
 class SchedulerMetrics:
-    """The scheduler's lag histogram and missed-run counts, updated from APScheduler's event threads."""
+    """The scheduler's lag histogram and missed-run counts, updated from its thread and its workers."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

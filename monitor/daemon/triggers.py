@@ -11,7 +11,6 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.config.types import Schedule
@@ -27,11 +26,11 @@ def offset_of(name: str, spread: float) -> float:
     return int.from_bytes(digest, "big") / 2**64 * spread
 
 
-class Phased(BaseTrigger):  # type: ignore[misc]  # APScheduler ships no type hints
+class Phased:
     """Fires on `schedule` plus a fixed offset; never sooner than half a period after the previous run.
 
-    The half-period floor matters once, after the start-up run (which is not on the phase): without it a
-    dataset whose phase falls a second after start would run twice in a row.
+    The half-period floor matters after the start-up run (which is not on the phase) and after the wall clock
+    steps: without it a dataset whose phase falls a second later would run twice in a row.
     """
 
     def __init__(self, schedule: Schedule, name: str) -> None:
@@ -40,10 +39,10 @@ class Phased(BaseTrigger):  # type: ignore[misc]  # APScheduler ships no type hi
         self.period = schedule.interval if schedule.interval is not None else self._cron_period()
         self.offset = offset_of(name, self.period if self._cron is None else min(self.period, CRON_SPREAD))
 
-    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        if previous_fire_time is None:
-            return self._next_at_or_after(now)
-        return self._next_at_or_after(previous_fire_time + timedelta(seconds=self.period / 2))
+    def next_fire(self, now: datetime, previous: datetime | None = None) -> datetime:
+        """The first fire time at or after `now`, and at least half a period after `previous` if given."""
+        floor = now if previous is None else max(now, previous + timedelta(seconds=self.period / 2))
+        return self._next_at_or_after(floor)
 
     def _next_at_or_after(self, moment: datetime) -> datetime:
         if self._cron is None:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -28,7 +28,7 @@ from monitor.state.tables import results as results_table
 from monitor.state.tables import runs as runs_table
 from monitor.state.tables import schema_snapshots as snapshots_table
 
-__all__ = ["StateStore", "StateStoreError", "Success"]
+__all__ = ["PruneRefused", "StateStore", "StateStoreError", "Success"]
 
 _SUCCESS = (Outcome.PASS.value, Outcome.WARN.value)
 
@@ -44,6 +44,10 @@ class Success:
 _NO_SNAPSHOTS: Mapping[str, Mapping[str, str]] = MappingProxyType({})
 
 
+class PruneRefused(Exception):
+    """Pruning would delete everything stored before this run: the clock is likely wrong, so nothing was."""
+
+
 class StateStore:
     """Runs, results and schema snapshots; open it with `StateStore.open`."""
 
@@ -51,6 +55,8 @@ class StateStore:
         self._engine = engine
         self._url = url
         self._write_lock = threading.Lock()
+        self._newest: dict[int, datetime | None] = {}  # run id -> its _newest_before
+        self._record_failure: str | None = None
 
     @classmethod
     def open(cls, url: str, base_dir: Path) -> StateStore:
@@ -83,7 +89,25 @@ class StateStore:
         results: Sequence[Result],
         snapshots: Mapping[str, Mapping[str, str]] = _NO_SNAPSHOTS,
     ) -> None:
-        """Store results and changed schema snapshots in one transaction: all of them or, on failure, none."""
+        """Store results and changed schema snapshots in one transaction: all of them or, on failure, none.
+
+        Whether it worked is kept for `record_failure` (the daemon's /healthz).
+        """
+        try:
+            self._record(run_id, results, snapshots)
+        except StateStoreError as exc:
+            self._record_failure = str(exc)
+            raise
+        self._record_failure = None
+
+    @property
+    def record_failure(self) -> str | None:
+        """Why the latest `record` failed; None once one succeeds (and before any)."""
+        return self._record_failure
+
+    def _record(
+        self, run_id: int, results: Sequence[Result], snapshots: Mapping[str, Mapping[str, str]]
+    ) -> None:
         with self._writing("record results") as conn:
             if results:
                 texts = (text for result in results for text in result.statements)
@@ -99,8 +123,9 @@ class StateStore:
                      for check, columns in changed.items()],
                 )
 
-    def last_successes(self, check_ids: Collection[str]) -> dict[str, Success]:
-        """Per check, its latest pass or warn result: when it ran and its value (the `max_drop` baseline).
+    def last_successes(self, check_ids: Collection[str], now: datetime) -> dict[str, Success]:
+        """Per check, its latest pass or warn result up to `now`: when it ran and its value (the `max_drop`
+        baseline). Results from after `now`, stored while the clock ran ahead, are never baselines.
 
         One `LIMIT 1` per check, walking the (check_id, started_at) index backwards: the cost stays the same
         after months of history, where ranking every result of the check would grow with it.
@@ -110,7 +135,8 @@ class StateStore:
         columns = (results_table.c.check_id, results_table.c.started_at, results_table.c.value)
         latest = [
             sa.select(*columns)
-            .where(results_table.c.check_id == check, results_table.c.outcome.in_(_SUCCESS))
+            .where(results_table.c.check_id == check, results_table.c.outcome.in_(_SUCCESS),
+                   results_table.c.started_at <= now)
             .order_by(results_table.c.started_at.desc(), results_table.c.id.desc())
             .limit(1)
             .subquery()
@@ -143,10 +169,19 @@ class StateStore:
             texts = statements.texts(conn, {id_ for row in rows for id_ in row["statement_ids"]})
         return [_to_result(row, texts) for row in rows]
 
-    def prune(self, before: datetime) -> int:
-        """Delete results older than `before`, and runs and snapshots left unused; returns results deleted."""
+    def prune(self, before: datetime, run_id: int, lasted: timedelta = timedelta(0)) -> int:
+        """Delete results older than `before`, and runs and snapshots left unused; returns results deleted.
+
+        Raises PruneRefused, deleting nothing, when `before` is later than the newest result stored before run
+        `run_id` (the caller's) plus how long that run has `lasted` by the monotonic clock: the results this
+        run stored carry its own clock, maybe the wrong one, and a clock months ahead would otherwise prune
+        the whole history.
+        """
         latest = sa.select(sa.func.max(snapshots_table.c.id)).group_by(snapshots_table.c.check_id)
         with self._writing("prune") as conn:
+            newest = self._newest_before(conn, run_id)
+            if newest is not None and before > newest + lasted:
+                raise PruneRefused(_refusal(before, newest, lasted))
             old = sa.delete(results_table).where(results_table.c.started_at < before)
             deleted = conn.execute(old).rowcount
             conn.execute(
@@ -163,6 +198,18 @@ class StateStore:
             )
             statements.prune(conn, before)
             return int(deleted)
+
+    def _newest_before(self, conn: Connection, run_id: int) -> datetime | None:
+        """When the newest result of an earlier run than `run_id` started. Looked up once per run, when it has
+        stored little (a daemon prunes at start): the index walk skips the run's own results first."""
+        if run_id not in self._newest:
+            self._newest[run_id] = conn.execute(
+                sa.select(results_table.c.started_at)
+                .where(results_table.c.run_id < run_id)
+                .order_by(results_table.c.started_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        return self._newest[run_id]
 
     def lock_daemon(self) -> DaemonLock:
         """Take the one-daemon lock of this store; raises LockHeld naming the live holder."""
@@ -210,6 +257,12 @@ class StateStore:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _refusal(before: datetime, newest: datetime, lasted: timedelta) -> str:
+    since = f" plus the {lasted.total_seconds() / 3600:.1f}h this run has lasted" if lasted else ""
+    return (f"the cutoff {before.isoformat()} is later than the newest result stored before this run "
+            f"({newest.isoformat()}){since}: the clock may be wrong, so nothing was deleted")
 
 
 def _result_row(run_id: int, result: Result, statement_ids: Mapping[str, int]) -> dict[str, Any]:
