@@ -26,6 +26,7 @@ from monitor.config.types import (
     NonNegative,
     OptionalText,
     Percentage,
+    Prefix,
     ScheduleText,
     Severity,
     TypeFamily,
@@ -203,7 +204,7 @@ Format = Literal["parquet", "csv", "jsonl"]
 class DatasetConfig(Model):
     source: str
     table: str | None = Field(default=None, description="sql sources: [schema.]table")
-    path: str | None = Field(default=None, description="s3/files sources: prefix under the source's root")
+    path: Prefix | None = Field(default=None, description="s3/files sources: prefix under the source's root")
     format: Format | None = None
     partitioning: Literal["hive", "none"] = "none"
     description: str | None = None

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from checks.humanize import did_you_mean
 from checks.typefamilies import FAMILIES, family_of
@@ -127,10 +127,20 @@ ScheduleText = Annotated[
 ]
 
 
+def parse_prefix(value: str) -> str:
+    """A lake dataset's `path`, which must stay under its source's root: `..` or a leading `/` would leave it
+    (a `files` source would read any file of the machine)."""
+    if value.startswith("/") or ".." in value.split("/"):
+        expected = "a prefix under the source's root, without '..' segments and not absolute"
+        raise ValueError(f"expected {expected}, got {value!r}")
+    return value
+
+
 def _empty_to_none(value: Any) -> Any:
     """`${VAR:-}` yields an empty string: an optional setting left empty means unset."""
     return None if value == "" else value
 
 
 OptionalText = Annotated[str | None, BeforeValidator(_empty_to_none)]
+Prefix = Annotated[str, AfterValidator(parse_prefix)]
 NonNegative = Annotated[float, Field(ge=0)]
