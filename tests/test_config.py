@@ -203,7 +203,7 @@ def test_a_bad_listen_address_is_described_in_words(listen: str) -> None:
 
 def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
     """A field's pattern reaches users only through its words in validation's table: none may drift."""
-    from monitor.config.types import _DURATION, _PERCENT
+    from monitor.config.types import _DURATION, _PERCENT, NAME_SCHEMA_PATTERN
     from monitor.config.validation import _PATTERNS
 
     found: set[str] = set()
@@ -211,6 +211,7 @@ def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
     def walk(node: object) -> None:
         if isinstance(node, dict):
             found.update([node["pattern"]] if isinstance(node.get("pattern"), str) else [])
+            found.update(node.get("patternProperties", {}))  # the names of a mapping's entries
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -218,7 +219,7 @@ def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
                 walk(value)
 
     walk(Config.model_json_schema())
-    described_by_their_validators = {_DURATION.pattern, _PERCENT.pattern}
+    described_by_their_validators = {_DURATION.pattern, _PERCENT.pattern, NAME_SCHEMA_PATTERN}
     assert found - described_by_their_validators == set(_PATTERNS)
 
 
@@ -267,9 +268,50 @@ def test_unknown_source_kind_points_at_kind() -> None:
 
 def test_invalid_name_of_a_source() -> None:
     assert problems(edited("  lake:", "  my lake:").replace("source: lake", "source: my lake")) == [
-        "demon.yml:6: sources.my lake: "
-        "expected a name of letters, digits, '_' and '-' that starts with a letter or '_', got 'my lake'"
+        "demon.yml:6: sources.my lake: expected a name of letters (any script), digits, '_' and '-' "
+        "that starts with a letter or '_', got 'my lake'"
     ]
+
+
+def test_names_may_be_written_in_any_script() -> None:
+    """Letters and digits of any script, with their combining marks (Hindi, or an accent typed apart)."""
+    text = (
+        edited("  warehouse:\n", "  entrepôt:\n")
+        .replace("source: warehouse", "source: entrepôt")
+        .replace("  orders:\n", "  données:\n")
+        .replace("  events:\n", "  बिक्री_2026:\n")
+        .replace("- volume: {min: 1}", "- volume: {min: 1, name: e\u0301cart}")
+    )
+    config = load_config(write(text))
+    assert [check.id for check in config.checks] == [
+        "données.freshness", "données.volume", "बिक्री_2026.volume.e\u0301cart"
+    ]
+    assert list(config.sources) == ["entrepôt", "lake"]
+    assert list(Draft202012Validator(config_json_schema()).iter_errors(yaml.safe_load(text))) == []  # editors
+
+
+@pytest.mark.parametrize("name", ["1st", "a.b", "-a", "a b", "€uro"])
+def test_a_name_is_letters_digits_underscores_and_dashes(name: str) -> None:
+    assert problems(edited("  orders:", f"  {name!r}:")) == [
+        f"demon.yml:10: datasets.{name}: expected a name of letters (any script), digits, '_' and '-' "
+        f"that starts with a letter or '_', got {name!r}"
+    ]
+
+
+def test_channel_names_stay_ascii_for_the_http_headers_they_go_into() -> None:
+    text = edited("    terminal:", "    équipe:").replace("[terminal]", "[équipe]")
+    assert problems(text) == [
+        "demon.yml:27: alerting.channels.équipe: expected a name of ASCII letters, digits, '_' and '-' "
+        "that starts with a letter or '_' (it goes into HTTP headers), got 'équipe'"
+    ]
+
+
+def test_a_refused_value_shows_its_control_characters_escaped() -> None:
+    """A double-quoted escape can put one in a name: printed raw, it would ring or recolour the terminal."""
+    [problem] = problems(edited("  orders:", '  "bad\\e[31mname\\a":'))
+    assert problem.startswith("demon.yml:10: datasets.bad\\x1b[31mname\\x07: expected a name")
+    assert problem.endswith("got 'bad\\x1b[31mname\\x07'")
+    assert problem.isprintable()
 
 
 def test_missing_source_reference() -> None:
@@ -310,6 +352,14 @@ def test_empty_file() -> None:
 
 def test_top_level_must_be_a_mapping() -> None:
     assert problems("- version: 1\n- sources: {}\n") == [f"demon.yml:1: expected {TOP_LEVEL}, got a list"]
+
+
+def test_a_file_that_is_not_utf8_names_the_line() -> None:
+    text = edited("table: main.orders\n", "table: main.orders\n    description: Données brutes\n")
+    Path("demon.yml").write_bytes(text.encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_config("demon.yml")
+    assert str(caught.value) == "demon.yml:13: not UTF-8 (byte 0xe9 at column 22; save the file as UTF-8)"
 
 
 def test_missing_file_is_a_config_error() -> None:

@@ -35,7 +35,19 @@ def load_config(path: str | Path) -> Config:
 
 def _read(path: Path, file: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError([ConfigIssue(file, None, "", f"cannot read the file: {reason}")]) from None
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = f"cannot read the file: {exc.strerror or exc}"
+        raise ConfigError([ConfigIssue(file, None, "", reason)]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([_not_utf8(data, exc.start, file)]) from None
+
+
+def _not_utf8(data: bytes, position: int, file: str) -> ConfigIssue:
+    """The line and column of the first byte that is not UTF-8 (a Latin-1 `é`, say): the place to fix."""
+    line_start = data.rfind(b"\n", 0, position) + 1
+    line = data.count(b"\n", 0, position) + 1
+    where = f"byte 0x{data[position]:02x} at column {position - line_start + 1}"
+    return ConfigIssue(file, line, "", f"not UTF-8 ({where}; save the file as UTF-8)")

@@ -127,6 +127,23 @@ ScheduleText = Annotated[
 ]
 
 
+NAME_HINT = "a name of letters (any script), digits, '_' and '-' that starts with a letter or '_'"
+# For editors. ECMAScript's and Python's regexes share no class of Unicode letters, so this pattern checks the
+# ASCII characters only (letters, digits, '_', '-'; no digit or '-' first) and lets others through: demon's
+# own check, `parse_name`, is the exact one.
+_NOT_IN_NAMES = r"\x00-\x2c\x2e\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f"  # ASCII but letters, digits, '_', '-'
+NAME_SCHEMA_PATTERN = rf"^[^{_NOT_IN_NAMES}\d-][^{_NOT_IN_NAMES}]*$"
+
+
+def parse_name(value: str) -> str:
+    """A name of sources, datasets and checks: letters, digits and marks as in identifiers of any script (so
+    `données` and Hindi's vowel signs), '_' and '-'. Check ids, Prometheus labels and the state store take
+    any text; what they must not get is a '.' (check ids are dotted) or a character that cannot be seen."""
+    if value.startswith("-") or not value.replace("-", "_").isidentifier():
+        raise ValueError(f"expected {NAME_HINT}, got {value!r}")
+    return value
+
+
 def parse_prefix(value: str) -> str:
     """A lake dataset's `path`, which must stay under its source's root: `..` or a leading `/` would leave it
     (a `files` source would read any file of the machine)."""
@@ -143,4 +160,9 @@ def _empty_to_none(value: Any) -> Any:
 
 OptionalText = Annotated[str | None, BeforeValidator(_empty_to_none)]
 Prefix = Annotated[str, AfterValidator(parse_prefix)]
+Name = Annotated[
+    str,
+    AfterValidator(parse_name),
+    WithJsonSchema({"type": "string", "pattern": NAME_SCHEMA_PATTERN, "description": NAME_HINT}),
+]
 NonNegative = Annotated[float, Field(ge=0)]
