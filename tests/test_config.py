@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -192,6 +195,18 @@ def test_bad_duration() -> None:
         "demon.yml:16: datasets.orders.checks[0].freshness.fail_after: "
         "expected a duration like 90s, 15m, 2h, 1d or 1w, got '6 hours'"
     ]
+
+
+def test_a_duration_past_a_century_is_refused() -> None:
+    """Run, retention and repeat times are dates: 200000000w is past the last one Python has (a daemon's
+    reload, `demon run` and `demon check` each failed on it with an OverflowError)."""
+    text = edited("table: main.orders\n", "table: main.orders\n    schedule: every 200000000w\n")
+    assert problems(text + "state:\n  retention: 36501d\n") == [
+        "demon.yml:13: datasets.orders.schedule: "
+        "expected a duration of at most 36500d (100 years), got '200000000w'",
+        "demon.yml:33: state.retention: expected a duration of at most 36500d (100 years), got '36501d'",
+    ]
+    assert load_config(write(BASE + "state:\n  retention: 36500d\n")).state.retention == 36500 * 86400
 
 
 @pytest.mark.parametrize("listen", ["localhost:99999", "no-port", "host:80:80", "a b:80"])
@@ -546,6 +561,18 @@ def test_anchors_and_merge_keys(in_tmp: Path) -> None:
     assert isinstance(events, VolumeParams) and (events.min, events.max) == (1.0, 9.0)
 
 
+MISTAGGED = ["!!int abc", "!!int 0x", "!!float abc", "!!bool abc", "!!timestamp 2001-13-45", "!!timestamp x"]
+
+
+@pytest.mark.parametrize("value", MISTAGGED)
+def test_a_value_its_explicit_tag_does_not_fit_is_named(value: str) -> None:
+    """PyYAML's constructors raise ValueError, KeyError or AttributeError there, not YAMLError."""
+    tag, text = value.split(" ")
+    assert problems(edited("  events:\n", f"  events:\n    owner: {value}\n")) == [
+        f"demon.yml:20: datasets.events.owner: invalid {tag} value {text!r}"
+    ]
+
+
 def test_keys_are_names_as_written_values_follow_yaml() -> None:
     """A column named `on` stays a name; the value `on` is YAML 1.1's true, as PyYAML reads it."""
     columns = "      - schema: {columns: {on: boolean, no: string}}\n      - freshness:\n"
@@ -554,6 +581,57 @@ def test_keys_are_names_as_written_values_follow_yaml() -> None:
     assert isinstance(schema, SchemaParams) and schema.columns == {"on": "boolean", "no": "string"}
     assert problems(edited("  events:\n", "  events:\n    owner: on\n")) == [
         "demon.yml:20: datasets.events.owner: expected a string, got true"
+    ]
+
+
+# --- bounds: what a small file may expand to -----------------------------------------------------------
+
+
+def laughs(levels: int = 9, width: int = 9) -> str:
+    """A "billion laughs": each level lists `width` aliases of the one before (9 x 9: 387 million values)."""
+    lines = ["lol:", f"  - &a0 [{', '.join(['lol'] * width)}]"]
+    lines += [f"  - &a{level} [{', '.join([f'*a{level - 1}'] * width)}]" for level in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+BASE_LINES = BASE.count("\n")
+NODES = "expands to more than 500,000 values (an alias counts as often as it is used), the most demon reads"
+
+
+def test_a_billion_laughs_is_refused_at_once_in_bounded_memory(in_tmp: Path) -> None:
+    """Under a 1 GiB address space (a daemon's reload got a MemoryError): one line, exit 2, in seconds."""
+    write(BASE + laughs())
+    limit = 1 << 30
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "validate", "-c", "demon.yml"], capture_output=True, text=True,
+        timeout=60, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+    )
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr[-2000:]
+    assert result.stderr == f"demon.yml:{BASE_LINES + 7}: lol[5]: {NODES}\n"  # &a5: 597,871 values
+
+
+WIDE = "wide: &w [" + ", ".join(["1"] * 10_000) + "]\nx: [" + ", ".join(["*w"] * 60) + "]\n"
+FLOOD = "one: &s x\nx: [" + ", ".join(["*s"] * 100_001) + "]\n"
+DEEP = "x: " + "[" * 64 + "]" * 64 + "\n"  # the file's mapping is the first level
+DEEP_THROUGH_AN_ALIAS = "deep: &d " + "[" * 40 + "]" * 40 + "\nx: " + "[" * 30 + "*d" + "]" * 30 + "\n"
+DEEPER = "nests more than 64 levels deep, the most demon reads"
+BOUNDS = {
+    "values": (WIDE, f":{BASE_LINES + 2}: x: {NODES}"),
+    "aliases": (FLOOD, f":{BASE_LINES + 2}: x: uses aliases more than 100,000 times, the most demon reads"),
+    "depth": (DEEP, f":{BASE_LINES + 1}: x{'[0]' * 62}: {DEEPER}"),
+    "depth through an alias": (DEEP_THROUGH_AN_ALIAS, f":{BASE_LINES + 2}: x{'[0]' * 29}: {DEEPER}"),
+    "bytes": ("#" * (4 << 20) + "\n", ": larger than 4 MiB, the most demon reads"),
+}
+
+
+@pytest.mark.parametrize(("extra", "problem"), BOUNDS.values(), ids=BOUNDS.keys())
+def test_what_the_file_expands_to_is_bounded(extra: str, problem: str) -> None:
+    assert problems(BASE + extra) == [f"demon.yml{problem}"]
+
+
+def test_an_alias_inside_its_own_anchor_is_named_not_expanded() -> None:
+    assert problems(BASE + "x: &loop [1, *loop]\n") == [
+        f"demon.yml:{BASE_LINES + 1}: x[1]: an alias that contains itself"
     ]
 
 

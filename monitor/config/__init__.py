@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from monitor.config.errors import ConfigError, ConfigIssue
-from monitor.config.loader import load_document
+from monitor.config.loader import LIMITS, load_document
 from monitor.config.models import Config
 from monitor.config.references import check_references
 from monitor.config.schema import config_json_schema
@@ -35,10 +35,14 @@ def load_config(path: str | Path) -> Config:
 
 def _read(path: Path, file: str) -> str:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(LIMITS.bytes + 1)
     except OSError as exc:
         reason = f"cannot read the file: {exc.strerror or exc}"
         raise ConfigError([ConfigIssue(file, None, "", reason)]) from None
+    if len(data) > LIMITS.bytes:
+        limit = f"larger than {LIMITS.bytes >> 20} MiB, the most demon reads"
+        raise ConfigError([ConfigIssue(file, None, "", limit)])
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -21,6 +21,7 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 6048
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 DURATION_HINT = "a duration like 90s, 15m, 2h, 1d or 1w"
+LONGEST = 36500 * 86400.0  # 100 years: durations are added to dates, and Python's end in 9999
 
 
 def parse_duration(value: Any) -> float:
@@ -31,6 +32,9 @@ def parse_duration(value: Any) -> float:
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"expected a positive duration, got {value!r}")
+    if seconds > LONGEST:
+        longest = f"{format_duration(LONGEST)} (100 years)"
+        raise ValueError(f"expected a duration of at most {longest}, got {value!r}")
     return seconds
 
 
