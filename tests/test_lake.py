@@ -1194,6 +1194,30 @@ def test_a_column_naive_in_some_files_and_aware_in_others_is_an_error_not_a_cras
     assert "cannot be compared across files" in run["mixed.freshness"]["message"]
 
 
+# --- fields longer than a block -----------------------------------------------------------------------------
+
+
+def test_a_csv_field_over_a_megabyte_is_read_for_rows_columns_and_samples(lake: Lake, tmp_path: Path) -> None:
+    """A 1.2 MB note, in the first block of one file and mid-way down the other: counted, typed, sampled."""
+    import pandera.pandas as pandera
+
+    big = "x" * 1_200_000
+    rows = [f"{i},note {i}" for i in range(2, 30_002)]
+    rows[20_000] = f"20002,{big}"
+    b_csv = "\n".join(["id,note", *rows]).encode()
+    lake.write({"notes/a.csv": f"id,note\n1,{big}\n".encode(), "notes/b.csv": b_csv})
+    short = pandera.Check.str_length(max_value=1_000_000)
+    schema = pandera.DataFrameSchema({"id": pandera.Column(int), "note": pandera.Column(str, short)})
+    (tmp_path / "notes.yml").write_text(schema.to_yaml(), encoding="utf-8")
+    columns = "schema: {columns: {id: integer, note: string}}"
+    checks = ["volume: {min: 1}", columns, "quality: {schema: notes.yml}"]
+    run = check(config_of(tmp_path, lake, dataset("notes", "notes/", *checks, fmt="csv", hive=False)))
+    assert run.outcomes() == {"notes.volume": "pass", "notes.schema": "pass", "notes.quality": "fail"}
+    assert run["notes.volume"]["value"] == 30_001
+    [rule] = [rule for rule in run["notes.quality"]["details"]["rules"] if rule["failing_rows"]]
+    assert (rule["column"], rule["rows"], rule["failing_rows"]) == ("note", 30_001, 2)
+
+
 # --- inputs the readers did not foresee: one file's trouble stays that file's --------------------------
 
 
