@@ -79,7 +79,7 @@ class Daemon:
 
     def reload(self) -> None:
         """Apply an edited config file; one that cannot be loaded, invalid or for any other reason (a
-        MemoryError, say), is rejected and the running config kept: a reload must never end the daemon.
+        MemoryError, say), is rejected and the running config kept: a bad file must never end the daemon.
 
         The state store and the endpoint stay those demon started with (`state.retention` applies at once).
         """
