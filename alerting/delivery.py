@@ -37,7 +37,8 @@ MARK_ATTEMPTS = 3
 
 def backoff(attempts: int, after: float | None) -> float:
     """Seconds before the next attempt: the channel's Retry-After when it gave one, else exponential with
-    jitter (so many rows failing together do not come back together)."""
+    jitter (so many rows failing together do not come back together). Either way at most BACKOFF_MAX (15
+    minutes, as the README says): a Retry-After of a day (Slack has sent 86400) is asked again sooner."""
     if after is not None and after > 0:
         return min(after, BACKOFF_MAX)
     delay: float = min(BACKOFF_BASE * 2 ** max(0, attempts - 1), BACKOFF_MAX)

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from monitor.cli import main
+from tests.promserver import Pushgateway
 from tests.warehouse import execute, write_config
 
 Run = Callable[..., Result]
@@ -450,3 +451,25 @@ def test_duckdb_sessions_in_other_time_zones_give_the_same_ages(tmp_path: Path) 
     for check_id, values in ages.items():
         assert max(values) - min(values) < 60, (check_id, values)
         assert values[0] == pytest.approx(3 * 3600, abs=120)
+
+
+def test_names_in_any_script_reach_results_history_junit_and_the_pushgateway(
+    cli: Run, tmp_path: Path, pushgateway: Pushgateway
+) -> None:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    execute(url, ["CREATE TABLE ventes (id INTEGER)", "INSERT INTO ventes VALUES (1), (2)"])
+    block = "  données:\n    source: warehouse\n    table: ventes\n    checks:\n"
+    block += "      - volume: {min: 1, name: écart}\n"
+    config = write_config(tmp_path, url, block)
+    config.write_text(config.read_text() + f"metrics:\n  pushgateway: {pushgateway.url}\n")
+    check_id = "données.volume.écart"
+
+    code, document = check_json(cli, config, "--push", "--select", "donn*")
+    assert (code, outcomes(document)) == (0, {check_id: "pass"})
+    pushed = {(group["labels"]["dataset"], group["labels"].get("check")) for group in pushgateway.groups()}
+    assert pushed == {("données", check_id), ("données", None)}
+    history = cli("history", check_id, "-c", str(config), "--format", "json")
+    assert [result["value"] for result in json.loads(history.stdout)["results"]] == [2.0]
+    junit = ET.fromstring(cli("check", "-c", str(config), "--format", "junit").stdout)
+    cases = [(case.get("classname"), case.get("name")) for case in junit.iter("testcase")]
+    assert cases == [("données", check_id)]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -194,6 +197,18 @@ def test_bad_duration() -> None:
     ]
 
 
+def test_a_duration_past_a_century_is_refused() -> None:
+    """Run, retention and repeat times are dates: 200000000w is past the last one Python has (a daemon's
+    reload, `demon run` and `demon check` each failed on it with an OverflowError)."""
+    text = edited("table: main.orders\n", "table: main.orders\n    schedule: every 200000000w\n")
+    assert problems(text + "state:\n  retention: 36501d\n") == [
+        "demon.yml:13: datasets.orders.schedule: "
+        "expected a duration of at most 36500d (100 years), got '200000000w'",
+        "demon.yml:33: state.retention: expected a duration of at most 36500d (100 years), got '36501d'",
+    ]
+    assert load_config(write(BASE + "state:\n  retention: 36500d\n")).state.retention == 36500 * 86400
+
+
 @pytest.mark.parametrize("listen", ["localhost:99999", "no-port", "host:80:80", "a b:80"])
 def test_a_bad_listen_address_is_described_in_words(listen: str) -> None:
     assert problems(BASE + f"metrics:\n  listen: {listen!r}\n") == [
@@ -203,7 +218,7 @@ def test_a_bad_listen_address_is_described_in_words(listen: str) -> None:
 
 def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
     """A field's pattern reaches users only through its words in validation's table: none may drift."""
-    from monitor.config.types import _DURATION, _PERCENT
+    from monitor.config.types import _DURATION, _PERCENT, NAME_SCHEMA_PATTERN
     from monitor.config.validation import _PATTERNS
 
     found: set[str] = set()
@@ -211,6 +226,7 @@ def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
     def walk(node: object) -> None:
         if isinstance(node, dict):
             found.update([node["pattern"]] if isinstance(node.get("pattern"), str) else [])
+            found.update(node.get("patternProperties", {}))  # the names of a mapping's entries
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -218,7 +234,7 @@ def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
                 walk(value)
 
     walk(Config.model_json_schema())
-    described_by_their_validators = {_DURATION.pattern, _PERCENT.pattern}
+    described_by_their_validators = {_DURATION.pattern, _PERCENT.pattern, NAME_SCHEMA_PATTERN}
     assert found - described_by_their_validators == set(_PATTERNS)
 
 
@@ -267,9 +283,50 @@ def test_unknown_source_kind_points_at_kind() -> None:
 
 def test_invalid_name_of_a_source() -> None:
     assert problems(edited("  lake:", "  my lake:").replace("source: lake", "source: my lake")) == [
-        "demon.yml:6: sources.my lake: "
-        "expected a name of letters, digits, '_' and '-' that starts with a letter or '_', got 'my lake'"
+        "demon.yml:6: sources.my lake: expected a name of letters (any script), digits, '_' and '-' "
+        "that starts with a letter or '_', got 'my lake'"
     ]
+
+
+def test_names_may_be_written_in_any_script() -> None:
+    """Letters and digits of any script, with their combining marks (Hindi, or an accent typed apart)."""
+    text = (
+        edited("  warehouse:\n", "  entrepôt:\n")
+        .replace("source: warehouse", "source: entrepôt")
+        .replace("  orders:\n", "  données:\n")
+        .replace("  events:\n", "  बिक्री_2026:\n")
+        .replace("- volume: {min: 1}", "- volume: {min: 1, name: e\u0301cart}")
+    )
+    config = load_config(write(text))
+    assert [check.id for check in config.checks] == [
+        "données.freshness", "données.volume", "बिक्री_2026.volume.e\u0301cart"
+    ]
+    assert list(config.sources) == ["entrepôt", "lake"]
+    assert list(Draft202012Validator(config_json_schema()).iter_errors(yaml.safe_load(text))) == []  # editors
+
+
+@pytest.mark.parametrize("name", ["1st", "a.b", "-a", "a b", "€uro"])
+def test_a_name_is_letters_digits_underscores_and_dashes(name: str) -> None:
+    assert problems(edited("  orders:", f"  {name!r}:")) == [
+        f"demon.yml:10: datasets.{name}: expected a name of letters (any script), digits, '_' and '-' "
+        f"that starts with a letter or '_', got {name!r}"
+    ]
+
+
+def test_channel_names_stay_ascii_for_the_http_headers_they_go_into() -> None:
+    text = edited("    terminal:", "    équipe:").replace("[terminal]", "[équipe]")
+    assert problems(text) == [
+        "demon.yml:27: alerting.channels.équipe: expected a name of ASCII letters, digits, '_' and '-' "
+        "that starts with a letter or '_' (it goes into HTTP headers), got 'équipe'"
+    ]
+
+
+def test_a_refused_value_shows_its_control_characters_escaped() -> None:
+    """A double-quoted escape can put one in a name: printed raw, it would ring or recolour the terminal."""
+    [problem] = problems(edited("  orders:", '  "bad\\e[31mname\\a":'))
+    assert problem.startswith("demon.yml:10: datasets.bad\\x1b[31mname\\x07: expected a name")
+    assert problem.endswith("got 'bad\\x1b[31mname\\x07'")
+    assert problem.isprintable()
 
 
 def test_missing_source_reference() -> None:
@@ -310,6 +367,14 @@ def test_empty_file() -> None:
 
 def test_top_level_must_be_a_mapping() -> None:
     assert problems("- version: 1\n- sources: {}\n") == [f"demon.yml:1: expected {TOP_LEVEL}, got a list"]
+
+
+def test_a_file_that_is_not_utf8_names_the_line() -> None:
+    text = edited("table: main.orders\n", "table: main.orders\n    description: Données brutes\n")
+    Path("demon.yml").write_bytes(text.encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_config("demon.yml")
+    assert str(caught.value) == "demon.yml:13: not UTF-8 (byte 0xe9 at column 22; save the file as UTF-8)"
 
 
 def test_missing_file_is_a_config_error() -> None:
@@ -496,6 +561,18 @@ def test_anchors_and_merge_keys(in_tmp: Path) -> None:
     assert isinstance(events, VolumeParams) and (events.min, events.max) == (1.0, 9.0)
 
 
+MISTAGGED = ["!!int abc", "!!int 0x", "!!float abc", "!!bool abc", "!!timestamp 2001-13-45", "!!timestamp x"]
+
+
+@pytest.mark.parametrize("value", MISTAGGED)
+def test_a_value_its_explicit_tag_does_not_fit_is_named(value: str) -> None:
+    """PyYAML's constructors raise ValueError, KeyError or AttributeError there, not YAMLError."""
+    tag, text = value.split(" ")
+    assert problems(edited("  events:\n", f"  events:\n    owner: {value}\n")) == [
+        f"demon.yml:20: datasets.events.owner: invalid {tag} value {text!r}"
+    ]
+
+
 def test_keys_are_names_as_written_values_follow_yaml() -> None:
     """A column named `on` stays a name; the value `on` is YAML 1.1's true, as PyYAML reads it."""
     columns = "      - schema: {columns: {on: boolean, no: string}}\n      - freshness:\n"
@@ -504,6 +581,57 @@ def test_keys_are_names_as_written_values_follow_yaml() -> None:
     assert isinstance(schema, SchemaParams) and schema.columns == {"on": "boolean", "no": "string"}
     assert problems(edited("  events:\n", "  events:\n    owner: on\n")) == [
         "demon.yml:20: datasets.events.owner: expected a string, got true"
+    ]
+
+
+# --- bounds: what a small file may expand to -----------------------------------------------------------
+
+
+def laughs(levels: int = 9, width: int = 9) -> str:
+    """A "billion laughs": each level lists `width` aliases of the one before (9 x 9: 387 million values)."""
+    lines = ["lol:", f"  - &a0 [{', '.join(['lol'] * width)}]"]
+    lines += [f"  - &a{level} [{', '.join([f'*a{level - 1}'] * width)}]" for level in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+BASE_LINES = BASE.count("\n")
+NODES = "expands to more than 500,000 values (an alias counts as often as it is used), the most demon reads"
+
+
+def test_a_billion_laughs_is_refused_at_once_in_bounded_memory(in_tmp: Path) -> None:
+    """Under a 1 GiB address space (a daemon's reload got a MemoryError): one line, exit 2, in seconds."""
+    write(BASE + laughs())
+    limit = 1 << 30
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "validate", "-c", "demon.yml"], capture_output=True, text=True,
+        timeout=60, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+    )
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr[-2000:]
+    assert result.stderr == f"demon.yml:{BASE_LINES + 7}: lol[5]: {NODES}\n"  # &a5: 597,871 values
+
+
+WIDE = "wide: &w [" + ", ".join(["1"] * 10_000) + "]\nx: [" + ", ".join(["*w"] * 60) + "]\n"
+FLOOD = "one: &s x\nx: [" + ", ".join(["*s"] * 100_001) + "]\n"
+DEEP = "x: " + "[" * 64 + "]" * 64 + "\n"  # the file's mapping is the first level
+DEEP_THROUGH_AN_ALIAS = "deep: &d " + "[" * 40 + "]" * 40 + "\nx: " + "[" * 30 + "*d" + "]" * 30 + "\n"
+DEEPER = "nests more than 64 levels deep, the most demon reads"
+BOUNDS = {
+    "values": (WIDE, f":{BASE_LINES + 2}: x: {NODES}"),
+    "aliases": (FLOOD, f":{BASE_LINES + 2}: x: uses aliases more than 100,000 times, the most demon reads"),
+    "depth": (DEEP, f":{BASE_LINES + 1}: x{'[0]' * 62}: {DEEPER}"),
+    "depth through an alias": (DEEP_THROUGH_AN_ALIAS, f":{BASE_LINES + 2}: x{'[0]' * 29}: {DEEPER}"),
+    "bytes": ("#" * (4 << 20) + "\n", ": larger than 4 MiB, the most demon reads"),
+}
+
+
+@pytest.mark.parametrize(("extra", "problem"), BOUNDS.values(), ids=BOUNDS.keys())
+def test_what_the_file_expands_to_is_bounded(extra: str, problem: str) -> None:
+    assert problems(BASE + extra) == [f"demon.yml{problem}"]
+
+
+def test_an_alias_inside_its_own_anchor_is_named_not_expanded() -> None:
+    assert problems(BASE + "x: &loop [1, *loop]\n") == [
+        f"demon.yml:{BASE_LINES + 1}: x[1]: an alias that contains itself"
     ]
 
 

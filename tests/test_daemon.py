@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -253,6 +254,73 @@ def test_sighup_rejects_an_invalid_config_and_keeps_the_running_one(tmp_path: Pa
     daemon.signal(signal.SIGHUP)
     after = log_time(log_with(daemon, "config reloaded"))
     assert {r.outcome for r in stored_after(tmp_path, "kept.volume", after)} == {Outcome.FAIL}
+    no_traceback(daemon.text())
+
+
+def laughs(levels: int = 9) -> str:
+    """A "billion laughs" (387 million values once expanded) under the key `lol`."""
+    lines = ["lol:", "  - &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"  - &a{level} [{', '.join([f'*a{level - 1}'] * 9)}]" for level in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def vm_size(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmSize:")[1].split()[0]) * 1024
+
+
+def capped(daemon: Daemon, headroom: int) -> None:
+    """Limit the daemon's address space to what it uses now and `headroom` more."""
+    pid = daemon.process.pid
+    resource.prlimit(pid, resource.RLIMIT_AS, (vm_size(pid) + headroom, resource.RLIM_INFINITY))
+
+
+def reload_rejected(daemon: Daemon, config: Path, text: str) -> Line:
+    config.write_text(text)
+    daemon.signal(signal.SIGHUP)
+    line = log_with(daemon, "config reload rejected, still running the previous config")
+    assert line["level"] == "error" and daemon.alive()
+    return line
+
+
+def test_sighup_rejects_an_alias_bomb_and_keeps_running_checks(tmp_path: Path, spawn: Spawn) -> None:
+    config = one_dataset(tmp_path, "- volume: {min: 10}", name="kept")
+    valid = config.read_text()
+    daemon = spawn(config)
+    stored(tmp_path, "kept.volume")
+    capped(daemon, 1 << 30)  # expanded, the bomb would take many GB (and minutes) of this shared machine
+
+    line = reload_rejected(daemon, config, valid + laughs())
+    bomb_line = valid.count("\n") + 7  # &a5: 597,871 values
+    assert f"{config}:{bomb_line}: lol[5]: expands to more than 500,000 values" in line["message"]
+    assert {r.outcome for r in stored_after(tmp_path, "kept.volume", log_time(line), 2)} == {Outcome.PASS}
+    assert daemon.get("/healthz").status == 200 and not saying(daemon, "config reloaded")
+    no_traceback(daemon.text())
+
+
+def test_a_reload_that_runs_out_of_memory_is_rejected_and_the_daemon_lives_on(
+    tmp_path: Path, spawn: Spawn
+) -> None:
+    """Whatever makes a reload fail, a MemoryError included, the daemon logs it and runs the config it has."""
+    config = write_config(tmp_path, source("warehouse", warehouse(tmp_path)),
+                          dataset("kept", "- volume: {min: 10}", schedule="every 1w"))
+    valid = config.read_text()
+    daemon = spawn(config)
+    wait_for(lambda: daemon.get("/readyz").status == 200, what="the first round")  # then nothing runs
+
+    capped(daemon, 96 << 20)  # a legal file of 3 MB runs out of memory while it loads
+    tags = "    tags: [" + ", ".join(f"t{index}" for index in range(400_000)) + "]\n"
+    try:
+        line = reload_rejected(daemon, config, valid.replace("    checks:\n", tags + "    checks:\n"))
+    finally:
+        resource.prlimit(daemon.process.pid, resource.RLIMIT_AS, (resource.RLIM_INFINITY,) * 2)
+    assert line["message"].endswith(f"previous config: {config}: MemoryError")
+    assert daemon.get("/healthz").status == 200 and len(history(tmp_path, "kept.volume")) == 1
+
+    config.write_text(valid.replace("{min: 10}", "{min: 1000}").replace("every 1w", "every 1s"))
+    daemon.signal(signal.SIGHUP)
+    reloaded = log_time(log_with(daemon, "config reloaded"))
+    assert {r.outcome for r in stored_after(tmp_path, "kept.volume", reloaded)} == {Outcome.FAIL}
     no_traceback(daemon.text())
 
 

@@ -25,6 +25,7 @@ from checks.probes import Column
 from checks.sources import formats
 from checks.sources.formats import (
     CSV_BLOCK,
+    CSV_MAX_BLOCK,
     FORMATS,
     TAIL_BYTES,
     FileFacts,
@@ -442,6 +443,36 @@ def test_csv_rows_of_a_file_many_blocks_long(store: RecordingStore) -> None:
     assert csv_facts(store, "big.csv", count_rows=True).rows == 300_000
     assert store.bytes_read == path.stat().st_size
     assert store.requests == {"get": 1}
+
+
+def long_field_csv(rows: int, long_rows: dict[int, int]) -> bytes:
+    """`id,note` rows; the rows of `long_rows` (row -> length) hold a note of that many bytes."""
+    notes = (("x" * long_rows[i]) if i in long_rows else f"note {i}" for i in range(rows))
+    return ("id,note\n" + "".join(f"{i},{note}\n" for i, note in enumerate(notes))).encode()
+
+
+LONG_FIELDS = {  # where a field longer than a block (256 KiB) sits: it must not matter
+    "in the first block": {1: 1_200_000},
+    "mid-file, once rows were counted": {40_000: 1_200_000},
+    "several, one 3 MB": {0: 300_000, 20_000: 3_000_000, 59_999: 2_000_000},
+}
+
+
+@pytest.mark.parametrize("long_rows", LONG_FIELDS.values(), ids=LONG_FIELDS.keys())
+def test_csv_fields_longer_than_a_block_are_read(store: RecordingStore, long_rows: dict[int, int]) -> None:
+    write_bytes(store.root, "notes.csv", long_field_csv(60_000, long_rows))
+    assert csv_facts(store, "notes.csv", count_rows=True) == FileFacts(
+        rows=60_000, columns=(Column("id", "int64"), Column("note", "string"))
+    )
+    assert store.requests["get"] <= 3  # a first read, and one more per 4x larger block
+    assert csv_facts(store, "notes.csv").columns == (Column("id", "int64"), Column("note", "string"))
+
+
+def test_csv_row_longer_than_the_largest_block_is_a_format_error(store: RecordingStore) -> None:
+    write_bytes(store.root, "huge.csv", long_field_csv(3, {1: 2 * CSV_MAX_BLOCK + 1}))  # past two boundaries
+    message = r"^CSV file huge\.csv: a row is longer than 4 MiB, the most demon reads \(a quote not closed"
+    with pytest.raises(FormatError, match=message):
+        csv_facts(store, "huge.csv", count_rows=True)
 
 
 def test_gzip_csv(store: RecordingStore) -> None:

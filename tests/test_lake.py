@@ -1194,6 +1194,30 @@ def test_a_column_naive_in_some_files_and_aware_in_others_is_an_error_not_a_cras
     assert "cannot be compared across files" in run["mixed.freshness"]["message"]
 
 
+# --- fields longer than a block -----------------------------------------------------------------------------
+
+
+def test_a_csv_field_over_a_megabyte_is_read_for_rows_columns_and_samples(lake: Lake, tmp_path: Path) -> None:
+    """A 1.2 MB note, in the first block of one file and mid-way down the other: counted, typed, sampled."""
+    import pandera.pandas as pandera
+
+    big = "x" * 1_200_000
+    rows = [f"{i},note {i}" for i in range(2, 30_002)]
+    rows[20_000] = f"20002,{big}"
+    b_csv = "\n".join(["id,note", *rows]).encode()
+    lake.write({"notes/a.csv": f"id,note\n1,{big}\n".encode(), "notes/b.csv": b_csv})
+    short = pandera.Check.str_length(max_value=1_000_000)
+    schema = pandera.DataFrameSchema({"id": pandera.Column(int), "note": pandera.Column(str, short)})
+    (tmp_path / "notes.yml").write_text(schema.to_yaml(), encoding="utf-8")
+    columns = "schema: {columns: {id: integer, note: string}}"
+    checks = ["volume: {min: 1}", columns, "quality: {schema: notes.yml}"]
+    run = check(config_of(tmp_path, lake, dataset("notes", "notes/", *checks, fmt="csv", hive=False)))
+    assert run.outcomes() == {"notes.volume": "pass", "notes.schema": "pass", "notes.quality": "fail"}
+    assert run["notes.volume"]["value"] == 30_001
+    [rule] = [rule for rule in run["notes.quality"]["details"]["rules"] if rule["failing_rows"]]
+    assert (rule["column"], rule["rows"], rule["failing_rows"]) == ("note", 30_001, 2)
+
+
 # --- inputs the readers did not foresee: one file's trouble stays that file's --------------------------
 
 
@@ -1284,3 +1308,61 @@ def test_symbolic_links_under_a_files_root_are_not_followed_by_any_listing(tmp_p
     run = check(config)
     assert run["alone.volume"]["value"] == run["with_all.volume"]["value"] == 3
     assert run["with_all.volume.n"]["value"] == 1
+
+
+# --- paths stay under the source's root --------------------------------------------------------------------
+
+
+ESCAPES = {
+    "parent": "../outside/",
+    "parent on the way": "orders/../../outside/",
+    "bare parent": "..",
+    "absolute": "{outside}/",
+}
+
+
+@pytest.mark.parametrize("path", ESCAPES.values(), ids=ESCAPES.keys())
+def test_a_path_that_leaves_the_root_is_refused_before_anything_is_read(
+    lake: Lake, tmp_path: Path, path: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.csv").write_bytes(b"id\n1\n2\n")  # beside a files root: what `../outside/` reached
+    lake.write({"outside/a.csv": b"id\n1\n2\n"})  # under it, for S3 (whose keys `..` must not reach either)
+    path = path.format(outside=outside)
+    config = config_of(tmp_path, lake, dataset("escape", path, "volume: {min: 1}", fmt="csv", hive=False))
+    line = config.read_text().splitlines().index(f"    path: {json.dumps(path)}") + 1
+    for command in ("validate", "check"):
+        result = CliRunner().invoke(main, [command, "-c", str(config)])
+        assert (result.exit_code, result.stdout) == (2, ""), result.output
+        assert result.stderr == (
+            f"{config}:{line}: datasets.escape.path: expected a prefix under the source's root, "
+            f"without '..' segments and not absolute, got {path!r}\n"
+        )
+
+
+def test_a_path_through_a_symbolic_link_reads_nothing_beyond_it(tmp_path: Path) -> None:
+    """Links are not followed, also when a dataset's path goes through one: it cannot leave the root."""
+    root, outside = tmp_path / "lake", tmp_path / "outside"
+    (root / "real").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "a.csv").write_bytes(b"id\n1\n2\n")
+    (root / "real" / "a.csv").write_bytes(b"id\n1\n")
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    (root / "real" / "link").symlink_to(outside, target_is_directory=True)
+    source = f"    kind: files\n    root: {json.dumps(str(root))}\n"
+    volume = "volume: {min: 1}"
+    config = write_config(
+        tmp_path,
+        source,
+        dataset("linked", "link/", volume, fmt="csv", hive=False),
+        dataset("deeper", "real/link/", volume, fmt="csv", hive=False),
+        dataset("real", "real/", volume, "volume: {name: files, metric: files}", fmt="csv", hive=False),
+    )
+    run = check(config)
+    assert run.outcomes() == {
+        "linked.volume": "fail", "deeper.volume": "fail", "real.volume": "pass", "real.volume.files": "pass"
+    }
+    assert run["real.volume"]["value"] == run["real.volume.files"]["value"] == 1
+    nothing = "no data files under the prefix"
+    assert run["linked.volume"]["message"] == run["deeper.volume"]["message"] == nothing

@@ -130,7 +130,8 @@ def _unreachable(error: Exception, redact: Redactor, name: str) -> Retry:
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float | None:
-    """Retry-After in seconds, bounded (a broken header must not park the channel for good), else None."""
+    """Retry-After in seconds, bounded (a broken header must not park the channel for good), else None.
+    delivery.backoff bounds the pause it makes again, to 15 minutes."""
     value = headers.get("Retry-After") or headers.get("retry-after")
     try:
         after = float(value) if value is not None else math.nan

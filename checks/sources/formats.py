@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 
 TAIL_BYTES: Final = 65536  # one ranged read; footers of files with up to a few hundred columns fit
 CSV_BLOCK: Final = 1 << 18  # Arrow infers CSV types from the first block and reads up to 32 blocks ahead
+CSV_MAX_BLOCK: Final = 1 << 22  # a row must fit a block: blocks grow 4x up to this (32 ahead: 128 MiB)
 JSON_HEAD: Final = 1 << 20  # the first lines of a JSON-lines file that its columns are inferred from
 CHUNK: Final = 1 << 20  # read size when counting JSON lines
 MAX_LINE: Final = 1 << 26  # a longer JSON line is not JSON lines (a whole document, say)
+_STRADDLING: Final = "straddling object"  # Arrow's words for a CSV row longer than its block
 _MAGIC: Final = b"PAR1"
 
 
@@ -185,43 +187,117 @@ def csv_facts(
     import pyarrow as pa
 
     with malformed(key, "CSV"):
-        with store.open(key) as raw, csv_reader(raw, key, capped=not count_rows) as reader:
+        with csv_reader(store, key, capped=not count_rows) as reader:
             if reader is None:
                 return FileFacts(rows=0)
             columns = _columns(reader.schema)
             rows = _typed_rows(reader) if count_rows else None
         if count_rows and rows is None:
             untyped = {column.name: pa.binary() for column in columns}
-            with store.open(key) as raw, csv_reader(raw, key, capped=False, types=untyped) as reader:
+            with csv_reader(store, key, capped=False, types=untyped) as reader:
                 rows = _batch_rows(reader) if reader is not None else 0
     return FileFacts(rows=rows, columns=columns)
 
 
 @contextmanager
 def csv_reader(
-    raw: BinaryIO, key: str, *, capped: bool, types: dict[str, Any] | None = None
-) -> Iterator[Any]:
-    """Arrow's streaming CSV reader on `raw`, or None when the file has no content at all.
-
-    On exit no read of Arrow's is in flight or to come, so `raw` can be closed safely.
-    """
-    import pyarrow.csv as pc
-
-    stream = decompressed(raw, key)
-    head = _first_content(stream)
-    if not head:
-        yield None
-        return
-    source = _ArrowInput(head, stream, limit=2 * CSV_BLOCK if capped else None)
+    store: ObjectStore, key: str, *, capped: bool, types: dict[str, Any] | None = None
+) -> Iterator[CsvReader | None]:
+    """The batches of `key`, or None when the file has no content at all; `capped` when only its columns are
+    wanted. On exit no read of Arrow's is in flight or to come, and the file is closed."""
+    reader = CsvReader(store, key, capped, types)
     try:
-        yield pc.open_csv(
-            source,
-            read_options=pc.ReadOptions(block_size=CSV_BLOCK),
-            parse_options=pc.ParseOptions(newlines_in_values=True),
-            convert_options=pc.ConvertOptions(column_types=types or {}),
-        )
+        yield reader if reader.open() else None
     finally:
-        source.release()
+        reader.close()
+
+
+class CsvReader:
+    """One CSV file through Arrow's streaming reader, whose rows must each fit in a block.
+
+    A longer row (a field of megabytes) fails Arrow's read as a "straddling object": the file is then read
+    again with blocks 4 times larger, up to CSV_MAX_BLOCK, the rows already given skipped and the column
+    types already given kept. Arrow reads up to 32 blocks ahead, so memory stays within 32 of the largest.
+    """
+
+    def __init__(self, store: ObjectStore, key: str, capped: bool, types: dict[str, Any] | None) -> None:
+        self._store, self._key, self._capped, self._types = store, key, capped, types or {}
+        self._block = CSV_BLOCK
+        self._raw: BinaryIO | None = None
+        self._input: _ArrowInput | None = None
+        self._arrow: Any = None
+
+    @property
+    def schema(self) -> Any:
+        return self._arrow.schema
+
+    def open(self) -> bool:
+        """Start reading, with blocks large enough for the first rows; False when there is no content."""
+        import pyarrow as pa
+
+        while True:
+            try:
+                return self._start()
+            except pa.ArrowInvalid as exc:
+                if not self._grown(exc):
+                    raise
+
+    def __iter__(self) -> Iterator[Any]:
+        import pyarrow as pa
+
+        given = 0
+        while True:
+            try:
+                for batch in self._batches(skip=given):
+                    given += batch.num_rows
+                    yield batch
+                return
+            except pa.ArrowInvalid as exc:
+                if not self._grown(exc):
+                    raise
+                self._types = {field.name: field.type for field in self.schema}  # those of the rows given
+                self._start()
+
+    def close(self) -> None:
+        """Waits for a read of Arrow's in flight and ends its input, then closes the file."""
+        if self._input is not None:
+            self._input.release()
+        if self._raw is not None:
+            self._raw.close()
+
+    def _start(self) -> bool:
+        import pyarrow.csv as pc
+
+        self.close()
+        self._raw = self._store.open(self._key)
+        stream = decompressed(self._raw, self._key)
+        head = _first_content(stream)
+        if not head:
+            return False
+        self._input = _ArrowInput(head, stream, limit=2 * self._block if self._capped else None)
+        self._arrow = pc.open_csv(
+            self._input,
+            read_options=pc.ReadOptions(block_size=self._block),
+            parse_options=pc.ParseOptions(newlines_in_values=True),
+            convert_options=pc.ConvertOptions(column_types=self._types),
+        )
+        return True
+
+    def _batches(self, skip: int) -> Iterator[Any]:
+        for batch in self._arrow:
+            if skip < batch.num_rows:
+                yield batch.slice(skip)
+            skip = max(0, skip - batch.num_rows)
+
+    def _grown(self, error: Exception) -> bool:
+        """Whether `error` is a row longer than a block, made 4 times larger (up to CSV_MAX_BLOCK)."""
+        if _STRADDLING not in str(error):
+            return False
+        if self._block >= CSV_MAX_BLOCK:
+            longest = f"{CSV_MAX_BLOCK >> 20} MiB, the most demon reads"
+            raise FormatError(f"CSV file {self._key}: a row is longer than {longest} (a quote not closed?)")
+        self._block *= 4
+        return True
 
 
 def _typed_rows(reader: Any) -> int | None:

@@ -33,7 +33,7 @@ class LocalStore:
             raise ObjectStoreError(f"directory {self.root} does not exist")
         folder, _, start = prefix.rpartition("/")
         base = self.root / folder if folder else self.root
-        if not base.is_dir():
+        if not base.is_dir() or self._through_link(folder):
             return Listing()
         try:
             if delimiter is None:
@@ -41,6 +41,15 @@ class LocalStore:
             return self._level(base, folder, start)
         except OSError as exc:
             raise ObjectStoreError(f"cannot list {base}: {exc.strerror or exc}") from None
+
+    def _through_link(self, folder: str) -> bool:
+        """Whether `folder` passes through a symbolic link: followed, it could lead out of the root."""
+        path = self.root
+        for part in folder.split("/") if folder else ():
+            path /= part
+            if path.is_symlink():
+                return True
+        return False
 
     def _walk(self, base: Path, prefix: str) -> list[ObjectInfo]:
         found = []

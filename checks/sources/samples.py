@@ -40,7 +40,7 @@ def _parquet_batches(
 
 
 def _csv_batches(store: ObjectStore, info: ObjectInfo, columns: Sequence[str]) -> Generator[Any, None, None]:
-    with store.open(info.key) as raw, csv_reader(raw, info.key, capped=False) as reader:
+    with csv_reader(store, info.key, capped=False) as reader:
         if reader is None:
             return
         yield from (_projected(batch, columns) for batch in reader)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from monitor.config.errors import ConfigError, ConfigIssue
-from monitor.config.loader import load_document
+from monitor.config.loader import LIMITS, load_document
 from monitor.config.models import Config
 from monitor.config.references import check_references
 from monitor.config.schema import config_json_schema
@@ -35,7 +35,23 @@ def load_config(path: str | Path) -> Config:
 
 def _read(path: Path, file: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError([ConfigIssue(file, None, "", f"cannot read the file: {reason}")]) from None
+        with path.open("rb") as handle:
+            data = handle.read(LIMITS.bytes + 1)
+    except OSError as exc:
+        reason = f"cannot read the file: {exc.strerror or exc}"
+        raise ConfigError([ConfigIssue(file, None, "", reason)]) from None
+    if len(data) > LIMITS.bytes:
+        limit = f"larger than {LIMITS.bytes >> 20} MiB, the most demon reads"
+        raise ConfigError([ConfigIssue(file, None, "", limit)])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([_not_utf8(data, exc.start, file)]) from None
+
+
+def _not_utf8(data: bytes, position: int, file: str) -> ConfigIssue:
+    """The line and column of the first byte that is not UTF-8 (a Latin-1 `é`, say): the place to fix."""
+    line_start = data.rfind(b"\n", 0, position) + 1
+    line = data.count(b"\n", 0, position) + 1
+    where = f"byte 0x{data[position]:02x} at column {position - line_start + 1}"
+    return ConfigIssue(file, line, "", f"not UTF-8 ({where}; save the file as UTF-8)")

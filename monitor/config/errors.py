@@ -17,7 +17,14 @@ class ConfigIssue:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return printable(text)
+
+
+def printable(text: str) -> str:
+    """Control and other invisible characters escaped (`\\x1b`, `\\x07`, `\\u202e`): a value from the file
+    must not recolour, ring or reorder the terminal, nor break the one line of its problem."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 class ConfigError(Exception):

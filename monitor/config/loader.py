@@ -1,14 +1,19 @@
 """YAML to plain data, recording the line of every field, rejecting duplicate keys, interpolating `${VAR}`.
 
 PyYAML's own constructor forgets where values came from and silently keeps the last of two equal keys,
-so the composed node tree is turned into data here. Keys are always taken as written (a column named
+so the composed node graph is turned into data here. Keys are always taken as written (a column named
 `on` or `no` stays a name, not a boolean).
+
+Aliases make the graph a compressed form of the data: nine lines of nine aliases each (a "billion laughs")
+stand for 387 million values. So what the graph expands to is measured first, each distinct node once,
+and a file over `LIMITS` is refused before anything is expanded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import yaml
 from yaml import Node
@@ -30,6 +35,20 @@ _SHAPE = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list", yaml.Scala
 TOP_LEVEL_HINT = "a mapping of settings (version:, sources:, datasets:, ...)"
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The most a config file may hold: room for 9,000 datasets of 5 checks (bench_soak writes 2,000 in
+    0.9 MB, 106,000 values), yet a few hundred MB to load at worst (4 MiB of `[1,1,...]`: 600 MB, 18 s)."""
+
+    bytes: int = 4 << 20
+    values: int = 500_000  # nodes once every alias is expanded
+    aliases: int = 100_000  # uses of aliases once expanded (an alias inside an anchor is used each time)
+    depth: int = 64  # levels of nesting; a config needs 7
+
+
+LIMITS = Limits()
+
+
 def load_document(text: str, file: str, environ: Mapping[str, str]) -> Document:
     """Parse one config file into a `Document`; every problem of the file raises one `ConfigError`."""
     root = _compose(text, file)
@@ -38,6 +57,7 @@ def load_document(text: str, file: str, environ: Mapping[str, str]) -> Document:
     if not isinstance(root, yaml.MappingNode):
         got = _SHAPE.get(type(root), "something else")
         raise ConfigError([ConfigIssue(file, _line(root), "", f"expected {TOP_LEVEL_HINT}, got {got}")])
+    _Expansion(file).measure(root, (), 1)
     builder = _Builder(file, environ)
     data = builder.build(root, ())
     if builder.issues:
@@ -66,6 +86,69 @@ def _syntax_issue(file: str, exc: yaml.MarkedYAMLError) -> ConfigIssue:
 
 def _line(node: Node) -> int:
     return int(node.start_mark.line) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Size:
+    """What a node expands to: its values (itself included), uses of aliases, and levels (a scalar has 1)."""
+
+    values: int
+    aliases: int
+    height: int
+
+
+class _Expansion:
+    """Measures what the node graph expands to, each distinct node once (memoised by identity), so a billion
+    laughs costs a few dozen steps; a `ConfigError` names the first node, innermost first, over `LIMITS`."""
+
+    def __init__(self, file: str) -> None:
+        self._file = file
+        self._sizes: dict[int, _Size] = {}
+        self._open: set[int] = set()  # being measured: an alias inside itself, which the builder reports
+
+    def measure(self, node: Node, loc: Loc, level: int) -> _Size:
+        """The size of `node`, met `level` deep (the top is 1)."""
+        return self._sizes.get(id(node)) or self._expand(node, loc, level)
+
+    def _expand(self, node: Node, loc: Loc, level: int) -> _Size:
+        if id(node) in self._open:
+            return _Size(1, 0, 1)
+        self._open.add(id(node))
+        values, aliases, height = 1, 0, 0
+        for part, child in _children(node):
+            if level == LIMITS.depth:  # checked before descending, so measuring never recurses deeper
+                self._too_deep(node, loc)
+            alias = id(child) in self._sizes or id(child) in self._open  # the anchor is the first use
+            size = self.measure(child, (*loc, part), level + 1)
+            if level + size.height > LIMITS.depth:  # an anchor used deeper than where it was measured
+                self._too_deep(node, loc)
+            values, aliases = values + size.values, aliases + size.aliases + alias
+            height = max(height, size.height)
+        self._open.discard(id(node))
+        if values > LIMITS.values:
+            self._refuse(node, loc, f"expands to more than {LIMITS.values:,} values"
+                         " (an alias counts as often as it is used), the most demon reads")
+        if aliases > LIMITS.aliases:
+            self._refuse(node, loc, f"uses aliases more than {LIMITS.aliases:,} times, the most demon reads")
+        self._sizes[id(node)] = size = _Size(values, aliases, height + 1)
+        return size
+
+    def _too_deep(self, node: Node, loc: Loc) -> NoReturn:
+        self._refuse(node, loc, f"nests more than {LIMITS.depth} levels deep, the most demon reads")
+
+    def _refuse(self, node: Node, loc: Loc, message: str) -> NoReturn:
+        raise ConfigError([ConfigIssue(self._file, _line(node), format_path(loc), message)])
+
+
+def _children(node: Node) -> Iterator[tuple[str | int, Node]]:
+    """Each child with its part of the path: a list's items by index, a mapping's keys and values by key."""
+    if isinstance(node, yaml.SequenceNode):
+        yield from enumerate(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        for index, (key, value) in enumerate(node.value):
+            part = str(key.value) if isinstance(key, yaml.ScalarNode) else index
+            yield part, key
+            yield part, value
 
 
 class _Builder:
@@ -153,6 +236,9 @@ class _Builder:
             return self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             return self._fail(node, loc, f"invalid value: {getattr(exc, 'problem', None) or exc}")
+        except Exception:  # text its tag does not fit: `!!int x` raises ValueError, `!!bool x` KeyError
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            return self._fail(node, loc, f"invalid {tag} value {node.value!r}")
 
     def _interpolated(self, node: yaml.ScalarNode, loc: Loc) -> yaml.ScalarNode:
         """A node for the substituted text; a plain scalar gets its implicit type again (`${N:-4}` is 4)."""

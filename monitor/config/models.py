@@ -23,9 +23,11 @@ from pydantic import (
 
 from monitor.config.types import (
     Duration,
+    Name,
     NonNegative,
     OptionalText,
     Percentage,
+    Prefix,
     ScheduleText,
     SelectSql,
     Severity,
@@ -34,11 +36,12 @@ from monitor.config.types import (
 )
 
 # Patterns of text fields, each with the words a problem message uses for it (validation.py's _PATTERNS).
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+# Channel names stay ASCII: a webhook sends the channel's name in its Idempotency-Key header.
+CHANNEL_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:"
 _PORT = r"(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4})"  # 0-65535
 LISTEN_PATTERN = rf"^[^\s:]*:{_PORT}$"
-Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+ChannelName = Annotated[str, Field(pattern=CHANNEL_NAME_PATTERN)]
 
 
 def _as_list(value: Any) -> Any:
@@ -209,7 +212,7 @@ Format = Literal["parquet", "csv", "jsonl"]
 class DatasetConfig(Model):
     source: str
     table: str | None = Field(default=None, description="sql sources: [schema.]table")
-    path: str | None = Field(default=None, description="s3/files sources: prefix under the source's root")
+    path: Prefix | None = Field(default=None, description="s3/files sources: prefix under the source's root")
     format: Format | None = None
     partitioning: Literal["hive", "none"] = "none"
     description: str | None = None
@@ -291,7 +294,7 @@ class RouteConfig(Model):
 
 
 class AlertingConfig(Model):
-    channels: dict[Name, ChannelConfig] = Field(default_factory=dict)
+    channels: dict[ChannelName, ChannelConfig] = Field(default_factory=dict)
     routes: list[RouteConfig] = Field(default_factory=list)
     repeat_every: Duration | None = Field(default="4h", validate_default=True)
     notify_resolved: bool = True

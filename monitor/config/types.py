@@ -21,6 +21,7 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 6048
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 DURATION_HINT = "a duration like 90s, 15m, 2h, 1d or 1w"
+LONGEST = 36500 * 86400.0  # 100 years: durations are added to dates, and Python's end in 9999
 
 
 def parse_duration(value: Any) -> float:
@@ -31,6 +32,9 @@ def parse_duration(value: Any) -> float:
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"expected a positive duration, got {value!r}")
+    if seconds > LONGEST:
+        longest = f"{format_duration(LONGEST)} (100 years)"
+        raise ValueError(f"expected a duration of at most {longest}, got {value!r}")
     return seconds
 
 
@@ -155,12 +159,44 @@ def _single(value: str) -> str:
     return text
 
 
+NAME_HINT = "a name of letters (any script), digits, '_' and '-' that starts with a letter or '_'"
+# For editors. ECMAScript's and Python's regexes share no class of Unicode letters, so this pattern checks the
+# ASCII characters only (letters, digits, '_', '-'; no digit or '-' first) and lets others through: demon's
+# own check, `parse_name`, is the exact one.
+_NOT_IN_NAMES = r"\x00-\x2c\x2e\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f"  # ASCII but letters, digits, '_', '-'
+NAME_SCHEMA_PATTERN = rf"^[^{_NOT_IN_NAMES}\d-][^{_NOT_IN_NAMES}]*$"
+
+
+def parse_name(value: str) -> str:
+    """A name of sources, datasets and checks: letters, digits and marks as in identifiers of any script (so
+    `données` and Hindi's vowel signs), '_' and '-'. Check ids, Prometheus labels and the state store take
+    any text; what they must not get is a '.' (check ids are dotted) or a character that cannot be seen."""
+    if value.startswith("-") or not value.replace("-", "_").isidentifier():
+        raise ValueError(f"expected {NAME_HINT}, got {value!r}")
+    return value
+
+
+def parse_prefix(value: str) -> str:
+    """A lake dataset's `path`, which must stay under its source's root: `..` or a leading `/` would leave it
+    (a `files` source would read any file of the machine)."""
+    if value.startswith("/") or ".." in value.split("/"):
+        expected = "a prefix under the source's root, without '..' segments and not absolute"
+        raise ValueError(f"expected {expected}, got {value!r}")
+    return value
+
+
 def _empty_to_none(value: Any) -> Any:
     """`${VAR:-}` yields an empty string: an optional setting left empty means unset."""
     return None if value == "" else value
 
 
 OptionalText = Annotated[str | None, BeforeValidator(_empty_to_none)]
+Prefix = Annotated[str, AfterValidator(parse_prefix)]
+Name = Annotated[
+    str,
+    AfterValidator(parse_name),
+    WithJsonSchema({"type": "string", "pattern": NAME_SCHEMA_PATTERN, "description": NAME_HINT}),
+]
 NonNegative = Annotated[float, Field(ge=0)]
 SelectSql = Annotated[str, AfterValidator(one_select)]
 SqlCondition = Annotated[str, AfterValidator(sql_condition)]

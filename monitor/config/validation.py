@@ -12,7 +12,7 @@ from pydantic_core import ErrorDetails
 from checks.humanize import did_you_mean
 from monitor.config.document import Document, Loc
 from monitor.config.errors import ConfigError, ConfigIssue
-from monitor.config.models import LISTEN_PATTERN, NAME_PATTERN, TOPIC_ARN_PATTERN, Config, Model
+from monitor.config.models import CHANNEL_NAME_PATTERN, LISTEN_PATTERN, TOPIC_ARN_PATTERN, Config, Model
 
 _EXPECTED = {
     "int_type": "an integer",
@@ -30,7 +30,8 @@ _EXPECTED = {
 }
 _BOUNDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 _PATTERNS = {
-    NAME_PATTERN: "a name of letters, digits, '_' and '-' that starts with a letter or '_'",
+    CHANNEL_NAME_PATTERN: "a name of ASCII letters, digits, '_' and '-' that starts with a letter or '_'"
+    " (it goes into HTTP headers)",
     LISTEN_PATTERN: "HOST:PORT with a port from 0 to 65535",
     TOPIC_ARN_PATTERN: "an SNS topic ARN (arn:aws:sns:...)",
 }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alerting.runtime import Notifier
+from checks.humanize import first_line
 from monitor.config import ConfigError, load_config
 from monitor.config.models import Config
 from monitor.config.types import format_duration
@@ -85,14 +86,13 @@ class Daemon:
         return pending == 0, {"status": "ready" if pending == 0 else "starting", "datasets_pending": pending}
 
     def reload(self) -> None:
-        """Apply an edited config file; an invalid one is rejected and the running config kept.
+        """Apply an edited config file; one that cannot be loaded, invalid or for any other reason (a
+        MemoryError, say), is rejected and the running config kept: a bad file must never end the daemon.
 
         The state store and the endpoint stay those demon started with (`state.retention` applies at once).
         """
-        try:
-            config = load_config(self.config_path)
-        except ConfigError as exc:
-            log.error("config reload rejected, still running the previous config:\n%s", exc)
+        config = self._load()
+        if config is None:
             return
         running = self.scheduler.config
         for name, before, after in (("metrics", running.metrics, config.metrics),
@@ -108,6 +108,19 @@ class Daemon:
             len(changes.added), len(changes.removed), len(changes.changed), len(changes.rescheduled),
             extra={"added": changes.added, "removed": changes.removed, "changed": changes.changed},
         )
+
+    def _load(self) -> Config | None:
+        """The edited config, or None once the reason it cannot be used is logged."""
+        try:
+            return load_config(self.config_path)
+        except ConfigError as exc:
+            reason = f"\n{exc}"
+        except Exception as exc:  # a MemoryError, say
+            failure = exc.with_traceback(None)  # lets go of what loading held before anything is logged
+            reason = f" {self.config_path}: {type(failure).__name__}"
+            reason += f": {first_line(failure)}" if str(failure) else ""
+        log.error("config reload rejected, still running the previous config:%s", reason)
+        return None
 
     def housekeeping(self) -> bool:
         """Verify the lock, prune old results when due and sum up repeated log lines; False when another
