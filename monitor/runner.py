@@ -231,7 +231,9 @@ class Runner:
             except CheckSetupError as exc:
                 evaluations[spec.id] = Evaluation(Outcome.ERROR, self.redact(str(exc)))
                 runnable.remove(spec)
-        observed = source.observe(job.dataset, {probe for probes in wanted.values() for probe in probes})
+        # In the checks' order: a set's order changes with each process, and the fused statement with it.
+        asked = list(dict.fromkeys(probe for probes in wanted.values() for probe in probes))
+        observed = source.observe(job.dataset, asked)
         for spec in runnable:
             judged.provenance[spec.id] = _provenance([observed[probe] for probe in wanted[spec.id]])
             success = successes.get(spec.id)
