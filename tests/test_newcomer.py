@@ -5,7 +5,9 @@ that names itself, `--failures-only`, SQL type names in schema checks, and a dem
 from __future__ import annotations
 
 import json
+import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -262,3 +264,16 @@ def test_the_demo_opens_incidents_and_says_what_to_do_next(tmp_path: Path) -> No
     incidents = json.loads(cli("incidents", "-c", str(config), "--format", "json").stdout)["incidents"]
     assert len(incidents) >= 10 and {i["outcome"] for i in incidents} <= {"fail", "error"}
     assert {str(d.schedule) for d in load_config(config).datasets.values()} == {"every 1m"}
+
+
+def test_a_datasets_statement_is_the_same_text_in_every_process(tmp_path: Path, warehouse: str) -> None:
+    """Stored once, shared by every run: only if each process builds it alike (not in a set's order)."""
+    extra = "      - schema: {}\n      - metric: {name: other, sql: SELECT 2, min: 0}\n"
+    config = write_config(tmp_path, warehouse, orders(extra=extra))
+    for seed in ("1", "2", "3"):
+        seeded = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-m", "monitor", "check", "-c", str(config)], cwd=tmp_path,
+                       timeout=120, env=seeded, capture_output=True, check=False)
+    with sqlite3.connect(tmp_path / ".demon" / "state.db") as conn:
+        stored = [text for (text,) in conn.execute("SELECT text FROM statements")]
+    assert len(stored) == 2, stored  # the metadata statement and the fused one
