@@ -10,6 +10,6 @@ def __getattr__(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("demon")
+        return version("demon-data")
     except PackageNotFoundError:  # a source tree that was not installed
         return "0.0.0+unknown"

@@ -61,7 +61,7 @@ def exit_code(results: Sequence[Result], warn_is_failure: bool = False) -> int:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="demon", prog_name="demon")
+@click.version_option(package_name="demon-data", prog_name="demon")
 def main() -> None:
     """demon watches your data: freshness, volume, schema, quality and custom metrics of warehouse
     tables and S3 datasets, so you hear about bad data before your stakeholders do."""

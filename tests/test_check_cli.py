@@ -10,12 +10,14 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+import monitor
 from monitor.cli import main
 from tests.daemon_support import wait_for
 from tests.warehouse import execute, write_config
@@ -452,3 +454,11 @@ def test_duckdb_sessions_in_other_time_zones_give_the_same_ages(tmp_path: Path) 
     for check_id, values in ages.items():
         assert max(values) - min(values) < 60, (check_id, values)
         assert values[0] == pytest.approx(3 * 3600, abs=120)
+
+
+def test_the_version_is_the_installed_distributions() -> None:
+    """The distribution is `demon-data` (the command and the packages keep their names)."""
+    installed = version("demon-data")
+    shown = CliRunner().invoke(main, ["--version"])
+    assert (shown.exit_code, shown.output) == (0, f"demon, version {installed}\n")
+    assert monitor.__version__ == installed

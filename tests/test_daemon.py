@@ -164,7 +164,7 @@ def test_schedules_fire_and_the_endpoint_reports_them(tmp_path: Path, spawn: Spa
     samples = daemon.samples()
     assert samples['demon_source_up{source="warehouse"}'] == 1.0
     assert [key for key in samples if "source_up" in key] == ['demon_source_up{source="warehouse"}']
-    assert samples[f'demon_build_info{{version="{version("demon")}"}}'] == 1.0
+    assert samples[f'demon_build_info{{version="{version("demon-data")}"}}'] == 1.0
     runs = samples["demon_scheduler_lag_seconds_count"]
     assert runs >= 2  # a run is observed once it has ended
     assert samples['demon_scheduler_lag_seconds_bucket{le="+Inf"}'] == runs

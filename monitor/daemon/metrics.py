@@ -27,7 +27,7 @@ NOTIFICATION_RESULTS = ("sent", "retried", "failed")
 
 def build_version() -> str:
     try:
-        return version("demon")
+        return version("demon-data")
     except PackageNotFoundError:  # running from a source tree that is not installed
         return "unknown"
 
