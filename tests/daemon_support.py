@@ -161,8 +161,28 @@ def start_daemon(
     wait_healthy: bool = True, on_start: Callable[[Daemon], None] | None = None,
 ) -> Daemon:
     """Start `demon run -c config --log-format json` listening on `port` (the config's metrics.listen must
-    say `127.0.0.1:${DEMON_TEST_PORT}`, set here) and wait until /healthz answers 200."""
-    port = port or free_port()
+    say `127.0.0.1:${DEMON_TEST_PORT}`, set here) and wait until /healthz answers 200.
+
+    A free port found here may be taken by another process before the daemon binds it (another test run
+    beside this one): when the daemon says so, it is started again on another port."""
+    for attempt in range(3):
+        daemon = _launch(config, args, port or free_port(), env, on_start)
+        if not wait_healthy:
+            return daemon
+        try:
+            wait_for(lambda d=daemon: d.answers("/healthz", timeout=10), what="demon run serving /healthz")
+        except AssertionError:
+            taken = daemon.process.returncode == 3 and "Address already in use" in daemon.text()
+            if port is not None or not taken or attempt == 2:
+                raise
+            daemon.wait()
+            continue
+        return daemon
+    raise AssertionError("unreachable")
+
+
+def _launch(config: Path, args: tuple[str, ...], port: int, env: dict[str, str] | None,
+            on_start: Callable[[Daemon], None] | None) -> Daemon:
     log_path = config.parent / f"daemon-{port}-{time.monotonic_ns()}.log"
     handle = log_path.open("wb")
     environ = {**os.environ, **(env or {}), "DEMON_TEST_PORT": str(port), "PYTHONUNBUFFERED": "1"}
@@ -173,8 +193,4 @@ def start_daemon(
     daemon = Daemon(process, port, log_path, handle)
     if on_start is not None:
         on_start(daemon)
-    if wait_healthy:
-        wait_for(lambda: daemon.answers("/healthz", timeout=10), what="demon run serving /healthz")
     return daemon
-
-
