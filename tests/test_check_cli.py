@@ -451,9 +451,11 @@ def test_duckdb_sessions_in_other_time_zones_give_the_same_ages(tmp_path: Path) 
         )
         for result in json.loads(done.stdout)["results"]:
             ages.setdefault(result["check"], []).append(result["value"])
+    # The three runs are seconds apart (a minute or more on a loaded machine); a time zone would move the
+    # ages by hours.
     for check_id, values in ages.items():
-        assert max(values) - min(values) < 60, (check_id, values)
-        assert values[0] == pytest.approx(3 * 3600, abs=120)
+        assert max(values) - min(values) < 600, (check_id, values)
+        assert values[0] == pytest.approx(3 * 3600, abs=600)
 
 
 def test_the_version_is_the_installed_distributions() -> None:
