@@ -13,7 +13,7 @@ import pytest
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, start_daemon
 from tests.motoserver import DUMMY_ENV, FOREIGN_ENV, MotoServer, S3Lake, Topics, start_moto
-from tests.pgserver import PostgresServer, destroy, start_postgres
+from tests.pgserver import PostgresServer, closed_port, destroy, start_postgres
 from tests.promserver import Prometheus, Pushgateway
 
 _counter = itertools.count()
@@ -31,6 +31,14 @@ def postgres() -> Iterator[PostgresServer]:
     server = start_postgres()
     yield server
     destroy(server)
+
+
+@pytest.fixture
+def unused_port() -> Iterator[int]:
+    """A port nothing listens on for the whole test (tests/pgserver.py `closed_port`): connections are
+    refused, and no other process can start listening there meanwhile."""
+    with closed_port() as port:
+        yield port
 
 
 @pytest.fixture

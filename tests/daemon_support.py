@@ -44,7 +44,7 @@ class Daemon:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def get(self, path: str, timeout: float = 10.0) -> Response:
+    def get(self, path: str, timeout: float = 30.0) -> Response:
         try:
             with urllib.request.urlopen(self.base_url + path, timeout=timeout) as reply:
                 return Response(reply.status, reply.read().decode())
@@ -96,7 +96,7 @@ class Daemon:
     def signal(self, signum: signal.Signals) -> None:
         self.process.send_signal(signum)
 
-    def wait(self, timeout: float = 60.0) -> int:
+    def wait(self, timeout: float = 120.0) -> int:
         code = self.process.wait(timeout=timeout)
         if self._handle is not None:
             self._handle.close()
@@ -140,9 +140,12 @@ def write_config(directory: Path, sources: str, datasets: str, state_url: str = 
 
 
 def wait_for(
-    condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1, what: str = ""
+    condition: Callable[[], Any], timeout: float = 120.0, interval: float = 0.1, what: str = ""
 ) -> Any:
-    """Poll until `condition()` is truthy and return it; fail the test with `what` on timeout."""
+    """Poll until `condition()` is truthy and return it; fail the test with `what` on timeout.
+
+    The deadline is generous on purpose: it only matters when the condition never comes, and a loaded
+    machine (two test runs at once, a busy CI host) may take many times longer than an idle one."""
     deadline = time.monotonic() + timeout
     while True:
         found = condition()
@@ -161,8 +164,29 @@ def start_daemon(
     """Start `demon run -c config --log-format json` listening on `port` (the config's metrics.listen must
     say `127.0.0.1:${DEMON_TEST_PORT}`, set here) and wait until /healthz answers 200. `preexec` runs in the
     child before demon starts (resource limits, signal dispositions). `stdout`, a file descriptor such as a
-    pipe's write end, takes the output instead of the log file; the caller then copies it to `log_path`."""
-    port = port or free_port()
+    pipe's write end, takes the output instead of the log file; the caller then copies it to `log_path`.
+
+    A free port found here may be taken by another process before the daemon binds it (another test run
+    beside this one): when the daemon says so, it is started again on another port."""
+    for attempt in range(3):
+        daemon = _launch(config, args, port or free_port(), env, on_start, preexec, stdout)
+        if not wait_healthy:
+            return daemon
+        try:
+            wait_for(lambda d=daemon: d.answers("/healthz", timeout=10), what="demon run serving /healthz")
+        except AssertionError:
+            taken = daemon.process.returncode == 3 and "Address already in use" in daemon.text()
+            if port is not None or not taken or attempt == 2:
+                raise
+            daemon.wait()
+            continue
+        return daemon
+    raise AssertionError("unreachable")
+
+
+def _launch(config: Path, args: tuple[str, ...], port: int, env: dict[str, str] | None,
+            on_start: Callable[[Daemon], None] | None, preexec: Callable[[], None] | None,
+            stdout: int | None) -> Daemon:
     log_path = config.parent / f"daemon-{port}-{time.monotonic_ns()}.log"
     handle = log_path.open("wb")
     environ = {**os.environ, **(env or {}), "DEMON_TEST_PORT": str(port), "PYTHONUNBUFFERED": "1"}
@@ -174,8 +198,4 @@ def start_daemon(
     daemon = Daemon(process, port, log_path, handle)
     if on_start is not None:
         on_start(daemon)
-    if wait_healthy:
-        wait_for(lambda: daemon.answers("/healthz", timeout=2), timeout=60, what="demon run serving /healthz")
     return daemon
-
-

@@ -115,7 +115,7 @@ class _Server:
             raise
         return server
 
-    def _wait_ready(self, timeout: float = 30.0) -> None:
+    def _wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if not self.alive():
@@ -192,7 +192,7 @@ class Prometheus(_Server):
         params = {"query": expr, "start": repr(start), "end": repr(end), "step": str(step)}
         return list(self._api("query_range", params)["result"])
 
-    def wait_for(self, expr: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+    def wait_for(self, expr: str, timeout: float = 120.0) -> list[dict[str, Any]]:
         """Poll `expr` until it returns data and return that; on timeout fail with the targets and log."""
         deadline = time.monotonic() + timeout
         while True:

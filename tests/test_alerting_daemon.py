@@ -23,7 +23,6 @@ import pytest
 
 from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.motoserver import Topics
-from tests.pgserver import free_port
 from tests.slackserver import TOKEN, FakeSlack, Message, start_slack
 from tests.warehouse import execute
 
@@ -88,9 +87,9 @@ def slack_env(slack: FakeSlack | None, api_url: str | None = None) -> dict[str, 
     return {"SLACK_TOKEN": TOKEN, "SLACK_API_URL": api_url or (slack.api_url if slack else "")}
 
 
-def closed_url() -> str:
-    """An API URL on a port nothing listens on: a channel that is down."""
-    return f"http://127.0.0.1:{free_port()}/api/"
+def closed_url(port: int) -> str:
+    """An API URL on a port nothing listens on (the `unused_port` fixture): a channel that is down."""
+    return f"http://127.0.0.1:{port}/api/"
 
 
 # --- reading what happened ------------------------------------------------------------------------------
@@ -134,7 +133,7 @@ def results_of(directory: Path, check: str) -> int:
 def more_runs(directory: Path, check: str, runs: int) -> None:
     """Wait until `check` ran `runs` more times (every second here): time passes, measured by the daemon."""
     target = results_of(directory, check) + runs
-    wait_for(lambda: results_of(directory, check) >= target, timeout=60, what=f"{runs} more runs of {check}")
+    wait_for(lambda: results_of(directory, check) >= target, what=f"{runs} more runs of {check}")
 
 
 def key_of(message: Message) -> str:
@@ -286,10 +285,10 @@ def test_slack_answering_500_then_up_gets_everything_once_in_order(
 
 
 def test_notifications_pending_at_kill_9_are_delivered_once_after_restart(
-    tmp_path: Path, spawn: Spawn, slack: FakeSlack
+    tmp_path: Path, spawn: Spawn, slack: FakeSlack, unused_port: int
 ) -> None:
     config = make_config(tmp_path, FAILING, channels=SLACK)
-    first = spawn(config, env=slack_env(None, closed_url()))  # Slack is down
+    first = spawn(config, env=slack_env(None, closed_url(unused_port)))  # Slack is down
     wait_for(lambda: any(row["attempts"] >= 1 and row["state"] == "pending" for row in outbox(tmp_path)),
              what="the opening tried and waiting")
     set_rows(tmp_path, PASSING)
@@ -367,6 +366,8 @@ def test_ack_stops_repeats_but_not_the_resolution(tmp_path: Path, spawn: Spawn, 
     acked = demon(config, "ack", str(incident["id"]), "--reason", "reloading the table", env=env)
     assert acked.returncode == 0, acked.stderr
     assert acked.stdout.strip() == f"incident {incident['id']} (orders.volume failed) acknowledged"
+    # A repeat queued before the ack (the command takes a while to start) may still be on its way.
+    wait_for(lambda: settled(tmp_path, "slack"), what="what was queued before the ack delivered")
     queued = outbox(tmp_path, "slack")
     more_runs(tmp_path, "orders.volume", 4)  # longer than repeat_every, twice over
     assert outbox(tmp_path, "slack") == queued  # no repeat queued since (nor retried)
@@ -423,9 +424,11 @@ def test_silence_suppresses_until_ended(tmp_path: Path, spawn: Spawn, slack: Fak
 # --- 5. an unreachable source, a removed check ----------------------------------------------------------
 
 
-def test_an_unreachable_source_is_one_incident_not_one_per_check(tmp_path: Path, spawn: Spawn) -> None:
+def test_an_unreachable_source_is_one_incident_not_one_per_check(
+    tmp_path: Path, spawn: Spawn, unused_port: int
+) -> None:
     password = "pg-Secret-4711"
-    url = f"postgresql+psycopg://demon:{password}@127.0.0.1:{free_port()}/warehouse"
+    url = f"postgresql+psycopg://demon:{password}@127.0.0.1:{unused_port}/warehouse"
     pg_datasets = (dataset("pg_orders", VOLUME, "- volume: {name: big, min: 100}", source="pg")
                    + dataset("pg_users", VOLUME, source="pg", table="users"))
     config = make_config(tmp_path, PASSING, sources=source("pg", url), datasets=pg_datasets)

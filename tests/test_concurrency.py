@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-import threading
+import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
-import sqlalchemy as sa
-from click.testing import CliRunner
 
-from monitor.cli import main
+from tests.daemon_support import wait_for
 from tests.pgserver import PostgresServer
 from tests.warehouse import execute, write_config
 
+HELD = 4711  # an advisory lock key: a statement taking it shared waits while the test holds it
+WAITING_SQL = f"SELECT count(*) FROM (SELECT pg_advisory_xact_lock_shared({HELD})) AS held"
 
-def peak_sleepers(server: PostgresServer, database: str, stop: threading.Event) -> list[int]:
-    """Poll pg_stat_activity (as the superuser, outside demon) for demon's sleeping statements."""
-    # autocommit: pg_stat_activity is a snapshot taken once per transaction
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/{database}"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    seen: list[int] = []
-    query = sa.text(
-        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(0.4)%'"
-        " AND pid <> pg_backend_pid()"
-    )
-    with engine.connect() as conn:
-        while not stop.is_set():
-            seen.append(int(conn.execute(query).scalar_one()))
-            stop.wait(0.02)
-    engine.dispose()
-    return seen
+
+def waiting(conn: psycopg.Connection[tuple[int]]) -> int:
+    """demon's statements running now (waiting for the lock), seen in pg_stat_activity from outside demon."""
+    found = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()"
+        " AND query LIKE %s",
+        (f"%pg_advisory_xact_lock_shared({HELD})%",),
+    ).fetchone()
+    assert found is not None
+    return int(found[0])
 
 
 @pytest.mark.parametrize("limit", [1, 3])
@@ -39,19 +37,41 @@ def test_statements_in_flight_never_exceed_max_concurrency(
     execute(postgres_url, ["CREATE TABLE t (id INTEGER)", "INSERT INTO t VALUES (1)"])
     block = "".join(
         f"  d{i}:\n    source: warehouse\n    table: t\n    checks:\n"
-        "      - metric: {name: slow, sql: 'SELECT count(*) FROM pg_sleep(0.4)'}\n"
+        f"      - metric: {{name: slow, sql: '{WAITING_SQL}'}}\n"
         for i in range(6)
     )
-    config = write_config(tmp_path, postgres_url, block, source_extra=f"    max_concurrency: {limit}\n")
-    stop = threading.Event()
-    samples: list[int] = []
+    config = write_config(tmp_path, postgres_url, block,
+                          source_extra=f"    max_concurrency: {limit}\n    query_timeout: 10m\n")
     database = postgres_url.rsplit("/", 1)[1]
-    poller = threading.Thread(target=lambda: samples.extend(peak_sleepers(postgres, database, stop)))
-    poller.start()
-    try:
-        result = CliRunner().invoke(main, ["check", "-c", str(config), "--format", "json"])
-    finally:
-        stop.set()
-        poller.join()
-    assert result.exit_code == 0, result.output
+    # autocommit: pg_stat_activity is a snapshot taken once per transaction
+    with (
+        psycopg.connect(host="127.0.0.1", port=postgres.port, user="postgres", dbname=database,
+                        autocommit=True) as holder,
+        psycopg.connect(host="127.0.0.1", port=postgres.port, user="postgres", dbname=database,
+                        autocommit=True) as watcher,
+    ):
+        holder.execute(f"SELECT pg_advisory_lock({HELD})")  # every statement waits until it is released
+        process = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "check", "-c", str(config), "--format", "json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        )
+        try:
+            # Statements cannot end while the lock is held: as many as the source allows pile up, and a
+            # source that let more through would show them here.
+            wait_for(lambda: waiting(watcher) >= limit or process.poll() is not None,
+                     what=f"{limit} statements in flight")
+            samples = [waiting(watcher)]
+            watched_until = time.monotonic() + 1.0
+            while time.monotonic() < watched_until:
+                samples.append(waiting(watcher))
+                time.sleep(0.02)
+            holder.execute(f"SELECT pg_advisory_unlock({HELD})")
+            while process.poll() is None:
+                samples.append(waiting(watcher))
+                time.sleep(0.02)
+            out, err = process.communicate(timeout=120)
+        finally:
+            process.kill()
+    assert process.returncode == 0, err
+    assert [result["outcome"] for result in json.loads(out)["results"]] == ["pass"] * 6
     assert max(samples) == limit, samples  # reached, never exceeded

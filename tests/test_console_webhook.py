@@ -82,7 +82,7 @@ def hook() -> Iterator[Hook]:
         server.released.set()
 
 
-def env(tmp_path: Path, timeout: float = 5.0, console: TextIO | None = None) -> ChannelEnv:
+def env(tmp_path: Path, timeout: float = 30.0, console: TextIO | None = None) -> ChannelEnv:
     return ChannelEnv(tmp_path, Redactor(["env-secret-value"]), console=console, timeout=timeout)
 
 
@@ -197,11 +197,11 @@ def test_webhook_a_redirect_is_not_followed(hook: Hook, tmp_path: Path) -> None:
 
 
 def test_webhook_connection_refused_is_retried(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with pytest.raises(Retry) as raised:
-        webhook(f"http://127.0.0.1:{port}/hook", tmp_path).send(notification(), None)
+    with socket.socket() as closed:  # bound, never listening: refused, and no other process can take it
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        with pytest.raises(Retry) as raised:
+            webhook(f"http://127.0.0.1:{port}/hook", tmp_path).send(notification(), None)
     assert "refused" in raised.value.reason.lower() and raised.value.after is None
 
 

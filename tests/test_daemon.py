@@ -220,11 +220,15 @@ def test_sighup_applies_added_removed_and_changed_datasets(tmp_path: Path, spawn
     assert "1 rescheduled" in reloaded["message"]
     after = log_time(reloaded)
 
-    assert {r.outcome for r in stored_after(tmp_path, "kept.volume", after, at_least=2)} == {Outcome.FAIL}
+    assert {r.outcome for r in stored_after(tmp_path, "kept.volume", after, at_least=3)} == {Outcome.FAIL}
     assert {r.outcome for r in stored(tmp_path, "added.volume", at_least=2)} == {Outcome.FAIL}
     stored_after(tmp_path, "moved.volume", after, at_least=2)
-    dropped = history(tmp_path, "dropped.volume")  # a run that began before the reload may end after it
-    assert dropped and max(r.started_at for r in dropped) < after + timedelta(milliseconds=500)
+    # Meanwhile a dataset still scheduled every second would have run twice more. Only a run that began
+    # before the reload may end after it (the log is in order, whatever the machine's speed).
+    lines = daemon.logs()
+    since = lines[lines.index(reloaded) + 1 :]
+    assert len([line for line in since if line.get("check") == "dropped.volume"]) <= 1
+    assert len(history(tmp_path, "dropped.volume")) == len(logged(daemon, check="dropped.volume")) >= 2
     assert daemon.metric("demon_source_up", 'source="spare"') is None
     assert daemon.alive()
 
@@ -612,22 +616,37 @@ def test_results_past_the_retention_are_pruned_at_start(tmp_path: Path, spawn: S
 def test_a_dataset_slower_than_its_schedule_never_overlaps_and_skips_are_counted(
     tmp_path: Path, spawn: Spawn
 ) -> None:
-    config = write_config(tmp_path, source("warehouse", warehouse(tmp_path), concurrency=4),
+    url = warehouse(tmp_path)
+    config = write_config(tmp_path, source("warehouse", url, concurrency=4),
                           dataset("slow", slow_metric(OVER_A_SECOND)))
     daemon = spawn(config)
-    runs = stored(tmp_path, "slow.metric.slow", at_least=3)
-    assert {(r.outcome, r.value) for r in runs} == {(Outcome.PASS, counted(OVER_A_SECOND))}
-    for earlier, later in pairwise(runs):
-        assert later.started_at >= earlier.started_at + timedelta(seconds=earlier.duration_seconds)
+    stored(tmp_path, "slow.metric.slow", at_least=3)
+    wait_for(lambda: logged(daemon, missed="overlap"), what="a run skipped as an overlap")
+
+    # Overlaps come every second, each counted just before it is logged: the counter and the log agree only
+    # once they stop. A schedule that no longer overlaps stops them; the run going at the reload ends.
+    write_config(tmp_path, source("warehouse", url, concurrency=4),
+                 dataset("slow", slow_metric(OVER_A_SECOND), schedule="every 1w"))
+    daemon.signal(signal.SIGHUP)
+    assert log_with(daemon, "config reloaded")["changed"] == ["slow"]
+    # The old config's source closes once its last run has ended; the new one opens it a week from now.
+    wait_for(lambda: not has_open(daemon, tmp_path / "warehouse.duckdb"), what="the last run to end")
 
     def counted_and_logged() -> float | None:
         counter = daemon.metric("demon_scheduler_missed_runs_total", 'reason="overlap"')
         return counter if counter and counter == len(logged(daemon, missed="overlap")) else None
 
-    assert wait_for(counted_and_logged, what="the overlap counter to match the log") >= 1
+    overlaps = wait_for(counted_and_logged, what="the overlap counter to match the log")
+    assert overlaps >= 1
+    runs = history(tmp_path, "slow.metric.slow")
+    assert len(runs) >= 3
+    assert {(r.outcome, r.value) for r in runs} == {(Outcome.PASS, counted(OVER_A_SECOND))}
+    for earlier, later in pairwise(runs):
+        assert later.started_at >= earlier.started_at + timedelta(seconds=earlier.duration_seconds)
     skipped = logged(daemon, missed="overlap")
     assert {line["dataset"] for line in skipped} == {"slow"}
     assert all("its previous run was still going" in line["message"] for line in skipped)
+    assert daemon.metric("demon_scheduler_missed_runs_total", 'reason="overlap"') == len(skipped) == overlaps
 
 
 def test_a_reload_that_resizes_the_pool_never_runs_a_running_dataset_twice(
@@ -666,19 +685,23 @@ def test_a_busy_source_does_not_hold_up_the_others(tmp_path: Path, spawn: Spawn)
                      default=datetime.now(UTC))
     assert len([r for r in quick if r.started_at < busy_until]) >= 5
     assert {r.outcome for r in quick} == {Outcome.PASS}
+    # Five runs while the busy source's first statement (about a minute) still went on: they did not queue
+    # behind it. Their lag stays far below that statement's length, however loaded the machine.
     lags = [line["lag"] for line in logged(daemon, dataset="quick") if "lag" in line]
-    assert len(lags) >= 5 and max(lags) < 5  # waiting behind the busy source would mean a minute
+    assert len(lags) >= 5 and max(lags) < 30
 
 
 # --- 10. secrets ----------------------------------------------------------------------------------------
 
 
-def test_a_secret_in_a_source_url_never_reaches_the_logs(tmp_path: Path, spawn: Spawn) -> None:
+def test_a_secret_in_a_source_url_never_reaches_the_logs(
+    tmp_path: Path, spawn: Spawn, unused_port: int
+) -> None:
     secret = "s3cr3t-Pa55word-XyZ"
     config = write_config(
         tmp_path,
         source("warehouse", warehouse(tmp_path))
-        + source("pg", f"postgresql+psycopg://demon:${{PG_PASSWORD}}@127.0.0.1:{free_port()}/nowhere"),
+        + source("pg", f"postgresql+psycopg://demon:${{PG_PASSWORD}}@127.0.0.1:{unused_port}/nowhere"),
         dataset("remote", "- volume: {min: 1}", source="pg") + dataset("orders", "- volume: {min: 1}"),
     )
     daemon = spawn(config, env={"PG_PASSWORD": secret})

@@ -199,7 +199,7 @@ def test_a_check_that_never_passed_has_no_last_success(tmp_path: Path, spawn: Sp
 
 
 def fetch(url: str, headers: dict[str, str] | None = None, context: ssl.SSLContext | None = None,
-          timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+          timeout: float = 30.0) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(request, timeout=timeout, context=context) as reply:
         return reply.status, dict(reply.headers.items()), reply.read()
@@ -243,7 +243,7 @@ def certificate(directory: Path, name: str = "cert", key: str = "key") -> Path:
     return directory / f"{name}.pem"
 
 
-def https_get(daemon: Daemon, path: str, context: ssl.SSLContext, timeout: float = 10.0) -> tuple[int, bytes]:
+def https_get(daemon: Daemon, path: str, context: ssl.SSLContext, timeout: float = 30.0) -> tuple[int, bytes]:
     status, _, body = fetch(f"https://127.0.0.1:{daemon.port}{path}", context=context, timeout=timeout)
     return status, body
 
@@ -252,14 +252,14 @@ def serving_https(daemon: Daemon, context: ssl.SSLContext) -> bool:
     if not daemon.alive():
         raise AssertionError(f"demon run exited with {daemon.process.returncode}:\n{daemon.text()}")
     try:
-        return https_get(daemon, "/healthz", context, timeout=2)[0] == 200
+        return https_get(daemon, "/healthz", context, timeout=10)[0] == 200
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
 
 
 def plain_http(port: int) -> bytes:
     """What a plain-http GET /metrics to the port gets back (b"" when the server just hangs up)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         received = b""
         try:
@@ -268,6 +268,20 @@ def plain_http(port: int) -> bytes:
         except ConnectionResetError:
             pass
         return received
+
+
+def still_waiting(sock: socket.socket) -> bool:
+    """Whether the server still holds this connection open, having sent nothing on it."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1)  # b"": the server hung up (nor should it have answered anything)
+        return False
+    except BlockingIOError:
+        return True  # nothing to read, not closed
+    except OSError:  # reset
+        return False
+    finally:
+        sock.setblocking(True)
 
 
 def test_tls_serves_https_only_and_idle_clients_block_nobody(tmp_path: Path, spawn: Spawn) -> None:
@@ -293,14 +307,15 @@ def test_tls_serves_https_only_and_idle_clients_block_nobody(tmp_path: Path, spa
     assert https_get(daemon, "/metrics", trusting)[0] == 200  # still serving
 
     with ExitStack() as idle:
-        for _ in range(3):  # connect, send nothing: each holds a handshake open
-            idle.enter_context(socket.create_connection(("127.0.0.1", daemon.port), timeout=10))
-        half = idle.enter_context(socket.create_connection(("127.0.0.1", daemon.port), timeout=10))
-        half.sendall(b"\x16\x03\x01\x02\x00")  # the start of a ClientHello, never finished
-        # the server gives a stalled handshake 30 s: a scrape served within 10 s was not queued behind them
-        status, body = https_get(daemon, "/metrics", trusting, timeout=10)
+        stalled = [idle.enter_context(socket.create_connection(("127.0.0.1", daemon.port), timeout=30))
+                   for _ in range(4)]  # connect, send nothing: each holds a handshake open
+        stalled[-1].sendall(b"\x16\x03\x01\x02\x00")  # the start of a ClientHello, never finished
+        status, body = https_get(daemon, "/metrics", trusting, timeout=60)
         assert status == 200 and b"demon_build_info" in body
-        assert https_get(daemon, "/healthz", trusting, timeout=10)[0] == 200
+        assert https_get(daemon, "/healthz", trusting, timeout=60)[0] == 200
+        # The server gives a stalled handshake 30 s, then hangs up. Still connected: the scrapes were served
+        # while the handshakes stalled, not queued behind them.
+        assert all(still_waiting(sock) for sock in stalled)
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
     assert "Traceback" not in daemon.text()

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.pgserver import free_port
 from tests.promserver import Prometheus, Pushgateway, QueryError
 
 EXPOSITION = b"# HELP demo_up A static sample.\n# TYPE demo_up gauge\ndemo_up 1\n"
@@ -59,9 +58,9 @@ def value(series: dict[str, object]) -> str:
 
 
 def test_scrapes_targets_and_reports_their_health(
-    prometheus_server: Callable[..., Prometheus], exporter: str
+    prometheus_server: Callable[..., Prometheus], exporter: str, unused_port: int
 ) -> None:
-    nobody = f"127.0.0.1:{free_port()}"
+    nobody = f"127.0.0.1:{unused_port}"
     prometheus = prometheus_server([exporter, nobody])
     found = prometheus.wait_for("demo_up")
     assert [(s["metric"], value(s)) for s in found] == [

@@ -7,6 +7,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +37,17 @@ def slack_server() -> Iterator[FakeSlack]:
     server.stop()
 
 
-def env(timeout: float = 10.0) -> ChannelEnv:
+def env(timeout: float = 30.0) -> ChannelEnv:
     return ChannelEnv(base_dir=Path(), redact=Redactor(), timeout=timeout)
 
 
-def bot(server: FakeSlack, token: str = TOKEN, api_url: str | None = None, timeout: float = 10.0) -> Channel:
+def bot(server: FakeSlack, token: str = TOKEN, api_url: str | None = None, timeout: float = 30.0) -> Channel:
     api_url = api_url or server.api_url
     return open_slack("sales-slack", SlackChannelConfig(kind="slack", token=token, channel="#sales-data",
                                                         api_url=api_url), env(timeout))
 
 
-def hook(url: str, timeout: float = 10.0) -> Channel:
+def hook(url: str, timeout: float = 30.0) -> Channel:
     return open_slack("team-slack", SlackChannelConfig(kind="slack", webhook_url=url), env(timeout))
 
 
@@ -73,11 +74,13 @@ def assert_clean(reason: str) -> None:
     assert TOKEN not in reason and HOOK_PATH not in reason and "s3cretWebhookPath" not in reason
 
 
-def free_port() -> int:
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A port nothing listens on for as long as the block runs: bound here, never listening (connecting is
+    refused), so no other process can take it meanwhile."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        yield int(sock.getsockname()[1])
 
 
 # --- the bot: root message, thread replies, the root edited on resolve --------------------------------------
@@ -271,11 +274,12 @@ def test_secrets_echoed_by_the_server_never_reach_a_reason(slack_server: FakeSla
 
 @pytest.mark.parametrize("kind", ["bot", "webhook"])
 def test_nothing_listening_retries(kind: str) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    config = SlackChannelConfig(kind="slack", token=TOKEN, channel="#x", api_url=url + "/api/")
-    channel = open_slack("s", config, env()) if kind == "bot" else hook(url + HOOK_PATH)
-    with pytest.raises(Retry, match="refused") as caught:
-        channel.send(note(), None)
+    with closed_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        config = SlackChannelConfig(kind="slack", token=TOKEN, channel="#x", api_url=url + "/api/")
+        channel = open_slack("s", config, env()) if kind == "bot" else hook(url + HOOK_PATH)
+        with pytest.raises(Retry, match="refused") as caught:
+            channel.send(note(), None)
     assert_clean(caught.value.reason)
 
 

@@ -92,7 +92,7 @@ class Aws(Topics):
     def channel(self, topic: str, endpoint_url: str | None = None) -> SnsChannel:
         config = SnsChannelConfig(kind="sns", topic_arn=topic, region="us-east-1",
                                   endpoint_url=endpoint_url or self.moto.endpoint_url)
-        return SnsChannel("pager", config, ChannelEnv(base_dir=self.tmp_path, redact=Redactor(), timeout=5))
+        return SnsChannel("pager", config, ChannelEnv(base_dir=self.tmp_path, redact=Redactor(), timeout=30))
 
 
 @pytest.fixture
@@ -352,12 +352,12 @@ def test_missing_credentials_retry_and_are_found_later(aws: Aws, monkeypatch: py
 
 
 def test_connection_refused_is_retried(aws: Aws) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    channel = aws.channel(f"{ACCOUNT_ARN}:t", endpoint_url=f"http://127.0.0.1:{port}")
-    with pytest.raises(Retry) as failure:
-        channel.send(make_notification(), None)
+    with socket.socket() as closed:  # bound, never listening: refused, and no other process can take it
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        channel = aws.channel(f"{ACCOUNT_ARN}:t", endpoint_url=f"http://127.0.0.1:{port}")
+        with pytest.raises(Retry) as failure:
+            channel.send(make_notification(), None)
     assert "EndpointConnectionError" in failure.value.reason
     assert failure.value.after is None
 

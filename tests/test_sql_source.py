@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from checks.sources.sql import SqlSource, Table, fused_statement, user_sql
 from checks.typefamilies import family_of
 from monitor.config.models import DatasetConfig, SqlSourceConfig
 from monitor.redact import Redactor, mask_url
-from tests.pgserver import PostgresServer, free_port
+from tests.pgserver import PostgresServer
 
 SETUP = [
     "CREATE SCHEMA analytics",
@@ -433,16 +434,18 @@ def test_a_timed_out_metric_alone_says_just_that(warehouse: Warehouse) -> None:
 
 
 def test_a_refused_connection_is_an_error_with_the_password_masked(postgres_url: str, tmp_path: Path) -> None:
-    port = free_port()
-    url = f"postgresql+psycopg://demon:s3cret-pw@127.0.0.1:{port}/x"
-    source = open_source("warehouse", SqlSourceConfig(kind="sql", url=url), tmp_path, Redactor())
-    expected = f"cannot connect to source warehouse (postgresql+psycopg://demon:***@127.0.0.1:{port}/x): " \
-               "connection refused"
-    observed = source.observe(ORDERS, [RowCount(), Columns()])
-    assert {answer.error for answer in observed.values()} == {expected}
-    with pytest.raises(SourceError) as raised:
-        source.ping()
-    assert str(raised.value) == expected
+    with socket.socket() as closed:  # bound, never listening: refused, and no other process can take it
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        url = f"postgresql+psycopg://demon:s3cret-pw@127.0.0.1:{port}/x"
+        source = open_source("warehouse", SqlSourceConfig(kind="sql", url=url), tmp_path, Redactor())
+        masked = f"postgresql+psycopg://demon:***@127.0.0.1:{port}/x"
+        expected = f"cannot connect to source warehouse ({masked}): connection refused"
+        observed = source.observe(ORDERS, [RowCount(), Columns()])
+        assert {answer.error for answer in observed.values()} == {expected}
+        with pytest.raises(SourceError) as raised:
+            source.ping()
+        assert str(raised.value) == expected
     assert source.describe() == f"postgresql+psycopg://demon:***@127.0.0.1:{port}/x"
 
 
