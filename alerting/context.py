@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 from alerting.model import Context, FailingRule, Point, Retyped, SchemaChange, Upstream
 from alerting.render.text import clip
-from checks.result import Outcome, Result
-from monitor.config.models import Config, DatasetConfig
+from monitor.core.config.models import Config, DatasetConfig
+from monitor.core.results import Outcome, Result
 
 DASHBOARD_UID = "demon-dataset"  # dashboards/grafana/demon-dataset.json, whose `dataset` variable picks one
 MAX_TREND = 10  # earlier results in the trend

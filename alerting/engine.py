@@ -22,10 +22,10 @@ from alerting.context import check_context, iso, source_context, upstream_state
 from alerting.model import Context, EventKind, Notification, RootCause
 from alerting.records import Incident
 from alerting.routing import Subject, alerts_on, channels_for
-from checks.result import Outcome, Result
-from monitor.config.models import Config
-from monitor.config.types import Severity
-from monitor.runner import utcnow
+from monitor.core.clock import Clock, utcnow
+from monitor.core.config.models import Config
+from monitor.core.config.types import Severity
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Alerting:
     def __init__(
         self,
         store: StateStore,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.store, self.clock, self.on_queued = store, clock, on_queued

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from checks.result import Outcome
+from monitor.core.results import Outcome
 
 
 @dataclass(frozen=True)

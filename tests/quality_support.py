@@ -24,8 +24,8 @@ from checks.probes import Validation
 from checks.quality.plan import build_plan
 from checks.quality.rules import QualityReport, RuleResult
 from checks.sources.sql import SqlSource
-from monitor.config.models import DatasetConfig, SqlSourceConfig
-from monitor.redact import Redactor
+from monitor.core.config.models import DatasetConfig, SqlSourceConfig
+from monitor.core.redact import Redactor
 
 Kind = Literal["integer", "float", "string"]
 KINDS: tuple[Kind, ...] = ("integer", "float", "string")

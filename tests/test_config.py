@@ -12,15 +12,15 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from monitor.config import Config, ConfigError, config_json_schema, load_config
-from monitor.config.models import (
+from monitor.core.config import Config, ConfigError, config_json_schema, load_config
+from monitor.core.config.models import (
     FreshnessParams,
     S3SourceConfig,
     SchemaParams,
     SqlSourceConfig,
     VolumeParams,
 )
-from monitor.config.types import Severity
+from monitor.core.config.types import Severity
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "demon.example.yml"  # a copy of ../shared/spec's
 TOP_LEVEL = "a mapping of settings (version:, sources:, datasets:, ...)"
@@ -218,8 +218,8 @@ def test_a_bad_listen_address_is_described_in_words(listen: str) -> None:
 
 def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
     """A field's pattern reaches users only through its words in validation's table: none may drift."""
-    from monitor.config.types import _DURATION, _PERCENT, NAME_SCHEMA_PATTERN
-    from monitor.config.validation import _PATTERNS
+    from monitor.core.config.types import _DURATION, _PERCENT, NAME_SCHEMA_PATTERN
+    from monitor.core.config.validation import _PATTERNS
 
     found: set[str] = set()
 

@@ -25,10 +25,10 @@ from alerting.context import (
     upstream_state,
 )
 from alerting.model import Context, SchemaChange, Upstream
-from checks.result import Outcome, Result
-from monitor.config import load_config
-from monitor.config.models import Config
-from monitor.runner import Runner
+from monitor.app.runner import Runner
+from monitor.core.config import load_config
+from monitor.core.config.models import Config
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 from tests.warehouse import execute, write_config
 

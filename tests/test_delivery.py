@@ -29,8 +29,8 @@ from alerting.engine import Alerting
 from alerting.model import Notification
 from alerting.runtime import Notified, notify_once
 from alerting.stats import AlertStats
-from monitor.config import Config, load_config
-from monitor.redact import Redactor
+from monitor.core.config import Config, load_config
+from monitor.core.redact import Redactor
 from monitor.state import tables
 from monitor.state.store import StateStore
 from tests.daemon_support import wait_for

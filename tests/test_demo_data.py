@@ -18,10 +18,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from monitor import demo
-from monitor.cli import main
-from monitor.config import load_config
-from monitor.config.models import (
+from monitor.app import demo
+from monitor.app.cli import main
+from monitor.core.config import load_config
+from monitor.core.config.models import (
     Config,
     FilesSourceConfig,
     FreshnessParams,
@@ -293,7 +293,7 @@ def test_fact_orders_has_a_few_order_lines_twice(built: Demo) -> None:
 
 
 def test_a_few_orders_have_a_status_the_schema_does_not_know(built: Demo) -> None:
-    from monitor.demo.demo_schemas import STATUSES
+    from monitor.app.demo.demo_schemas import STATUSES
 
     statuses = "SELECT status, count(*) FROM sales.orders GROUP BY status"
     yesterday, today = dict(rows(built.yesterday, statuses)), dict(rows(built.today, statuses))
@@ -516,7 +516,7 @@ def test_the_lake_thresholds_match_the_injected_defects(built: Demo) -> None:
 
 
 def test_a_failing_lake_export_leaves_the_warehouse_as_it_was(tmp_path: Path) -> None:
-    from monitor.demo import lake, warehouse
+    from monitor.app.demo import lake, warehouse
 
     demo.prepare(tmp_path, NOW)
     before = fingerprint(tmp_path)
@@ -564,7 +564,7 @@ def test_advance_needs_a_prepared_demo(tmp_path: Path) -> None:
 
 
 def test_importing_the_demo_does_not_import_duckdb() -> None:
-    code = "import sys, monitor.demo; print('duckdb' in sys.modules)"
+    code = "import sys, monitor.app.demo; print('duckdb' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -641,7 +641,7 @@ def test_defects_have_one_sentence_each_naming_their_checks() -> None:
 
 
 def test_a_failing_defect_statement_leaves_the_warehouse_as_it_was(tmp_path: Path) -> None:
-    from monitor.demo import warehouse
+    from monitor.app.demo import warehouse
 
     demo.prepare(tmp_path, NOW)
     before = fingerprint(tmp_path)
@@ -701,7 +701,7 @@ def test_prepare_writes_the_schemas_the_quality_checks_name_beside_the_config(bu
     from importlib.resources import files
 
     for name in demo.SHIPPED:
-        shipped = files("monitor.demo").joinpath(name).read_text(encoding="utf-8")
+        shipped = files("monitor.app.demo").joinpath(name).read_text(encoding="utf-8")
         assert (built.yesterday / name).read_text(encoding="utf-8") == shipped, name
     specs = [spec for spec in load_config(built.yesterday / demo.CONFIG).checks if spec.kind == "quality"]
     assert {spec.id for spec in specs} == QUALITY

@@ -20,8 +20,8 @@ from alerting.engine import Alerting
 from alerting.model import EventKind, Notification
 from alerting.runtime import Notifier
 from alerting.stats import AlertStats
-from checks.result import Outcome, Result
-from monitor.config import Config, load_config
+from monitor.core.config import Config, load_config
+from monitor.core.results import Outcome, Result
 from monitor.state import tables
 from monitor.state.store import StateStore
 

@@ -10,14 +10,14 @@ import pytest
 
 from checks.kinds import KINDS, Context
 from checks.probes import Column, Columns, MaxValue, RowCount, ScalarQuery
-from checks.result import Evaluation, Outcome
-from monitor.config.models import (
+from monitor.core.config.models import (
     DatasetConfig,
     FreshnessParams,
     MetricParams,
     SchemaParams,
     VolumeParams,
 )
+from monitor.core.results import Evaluation, Outcome
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 DATASET = DatasetConfig(source="warehouse", table="analytics.t")

@@ -23,11 +23,8 @@ from prometheus_client import Histogram as ClientHistogram
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from checks.result import Outcome, Result
-from monitor.config import load_config
-from monitor.config.models import Config
-from monitor.daemon.status import Status
-from monitor.metrics.catalog import (
+from monitor.app.daemon.status import Status
+from monitor.app.metrics.catalog import (
     DURATION_BUCKETS,
     FACTS,
     Latest,
@@ -36,9 +33,12 @@ from monitor.metrics.catalog import (
     rendered_check_families,
     result_families,
 )
-from monitor.metrics.exposition import CONTENT_TYPE, Family, Histogram, client_registry, render
-from monitor.metrics.push import push_results
-from monitor.runner import Runner
+from monitor.app.metrics.exposition import CONTENT_TYPE, Family, Histogram, client_registry, render
+from monitor.app.metrics.push import push_results
+from monitor.app.runner import Runner
+from monitor.core.config import load_config
+from monitor.core.config.models import Config
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 from tests.pgserver import free_port
 from tests.warehouse import execute

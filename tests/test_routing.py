@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from alerting.channels import DEFAULT_CHANNEL
 from alerting.routing import DEFAULT_OUTCOMES, Subject, alerts_on, channels_for, matches
-from monitor.config import Config, ConfigError, load_config
-from monitor.config.models import AlertingConfig, RouteMatch
+from monitor.core.config import Config, ConfigError, load_config
+from monitor.core.config.models import AlertingConfig, RouteMatch
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "demon.example.yml"
 CHANNELS = {name: {"kind": "webhook", "url": f"http://127.0.0.1:9/{name}"} for name in ("a", "b", "c", "d")}

@@ -33,8 +33,8 @@ from alerting.model import (
 )
 from alerting.render.sns import MAX_BYTES, publish_request, size, subject
 from alerting.render.text import headline, render_text
-from monitor.config.models import SnsChannelConfig
-from monitor.redact import Redactor
+from monitor.core.config.models import SnsChannelConfig
+from monitor.core.redact import Redactor
 from tests.httpserver import reply, serving
 from tests.motoserver import DUMMY_ENV, MotoServer, Topics
 

@@ -29,9 +29,9 @@ from checks.sources.dialects import (
     profile_for,
 )
 from checks.sources.sql import SqlSource, Table, fused_statement, user_sql
-from checks.typefamilies import family_of
-from monitor.config.models import DatasetConfig, SqlSourceConfig
-from monitor.redact import Redactor, mask_url
+from monitor.core.config.models import DatasetConfig, SqlSourceConfig
+from monitor.core.redact import Redactor, mask_url
+from monitor.core.typefamilies import family_of
 from tests.pgserver import PostgresServer
 
 SETUP = [

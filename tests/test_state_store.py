@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from checks.result import Outcome, Result
+from monitor.core.results import Outcome, Result
 from monitor.state import tables
 from monitor.state.lock import LockHeld
 from monitor.state.migrate import HEAD_REVISION, MIGRATIONS

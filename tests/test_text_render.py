@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from alerting.context import check_context
 from alerting.model import Context, EventKind, Notification, RootCause
 from alerting.render.text import CELL, SAMPLE_ROWS, cell, clip, headline, render_text
-from checks.result import Outcome, Result
-from monitor.config.models import Config
+from monitor.core.config.models import Config
+from monitor.core.results import Outcome, Result
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOSTILE = "<!channel> & ```\n<@U1>\r\n" + "x" * 10_000

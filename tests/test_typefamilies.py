@@ -8,8 +8,8 @@ import duckdb
 import pytest
 from pydantic import ValidationError
 
-from checks.typefamilies import FAMILIES, family_of
-from monitor.config.models import Config, SchemaParams
+from monitor.core.config.models import Config, SchemaParams
+from monitor.core.typefamilies import FAMILIES, family_of
 from tests.pgserver import PostgresServer
 
 # Names exactly as DuckDB 1.5 reports them in information_schema.columns.data_type.

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from alerting.model import Delivered, Notification, Permanent
-from monitor.config.models import ChannelConfig
-from monitor.extras import MissingModule, load
-from monitor.redact import Redactor
+from monitor.core.config.models import ChannelConfig
+from monitor.core.distribution import MissingModule, load
+from monitor.core.redact import Redactor
 
 DEFAULT_CHANNEL = "console"  # the channel used when the config names none
 

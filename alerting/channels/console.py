@@ -14,7 +14,7 @@ from typing import TextIO
 from alerting.channels import ChannelEnv
 from alerting.model import Delivered, EventKind, Notification, Retry
 from alerting.render.text import render_text
-from monitor.config.models import ConsoleChannelConfig
+from monitor.core.config.models import ConsoleChannelConfig
 
 log = logging.getLogger("alerting.console")
 

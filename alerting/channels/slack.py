@@ -23,8 +23,8 @@ from slack_sdk.webhook import WebhookClient
 from alerting.channels import Channel, ChannelEnv
 from alerting.model import Delivered, EventKind, Notification, Permanent, Retry
 from alerting.render.slack import blocks, fallback, resolved_blocks
-from monitor.config.models import SlackChannelConfig
-from monitor.redact import Redactor
+from monitor.core.config.models import SlackChannelConfig
+from monitor.core.redact import Redactor
 
 if TYPE_CHECKING:
     from slack_sdk.web import SlackResponse

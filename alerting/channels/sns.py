@@ -27,8 +27,8 @@ from alerting.channels import ChannelEnv
 from alerting.model import Delivered, Notification, Permanent, Retry
 from alerting.render.sns import publish_request
 from alerting.render.text import clip
-from monitor.config.models import SnsChannelConfig
-from monitor.redact import MASK, Redactor
+from monitor.core.config.models import SnsChannelConfig
+from monitor.core.redact import MASK, Redactor
 
 CONNECT_TIMEOUT = 5
 REASON_LIMIT = 300  # characters of a failure reason

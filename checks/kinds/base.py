@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from checks.probes import Probe
-from checks.result import Evaluation
-from monitor.config.models import DatasetConfig
+from monitor.core.config.models import DatasetConfig
+from monitor.core.results import Evaluation
 
 
 @dataclass(frozen=True)

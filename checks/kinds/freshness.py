@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from checks import humanize
 from checks.kinds.base import Context
 from checks.probes import FileCount, MaxValue, Newest, Probe, RowCount, Scope
-from checks.result import Evaluation, Outcome
 from checks.thresholds import as_dict, bounds, worst
-from monitor.config.models import DatasetConfig, FreshnessParams
+from monitor.core import humanize
+from monitor.core.config.models import DatasetConfig, FreshnessParams
+from monitor.core.results import Evaluation, Outcome
 
 _LIMITS = (("warn_after", True, Outcome.WARN), ("fail_after", True, Outcome.FAIL))
 

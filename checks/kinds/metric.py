@@ -8,12 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from checks import humanize
 from checks.kinds.base import Context
 from checks.probes import Probe, ScalarQuery
-from checks.result import Evaluation, Outcome
 from checks.thresholds import MIN_MAX, as_dict, bounds, worst
-from monitor.config.models import DatasetConfig, MetricParams
+from monitor.core import humanize
+from monitor.core.config.models import DatasetConfig, MetricParams
+from monitor.core.results import Evaluation, Outcome
 
 
 class Metric:

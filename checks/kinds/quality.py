@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from checks import humanize
 from checks.kinds.base import CheckSetupError, Context
 from checks.probes import Probe, Validation
 from checks.quality.rules import QualityReport, RuleResult
-from checks.result import Evaluation, Outcome
 from checks.thresholds import Bound, as_dict, bounds
-from monitor.config.models import DatasetConfig, QualityParams
+from monitor.core import humanize
+from monitor.core.config.models import DatasetConfig, QualityParams
+from monitor.core.results import Evaluation, Outcome
 
 _LIMITS = (
     ("max_failing_rows", True, Outcome.FAIL),

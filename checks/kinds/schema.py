@@ -8,9 +8,9 @@ from typing import Any
 
 from checks.kinds.base import Context
 from checks.probes import Column, Columns, Probe, SchemaVariants
-from checks.result import Evaluation, Outcome
-from checks.typefamilies import family_of
-from monitor.config.models import DatasetConfig, SchemaParams
+from monitor.core.config.models import DatasetConfig, SchemaParams
+from monitor.core.results import Evaluation, Outcome
+from monitor.core.typefamilies import family_of
 
 _DRIFT_OUTCOME = {"warn": Outcome.WARN, "fail": Outcome.FAIL}
 

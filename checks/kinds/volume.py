@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from checks import humanize
 from checks.kinds.base import Context
 from checks.probes import ByteSize, FileCount, Probe, RowCount
-from checks.result import Evaluation, Outcome
 from checks.thresholds import MIN_MAX, Bound, as_dict, bounds, worst
-from monitor.config.models import DatasetConfig, VolumeParams
+from monitor.core import humanize
+from monitor.core.config.models import DatasetConfig, VolumeParams
+from monitor.core.results import Evaluation, Outcome
 
 _PROBES: dict[str, type[RowCount | FileCount | ByteSize]] = {
     "rows": RowCount,

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from checks.sources.base import Source, SourceError
-from monitor.extras import MissingModule, load
+from monitor.core.distribution import MissingModule, load
 
 if TYPE_CHECKING:
-    from monitor.config.models import SourceConfig
-    from monitor.redact import Redactor
+    from monitor.core.config.models import SourceConfig
+    from monitor.core.redact import Redactor
 
 __all__ = ["Source", "SourceError", "open_source"]
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from checks.probes import Observed, Probe
-    from monitor.config.models import DatasetConfig
+    from monitor.core.config.models import DatasetConfig
 
 
 class SourceError(Exception):

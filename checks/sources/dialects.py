@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from sqlalchemy.engine import URL
 
-from monitor.config.types import format_duration
+from monitor.core.config.types import format_duration
 
 # Attributes where drivers keep an error's code: SQLSTATE (psycopg, psycopg2, Snowflake), MySQL and
 # Snowflake error numbers, Trino error names. The first argument of a MySQL error is its number too.

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 
-from checks.humanize import first_line
 from checks.probes import Column
+from monitor.core.humanize import first_line
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer

@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from checks.humanize import closest, first_line, suggestion
 from checks.probes import (
     ByteSize,
     Column,
@@ -38,9 +37,10 @@ from checks.sources.base import SourceError
 from checks.sources.formats import FORMATS, FileFacts, FormatError
 from checks.sources.localstore import LocalStore
 from checks.sources.objects import Listing, ObjectInfo, ObjectStore, ObjectStoreError
-from monitor.config.models import DatasetConfig, FilesSourceConfig, S3SourceConfig
-from monitor.extras import missing_module
-from monitor.redact import Redactor
+from monitor.core.config.models import DatasetConfig, FilesSourceConfig, S3SourceConfig
+from monitor.core.distribution import missing_module
+from monitor.core.humanize import closest, first_line, suggestion
+from monitor.core.redact import Redactor
 
 _HIDDEN = re.compile(r"(^|/)[_.]")  # _SUCCESS, _metadata, .crc: written beside the data, not data
 _PARTITION = re.compile(r"^[^=/]+=[^/]*/$")  # one hive level: key=value/

@@ -21,13 +21,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from checks.humanize import closest, first_line, suggestion
 from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery, Validation
 from checks.sources.base import SourceError
 from checks.sources.dialects import Deadline, DialectProfile, profile_for
-from monitor.config.models import DatasetConfig, SqlSourceConfig
-from monitor.extras import missing_module
-from monitor.redact import Redactor, mask_url
+from monitor.core.config.models import DatasetConfig, SqlSourceConfig
+from monitor.core.distribution import missing_module
+from monitor.core.humanize import closest, first_line, suggestion
+from monitor.core.redact import Redactor, mask_url
 
 if TYPE_CHECKING:
     from checks.sources.sql_quality import QualityQuery
@@ -73,7 +73,7 @@ class Table:
 def user_sql(sql: str) -> sa.TextClause:
     """User SQL as a text clause embeddable in a larger statement: no trailing `;`, comments closed.
 
-    The config refuses any other `;` (monitor/config/types.py), so what embeds it stays one statement.
+    The config refuses any other `;` (monitor/core/config/types.py), so what embeds it stays one statement.
     """
     text = sql.strip().rstrip(";").rstrip()
     if "--" in text.rsplit("\n", 1)[-1]:

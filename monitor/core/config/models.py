@@ -1,0 +1,389 @@
+"""Typed models of `demon.yml`, version 1 (see ../shared/spec/demon.example.yml).
+
+Every model forbids unknown keys. Rules that span several parts of the file (references, check
+ids, which checks suit which source) live in `references.py`, where they can name the exact field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
+
+from monitor.core.config.types import (
+    Duration,
+    Name,
+    NonNegative,
+    OptionalText,
+    Percentage,
+    Prefix,
+    ScheduleText,
+    SelectSql,
+    Severity,
+    SqlCondition,
+    TypeFamily,
+)
+
+# Patterns of text fields, each with the words a problem message uses for it (validation.py's _PATTERNS).
+# Channel names stay ASCII: a webhook sends the channel's name in its Idempotency-Key header.
+CHANNEL_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:"
+_PORT = r"(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4})"  # 0-65535
+LISTEN_PATTERN = rf"^[^\s:]*:{_PORT}$"
+ChannelName = Annotated[str, Field(pattern=CHANNEL_NAME_PATTERN)]
+
+
+def _as_list(value: Any) -> Any:
+    """Let a single value stand for a one-element list (`severity: critical`)."""
+    return [value] if isinstance(value, str) else value
+
+
+def _one_or_many(item: dict[str, Any]) -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [item, {"type": "array", "items": item}]})
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list), _one_or_many({"type": "string"})]
+SeverityList = Annotated[
+    list[Severity], BeforeValidator(_as_list), _one_or_many({"enum": [level.value for level in Severity]})
+]
+Alerting = Literal["warn", "fail", "error"]
+OutcomeList = Annotated[
+    list[Alerting], BeforeValidator(_as_list), _one_or_many({"enum": ["warn", "fail", "error"]})
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+class SqlSourceConfig(Model):
+    kind: Literal["sql"]
+    url: str = Field(description="any SQLAlchemy URL; relative DuckDB/SQLite paths are relative to this file")
+    query_timeout: Duration = Field(
+        default="5m", validate_default=True, description="per statement; past it the check ends as error"
+    )
+    max_concurrency: int = Field(default=4, ge=1, le=256, description="statements in flight at once")
+    read_files: bool = Field(
+        default=False,
+        description="DuckDB: let statements read files beside the database (views over Parquet files)",
+    )
+
+
+LAKE_CONCURRENCY = "datasets listed, and files read, at once"
+
+
+class S3SourceConfig(Model):
+    kind: Literal["s3"]
+    bucket: str
+    prefix: str = ""
+    region: OptionalText = None
+    endpoint_url: OptionalText = None
+    max_concurrency: int = Field(default=16, ge=1, le=256, description=LAKE_CONCURRENCY)
+
+
+class FilesSourceConfig(Model):
+    kind: Literal["files"]
+    root: str = Field(description="a local directory; relative to this file")
+    max_concurrency: int = Field(default=8, ge=1, le=256, description=LAKE_CONCURRENCY)
+
+
+SourceConfig = Annotated[SqlSourceConfig | S3SourceConfig | FilesSourceConfig, Field(discriminator="kind")]
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+class CheckParams(Model):
+    name: Name | None = Field(default=None, description="required when a dataset has two checks of one kind")
+
+
+class FreshnessParams(CheckParams):
+    column: str | None = Field(default=None, description="timestamp or date column; optional for lakes")
+    warn_after: Duration | None = None
+    fail_after: Duration | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_threshold(self) -> FreshnessParams:
+        if self.warn_after is None and self.fail_after is None:
+            raise ValueError("expected warn_after or fail_after (or both)")
+        return self
+
+
+class VolumeParams(CheckParams):
+    metric: Literal["rows", "files", "bytes"] = "rows"
+    scope: Literal["all", "latest_partition"] = "all"
+    min: NonNegative | None = None
+    max: NonNegative | None = None
+    warn_min: NonNegative | None = None
+    warn_max: NonNegative | None = None
+    max_drop: Percentage | None = Field(default=None, description="fail when the value fell more than this")
+    max_growth: Percentage | None = Field(default=None, description="fail when the value grew more than this")
+
+
+class SchemaParams(CheckParams):
+    columns: dict[str, TypeFamily] = Field(default_factory=dict)
+    allow_extra: bool = Field(default=True, description="false: a column not listed fails the check")
+    on_drift: Literal["warn", "fail", "ignore"] = "warn"
+
+
+class QualityParams(CheckParams):
+    schema_ref: str = Field(alias="schema", description="module:attr of a Pandera schema, or a YAML file")
+    sample: int = Field(default=100_000, ge=1)
+    scope: Literal["all", "latest_partition"] = "all"
+    max_failing_rows: int | None = Field(default=None, ge=0)
+    max_failing_pct: Percentage | None = None
+    warn_failing_rows: int | None = Field(default=None, ge=0)
+    warn_failing_pct: Percentage | None = None
+
+
+class MetricParams(CheckParams):
+    sql: SelectSql = Field(description="one SELECT statement returning one number")
+    min: float | None = None
+    max: float | None = None
+    warn_min: float | None = None
+    warn_max: float | None = None
+
+
+KIND_PARAMS: dict[str, type[CheckParams]] = {
+    "freshness": FreshnessParams,
+    "volume": VolumeParams,
+    "schema": SchemaParams,
+    "quality": QualityParams,
+    "metric": MetricParams,
+}
+
+
+class CheckEntry(Model):
+    """One item of a dataset's `checks:` list: a mapping with exactly one check kind as its key."""
+
+    freshness: FreshnessParams | None = None
+    volume: VolumeParams | None = None
+    schema_check: SchemaParams | None = Field(default=None, alias="schema")
+    quality: QualityParams | None = None
+    metric: MetricParams | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_body_means_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: ({} if value is None else value) for key, value in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> CheckEntry:
+        given = [kind for kind, _ in self.kinds()]
+        if len(given) != 1:
+            got = " and ".join(given) or "none"
+            raise ValueError(f"expected exactly one check kind ({', '.join(KIND_PARAMS)}), got {got}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(iter(self.kinds()))[0]
+
+    @property
+    def params(self) -> CheckParams:
+        return next(iter(self.kinds()))[1]
+
+    def kinds(self) -> list[tuple[str, CheckParams]]:
+        items = [(kind, getattr(self, "schema_check" if kind == "schema" else kind)) for kind in KIND_PARAMS]
+        return [(kind, params) for kind, params in items if params is not None]
+
+
+# --- datasets ------------------------------------------------------------------------------------
+
+Format = Literal["parquet", "csv", "jsonl"]
+
+
+class DatasetConfig(Model):
+    source: str
+    table: str | None = Field(default=None, description="sql sources: [schema.]table")
+    path: Prefix | None = Field(default=None, description="s3/files sources: prefix under the source's root")
+    format: Format | None = None
+    partitioning: Literal["hive", "none"] = "none"
+    description: str | None = None
+    owner: str | None = None
+    tags: StrList = Field(default_factory=list)
+    severity: Severity | None = None
+    upstream: StrList = Field(default_factory=list)
+    runbook: str | None = None
+    schedule: ScheduleText | None = None
+    where: SqlCondition | None = Field(
+        default=None, description="SQL condition scoping every check of the dataset"
+    )
+    pii_columns: StrList = Field(default_factory=list)
+    checks: list[CheckEntry] = Field(default_factory=list)
+
+
+class Defaults(Model):
+    schedule: ScheduleText = Field(default="every 15m", validate_default=True)
+    owner: str | None = None
+    severity: Severity = Severity.HIGH
+    tags: StrList = Field(default_factory=list)
+
+
+# --- alerting ------------------------------------------------------------------------------------
+
+
+class SlackChannelConfig(Model):
+    kind: Literal["slack"]
+    token: OptionalText = Field(default=None, description="bot token: root message, threaded updates")
+    channel: str | None = None
+    webhook_url: OptionalText = Field(default=None, description="incoming webhook: messages only")
+    api_url: OptionalText = None
+
+    @model_validator(mode="after")
+    def _token_or_webhook(self) -> SlackChannelConfig:
+        if not (self.token and self.channel) and not self.webhook_url:
+            raise ValueError("expected token and channel, or webhook_url")
+        if self.webhook_url and not self.webhook_url.startswith(("https://", "http://")):
+            raise ValueError("webhook_url: expected an https:// URL")  # the value is a secret: not quoted
+        return self
+
+
+class SnsChannelConfig(Model):
+    kind: Literal["sns"]
+    topic_arn: str = Field(pattern=TOPIC_ARN_PATTERN)
+    region: OptionalText = None
+    endpoint_url: OptionalText = None
+
+
+class ConsoleChannelConfig(Model):
+    kind: Literal["console"]
+
+
+class WebhookChannelConfig(Model):
+    kind: Literal["webhook"]
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+ChannelConfig = Annotated[
+    SlackChannelConfig | SnsChannelConfig | ConsoleChannelConfig | WebhookChannelConfig,
+    Field(discriminator="kind"),
+]
+
+
+class RouteMatch(Model):
+    severity: SeverityList = Field(default_factory=list)
+    owner: StrList = Field(default_factory=list)
+    tags: StrList = Field(default_factory=list)
+    dataset: StrList = Field(default_factory=list, description="dataset names or globs")
+    kind: StrList = Field(default_factory=list)
+    outcome: OutcomeList = Field(default_factory=list)
+
+
+class RouteConfig(Model):
+    match: RouteMatch = Field(default_factory=RouteMatch)
+    notify: list[str] = Field(min_length=1)
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class AlertingConfig(Model):
+    channels: dict[ChannelName, ChannelConfig] = Field(default_factory=dict)
+    routes: list[RouteConfig] = Field(default_factory=list)
+    repeat_every: Duration | None = Field(default="4h", validate_default=True)
+    notify_resolved: bool = True
+    grafana_url: OptionalText = None
+
+
+class TlsConfig(Model):
+    """A certificate chain and its key, PEM files relative to the config file: /metrics over https."""
+
+    cert_file: str
+    key_file: str
+
+
+class MetricsConfig(Model):
+    listen: str = Field(default="127.0.0.1:9108", pattern=LISTEN_PATTERN, description="host:port")
+    pushgateway: OptionalText = None
+    tls: TlsConfig | None = None
+
+
+class StateConfig(Model):
+    url: str = "sqlite:///.demon/state.db"
+    retention: Duration = Field(default="90d", validate_default=True)
+
+
+# --- the file ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A check with its stable id, flattened out of its dataset for the runner."""
+
+    id: str
+    kind: str
+    dataset: str
+    params: CheckParams
+
+
+class Config(Model):
+    """demon.yml, version 1: sources, datasets and their checks, alerting, metrics and the state store."""
+
+    version: Literal[1]
+    sources: dict[Name, SourceConfig]
+    defaults: Defaults = Field(default_factory=Defaults)
+    datasets: dict[Name, DatasetConfig] = Field(default_factory=dict)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+
+    _path: str = PrivateAttr(default="demon.yml")
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _secrets: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @model_validator(mode="after")
+    def _inherit_defaults(self) -> Config:
+        for dataset in self.datasets.values():
+            dataset.schedule = dataset.schedule or self.defaults.schedule
+            dataset.owner = dataset.owner or self.defaults.owner
+            dataset.severity = dataset.severity or self.defaults.severity
+            dataset.tags = dataset.tags or list(self.defaults.tags)
+        return self
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        """The config file's directory: relative paths of sources and the state store resolve against it."""
+        return self._base_dir
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Values that came from the environment: never printed, logged or exported."""
+        return self._secrets
+
+    @cached_property
+    def checks(self) -> list[CheckSpec]:
+        return [spec for name in self.datasets for spec in dataset_checks(name, self.datasets[name])]
+
+
+def check_id(dataset: str, kind: str, params: CheckParams) -> str:
+    return ".".join(part for part in (dataset, kind, params.name) if part)
+
+
+def dataset_checks(name: str, dataset: DatasetConfig) -> list[CheckSpec]:
+    return [
+        CheckSpec(
+            id=check_id(name, entry.kind, entry.params), kind=entry.kind, dataset=name, params=entry.params
+        )
+        for entry in dataset.checks
+    ]
+
