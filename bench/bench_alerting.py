@@ -27,7 +27,7 @@ from alerting.channels import ChannelEnv
 from alerting.delivery import Deliverer, open_channels
 from alerting.engine import Alerting
 from alerting.stats import AlertStats
-from monitor.core.config import load_config
+from monitor.app.config import load_config
 from monitor.core.config.models import Config
 from monitor.core.redact import Redactor
 from monitor.core.results import Outcome, Result

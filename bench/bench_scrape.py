@@ -51,11 +51,11 @@ from bench.bench_soak import (
     write_config,
 )
 from bench.common import timed
+from monitor.app.config import load_config
 from monitor.app.daemon.metrics import SchedulerMetrics, exposition
 from monitor.app.daemon.status import Status
 from monitor.app.metrics.catalog import Latest, result_families
 from monitor.app.metrics.exposition import render, to_client
-from monitor.core.config import load_config
 from monitor.core.config.models import Config, dataset_checks
 from monitor.core.results import Outcome, Result
 from tests.daemon_support import Daemon, start_daemon, wait_for

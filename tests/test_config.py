@@ -12,14 +12,11 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from monitor.core.config import Config, ConfigError, config_json_schema, load_config
-from monitor.core.config.models import (
-    FreshnessParams,
-    S3SourceConfig,
-    SchemaParams,
-    SqlSourceConfig,
-    VolumeParams,
-)
+from checks.kinds.freshness import FreshnessParams
+from checks.kinds.schema import SchemaParams
+from checks.kinds.volume import VolumeParams
+from monitor.app.config import Config, ConfigError, config_json_schema, load_config
+from monitor.core.config.models import S3SourceConfig, SqlSourceConfig
 from monitor.core.config.types import Severity
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "demon.example.yml"  # a copy of ../shared/spec's

@@ -25,8 +25,8 @@ from alerting.context import (
     upstream_state,
 )
 from alerting.model import Context, SchemaChange, Upstream
+from monitor.app.config import load_config
 from monitor.app.runner import Runner
-from monitor.core.config import load_config
 from monitor.core.config.models import Config
 from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore

@@ -29,7 +29,7 @@ from alerting.engine import Alerting
 from alerting.model import Notification
 from alerting.runtime import Notified, notify_once
 from alerting.stats import AlertStats
-from monitor.core.config import Config, load_config
+from monitor.app.config import Config, load_config
 from monitor.core.redact import Redactor
 from monitor.state import tables
 from monitor.state.store import StateStore

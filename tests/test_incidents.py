@@ -20,7 +20,7 @@ from alerting.engine import Alerting
 from alerting.model import EventKind, Notification
 from alerting.runtime import Notifier
 from alerting.stats import AlertStats
-from monitor.core.config import Config, load_config
+from monitor.app.config import Config, load_config
 from monitor.core.results import Outcome, Result
 from monitor.state import tables
 from monitor.state.store import StateStore

@@ -9,14 +9,12 @@ from typing import Any
 import pytest
 
 from checks.kinds import KINDS, Context
-from checks.probes import Column, Columns, MaxValue, RowCount, ScalarQuery
-from monitor.core.config.models import (
-    DatasetConfig,
-    FreshnessParams,
-    MetricParams,
-    SchemaParams,
-    VolumeParams,
-)
+from checks.kinds.freshness import FreshnessParams
+from checks.kinds.metric import MetricParams
+from checks.kinds.schema import SchemaParams
+from checks.kinds.volume import VolumeParams
+from checks.probes import Answers, Column, Columns, MaxValue, RowCount, ScalarQuery
+from monitor.core.config.models import DatasetConfig
 from monitor.core.results import Evaluation, Outcome
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -24,7 +22,7 @@ DATASET = DatasetConfig(source="warehouse", table="analytics.t")
 
 
 def judge(kind: str, params: Any, observed: dict[Any, Any], **context: Any) -> Evaluation:
-    return KINDS[kind].evaluate(params, observed, Context(DATASET, NOW, **context))
+    return KINDS[kind].evaluate(params, Answers(observed), Context(DATASET, NOW, **context))
 
 
 def freshness(newest: Any, rows: int = 10) -> Evaluation:

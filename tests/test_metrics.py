@@ -23,6 +23,7 @@ from prometheus_client import Histogram as ClientHistogram
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.app.config import load_config
 from monitor.app.daemon.status import Status
 from monitor.app.metrics.catalog import (
     DURATION_BUCKETS,
@@ -36,7 +37,6 @@ from monitor.app.metrics.catalog import (
 from monitor.app.metrics.exposition import CONTENT_TYPE, Family, Histogram, client_registry, render
 from monitor.app.metrics.push import push_results
 from monitor.app.runner import Runner
-from monitor.core.config import load_config
 from monitor.core.config.models import Config
 from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore

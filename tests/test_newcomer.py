@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from monitor.app.cli import main
-from monitor.core.config import load_config
+from monitor.app.config import load_config
 from tests.warehouse import execute, write_config
 
 TABLES = [

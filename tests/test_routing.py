@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from alerting.channels import DEFAULT_CHANNEL
 from alerting.routing import DEFAULT_OUTCOMES, Subject, alerts_on, channels_for, matches
-from monitor.core.config import Config, ConfigError, load_config
+from monitor.app.config import Config, ConfigError, load_config
 from monitor.core.config.models import AlertingConfig, RouteMatch
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "demon.example.yml"

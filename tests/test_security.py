@@ -171,8 +171,8 @@ def test_duckdb_settings_cannot_be_changed_back(tmp_path: Path, duckdb_file: str
 def test_the_pipeline_can_write_between_runs(tmp_path: Path, duckdb_file: str) -> None:
     """DuckDB lets one process write a file, and then nobody else open it: demon holds it only while a run
     reads it, so the loader's writes between runs succeed."""
+    from monitor.app.config import load_config
     from monitor.app.runner import Runner
-    from monitor.core.config import load_config
 
     config = load_config(write_config(tmp_path, duckdb_file, dataset("volume: {min: 1}")))
     runner = Runner(config, None)

@@ -7,16 +7,20 @@ failing row fails the check. The value is the failing rows of the worst rule.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from checks.kinds.base import CheckSetupError, Context
-from checks.probes import Probe, Validation
+from pydantic import Field
+
+from checks.kinds.base import CheckSetupError, Context, Kind, scope_misfits
+from checks.probes import Answers, Probe, Validation
 from checks.quality.rules import QualityReport, RuleResult
 from checks.thresholds import Bound, as_dict, bounds
 from monitor.core import humanize
-from monitor.core.config.models import DatasetConfig, QualityParams
+from monitor.core.config.document import Loc
+from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
+from monitor.core.config.types import Percentage
 from monitor.core.results import Evaluation, Outcome
 
 _LIMITS = (
@@ -31,8 +35,20 @@ MAX_LISTED = 3  # failing rules named in the message
 _BROKEN = Bound("shape", 0, upper=True, outcome=Outcome.FAIL)  # wrong type, extra column: fails on any rows
 
 
-class Quality:
-    def probes(self, params: QualityParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe]:
+class QualityParams(CheckParams):
+    schema_ref: str = Field(alias="schema", description="module:attr of a Pandera schema, or a YAML file")
+    sample: int = Field(default=100_000, ge=1)
+    scope: Literal["all", "latest_partition"] = "all"
+    max_failing_rows: int | None = Field(default=None, ge=0)
+    max_failing_pct: Percentage | None = None
+    warn_failing_rows: int | None = Field(default=None, ge=0)
+    warn_failing_pct: Percentage | None = None
+
+
+class Quality(Kind[QualityParams]):
+    params = QualityParams
+
+    def probes(self, params: QualityParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]:
         from checks.quality.loader import SchemaLoadError, load_schema
         from checks.quality.plan import build_plan
 
@@ -45,8 +61,13 @@ class Quality:
         )
         return [Validation(plan)]
 
-    def evaluate(self, params: QualityParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:
-        report: QualityReport = next(iter(observed.values()))
+    def misfits(
+        self, family: SourceFamily, dataset: DatasetConfig, params: QualityParams
+    ) -> Iterator[tuple[Loc, str]]:
+        return scope_misfits(family, dataset, params.scope)
+
+    def evaluate(self, params: QualityParams, answers: Answers, context: Context) -> Evaluation:
+        report = answers.one(Validation)
         rows, pcts = _limits(params)
         thresholds = as_dict(rows + pcts)
         details: dict[str, Any] = {

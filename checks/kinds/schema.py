@@ -4,28 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from checks.kinds.base import Context
-from checks.probes import Column, Columns, Probe, SchemaVariants
-from monitor.core.config.models import DatasetConfig, SchemaParams
+from pydantic import Field
+
+from checks.kinds.base import Context, Kind
+from checks.probes import Answers, Column, Columns, Probe, SchemaVariants
+from monitor.core.config.models import CheckParams, DatasetConfig
+from monitor.core.config.types import TypeFamily
 from monitor.core.results import Evaluation, Outcome
 from monitor.core.typefamilies import family_of
 
 _DRIFT_OUTCOME = {"warn": Outcome.WARN, "fail": Outcome.FAIL}
 
 
-class Schema:
-    def probes(self, params: SchemaParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe]:
+class SchemaParams(CheckParams):
+    columns: dict[str, TypeFamily] = Field(default_factory=dict)
+    allow_extra: bool = Field(default=True, description="false: a column not listed fails the check")
+    on_drift: Literal["warn", "fail", "ignore"] = "warn"
+
+
+class Schema(Kind[SchemaParams]):
+    params = SchemaParams
+
+    def probes(self, params: SchemaParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]:
         """The columns and, for lake datasets, the files whose columns differ from the rest."""
         return [Columns(), SchemaVariants()] if dataset.path else [Columns()]
 
-    def evaluate(self, params: SchemaParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:
-        columns: list[Column] = observed[Columns()]
+    def evaluate(self, params: SchemaParams, answers: Answers, context: Context) -> Evaluation:
+        columns = answers[Columns()]
         actual = _families(columns)
         problems = _against_expected(params, actual)
         drift = _drift(context.snapshot, actual) if params.on_drift != "ignore" else {}
-        variants: Mapping[str, list[Column]] = observed.get(SchemaVariants(), {})
+        variants = answers.get(SchemaVariants(), {})
         if variants and params.on_drift != "ignore":
             drift["mixed_files"] = [
                 {"file": key, **_drift(actual, _families(columns))}

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from checks.kinds.base import Context
-from checks.probes import ByteSize, FileCount, Probe, RowCount
+from pydantic import Field
+
+from checks.kinds.base import Context, Kind, scope_misfits
+from checks.probes import Answers, ByteSize, FileCount, Probe, RowCount
 from checks.thresholds import MIN_MAX, Bound, as_dict, bounds, worst
 from monitor.core import humanize
-from monitor.core.config.models import DatasetConfig, VolumeParams
+from monitor.core.config.document import Loc
+from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
+from monitor.core.config.types import NonNegative, Percentage
 from monitor.core.results import Evaluation, Outcome
 
 _PROBES: dict[str, type[RowCount | FileCount | ByteSize]] = {
@@ -20,21 +24,39 @@ _PROBES: dict[str, type[RowCount | FileCount | ByteSize]] = {
 }
 
 
-class Volume:
-    def probes(self, params: VolumeParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe]:
+class VolumeParams(CheckParams):
+    metric: Literal["rows", "files", "bytes"] = "rows"
+    scope: Literal["all", "latest_partition"] = "all"
+    min: NonNegative | None = None
+    max: NonNegative | None = None
+    warn_min: NonNegative | None = None
+    warn_max: NonNegative | None = None
+    max_drop: Percentage | None = Field(default=None, description="fail when the value fell more than this")
+    max_growth: Percentage | None = Field(default=None, description="fail when the value grew more than this")
+
+
+class Volume(Kind[VolumeParams]):
+    params = VolumeParams
+
+    def probes(self, params: VolumeParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]:
         """The measure, and for lake datasets the file count: a prefix without files is no dataset."""
         measure = _PROBES[params.metric](params.scope)
         return [measure] if dataset.table else list(dict.fromkeys([measure, FileCount(params.scope)]))
 
-    def evaluate(self, params: VolumeParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:
-        value = float(observed[_PROBES[params.metric](params.scope)])
+    def misfits(
+        self, family: SourceFamily, dataset: DatasetConfig, params: VolumeParams
+    ) -> Iterator[tuple[Loc, str]]:
+        return scope_misfits(family, dataset, params.scope, params.metric)
+
+    def evaluate(self, params: VolumeParams, answers: Answers, context: Context) -> Evaluation:
+        value = float(answers[_PROBES[params.metric](params.scope)])
         unit = params.metric
         limits = bounds(params, MIN_MAX)
         change_limits = _change_bounds(params)
         thresholds = as_dict(limits + change_limits)
         # The dataset's size, for its metrics; a partition's size is not the dataset's.
         facts: dict[str, float] = {unit: value} if params.scope == "all" else {}
-        if context.dataset.path and observed[FileCount(params.scope)] == 0:
+        if context.dataset.path and answers[FileCount(params.scope)] == 0:
             where = "in the newest partition" if params.scope == "latest_partition" else "under the prefix"
             return Evaluation(
                 Outcome.FAIL, f"no data files {where}", value=value, unit=unit, thresholds=thresholds,

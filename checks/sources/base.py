@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from checks.probes import Observed, Probe
@@ -26,7 +26,7 @@ class Source(Protocol):
     max_concurrency: int  # statements or requests in flight at once
     requests: Counter[str]  # statements run / calls made, by operation (exported as a counter)
 
-    def observe(self, dataset: DatasetConfig, probes: Collection[Probe]) -> dict[Probe, Observed]:
+    def observe(self, dataset: DatasetConfig, probes: Collection[Probe[Any]]) -> dict[Probe[Any], Observed]:
         """An answer for every probe (equal probes once), each with the statement that produced it."""
         ...
 

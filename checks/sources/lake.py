@@ -109,11 +109,11 @@ class LakeSource:
             raise SourceError(self._redact(str(exc))) from None
         return f"{len(files)} {run.format} file(s) under {where}"
 
-    def observe(self, dataset: DatasetConfig, probes: Collection[Probe]) -> dict[Probe, Observed]:
+    def observe(self, dataset: DatasetConfig, probes: Collection[Probe[Any]]) -> dict[Probe[Any], Observed]:
         wanted = list(dict.fromkeys(probes))
         run = _Run(_Counted(self._store), dataset, self._pool)
         run.prefetch(wanted)
-        answers: dict[Probe, Observed] = {}
+        answers: dict[Probe[Any], Observed] = {}
         for probe in wanted:
             try:
                 value, statement = run.answer(probe)
@@ -191,7 +191,7 @@ class _Run:
         self._facts: dict[str, FileFacts | Exception] = {}
         self._listed: list[str] = []
 
-    def prefetch(self, probes: Iterable[Probe]) -> None:
+    def prefetch(self, probes: Iterable[Probe[Any]]) -> None:
         """List each scope once (the full listing first: it holds the newest partition too), then read
         every file the probes need once, with all they need of it, in parallel."""
         needs = [self._needs(probe) for probe in probes]
@@ -206,7 +206,7 @@ class _Run:
                     plan[info.key] = plan.get(info.key, _Needs()) | need
         self._facts.update(self._pool.map(lambda item: (item[0], self._read(*item)), plan.items()))
 
-    def _needs(self, probe: Probe) -> tuple[_Needs | None, Scope]:
+    def _needs(self, probe: Probe[Any]) -> tuple[_Needs | None, Scope]:
         """What a probe reads of each file (None: the listing answers it), and of which files."""
         match probe:
             case RowCount(scope=scope):
@@ -223,7 +223,7 @@ class _Run:
 
     # --- answers -----------------------------------------------------------------------------------
 
-    def answer(self, probe: Probe) -> tuple[Any, str]:
+    def answer(self, probe: Probe[Any]) -> tuple[Any, str]:
         match probe:
             case FileCount(scope=scope):
                 return len(self.files(scope)), self._statement()

@@ -171,7 +171,7 @@ class SqlSource:
             raise SourceError(self._redact(found if isinstance(found, str) else str(problem)))
         return f"table {_qualified(found)}, {len(found.columns)} columns"
 
-    def observe(self, dataset: DatasetConfig, probes: Collection[Probe]) -> dict[Probe, Observed]:
+    def observe(self, dataset: DatasetConfig, probes: Collection[Probe[Any]]) -> dict[Probe[Any], Observed]:
         wanted = list(dict.fromkeys(probes))  # equal probes of two checks are fetched once
         if not wanted:
             return {}
@@ -266,19 +266,19 @@ class SqlSource:
     # --- probes ------------------------------------------------------------------------------------
 
     def _observe(
-        self, conn: Connection, dataset: DatasetConfig, probes: list[Probe]
-    ) -> dict[Probe, Observed]:
+        self, conn: Connection, dataset: DatasetConfig, probes: list[Probe[Any]]
+    ) -> dict[Probe[Any], Observed]:
         if not dataset.table:
             return dict.fromkeys(probes, Observed(error=f"dataset has no table for source {self.name}"))
         found, metadata_statement = self._table(conn, dataset.table)
         if isinstance(found, str):  # metrics name their own tables: they run all the same
-            metrics: dict[Probe, Part] = {probe: _metric(probe.sql) for probe in probes
+            metrics: dict[Probe[Any], Part] = {probe: _metric(probe.sql) for probe in probes
                                           if isinstance(probe, ScalarQuery)}
             missing = Observed(error=found, statement=metadata_statement)
             answers = self._aggregate(conn, None, None, metrics) if metrics else {}
             return {probe: answers.get(probe, missing) for probe in probes}
-        observed: dict[Probe, Observed] = {}
-        aggregates: dict[Probe, Part] = {}
+        observed: dict[Probe[Any], Observed] = {}
+        aggregates: dict[Probe[Any], Part] = {}
         validations = [probe for probe in probes if isinstance(probe, Validation)]
         for probe in probes:
             if isinstance(probe, Validation):
@@ -315,8 +315,8 @@ class SqlSource:
         where: str | None,
         probes: list[Validation],
         metadata_statement: str,
-        observed: dict[Probe, Observed],
-    ) -> dict[Probe, QualityQuery]:
+        observed: dict[Probe[Any], Observed],
+    ) -> dict[Probe[Any], QualityQuery]:
         """A query per quality probe; a probe whose required columns are missing is answered with why."""
         if not probes:
             return {}
@@ -324,7 +324,7 @@ class SqlSource:
         from checks.sources.sql_quality import QualityQuery
 
         flavor = flavor_for(self._url.get_backend_name())
-        queries: dict[Probe, QualityQuery] = {}
+        queries: dict[Probe[Any], QualityQuery] = {}
         for probe in probes:
             query = QualityQuery(probe.plan, table, where, flavor)
             error = query.missing_error()
@@ -335,7 +335,7 @@ class SqlSource:
         return queries
 
     def _plan(
-        self, probe: Probe, columns: list[Column], table: str, metadata_statement: str
+        self, probe: Probe[Any], columns: list[Column], table: str, metadata_statement: str
     ) -> Observed | ColumnElement[Any]:
         """The aggregate expression answering a probe, or its answer when no aggregate is needed."""
         match probe:
@@ -354,8 +354,8 @@ class SqlSource:
         return Observed(error=f"source {self.name} (sql) cannot answer {probe.describe()}")
 
     def _aggregate(
-        self, conn: Connection, table: Table | None, where: str | None, aggregates: dict[Probe, Part]
-    ) -> dict[Probe, Observed]:
+        self, conn: Connection, table: Table | None, where: str | None, aggregates: dict[Probe[Any], Part]
+    ) -> dict[Probe[Any], Observed]:
         """The fused statement; if it fails, each probe alone so only the bad one ends in error, and an
         invalid `where` fails only what it scopes (metrics are not), saying so.
 
@@ -549,7 +549,7 @@ def find_column(columns: list[Column], wanted: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def shared_error(error: str, probes: list[Probe]) -> str:
+def shared_error(error: str, probes: list[Probe[Any]]) -> str:
     """The error of a statement, saying which probes it answered when it answered several."""
     if len(probes) == 1:
         return error

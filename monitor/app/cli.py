@@ -53,7 +53,7 @@ def fail_usage(message: str) -> NoReturn:
 
 def load(config_path: Path) -> Config:
     """Load and validate the config, or print every problem with its line and exit 2."""
-    from monitor.core.config import ConfigError, load_config
+    from monitor.app.config import ConfigError, load_config
 
     try:
         return load_config(config_path)
@@ -249,7 +249,7 @@ def validate(config_path: Path, connect: bool) -> None:
     """Validate the config, load its Pandera schemas and TLS files (with --connect, reach each source
     and find each dataset's table or files); change nothing."""
     config = load(config_path)
-    unloadable = quality_schema_problems(config) + tls_problems(config) + channel_problems(config)
+    unloadable = setup_problems(config) + tls_problems(config) + channel_problems(config)
     for problem in unloadable:
         click.echo(f"{config_path}: {problem}", err=True)
     if unloadable:
@@ -291,21 +291,16 @@ def tls_problems(config: Config) -> list[str]:
     return []
 
 
-def quality_schema_problems(config: Config) -> list[str]:
-    """Why each quality check's Pandera schema does not load (Pandera is imported only if there are any)."""
-    from monitor.core.config.models import QualityParams
-
-    specs = [(spec.id, spec.params) for spec in config.checks if isinstance(spec.params, QualityParams)]
-    if not specs:
-        return []
-    from checks.quality.loader import SchemaLoadError, load_schema
+def setup_problems(config: Config) -> list[str]:
+    """Why checks cannot be set up as a run would set them up (say, a Pandera schema that does not load)."""
+    from checks.kinds import KINDS, CheckSetupError
 
     problems = []
-    for check, params in specs:
+    for spec in config.checks:
         try:
-            load_schema(params.schema_ref, config.base_dir)
-        except SchemaLoadError as exc:
-            problems.append(f"{check}: {exc}")
+            KINDS[spec.kind].probes(spec.params, config.datasets[spec.dataset], config.base_dir)
+        except CheckSetupError as exc:
+            problems.append(f"{spec.id}: {exc}")
     return problems
 
 
@@ -314,7 +309,7 @@ def schema() -> None:
     """Print the JSON Schema of the config file, for editors."""
     import json
 
-    from monitor.core.config import config_json_schema
+    from monitor.app.config import config_json_schema
 
     click.echo(json.dumps(config_json_schema(), indent=2))
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from checks.kinds import KINDS, CheckSetupError, Context
-from checks.probes import Observed, Probe
+from checks.probes import Answers, Observed, Probe
 from checks.sources import Source, SourceError, open_source
 from monitor.core.clock import Clock, utcnow
 from monitor.core.config.models import CheckSpec, Config, DatasetConfig
@@ -221,7 +221,7 @@ class Runner:
         except SourceError as exc:
             evaluations.update((spec.id, Evaluation(Outcome.ERROR, str(exc))) for spec in runnable)
             return judged
-        wanted: dict[str, list[Probe]] = {}
+        wanted: dict[str, list[Probe[Any]]] = {}
         for spec in list(runnable):
             try:
                 wanted[spec.id] = KINDS[spec.kind].probes(spec.params, job.dataset, self.config.base_dir)
@@ -257,14 +257,14 @@ class Runner:
 
 
 def _judge(
-    spec: CheckSpec, probes: list[Probe], observed: Mapping[Probe, Observed], context: Context
+    spec: CheckSpec, probes: list[Probe[Any]], observed: Mapping[Probe[Any], Observed], context: Context
 ) -> Evaluation:
     """Evaluate a check, or report the first of its probes that could not be answered."""
     failed = next((observed[probe] for probe in probes if not observed[probe].ok), None)
     if failed is not None:
         return Evaluation(Outcome.ERROR, failed.error or "no answer")
-    values: dict[Probe, Any] = {probe: observed[probe].value for probe in probes}
-    return KINDS[spec.kind].evaluate(spec.params, values, context)
+    answers = Answers({probe: observed[probe].value for probe in probes})
+    return KINDS[spec.kind].evaluate(spec.params, answers, context)
 
 
 def _result(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alerting.runtime import Notifier
+from monitor.app.config import ConfigError, load_config
 from monitor.app.daemon import logs
 from monitor.app.daemon.http import Endpoint, endpoint_tls, exposition_app, probe_app
 from monitor.app.daemon.logs import RedactingFilter, RepeatLimit
@@ -23,7 +24,6 @@ from monitor.app.daemon.metrics import SchedulerMetrics, exposition
 from monitor.app.daemon.service import Scheduler
 from monitor.app.daemon.status import Status
 from monitor.app.metrics.exposition import CONTENT_TYPE
-from monitor.core.config import ConfigError, load_config
 from monitor.core.config.models import Config
 from monitor.core.config.types import format_duration
 from monitor.core.humanize import first_line

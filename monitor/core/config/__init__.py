@@ -1,30 +1,33 @@
 """Loading `demon.yml`: YAML with line numbers, `${VAR}` interpolation, strict validation, clear errors.
 
 Only pydantic and PyYAML are imported here; sources and the state store resolve relative paths
-against `Config.base_dir`, and redact `Config.secrets` wherever they print.
+against `Config.base_dir`, and redact `Config.secrets` wherever they print. The check kinds come from the
+caller (the app passes checks/kinds' registry): a dataset's `checks:` take the keys and parameters of those.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from monitor.core.config.errors import ConfigError, ConfigIssue
 from monitor.core.config.loader import LIMITS, load_document
-from monitor.core.config.models import Config
+from monitor.core.config.models import Config, KindSpec, config_model
 from monitor.core.config.references import check_references
 from monitor.core.config.schema import config_json_schema
 from monitor.core.config.validation import validate
 
-__all__ = ["Config", "ConfigError", "ConfigIssue", "config_json_schema", "load_config"]
+__all__ = ["Config", "ConfigError", "ConfigIssue", "KindSpec", "config_json_schema", "load_config"]
 
 
-def load_config(path: str | Path) -> Config:
-    """The validated config of `path`, or a `ConfigError` naming the file, line and field of every problem."""
+def load_config(path: str | Path, kinds: Mapping[str, KindSpec]) -> Config:
+    """The validated config of `path` whose checks are of `kinds`, or a `ConfigError` naming the file, line
+    and field of every problem."""
     file = str(path)
     document = load_document(_read(Path(path), file), file, os.environ)
-    config = validate(document)
-    issues = check_references(config, document)
+    config = validate(document, config_model(kinds))
+    issues = check_references(config, document, kinds)
     if issues:
         raise ConfigError(issues)
     config._path = file

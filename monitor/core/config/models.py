@@ -6,10 +6,11 @@ ids, which checks suit which source) live in `references.py`, where they can nam
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -18,21 +19,19 @@ from pydantic import (
     Field,
     PrivateAttr,
     WithJsonSchema,
+    create_model,
     model_validator,
 )
 
+from monitor.core.config.document import Loc
 from monitor.core.config.types import (
     Duration,
     Name,
-    NonNegative,
     OptionalText,
-    Percentage,
     Prefix,
     ScheduleText,
-    SelectSql,
     Severity,
     SqlCondition,
-    TypeFamily,
 )
 
 # Patterns of text fields, each with the words a problem message uses for it (validation.py's _PATTERNS).
@@ -111,70 +110,28 @@ class CheckParams(Model):
     name: Name | None = Field(default=None, description="required when a dataset has two checks of one kind")
 
 
-class FreshnessParams(CheckParams):
-    column: str | None = Field(default=None, description="timestamp or date column; optional for lakes")
-    warn_after: Duration | None = None
-    fail_after: Duration | None = None
-
-    @model_validator(mode="after")
-    def _needs_a_threshold(self) -> FreshnessParams:
-        if self.warn_after is None and self.fail_after is None:
-            raise ValueError("expected warn_after or fail_after (or both)")
-        return self
+SourceFamily = Literal["sql", "lake"]  # what a check kind may need of its dataset's source
 
 
-class VolumeParams(CheckParams):
-    metric: Literal["rows", "files", "bytes"] = "rows"
-    scope: Literal["all", "latest_partition"] = "all"
-    min: NonNegative | None = None
-    max: NonNegative | None = None
-    warn_min: NonNegative | None = None
-    warn_max: NonNegative | None = None
-    max_drop: Percentage | None = Field(default=None, description="fail when the value fell more than this")
-    max_growth: Percentage | None = Field(default=None, description="fail when the value grew more than this")
+class KindSpec(Protocol):
+    """What the config needs of a check kind: the model of its parameters, and which datasets it suits.
 
+    The kinds themselves live above this layer (checks/kinds); whoever loads a config passes their registry.
+    """
 
-class SchemaParams(CheckParams):
-    columns: dict[str, TypeFamily] = Field(default_factory=dict)
-    allow_extra: bool = Field(default=True, description="false: a column not listed fails the check")
-    on_drift: Literal["warn", "fail", "ignore"] = "warn"
+    params: type[CheckParams]
 
-
-class QualityParams(CheckParams):
-    schema_ref: str = Field(alias="schema", description="module:attr of a Pandera schema, or a YAML file")
-    sample: int = Field(default=100_000, ge=1)
-    scope: Literal["all", "latest_partition"] = "all"
-    max_failing_rows: int | None = Field(default=None, ge=0)
-    max_failing_pct: Percentage | None = None
-    warn_failing_rows: int | None = Field(default=None, ge=0)
-    warn_failing_pct: Percentage | None = None
-
-
-class MetricParams(CheckParams):
-    sql: SelectSql = Field(description="one SELECT statement returning one number")
-    min: float | None = None
-    max: float | None = None
-    warn_min: float | None = None
-    warn_max: float | None = None
-
-
-KIND_PARAMS: dict[str, type[CheckParams]] = {
-    "freshness": FreshnessParams,
-    "volume": VolumeParams,
-    "schema": SchemaParams,
-    "quality": QualityParams,
-    "metric": MetricParams,
-}
+    def misfits(self, family: SourceFamily, dataset: DatasetConfig, params: Any) -> Iterator[tuple[Loc, str]]:
+        """Why these parameters do not suit this dataset (each relative to the check's params); none: fits."""
+        ...
 
 
 class CheckEntry(Model):
-    """One item of a dataset's `checks:` list: a mapping with exactly one check kind as its key."""
+    """One item of a dataset's `checks:` list: a mapping with exactly one check kind as its key. The config
+    model of a registry of kinds (`config_model`) has one optional field per kind, named `kind_<name>` and
+    written as `<name>` (so a kind may be called `schema`, which pydantic reserves)."""
 
-    freshness: FreshnessParams | None = None
-    volume: VolumeParams | None = None
-    schema_check: SchemaParams | None = Field(default=None, alias="schema")
-    quality: QualityParams | None = None
-    metric: MetricParams | None = None
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -187,21 +144,22 @@ class CheckEntry(Model):
     def _exactly_one_kind(self) -> CheckEntry:
         given = [kind for kind, _ in self.kinds()]
         if len(given) != 1:
+            known = ", ".join(str(field.alias) for field in type(self).model_fields.values())
             got = " and ".join(given) or "none"
-            raise ValueError(f"expected exactly one check kind ({', '.join(KIND_PARAMS)}), got {got}")
+            raise ValueError(f"expected exactly one check kind ({known}), got {got}")
         return self
 
     @property
     def kind(self) -> str:
-        return next(iter(self.kinds()))[0]
+        return self.kinds()[0][0]
 
     @property
     def params(self) -> CheckParams:
-        return next(iter(self.kinds()))[1]
+        return self.kinds()[0][1]
 
     def kinds(self) -> list[tuple[str, CheckParams]]:
-        items = [(kind, getattr(self, "schema_check" if kind == "schema" else kind)) for kind in KIND_PARAMS]
-        return [(kind, params) for kind, params in items if params is not None]
+        found = ((str(field.alias), getattr(self, name)) for name, field in type(self).model_fields.items())
+        return [(kind, params) for kind, params in found if params is not None]
 
 
 # --- datasets ------------------------------------------------------------------------------------
@@ -387,3 +345,21 @@ def dataset_checks(name: str, dataset: DatasetConfig) -> list[CheckSpec]:
         for entry in dataset.checks
     ]
 
+
+
+def config_model(kinds: Mapping[str, KindSpec]) -> type[Config]:
+    """The model of a config file whose checks are `kinds` (name -> spec): one per registry, built once."""
+    key = tuple((name, spec.params) for name, spec in kinds.items())
+    if key not in _MODELS:
+        fields: dict[str, Any] = {
+            f"kind_{name}": (params | None, Field(default=None, alias=name)) for name, params in key
+        }
+        entry = create_model("CheckEntry", __base__=CheckEntry, **fields)
+        dataset = create_model("DatasetConfig", __base__=DatasetConfig,
+                               checks=(list[entry], Field(default_factory=list)))  # type: ignore[valid-type]
+        _MODELS[key] = create_model("Config", __base__=Config,
+                                    datasets=(dict[Name, dataset], Field(default_factory=dict)))  # type: ignore[valid-type]
+    return _MODELS[key]
+
+
+_MODELS: dict[tuple[tuple[str, type[CheckParams]], ...], type[Config]] = {}

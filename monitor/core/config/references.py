@@ -5,16 +5,15 @@ Each rule yields `(path, message)`; the path is what the user wrote, so the issu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from monitor.core.config.document import Document, Loc
 from monitor.core.config.errors import ConfigIssue
-from monitor.core.config.models import CheckParams, Config, DatasetConfig, check_id
+from monitor.core.config.models import Config, DatasetConfig, KindSpec, SourceFamily, check_id
 from monitor.core.humanize import did_you_mean
 
 Finding = tuple[Loc, str]
-LAKE = "lake"
+LAKE: SourceFamily = "lake"
 
 # Per source family: the dataset keys it needs, and those that mean nothing to it.
 _REQUIRED = {"sql": ("table",), LAKE: ("path", "format")}
@@ -26,12 +25,14 @@ _NEEDED_FOR = {
 }
 
 
-def check_references(config: Config, document: Document) -> list[ConfigIssue]:
-    """Every cross-reference and whole-file problem of a validated config."""
-    return [document.issue(loc, message) for rule in RULES for loc, message in rule(config)]
+def check_references(config: Config, document: Document, kinds: Mapping[str, KindSpec]) -> list[ConfigIssue]:
+    """Every cross-reference and whole-file problem of a validated config, and every check that does not
+    suit its dataset (each kind says which do not)."""
+    found = [finding for rule in RULES for finding in rule(config)] + list(_check_fit(config, kinds))
+    return [document.issue(loc, message) for loc, message in found]
 
 
-def _family(config: Config, dataset: DatasetConfig) -> str | None:
+def _family(config: Config, dataset: DatasetConfig) -> SourceFamily | None:
     source = config.sources.get(dataset.source)
     return None if source is None else ("sql" if source.kind == "sql" else LAKE)
 
@@ -88,42 +89,14 @@ def _dataset_keys(config: Config) -> Iterator[Finding]:
                 yield ("datasets", name, key), f"{key!r} does not apply to {on}"
 
 
-def _metric_on_sql(family: str, dataset: DatasetConfig, params: CheckParams) -> Iterator[Finding]:
-    if family != "sql":
-        yield (), "metric checks run SQL: they need a dataset on a sql source"
-
-
-def _freshness_column(family: str, dataset: DatasetConfig, params: CheckParams) -> Iterator[Finding]:
-    if family == "sql" and getattr(params, "column", None) is None:
-        yield ("column",), "missing required key 'column': a sql dataset's freshness reads a timestamp column"
-
-
-def _lake_only(family: str, dataset: DatasetConfig, params: CheckParams) -> Iterator[Finding]:
-    metric: Any = getattr(params, "metric", "rows")
-    if family == "sql" and metric != "rows":
-        yield ("metric",), f"expected 'rows' on a sql dataset, got {metric!r} (files, bytes: s3/files only)"
-    if getattr(params, "scope", "all") == "latest_partition" and dataset.partitioning != "hive":
-        yield ("scope",), "'latest_partition' applies to s3/files datasets with partitioning: hive"
-
-
-CheckRule = Callable[[str, DatasetConfig, CheckParams], Iterator[Finding]]
-_CHECK_RULES: dict[str, tuple[CheckRule, ...]] = {
-    "metric": (_metric_on_sql,),
-    "freshness": (_freshness_column,),
-    "volume": (_lake_only,),
-    "quality": (_lake_only,),
-}
-
-
-def _check_fit(config: Config) -> Iterator[Finding]:
+def _check_fit(config: Config, kinds: Mapping[str, KindSpec]) -> Iterator[Finding]:
     for name, dataset in config.datasets.items():
         family = _family(config, dataset)
         if family is None:
             continue
         for index, entry in enumerate(dataset.checks):
-            for rule in _CHECK_RULES.get(entry.kind, ()):
-                for loc, message in rule(family, dataset, entry.params):
-                    yield ("datasets", name, "checks", index, entry.kind, *loc), message
+            for loc, message in kinds[entry.kind].misfits(family, dataset, entry.params):
+                yield ("datasets", name, "checks", index, entry.kind, *loc), message
 
 
 def _check_ids(config: Config) -> Iterator[Finding]:
@@ -146,6 +119,5 @@ RULES: tuple[Callable[[Config], Iterator[Finding]], ...] = (
     _upstream,
     _unique_entries,
     _dataset_keys,
-    _check_fit,
     _check_ids,
 )

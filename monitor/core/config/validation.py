@@ -38,10 +38,11 @@ _PATTERNS = {
 DICT_KEY = "[key]"
 
 
-def validate(document: Document) -> Config:
-    """The `Config` of a document, or a `ConfigError` listing every validation problem."""
+def validate(document: Document, model: type[Config]) -> Config:
+    """The config of a document (`model`: the one of the registered check kinds), or a `ConfigError` listing
+    every validation problem."""
     try:
-        return Config.model_validate(document.data)
+        return model.model_validate(document.data)
     except ValidationError as exc:
         raise ConfigError(translate(document, exc)) from None
 
