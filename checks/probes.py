@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar, cast
 
-from checks.quality.rules import QualityPlan, QualityReport
+from checks.quality.rules import QualityPlan
+from monitor.core.evidence import QualityReport
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from checks.probes import Validation
 from checks.quality.plan import build_plan
-from checks.quality.rules import QualityReport, RuleResult
 from checks.sources.sql import SqlSource
 from monitor.core.config.models import DatasetConfig, SqlSourceConfig
+from monitor.core.evidence import QualityReport, RuleResult
 from monitor.core.redact import Redactor
 
 Kind = Literal["integer", "float", "string"]

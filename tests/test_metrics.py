@@ -443,13 +443,13 @@ def test_dataset_facts_come_from_the_newest_result(config: Config) -> None:
 
 
 def test_failing_rows_only_for_quality_checks_with_a_value(config: Config) -> None:
-    quality = result("orders.quality", Outcome.FAIL, value=7.0)
+    quality = result("orders.quality", Outcome.FAIL, value=7.0, facts={"failing_rows": 7.0})
     volume = result("orders.volume", value=10.0)
     found = samples_of(result_families(latest_of(config, quality, volume)))
     assert series(found, "demon_dataset_failing_rows") == {
         labels(dataset="orders", check="orders.quality"): 7.0
     }
-    errored = samples_of(result_families(latest_of(config, replace(quality, value=None), volume)))
+    errored = samples_of(result_families(latest_of(config, replace(quality, value=None, facts={}), volume)))
     assert series(errored, "demon_dataset_failing_rows") == {}
 
 

@@ -16,6 +16,7 @@ from monitor.core import humanize
 from monitor.core.config.document import Loc
 from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
 from monitor.core.config.types import Duration
+from monitor.core.evidence import FreshnessEvidence
 from monitor.core.results import Evaluation, Outcome
 
 _LIMITS = (("warn_after", True, Outcome.WARN), ("fail_after", True, Outcome.FAIL))
@@ -72,7 +73,7 @@ class Freshness(Kind[FreshnessParams]):
         except TypeError as exc:
             return Evaluation(Outcome.ERROR, f"cannot read {column} as a time: {exc}", thresholds=thresholds)
         age = max((context.now - newest_at).total_seconds(), 0.0)
-        details = {"newest": newest_at.isoformat(), "future": newest_at > context.now}
+        evidence = FreshnessEvidence(newest_at, future=newest_at > context.now)
         bound = worst(age, limits)
         message = f"newest {column} is {humanize.duration(age)} old"
         if newest_at > context.now:  # clock skew or a bad value: age 0 is all that can be said
@@ -87,7 +88,7 @@ class Freshness(Kind[FreshnessParams]):
             value=age,
             unit="seconds",
             thresholds=thresholds,
-            details=details,
+            evidence=evidence,
             facts={"last_modified": newest_at.timestamp()},
         )
 

@@ -15,12 +15,12 @@ from pydantic import Field
 
 from checks.kinds.base import CheckSetupError, Context, Kind, scope_misfits
 from checks.probes import Answers, Probe, Validation
-from checks.quality.rules import QualityReport, RuleResult
 from checks.thresholds import Bound, as_dict, bounds
 from monitor.core import humanize
 from monitor.core.config.document import Loc
 from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
 from monitor.core.config.types import Percentage
+from monitor.core.evidence import QualityReport, RuleResult
 from monitor.core.results import Evaluation, Outcome
 
 _LIMITS = (
@@ -70,20 +70,16 @@ class Quality(Kind[QualityParams]):
         report = answers.one(Validation)
         rows, pcts = _limits(params)
         thresholds = as_dict(rows + pcts)
-        details: dict[str, Any] = {
-            "rows": report.rows, "sample_rows": report.sample_rows,
-            "rules": [rule.to_dict() for rule in report.rules],
-        }
         errored = [rule for rule in report.rules if rule.error]
         if errored:
             message = f"rule {_name(errored[0])} could not run: {errored[0].error}"
-            return Evaluation(Outcome.ERROR, message, thresholds=thresholds, details=details)
+            return Evaluation(Outcome.ERROR, message, thresholds=thresholds, evidence=report)
         judged = [(rule, _worst(rule, rows, pcts)) for rule in report.rules if rule.failing or rule.broken]
         outcome = max((bound.outcome for _, bound in judged if bound), key=_severity, default=Outcome.PASS)
         worst = max((rule.failing for rule, _ in judged), default=0)
         return Evaluation(
             outcome, _message(report, judged), value=float(worst), unit="rows",
-            thresholds=thresholds, details=details,
+            thresholds=thresholds, evidence=report, facts={"failing_rows": float(worst)},
         )
 
 

@@ -15,6 +15,7 @@ from monitor.core import humanize
 from monitor.core.config.document import Loc
 from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
 from monitor.core.config.types import NonNegative, Percentage
+from monitor.core.evidence import VolumeEvidence
 from monitor.core.results import Evaluation, Outcome
 
 _PROBES: dict[str, type[RowCount | FileCount | ByteSize]] = {
@@ -62,19 +63,18 @@ class Volume(Kind[VolumeParams]):
                 Outcome.FAIL, f"no data files {where}", value=value, unit=unit, thresholds=thresholds,
                 facts=facts,
             )
-        details: dict[str, Any] = {"baseline": context.baseline}
         message = humanize.count(value, unit)
         bound = worst(value, limits)
         if bound is not None:
             message += (
                 f", {'below' if not bound.upper else 'above'} {bound.name} {humanize.number(bound.limit)}"
             )
-        change_bound, change_note = _judge_change(value, context.baseline, change_limits, details)
+        change_bound, change_note, evidence = _judge_change(value, context.baseline, change_limits)
         message += change_note
         outcomes = [b.outcome for b in (bound, change_bound) if b is not None]
         outcome = Outcome.FAIL if Outcome.FAIL in outcomes else (outcomes[0] if outcomes else Outcome.PASS)
         return Evaluation(
-            outcome, message, value=value, unit=unit, thresholds=thresholds, details=details, facts=facts
+            outcome, message, value=value, unit=unit, thresholds=thresholds, evidence=evidence, facts=facts
         )
 
 
@@ -89,26 +89,27 @@ def _change_bounds(params: VolumeParams) -> list[Bound]:
 
 
 def _judge_change(
-    value: float, baseline: float | None, limits: list[Bound], details: dict[str, Any]
-) -> tuple[Bound | None, str]:
+    value: float, baseline: float | None, limits: list[Bound]
+) -> tuple[Bound | None, str, VolumeEvidence]:
+    """The change since the baseline against max_drop/max_growth: the bound broken, words, the evidence."""
     if not limits:
-        return None, ""
+        return None, "", VolumeEvidence(baseline)
     if baseline is None:
-        return None, "; no baseline yet for the change since the last successful run (first run)"
+        first = "; no baseline yet for the change since the last successful run (first run)"
+        return None, first, VolumeEvidence(None)
     if baseline == 0:
-        details["change"] = None
-        return None, "; last successful run saw 0, change not computed"
+        return None, "; last successful run saw 0, change not computed", VolumeEvidence(0, None, True)
     change = (value - baseline) / baseline
-    details["change"] = change
+    evidence = VolumeEvidence(baseline, change, compared=True)
     direction = "max_drop" if change < 0 else "max_growth"
     bound = next(
         (limit for limit in limits if limit.name == direction and limit.violated_by(abs(change))), None
     )
     since = f"since the last successful run ({humanize.number(baseline)})"
     if change == 0:
-        return None, f"; unchanged {since}"
+        return None, f"; unchanged {since}", evidence
     verb = "fell" if change < 0 else "grew"
     note = f"; {verb} {humanize.percent(abs(change))} {since}"
     if bound is not None:
         note += f", more than {bound.name} {humanize.percent(bound.limit)}"
-    return bound, note
+    return bound, note, evidence

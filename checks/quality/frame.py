@@ -16,7 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from checks.quality.plan import check_label
-from checks.quality.rules import MAX_SAMPLES, Mode, RuleResult
+from checks.quality.rules import MAX_SAMPLES
+from monitor.core.evidence import Mode, RuleResult
 from monitor.core.humanize import first_line
 
 MAX_TEXT = 200  # characters of a value shown in a result

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 from checks.probes import Column
 from checks.quality.plan import ACCEPTED_FAMILIES
-from checks.quality.rules import SHAPE_CHECKS, Mode, QualityPlan, Rule, RuleResult
+from checks.quality.rules import SHAPE_CHECKS, QualityPlan, Rule
 from checks.quality.sql import PREDICATES
+from monitor.core.evidence import Mode, RuleResult
 from monitor.core.typefamilies import family_of
 
 

@@ -17,10 +17,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from checks.probes import Observed, Probe, RowCount
 from checks.quality import frame
-from checks.quality.rules import MAX_SAMPLES, SHAPE_CHECKS, QualityPlan, QualityReport, Rule, RuleResult
+from checks.quality.rules import MAX_SAMPLES, SHAPE_CHECKS, QualityPlan, Rule
 from checks.quality.shape import Shape
 from checks.quality.sql import Flavor, Scan, failing_count, failing_rows
 from checks.sources.sql import Part, Table, condition, missing_column
+from monitor.core.evidence import QualityReport, RuleResult
 from monitor.core.humanize import first_line
 
 # Runs a statement; the second one, if given, is how it is shown (without data values in it).

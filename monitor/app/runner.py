@@ -23,6 +23,7 @@ from checks.probes import Answers, Observed, Probe
 from checks.sources import Source, SourceError, open_source
 from monitor.core.clock import Clock, utcnow
 from monitor.core.config.models import CheckSpec, Config, DatasetConfig
+from monitor.core.evidence import QualityReport
 from monitor.core.redact import Redactor, error_text
 from monitor.core.results import Evaluation, Outcome, Result
 from monitor.core.signals import block_stop_signals
@@ -273,12 +274,12 @@ def _result(
     evaluation, provenance = judged.evaluations[spec.id], judged.provenance.get(spec.id, _NONE)
     before = judged.successes.get(spec.id)
     last_success = started_at if evaluation.outcome in _SUCCEEDED else before.at if before else None
-    message, details = evaluation.message, {**provenance.details, **evaluation.details}
+    message, evidence = evaluation.message, evaluation.evidence
     hide = bool(job.dataset.pii_columns)
     if evaluation.outcome is Outcome.ERROR:  # the words of a database or file reader: data, maybe
         message = error_text(message, provenance.statements, hide)
-    if hide and isinstance(details.get("rules"), list):
-        details["rules"] = [_rule_without_values(rule, provenance.statements) for rule in details["rules"]]
+    if hide and isinstance(evidence, QualityReport):  # a rule's error, likewise
+        evidence = evidence.errors_rewritten(lambda error: error_text(error, provenance.statements, True))
     return Result(
         check=spec.id,
         dataset=job.name,
@@ -292,14 +293,8 @@ def _result(
         unit=evaluation.unit,
         thresholds=evaluation.thresholds,
         statements=provenance.statements,
-        details=details,
+        details=dict(provenance.details),
+        evidence=evidence,
         facts=evaluation.facts,
         last_success_at=last_success,
     )
-
-
-def _rule_without_values(rule: Any, statements: Sequence[str]) -> Any:
-    """A quality rule's error, as the check's own: no quoted value of a dataset with `pii_columns`."""
-    if not isinstance(rule, dict) or not isinstance(rule.get("error"), str):
-        return rule
-    return {**rule, "error": error_text(rule["error"], statements, hide_values=True)}

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from monitor.core.evidence import Evidence
+
 
 class Outcome(StrEnum):
     """The one outcome every check run ends in (see the spec's outcome table)."""
@@ -27,7 +29,7 @@ class Evaluation:
     value: float | None = None
     unit: str | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence | None = None  # what the kind found, typed (monitor/core/evidence.py)
     snapshot: dict[str, str] | None = None  # schema checks: the columns to remember for drift
     facts: dict[str, float] = field(default_factory=dict)  # what was learnt about the dataset (see Result)
 
@@ -48,10 +50,16 @@ class Result:
     unit: str | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     statements: tuple[str, ...] = ()
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # what the source attached (requests made, ...)
+    evidence: Evidence | None = None  # what the kind found; read back from the store, it is in details
     # What the run learnt about the whole dataset, for its metrics: last_modified (epoch seconds), rows, ...
     facts: dict[str, float] = field(default_factory=dict)
     last_success_at: datetime | None = None  # this run if it passed or warned, else the latest that did
+
+    @property
+    def all_details(self) -> dict[str, Any]:
+        """`details` as results show and store them: the source's and the evidence's, in one mapping."""
+        return {**self.details, **(self.evidence.dump() if self.evidence is not None else {})}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of the spec (`demon check --format json`)."""
@@ -68,7 +76,7 @@ class Result:
             "started_at": self.started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "duration_seconds": round(self.duration_seconds, 6),
             "statements": list(self.statements),
-            "details": self.details,
+            "details": self.all_details,
         }
 
 

@@ -278,7 +278,7 @@ def _result_row(run_id: int, result: Result, statement_ids: Mapping[str, int]) -
         "started_at": result.started_at,
         "duration_seconds": result.duration_seconds,
         "statement_ids": [statement_ids[text] for text in result.statements],
-        "details": result.details,
+        "details": result.all_details,
     }
 
 

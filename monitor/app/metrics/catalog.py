@@ -18,7 +18,7 @@ from monitor.core.results import Outcome, Result
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 CHECK = ("dataset", "check", "kind")
 OUTCOMES = tuple(outcome.value for outcome in Outcome)
-# Result facts -> the dataset gauge each feeds.
+# Result facts -> the gauge each feeds: a dataset's (the newest result that learnt it wins), or a check's.
 FACTS = {
     "last_modified": (
         "demon_dataset_last_modified_timestamp_seconds",
@@ -27,6 +27,9 @@ FACTS = {
     "rows": ("demon_dataset_rows", "Rows in the dataset, from its latest volume check"),
     "bytes": ("demon_dataset_bytes", "Bytes in the dataset's objects, from its latest volume check"),
     "files": ("demon_dataset_files", "Objects under the dataset's prefix, from its latest volume check"),
+}
+CHECK_FACTS = {
+    "failing_rows": ("demon_dataset_failing_rows", "Failing rows of a quality check's worst rule"),
 }
 
 
@@ -48,7 +51,7 @@ def result_families(latest: Latest) -> list[Family]:
 
 def check_families(latest: Latest) -> list[Family]:
     """The families whose series each belong to one check."""
-    return [*_check_families(latest), _failing_rows(latest), _runs(latest)]
+    return [*_check_families(latest), *_check_facts(latest), _runs(latest)]
 
 
 def check_lines(result: Result, runs: Mapping[str, int]) -> dict[str, str]:
@@ -107,17 +110,13 @@ def _check_families(latest: Latest) -> Iterator[Family]:
     yield from (outcome, last_run, last_success, value, threshold)
 
 
-def _failing_rows(latest: Latest) -> Family:
-    failing = Family(
-        "demon_dataset_failing_rows",
-        "gauge",
-        "Failing rows of a quality check's worst rule",
-        ("dataset", "check"),
-    )
-    for result in latest.results.values():
-        if result.kind == "quality" and result.value is not None:
-            failing.add((result.dataset, result.check), result.value)
-    return failing
+def _check_facts(latest: Latest) -> Iterator[Family]:
+    for fact, (name, text) in CHECK_FACTS.items():
+        family = Family(name, "gauge", text, ("dataset", "check"))
+        for result in latest.results.values():
+            if fact in result.facts:
+                family.add((result.dataset, result.check), result.facts[fact])
+        yield family
 
 
 def _runs(latest: Latest) -> Family:
