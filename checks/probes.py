@@ -15,6 +15,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 
 from checks.quality.rules import QualityPlan
 from monitor.core.evidence import QualityReport
+from monitor.core.failures import Reason
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -123,6 +124,7 @@ class Observed:
 
     value: Any = None
     error: str | None = None
+    reason: Reason = Reason.STATEMENT  # of the error
     statement: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)  # merged into the results that used it
     followups: tuple[str, ...] = ()  # statements run after `statement` for this answer (failing-row samples)

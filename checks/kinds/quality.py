@@ -21,6 +21,7 @@ from monitor.core.config.document import Loc
 from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
 from monitor.core.config.types import Percentage
 from monitor.core.evidence import QualityReport, RuleResult
+from monitor.core.failures import Reason
 from monitor.core.results import Evaluation, Outcome
 
 _LIMITS = (
@@ -73,7 +74,8 @@ class Quality(Kind[QualityParams]):
         errored = [rule for rule in report.rules if rule.error]
         if errored:
             message = f"rule {_name(errored[0])} could not run: {errored[0].error}"
-            return Evaluation(Outcome.ERROR, message, thresholds=thresholds, evidence=report)
+            return Evaluation(Outcome.ERROR, message, thresholds=thresholds, evidence=report,
+                              reason=Reason.STATEMENT)
         judged = [(rule, _worst(rule, rows, pcts)) for rule in report.rules if rule.failing or rule.broken]
         outcome = max((bound.outcome for _, bound in judged if bound), key=_severity, default=Outcome.PASS)
         worst = max((rule.failing for rule, _ in judged), default=0)

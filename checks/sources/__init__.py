@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 
 from checks.sources.base import Source, SourceError
 from monitor.core.distribution import MissingModule, load
+from monitor.core.failures import Reason
 
 if TYPE_CHECKING:
     from monitor.core.config.models import SourceConfig
@@ -31,5 +32,5 @@ def open_source(name: str, config: SourceConfig, base_dir: Path, redact: Redacto
     try:
         factory = load(KINDS[config.kind])  # the config admits registered kinds only
     except MissingModule as exc:
-        raise SourceError(f"source {name}: {exc}") from None
+        raise SourceError(f"source {name}: {exc}", Reason.SETUP) from None
     return cast(Source, factory(name, config, base_dir, redact))

@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Protocol
 
+from monitor.core.failures import Reason
+
 if TYPE_CHECKING:
     from checks.probes import Observed, Probe
     from monitor.core.config.models import DatasetConfig
@@ -13,6 +15,10 @@ if TYPE_CHECKING:
 
 class SourceError(Exception):
     """A source cannot be opened or reached. The message is one line, redacted, safe to show."""
+
+    def __init__(self, message: str, reason: Reason = Reason.UNREACHABLE) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Source(Protocol):

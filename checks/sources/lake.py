@@ -39,6 +39,7 @@ from checks.sources.localstore import LocalStore
 from checks.sources.objects import Listing, ObjectInfo, ObjectStore, ObjectStoreError
 from monitor.core.config.models import DatasetConfig, FilesSourceConfig, S3SourceConfig
 from monitor.core.distribution import missing_module
+from monitor.core.failures import Reason
 from monitor.core.humanize import closest, first_line, suggestion
 from monitor.core.redact import Redactor
 
@@ -53,7 +54,7 @@ def _s3_store(config: Any, base_dir: Path) -> ObjectStore:
     try:
         from checks.sources.s3store import S3Store  # lazy: boto3 is heavy and optional
     except ModuleNotFoundError as error:
-        raise ObjectStoreError(missing_module(error)) from None
+        raise ObjectStoreError(missing_module(error), Reason.SETUP) from None
     return S3Store(config.bucket, config.prefix, config.region, config.endpoint_url, config.max_concurrency)
 
 
@@ -77,7 +78,7 @@ class LakeSource:
         try:
             self._store = STORES[config.kind](config, base_dir)
         except ObjectStoreError as exc:
-            raise SourceError(redact(f"source {name}: {exc}")) from None
+            raise SourceError(redact(f"source {name}: {exc}"), exc.reason) from None
         self.requests: Counter[str] = self._store.requests
         self._pool = ThreadPoolExecutor(
             max_workers=config.max_concurrency, thread_name_prefix=f"demon-{name}"
@@ -119,13 +120,15 @@ class LakeSource:
                 value, statement = run.answer(probe)
                 answers[probe] = Observed(value=value, statement=statement)
             except (ObjectStoreError, FormatError, _Unanswerable) as exc:
-                answers[probe] = Observed(error=self._redact(str(exc)))
+                answers[probe] = Observed(error=self._redact(str(exc)), reason=exc.reason)
         requests = {"list": run.store.requests["list"], "get": run.store.requests["get"]}
         return {probe: replace(answer, details={"requests": requests}) for probe, answer in answers.items()}
 
 
 class _Unanswerable(Exception):
     """A probe this dataset's files cannot answer (e.g. a column maximum of a CSV dataset)."""
+
+    reason = Reason.DATA
 
 
 class _Counted:

@@ -24,6 +24,7 @@ from checks.sources import Source, SourceError, open_source
 from monitor.core.clock import Clock, utcnow
 from monitor.core.config.models import CheckSpec, Config, DatasetConfig
 from monitor.core.evidence import QualityReport
+from monitor.core.failures import SOURCE_DOWN, Reason
 from monitor.core.redact import Redactor, error_text
 from monitor.core.results import Evaluation, Outcome, Result
 from monitor.core.signals import block_stop_signals
@@ -104,9 +105,15 @@ class Runner:
             return self._sources[name]
 
     def unreachable(self, source: str, results: Sequence[Result]) -> str | None:
-        """Why `source` is down, or None: it is up when any of its checks got an answer; when all errored,
-        a ping tells a source that is down from checks that are broken."""
-        if not all(result.outcome is Outcome.ERROR for result in results if result.source == source):
+        """Why `source` is down, or None. Up when any of its checks got an answer, or an error says the source
+        answered (a missing table, a refused statement); down when every error says it could not be reached.
+        Only timeouts leave it open (a hung source and a slow statement look alike): a ping tells."""
+        ours = [result for result in results if result.source == source]
+        if not ours or any(result.outcome is not Outcome.ERROR for result in ours):
+            return None
+        if all(result.reason in SOURCE_DOWN for result in ours):
+            return ours[0].message
+        if not any(result.reason is Reason.TIMEOUT for result in ours):
             return None
         try:
             self.source(source).ping()
@@ -168,7 +175,8 @@ class Runner:
         except Exception as exc:  # a bug must not take the run down: report it on the checks
             log.error("dataset %s: unexpected failure\n%s", job.name, self.redact(traceback.format_exc()))
             message = self.redact(f"internal error: {type(exc).__name__}: {exc}")
-            judged = _Judged({spec.id: Evaluation(Outcome.ERROR, message) for spec in job.checks})
+            judged = _Judged({spec.id: Evaluation(Outcome.ERROR, message, reason=Reason.INTERNAL)
+                              for spec in job.checks})
         duration = time.perf_counter() - start
         results = [_result(spec, job, judged, started_at, duration) for spec in job.checks]
         if self.store is not None and run_id is not None:
@@ -205,12 +213,13 @@ class Runner:
             successes, snapshots = self._history([spec.id for spec in job.checks], now)
         except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
             message = self.redact(f"cannot read the checks' history: {exc}")
-            return _Judged({spec.id: Evaluation(Outcome.ERROR, message) for spec in job.checks})
+            return _Judged({spec.id: Evaluation(Outcome.ERROR, message, reason=Reason.STORE)
+                            for spec in job.checks})
         judged = _Judged({}, successes=successes)
         evaluations = judged.evaluations
         unsupported = "check kind {!r} is not available in this version of demon"
         evaluations.update(
-            (spec.id, Evaluation(Outcome.ERROR, unsupported.format(spec.kind)))
+            (spec.id, Evaluation(Outcome.ERROR, unsupported.format(spec.kind), reason=Reason.SETUP))
             for spec in job.checks
             if spec.kind not in KINDS
         )
@@ -220,14 +229,15 @@ class Runner:
         try:
             source = self.source(job.dataset.source)
         except SourceError as exc:
-            evaluations.update((spec.id, Evaluation(Outcome.ERROR, str(exc))) for spec in runnable)
+            failed = Evaluation(Outcome.ERROR, str(exc), reason=exc.reason)
+            evaluations.update((spec.id, failed) for spec in runnable)
             return judged
         wanted: dict[str, list[Probe[Any]]] = {}
         for spec in list(runnable):
             try:
                 wanted[spec.id] = KINDS[spec.kind].probes(spec.params, job.dataset, self.config.base_dir)
             except CheckSetupError as exc:
-                evaluations[spec.id] = Evaluation(Outcome.ERROR, self.redact(str(exc)))
+                evaluations[spec.id] = Evaluation(Outcome.ERROR, self.redact(str(exc)), reason=Reason.SETUP)
                 runnable.remove(spec)
         # In the checks' order: a set's order changes with each process, and the fused statement with it.
         asked = list(dict.fromkeys(probe for probes in wanted.values() for probe in probes))
@@ -263,7 +273,7 @@ def _judge(
     """Evaluate a check, or report the first of its probes that could not be answered."""
     failed = next((observed[probe] for probe in probes if not observed[probe].ok), None)
     if failed is not None:
-        return Evaluation(Outcome.ERROR, failed.error or "no answer")
+        return Evaluation(Outcome.ERROR, failed.error or "no answer", reason=failed.reason)
     answers = Answers({probe: observed[probe].value for probe in probes})
     return KINDS[spec.kind].evaluate(spec.params, answers, context)
 
@@ -297,4 +307,5 @@ def _result(
         evidence=evidence,
         facts=evaluation.facts,
         last_success_at=last_success,
+        reason=(evaluation.reason or Reason.DATA) if evaluation.outcome is Outcome.ERROR else None,
     )

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from monitor.core.evidence import Evidence
+from monitor.core.failures import Reason
 
 
 class Outcome(StrEnum):
@@ -30,6 +31,7 @@ class Evaluation:
     unit: str | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     evidence: Evidence | None = None  # what the kind found, typed (monitor/core/evidence.py)
+    reason: Reason | None = None  # why it is an error (an error without one is the kind's: DATA)
     snapshot: dict[str, str] | None = None  # schema checks: the columns to remember for drift
     facts: dict[str, float] = field(default_factory=dict)  # what was learnt about the dataset (see Result)
 
@@ -55,6 +57,7 @@ class Result:
     # What the run learnt about the whole dataset, for its metrics: last_modified (epoch seconds), rows, ...
     facts: dict[str, float] = field(default_factory=dict)
     last_success_at: datetime | None = None  # this run if it passed or warned, else the latest that did
+    reason: Reason | None = None  # why it is an error (None for the other outcomes)
 
     @property
     def all_details(self) -> dict[str, Any]:
@@ -77,6 +80,7 @@ class Result:
             "duration_seconds": round(self.duration_seconds, 6),
             "statements": list(self.statements),
             "details": self.all_details,
+            "reason": self.reason.value if self.reason is not None else None,
         }
 
 

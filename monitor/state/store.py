@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
 from monitor.core.clock import Clock, utcnow
+from monitor.core.failures import Reason
 from monitor.core.results import Outcome, Result
 from monitor.state import statements
 from monitor.state.engine import create_engine, parse_url, translate_errors, writing
@@ -279,6 +280,7 @@ def _result_row(run_id: int, result: Result, statement_ids: Mapping[str, int]) -
         "duration_seconds": result.duration_seconds,
         "statement_ids": [statement_ids[text] for text in result.statements],
         "details": result.all_details,
+        "reason": result.reason.value if result.reason is not None else None,
     }
 
 
@@ -297,6 +299,7 @@ def _to_result(row: sa.RowMapping, statement_texts: Mapping[int, str]) -> Result
         thresholds=row["thresholds"],
         statements=tuple(statement_texts.get(id_, "(statement pruned)") for id_ in row["statement_ids"]),
         details=row["details"],
+        reason=Reason(row["reason"]) if row["reason"] else None,
     )
 
 

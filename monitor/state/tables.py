@@ -66,6 +66,7 @@ results = sa.Table(
     sa.Column("duration_seconds", sa.Double(), nullable=False),
     sa.Column("statement_ids", sa.JSON(), nullable=False),  # ids in `statements`, in the result's order
     sa.Column("details", sa.JSON(), nullable=False),
+    sa.Column("reason", sa.String(), nullable=True),  # of an error (monitor/core/failures.py)
     sa.CheckConstraint(f"outcome IN {OUTCOMES!r}", name="ck_results_outcome"),
     sa.Index("ix_results_check_id_started_at", "check_id", "started_at"),
     sa.Index("ix_results_started_at", "started_at"),

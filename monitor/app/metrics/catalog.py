@@ -96,6 +96,12 @@ def _check_families(latest: Latest) -> Iterator[Family]:
         "The check's thresholds by name (seconds, fractions)",
         (*CHECK, "bound"),
     )
+    error = Family(
+        "demon_check_error",
+        "gauge",
+        "1 while the check's latest run ended in error, labelled with why (unreachable, timeout, missing, ...)",
+        (*CHECK, "reason"),
+    )
     for result in latest.results.values():
         ids = _ids(result)
         for each in OUTCOMES:
@@ -107,7 +113,9 @@ def _check_families(latest: Latest) -> Iterator[Family]:
             value.add(ids, result.value)
         for bound, limit in result.thresholds.items():
             threshold.add((*ids, bound), limit)
-    yield from (outcome, last_run, last_success, value, threshold)
+        if result.reason is not None:
+            error.add((*ids, result.reason.value), 1.0)
+    yield from (outcome, last_run, last_success, value, threshold, error)
 
 
 def _check_facts(latest: Latest) -> Iterator[Family]:
