@@ -99,7 +99,7 @@ def _check_families(latest: Latest) -> Iterator[Family]:
     error = Family(
         "demon_check_error",
         "gauge",
-        "1 while the check's latest run ended in error, labelled with why (unreachable, timeout, missing, ...)",
+        "1 while the check's latest run ended in error, labelled with why (unreachable, timeout, ...)",
         (*CHECK, "reason"),
     )
     for result in latest.results.values():
