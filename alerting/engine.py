@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -98,9 +98,14 @@ class Alerting:
         if not current and not any(_alerting(config, result) for result in results):
             return Observed()  # the common case: all is well, and was
         contexts = self._contexts(config, results, down, current)
+        # A result the store already holds a newer one of is stale (two runs of a check ended out of order):
+        # it must not open an incident.
+        stored = self.store.latest({result.check for result in results})
+        superseded = {r.check for r in results
+                      if r.check in stored and stored[r.check].started_at > r.started_at}
         with self.store.transaction("record incidents") as conn:
             records.serialise(conn)
-            observed = _Transaction(conn, config, self.clock(), contexts).apply(results, down)
+            observed = _Transaction(conn, config, self.clock(), contexts, superseded).apply(results, down)
         if observed.queued:
             self.on_queued()
         return observed
@@ -142,7 +147,7 @@ class Alerting:
         history = self.store.history(result.check, TREND_POINTS)
         upstreams = config.datasets[result.dataset].upstream
         checks = [spec.id for spec in config.checks if spec.dataset in upstreams]
-        latest = {check: found[0] for check in checks if (found := self.store.history(check, 1))}
+        latest = self.store.latest(checks)
         with self.store.reading("read upstream incidents") as conn:
             found_open = records.open_by_dataset(conn, upstreams)
         opened = {name: incident.id for name, incident in found_open.items()}
@@ -170,9 +175,11 @@ class _Transaction:
     """One observe's reads and writes, on one connection."""
 
     def __init__(
-        self, conn: Connection, config: Config, now: datetime, contexts: Mapping[str, Context]
+        self, conn: Connection, config: Config, now: datetime, contexts: Mapping[str, Context],
+        superseded: Collection[str] = frozenset(),
     ) -> None:
         self.conn, self.config, self.now, self.contexts = conn, config, now, contexts
+        self.superseded = superseded
         self.silences = records.active_silences(conn, now)
         self.observed = Observed()
 
@@ -214,7 +221,7 @@ class _Transaction:
                                      updates=_resolution(self.now, result, context)))
             return
         if incident is None:
-            if not records.newer_result(self.conn, result.check, result.started_at):
+            if result.check not in self.superseded:
                 self._open_check(result, subjects, context)
             return
         updates: dict[str, Any] = {

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from alerting.outbox import prune as outbox_prune
-from monitor.state.tables import incident_events, incident_threads, incidents, outbox, results, silences
+from alerting.tables import incident_events, incident_threads, incidents, outbox, silences
 
 # On PostgreSQL, alerting transactions of the daemon and of `demon check --notify` take turns (SQLite's
 # BEGIN IMMEDIATE already does that), so both never open the same incident.
@@ -184,13 +184,6 @@ def end_silence(conn: Connection, silence_id: int, now: datetime) -> bool:
         sa.update(silences).where(silences.c.id == silence_id, silences.c.ends_at > now).values(ends_at=now)
     )
     return ended.rowcount == 1
-
-
-def newer_result(conn: Connection, check_id: str, than: datetime) -> bool:
-    """Whether the store holds a result of the check started after `than`: then `than`'s result is stale
-    (two runs of one check ended out of order) and must not open an incident."""
-    newer = sa.select(results.c.id).where(results.c.check_id == check_id, results.c.started_at > than)
-    return conn.execute(newer.limit(1)).first() is not None
 
 
 def open_counts(conn: Connection) -> dict[str, int]:

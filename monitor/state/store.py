@@ -172,6 +172,23 @@ class StateStore:
             texts = statements.texts(conn, {id_ for row in rows for id_ in row["statement_ids"]})
         return [_to_result(row, texts) for row in rows]
 
+    def latest(self, check_ids: Collection[str]) -> dict[str, Result]:
+        """Each check's newest result (checks that have none are left out), in one statement."""
+        if not check_ids:
+            return {}
+        newest = (
+            sa.select(results_table.c.check_id, sa.func.max(results_table.c.started_at).label("at"))
+            .where(results_table.c.check_id.in_(list(check_ids)))
+            .group_by(results_table.c.check_id)
+            .subquery()
+        )
+        same = (results_table.c.check_id == newest.c.check_id) & (results_table.c.started_at == newest.c.at)
+        query = sa.select(results_table).join(newest, same).order_by(results_table.c.id)
+        with self._reading("read the latest results") as conn:
+            rows = conn.execute(query).mappings().all()
+            texts = statements.texts(conn, {id_ for row in rows for id_ in row["statement_ids"]})
+        return {row["check_id"]: _to_result(row, texts) for row in rows}  # a tie: the later row wins
+
     def prune(self, before: datetime, run_id: int, lasted: timedelta = timedelta(0)) -> int:
         """Delete results older than `before`, and runs and snapshots left unused; returns results deleted.
 
