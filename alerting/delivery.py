@@ -18,10 +18,11 @@ from datetime import timedelta
 
 from alerting import outbox, records
 from alerting.channels import DEFAULT_CHANNEL, Channel, ChannelEnv, open_channel
+from alerting.channels.settings import ConsoleChannelConfig
 from alerting.model import Delivered, Permanent, Retry
 from alerting.stats import AlertStats
 from monitor.core.clock import Clock, utcnow
-from monitor.core.config.models import AlertingConfig, ConsoleChannelConfig
+from monitor.core.config.models import AlertingConfig
 from monitor.core.signals import block_stop_signals
 from monitor.state.errors import StateStoreError
 from monitor.state.store import StateStore

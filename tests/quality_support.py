@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 
 from checks.probes import Validation
 from checks.quality.plan import build_plan
+from checks.sources.settings import SqlSourceConfig
 from checks.sources.sql import SqlSource
-from monitor.core.config.models import DatasetConfig, SqlSourceConfig
+from monitor.core.config.models import DatasetConfig
 from monitor.core.evidence import QualityReport, RuleResult
 from monitor.core.redact import Redactor
 

@@ -15,8 +15,8 @@ from jsonschema import Draft202012Validator
 from checks.kinds.freshness import FreshnessParams
 from checks.kinds.schema import SchemaParams
 from checks.kinds.volume import VolumeParams
+from checks.sources.settings import S3SourceConfig, SqlSourceConfig
 from monitor.app.config import Config, ConfigError, config_json_schema, load_config
-from monitor.core.config.models import S3SourceConfig, SqlSourceConfig
 from monitor.core.config.types import Severity
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "demon.example.yml"  # a copy of ../shared/spec's
@@ -230,7 +230,7 @@ def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
             for value in node:
                 walk(value)
 
-    walk(Config.model_json_schema())
+    walk(config_json_schema())
     described_by_their_validators = {_DURATION.pattern, _PERCENT.pattern, NAME_SCHEMA_PATTERN}
     assert found - described_by_their_validators == set(_PATTERNS)
 

@@ -25,8 +25,7 @@ from alerting.context import (
     upstream_state,
 )
 from alerting.model import Context, SchemaChange, Upstream
-from checks.kinds import KINDS
-from monitor.app.config import load_config
+from monitor.app.config import load_config, plugins
 from monitor.app.runner import Runner
 from monitor.core.config.models import Config, config_model
 from monitor.core.evidence import Drift, QualityReport, RuleResult, SchemaEvidence
@@ -95,7 +94,7 @@ def orders(directory: Path, pii: str = "[]", checks: str = QUALITY) -> Warehouse
 
 
 def config(datasets: dict[str, Any], grafana_url: str | None = None) -> Config:
-    return config_model(KINDS).model_validate({
+    return config_model(plugins()).model_validate({
         "version": 1,
         "sources": {"wh": {"kind": "sql", "url": "duckdb:///x.duckdb"}},
         "datasets": {name: {"source": "wh", "table": name, **body} for name, body in datasets.items()},

@@ -18,16 +18,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from checks.kinds import KINDS
 from checks.kinds.freshness import FreshnessParams
 from checks.kinds.metric import MetricParams
 from checks.kinds.quality import QualityParams
 from checks.kinds.schema import SchemaParams
 from checks.kinds.volume import VolumeParams
+from checks.sources.settings import FilesSourceConfig, SqlSourceConfig
 from monitor.app import demo
 from monitor.app.cli import main
-from monitor.app.config import load_config
-from monitor.core.config.models import FilesSourceConfig, SqlSourceConfig, config_model
+from monitor.app.config import load_config, plugins
+from monitor.core.config.models import config_model
 
 NOW = datetime(2031, 5, 14, 9, 26, 53, 589793, tzinfo=UTC)
 SECOND = NOW.replace(microsecond=0, tzinfo=None)  # loaded_at values are naive UTC, whole seconds
@@ -571,7 +571,7 @@ def test_importing_the_demo_does_not_import_duckdb() -> None:
 
 def test_demon_yml_validates(built: Demo) -> None:
     text = (built.yesterday / demo.CONFIG).read_text(encoding="utf-8")
-    config = config_model(KINDS).model_validate(yaml.safe_load(text))
+    config = config_model(plugins()).model_validate(yaml.safe_load(text))
     source = config.sources["warehouse"]
     assert isinstance(source, SqlSourceConfig)
     assert source.url == "duckdb:///warehouse.duckdb"

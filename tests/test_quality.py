@@ -27,9 +27,10 @@ from click.testing import CliRunner
 from checks.probes import Validation
 from checks.quality.plan import build_plan
 from checks.quality.rules import QualityPlan
+from checks.sources.settings import SqlSourceConfig
 from checks.sources.sql import SqlSource
 from monitor.app.cli import main
-from monitor.core.config.models import DatasetConfig, SqlSourceConfig
+from monitor.core.config.models import DatasetConfig
 from monitor.core.evidence import QualityReport
 from monitor.core.redact import Redactor
 from tests.warehouse import execute, write_config

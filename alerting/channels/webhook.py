@@ -24,9 +24,9 @@ from urllib.error import HTTPError
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from alerting.channels import ChannelEnv
+from alerting.channels.settings import WebhookChannelConfig
 from alerting.model import Delivered, Notification, Permanent, Retry
 from alerting.render.text import clip, render_text
-from monitor.core.config.models import WebhookChannelConfig
 
 RETRIED = frozenset({408, 425, 429})  # and every 5xx: the receiver may take it later
 BODY_SHOWN = 200  # characters of an error response shown in a reason

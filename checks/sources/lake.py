@@ -37,7 +37,8 @@ from checks.sources.base import SourceError
 from checks.sources.formats import FORMATS, FileFacts, FormatError
 from checks.sources.localstore import LocalStore
 from checks.sources.objects import Listing, ObjectInfo, ObjectStore, ObjectStoreError
-from monitor.core.config.models import DatasetConfig, FilesSourceConfig, S3SourceConfig
+from checks.sources.settings import FilesSourceConfig, S3SourceConfig
+from monitor.core.config.models import DatasetConfig
 from monitor.core.distribution import missing_module
 from monitor.core.failures import Reason
 from monitor.core.humanize import closest, first_line, suggestion

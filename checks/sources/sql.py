@@ -24,7 +24,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery, Validation
 from checks.sources.base import SourceError
 from checks.sources.dialects import Deadline, DialectProfile, error_codes, profile_for
-from monitor.core.config.models import DatasetConfig, SqlSourceConfig
+from checks.sources.settings import SqlSourceConfig
+from monitor.core.config.models import DatasetConfig
 from monitor.core.distribution import missing_module
 from monitor.core.failures import Reason
 from monitor.core.humanize import closest, first_line, suggestion

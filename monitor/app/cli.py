@@ -274,7 +274,7 @@ def channel_problems(config: Config) -> list[str]:
     problems = []
     for name, channel in config.alerting.channels.items():
         try:
-            load(CHANNELS[channel.kind])
+            load(CHANNELS[channel.kind].opener)
         except MissingModule as exc:
             problems.append(f"alerting.channels.{name}: {exc}")
     return problems

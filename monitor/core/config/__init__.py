@@ -8,12 +8,11 @@ caller (the app passes checks/kinds' registry): a dataset's `checks:` take the k
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 from monitor.core.config.errors import ConfigError, ConfigIssue
 from monitor.core.config.loader import LIMITS, load_document
-from monitor.core.config.models import Config, KindSpec, config_model
+from monitor.core.config.models import Config, Plugins, config_model
 from monitor.core.config.references import check_references
 from monitor.core.config.schema import config_json_schema
 from monitor.core.config.validation import validate
@@ -21,13 +20,13 @@ from monitor.core.config.validation import validate
 __all__ = ["Config", "ConfigError", "ConfigIssue", "KindSpec", "config_json_schema", "load_config"]
 
 
-def load_config(path: str | Path, kinds: Mapping[str, KindSpec]) -> Config:
+def load_config(path: str | Path, plugins: Plugins) -> Config:
     """The validated config of `path` whose checks are of `kinds`, or a `ConfigError` naming the file, line
     and field of every problem."""
     file = str(path)
     document = load_document(_read(Path(path), file), file, os.environ)
-    config = validate(document, config_model(kinds))
-    issues = check_references(config, document, kinds)
+    config = validate(document, config_model(plugins))
+    issues = check_references(config, document, plugins)
     if issues:
         raise ConfigError(issues)
     config._path = file

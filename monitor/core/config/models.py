@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, Union
 
 from pydantic import (
     BaseModel,
@@ -69,38 +69,11 @@ class Model(BaseModel):
 # --- sources -------------------------------------------------------------------------------------
 
 
-class SqlSourceConfig(Model):
-    kind: Literal["sql"]
-    url: str = Field(description="any SQLAlchemy URL; relative DuckDB/SQLite paths are relative to this file")
-    query_timeout: Duration = Field(
-        default="5m", validate_default=True, description="per statement; past it the check ends as error"
-    )
-    max_concurrency: int = Field(default=4, ge=1, le=256, description="statements in flight at once")
-    read_files: bool = Field(
-        default=False,
-        description="DuckDB: let statements read files beside the database (views over Parquet files)",
-    )
+class SourceConfig(Model):
+    """A source's settings; each kind of source declares its model with its `kind` (see `SourceSpec`)."""
 
-
-LAKE_CONCURRENCY = "datasets listed, and files read, at once"
-
-
-class S3SourceConfig(Model):
-    kind: Literal["s3"]
-    bucket: str
-    prefix: str = ""
-    region: OptionalText = None
-    endpoint_url: OptionalText = None
-    max_concurrency: int = Field(default=16, ge=1, le=256, description=LAKE_CONCURRENCY)
-
-
-class FilesSourceConfig(Model):
-    kind: Literal["files"]
-    root: str = Field(description="a local directory; relative to this file")
-    max_concurrency: int = Field(default=8, ge=1, le=256, description=LAKE_CONCURRENCY)
-
-
-SourceConfig = Annotated[SqlSourceConfig | S3SourceConfig | FilesSourceConfig, Field(discriminator="kind")]
+    kind: str
+    max_concurrency: int = Field(default=4, ge=1, le=256, description="statements or reads in flight at once")
 
 
 # --- checks --------------------------------------------------------------------------------------
@@ -197,43 +170,10 @@ class Defaults(Model):
 # --- alerting ------------------------------------------------------------------------------------
 
 
-class SlackChannelConfig(Model):
-    kind: Literal["slack"]
-    token: OptionalText = Field(default=None, description="bot token: root message, threaded updates")
-    channel: str | None = None
-    webhook_url: OptionalText = Field(default=None, description="incoming webhook: messages only")
-    api_url: OptionalText = None
+class ChannelConfig(Model):
+    """A notification channel's settings; each kind of channel declares its model (see `ChannelSpec`)."""
 
-    @model_validator(mode="after")
-    def _token_or_webhook(self) -> SlackChannelConfig:
-        if not (self.token and self.channel) and not self.webhook_url:
-            raise ValueError("expected token and channel, or webhook_url")
-        if self.webhook_url and not self.webhook_url.startswith(("https://", "http://")):
-            raise ValueError("webhook_url: expected an https:// URL")  # the value is a secret: not quoted
-        return self
-
-
-class SnsChannelConfig(Model):
-    kind: Literal["sns"]
-    topic_arn: str = Field(pattern=TOPIC_ARN_PATTERN)
-    region: OptionalText = None
-    endpoint_url: OptionalText = None
-
-
-class ConsoleChannelConfig(Model):
-    kind: Literal["console"]
-
-
-class WebhookChannelConfig(Model):
-    kind: Literal["webhook"]
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
-
-
-ChannelConfig = Annotated[
-    SlackChannelConfig | SnsChannelConfig | ConsoleChannelConfig | WebhookChannelConfig,
-    Field(discriminator="kind"),
-]
+    kind: str
 
 
 class RouteMatch(Model):
@@ -275,6 +215,33 @@ class MetricsConfig(Model):
 class StateConfig(Model):
     url: str = "sqlite:///.demon/state.db"
     retention: Duration = Field(default="90d", validate_default=True)
+
+
+class SourceSpec(Protocol):
+    """What the config needs of a kind of source: the model of its settings, and which datasets it holds."""
+
+    @property
+    def settings(self) -> type[SourceConfig]: ...
+
+    @property
+    def family(self) -> SourceFamily: ...
+
+
+class ChannelSpec(Protocol):
+    """What the config needs of a kind of channel: the model of its settings."""
+
+    @property
+    def settings(self) -> type[ChannelConfig]: ...
+
+
+@dataclass(frozen=True)
+class Plugins:
+    """The check kinds, sources and channels a config may name, each by its key: the app passes the
+    registries of checks/kinds, checks/sources and alerting/channels."""
+
+    kinds: Mapping[str, KindSpec]
+    sources: Mapping[str, SourceSpec]
+    channels: Mapping[str, ChannelSpec]
 
 
 # --- the file ------------------------------------------------------------------------------------
@@ -347,19 +314,47 @@ def dataset_checks(name: str, dataset: DatasetConfig) -> list[CheckSpec]:
 
 
 
-def config_model(kinds: Mapping[str, KindSpec]) -> type[Config]:
-    """The model of a config file whose checks are `kinds` (name -> spec): one per registry, built once."""
-    key = tuple((name, spec.params) for name, spec in kinds.items())
+def config_model(plugins: Plugins) -> type[Config]:
+    """The model of a config file whose checks, sources and channels are those `plugins` register: one per
+    set of registrations, built once."""
+    key = (
+        tuple((name, spec.params) for name, spec in plugins.kinds.items()),
+        tuple(spec.settings for spec in plugins.sources.values()),
+        tuple(spec.settings for spec in plugins.channels.values()),
+    )
     if key not in _MODELS:
-        fields: dict[str, Any] = {
-            f"kind_{name}": (params | None, Field(default=None, alias=name)) for name, params in key
-        }
-        entry = create_model("CheckEntry", __base__=CheckEntry, **fields)
-        dataset = create_model("DatasetConfig", __base__=DatasetConfig,
-                               checks=(list[entry], Field(default_factory=list)))  # type: ignore[valid-type]
-        _MODELS[key] = create_model("Config", __base__=Config,
-                                    datasets=(dict[Name, dataset], Field(default_factory=dict)))  # type: ignore[valid-type]
+        _MODELS[key] = _build(*key)
     return _MODELS[key]
 
 
-_MODELS: dict[tuple[tuple[str, type[CheckParams]], ...], type[Config]] = {}
+def _build(
+    kinds: tuple[tuple[str, type[CheckParams]], ...],
+    sources: tuple[type[SourceConfig], ...],
+    channels: tuple[type[ChannelConfig], ...],
+) -> type[Config]:
+    fields: dict[str, Any] = {
+        f"kind_{name}": (params | None, Field(default=None, alias=name)) for name, params in kinds
+    }
+    entry = create_model("CheckEntry", __base__=CheckEntry, **fields)
+    dataset = create_model("DatasetConfig", __base__=DatasetConfig,
+                           checks=(list[entry], Field(default_factory=list)))  # type: ignore[valid-type]
+    channel_types: Any = dict[ChannelName, _one_of(channels)]  # type: ignore[misc]
+    source_types: Any = dict[Name, _one_of(sources)]  # type: ignore[misc]
+    alerting = create_model("AlertingConfig", __base__=AlertingConfig,
+                            channels=(channel_types, Field(default_factory=dict)))
+    return create_model(
+        "Config", __base__=Config,
+        sources=(source_types, ...),
+        datasets=(dict[Name, dataset], Field(default_factory=dict)),  # type: ignore[valid-type]
+        alerting=(alerting, Field(default_factory=alerting)),
+    )
+
+
+def _one_of(models: tuple[type[Model], ...]) -> Any:
+    """The union of settings models told apart by their `kind`."""
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007 (a tuple of classes)
+
+
+_MODELS: dict[tuple[Any, ...], type[Config]] = {}

@@ -5,11 +5,11 @@ Each rule yields `(path, message)`; the path is what the user wrote, so the issu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 
 from monitor.core.config.document import Document, Loc
 from monitor.core.config.errors import ConfigIssue
-from monitor.core.config.models import Config, DatasetConfig, KindSpec, SourceFamily, check_id
+from monitor.core.config.models import Config, DatasetConfig, Plugins, SourceFamily, check_id
 from monitor.core.humanize import did_you_mean
 
 Finding = tuple[Loc, str]
@@ -25,16 +25,15 @@ _NEEDED_FOR = {
 }
 
 
-def check_references(config: Config, document: Document, kinds: Mapping[str, KindSpec]) -> list[ConfigIssue]:
+def check_references(config: Config, document: Document, plugins: Plugins) -> list[ConfigIssue]:
     """Every cross-reference and whole-file problem of a validated config, and every check that does not
     suit its dataset (each kind says which do not)."""
-    found = [finding for rule in RULES for finding in rule(config)] + list(_check_fit(config, kinds))
-    return [document.issue(loc, message) for loc, message in found]
+    return [document.issue(loc, message) for rule in RULES for loc, message in rule(config, plugins)]
 
 
-def _family(config: Config, dataset: DatasetConfig) -> SourceFamily | None:
+def _family(config: Config, dataset: DatasetConfig, plugins: Plugins) -> SourceFamily | None:
     source = config.sources.get(dataset.source)
-    return None if source is None else ("sql" if source.kind == "sql" else LAKE)
+    return None if source is None else plugins.sources[source.kind].family
 
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> str:
@@ -43,13 +42,13 @@ def _unknown(what: str, name: str, known: Iterable[str]) -> str:
     return f"unknown {what} {name!r}" + (did_you_mean(name, names) or f" ({listed})")
 
 
-def _sources(config: Config) -> Iterator[Finding]:
+def _sources(config: Config, plugins: Plugins) -> Iterator[Finding]:
     for name, dataset in config.datasets.items():
         if dataset.source not in config.sources:
             yield ("datasets", name, "source"), _unknown("source", dataset.source, config.sources)
 
 
-def _channels(config: Config) -> Iterator[Finding]:
+def _channels(config: Config, plugins: Plugins) -> Iterator[Finding]:
     for index, route in enumerate(config.alerting.routes):
         for position, channel in enumerate(route.notify):
             if channel not in config.alerting.channels:
@@ -57,14 +56,14 @@ def _channels(config: Config) -> Iterator[Finding]:
                 yield loc, _unknown("channel", channel, config.alerting.channels)
 
 
-def _upstream(config: Config) -> Iterator[Finding]:
+def _upstream(config: Config, plugins: Plugins) -> Iterator[Finding]:
     for name, dataset in config.datasets.items():
         for position, upstream in enumerate(dataset.upstream):
             if upstream not in config.datasets:
                 yield ("datasets", name, "upstream", position), _unknown("dataset", upstream, config.datasets)
 
 
-def _unique_entries(config: Config) -> Iterator[Finding]:
+def _unique_entries(config: Config, plugins: Plugins) -> Iterator[Finding]:
     for name, dataset in config.datasets.items():
         for key in ("pii_columns", "upstream"):
             first: dict[str, int] = {}
@@ -75,9 +74,9 @@ def _unique_entries(config: Config) -> Iterator[Finding]:
                 first.setdefault(entry, position)
 
 
-def _dataset_keys(config: Config) -> Iterator[Finding]:
+def _dataset_keys(config: Config, plugins: Plugins) -> Iterator[Finding]:
     for name, dataset in config.datasets.items():
-        family = _family(config, dataset)
+        family = _family(config, dataset, plugins)
         if family is None:
             continue
         on = f"a dataset on {config.sources[dataset.source].kind} source {dataset.source!r}"
@@ -89,17 +88,17 @@ def _dataset_keys(config: Config) -> Iterator[Finding]:
                 yield ("datasets", name, key), f"{key!r} does not apply to {on}"
 
 
-def _check_fit(config: Config, kinds: Mapping[str, KindSpec]) -> Iterator[Finding]:
+def _check_fit(config: Config, plugins: Plugins) -> Iterator[Finding]:
     for name, dataset in config.datasets.items():
-        family = _family(config, dataset)
+        family = _family(config, dataset, plugins)
         if family is None:
             continue
         for index, entry in enumerate(dataset.checks):
-            for loc, message in kinds[entry.kind].misfits(family, dataset, entry.params):
+            for loc, message in plugins.kinds[entry.kind].misfits(family, dataset, entry.params):
                 yield ("datasets", name, "checks", index, entry.kind, *loc), message
 
 
-def _check_ids(config: Config) -> Iterator[Finding]:
+def _check_ids(config: Config, plugins: Plugins) -> Iterator[Finding]:
     for name, dataset in config.datasets.items():
         first: dict[str, int] = {}
         for index, entry in enumerate(dataset.checks):
@@ -113,11 +112,12 @@ def _check_ids(config: Config) -> Iterator[Finding]:
             first.setdefault(identifier, index)
 
 
-RULES: tuple[Callable[[Config], Iterator[Finding]], ...] = (
+RULES: tuple[Callable[[Config, Plugins], Iterator[Finding]], ...] = (
     _sources,
     _channels,
     _upstream,
     _unique_entries,
     _dataset_keys,
+    _check_fit,
     _check_ids,
 )

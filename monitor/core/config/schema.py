@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from monitor.core.config.models import KindSpec, config_model
+from monitor.core.config.models import Plugins, config_model
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 TITLE = "demon configuration (demon.yml, version 1)"
 
 
-def config_json_schema(kinds: Mapping[str, KindSpec]) -> dict[str, Any]:
+def config_json_schema(plugins: Plugins) -> dict[str, Any]:
     """Keys by alias (`schema`, `continue`), as written in the file; names of mappings are closed too."""
-    schema = config_model(kinds).model_json_schema(by_alias=True, mode="validation")
+    schema = config_model(plugins).model_json_schema(by_alias=True, mode="validation")
     _close_named_mappings(schema)
     return {"$schema": DRAFT, **schema, "title": TITLE}
 
