@@ -53,7 +53,8 @@ class Redactor:
 
 # A database's error text is data: it may quote a value it could not convert. Quoted spans that the
 # statements do not hold themselves (names, literals demon sent) are such values.
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+# A quote opens where no letter precedes it and closes where none follows: "the dataset's files" holds none.
+_QUOTED = re.compile(r"(?<!\w)(?:'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")(?!\w)")
 MAX_ERROR_CHARS = 500
 HIDDEN_VALUE = "…"
 
