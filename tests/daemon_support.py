@@ -111,10 +111,10 @@ class Daemon:
         return self.process.poll() is None
 
 
-def source(name: str, url: str, timeout: str = "5m", concurrency: int = 2) -> str:
-    """A `sql` source entry of a config's `sources:`."""
+def source(name: str, url: str, timeout: str = "5m", concurrency: int = 2, read_files: bool = False) -> str:
+    """A `sql` source entry of a config's `sources:`; `read_files` for DuckDB views over files."""
     return (f"  {name}:\n    kind: sql\n    url: {url}\n    query_timeout: {timeout}\n"
-            f"    max_concurrency: {concurrency}\n")
+            f"    max_concurrency: {concurrency}\n" + ("    read_files: true\n" if read_files else ""))
 
 
 def dataset(name: str, *checks: str, source: str = "warehouse", table: str = "orders",

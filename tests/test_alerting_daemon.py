@@ -50,7 +50,8 @@ def set_rows(directory: Path, rows: int) -> None:
 
 
 def warehouse(directory: Path, rows: int) -> str:
-    """A DuckDB file whose `orders` view reads orders.csv; its URL relative to the config."""
+    """A DuckDB file whose `orders` view reads orders.csv (so its source needs `read_files`); its URL
+    relative to the config."""
     set_rows(directory, rows)
     csv = directory / "orders.csv"
     columns = "{'id': 'INTEGER'}"
@@ -69,7 +70,7 @@ def make_config(directory: Path, rows: int, *checks: str, channels: str = "", so
                 datasets: str = "", repeat_every: str = "2s") -> Path:
     """demon.yml: `orders` (on a DuckDB warehouse with `rows` rows) checked every second, and alerting."""
     path = write_config(
-        directory, source("warehouse", warehouse(directory, rows)) + sources,
+        directory, source("warehouse", warehouse(directory, rows), read_files=True) + sources,
         dataset("orders", *(checks or (VOLUME,))) + datasets,
     )
     with path.open("a") as file:

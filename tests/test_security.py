@@ -230,3 +230,14 @@ def test_errors_are_bounded(tmp_path: Path, warehouse_url: str) -> None:
     config = write_config(tmp_path, warehouse_url, dataset(metric(f"SELECT {long_name} FROM t")))
     [result] = json.loads(cli("check", "-c", str(config), "--format", "json").stdout)["results"]
     assert result["outcome"] == "error" and len(result["message"]) <= 500
+
+
+def test_words_with_an_apostrophe_are_not_mistaken_for_quoted_values() -> None:
+    from monitor.redact import error_text
+
+    said = "column amount is string, the dataset's is float (1 of the dataset's files)"
+    assert error_text(said, [], hide_values=True) == said
+    assert error_text("Could not convert string 'bob@x.org' to INT32", [], True) == (
+        "Could not convert string '…' to INT32")
+    assert error_text('invalid input syntax for type integer: "bob@x.org"', [], True) == (
+        'invalid input syntax for type integer: "…"')

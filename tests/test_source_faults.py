@@ -65,7 +65,7 @@ def test_a_backend_that_stops_answering_ends_as_an_error_saying_so(
     assert check.returncode == 3, err
     messages = {result["message"] for result in json.loads(out)["results"]}
     assert messages == {"the server stopped answering: no reply within 12s, the connection was dropped"
-                        " (one statement for 2 probes: metric statement, row count)"}
+                        " (one statement for 2 probes: row count, metric statement)"}
     assert "Traceback" not in err
 
 
