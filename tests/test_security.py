@@ -233,7 +233,7 @@ def test_errors_are_bounded(tmp_path: Path, warehouse_url: str) -> None:
 
 
 def test_words_with_an_apostrophe_are_not_mistaken_for_quoted_values() -> None:
-    from monitor.redact import error_text
+    from monitor.core.redact import error_text
 
     said = "column amount is string, the dataset's is float (1 of the dataset's files)"
     assert error_text(said, [], hide_values=True) == said
