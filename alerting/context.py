@@ -29,7 +29,6 @@ MAX_STATEMENTS = 5
 MAX_COLUMNS = 50  # column names per list of a schema change
 CELL = 500  # characters of one data value or name
 TEXT = 2000  # characters of a message, description, runbook or statement
-_WORST = (Outcome.PASS, Outcome.WARN, Outcome.FAIL, Outcome.ERROR)  # least to most severe
 _FAILING = frozenset({Outcome.FAIL, Outcome.ERROR})
 
 
@@ -94,7 +93,7 @@ def upstream_state(
         outcomes = [Outcome(result.outcome) for result in found]
         states.append(Upstream(
             dataset=name,
-            outcome=max(outcomes, key=_WORST.index).value if outcomes else "unknown",
+            outcome=max(outcomes, key=lambda outcome: outcome.severity).value if outcomes else "unknown",
             failing=sorted(result.check for result in found if Outcome(result.outcome) in _FAILING),
             incident=open_incidents.get(name),
         ))

@@ -8,6 +8,7 @@ failing row fails the check. The value is the failing rows of the worst rule.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ _PCT_LIMITS = (
     ("warn_failing_pct", True, Outcome.WARN),
 )
 MAX_LISTED = 3  # failing rules named in the message
+_SEVERITY = attrgetter("severity")
 _BROKEN = Bound("shape", 0, upper=True, outcome=Outcome.FAIL)  # wrong type, extra column: fails on any rows
 
 
@@ -77,7 +79,7 @@ class Quality(Kind[QualityParams]):
             return Evaluation(Outcome.ERROR, message, thresholds=thresholds, evidence=report,
                               reason=Reason.STATEMENT)
         judged = [(rule, _worst(rule, rows, pcts)) for rule in report.rules if rule.failing or rule.broken]
-        outcome = max((bound.outcome for _, bound in judged if bound), key=_severity, default=Outcome.PASS)
+        outcome = max((bound.outcome for _, bound in judged if bound), key=_SEVERITY, default=Outcome.PASS)
         worst = max((rule.failing for rule, _ in judged), default=0)
         return Evaluation(
             outcome, _message(report, judged), value=float(worst), unit="rows",
@@ -98,11 +100,7 @@ def _worst(rule: RuleResult, rows: list[Bound], pcts: list[Bound]) -> Bound | No
     violated = [bound for bound in rows if bound.violated_by(rule.failing)]
     if rule.pct is not None:
         violated += [bound for bound in pcts if bound.violated_by(rule.pct)]
-    return max(violated, key=lambda bound: _severity(bound.outcome), default=None)
-
-
-def _severity(outcome: Outcome) -> int:
-    return [Outcome.PASS, Outcome.WARN, Outcome.FAIL, Outcome.ERROR].index(outcome)
+    return max(violated, key=lambda bound: bound.outcome.severity, default=None)
 
 
 def _name(rule: RuleResult) -> str:
@@ -113,7 +111,7 @@ def _message(report: QualityReport, judged: list[tuple[RuleResult, Bound | None]
     where = _where(report)
     if not judged:
         return f"no failing rows{where}"
-    judged.sort(key=lambda item: (-_severity(item[1].outcome if item[1] else Outcome.PASS), -item[0].failing))
+    judged.sort(key=lambda item: (-(item[1].outcome if item[1] else Outcome.PASS).severity, -item[0].failing))
     listed = "; ".join(_finding(rule) for rule, _ in judged[:MAX_LISTED])
     more = f"; and {len(judged) - MAX_LISTED} more" if len(judged) > MAX_LISTED else ""
     rules = f"{len(judged)} rule{'s' if len(judged) != 1 else ''}"

@@ -20,6 +20,14 @@ class Outcome(StrEnum):
     FAIL = "fail"
     ERROR = "error"
 
+    @property
+    def severity(self) -> int:
+        """Its rank, least to most severe (pass, warn, fail, error): `max(outcomes, key=...)` is the worst."""
+        return _SEVERITY.index(self)
+
+
+_SEVERITY = tuple(Outcome)  # in the order of its members
+
 
 @dataclass(frozen=True)
 class Evaluation:
