@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from alerting import outbox, records
 from alerting.context import check_context, iso, source_context, upstream_state
 from alerting.model import Context, EventKind, Notification, RootCause
-from alerting.records import Incident
+from alerting.records import Incident, NewIncident
 from alerting.routing import Subject, alerts_on, channels_for
 from monitor.core.clock import Clock, utcnow
 from monitor.core.config.models import Config
@@ -281,13 +281,12 @@ class _Transaction:
         downstream = self._downstream_of(result.dataset)
         if downstream:
             context = Context(**{**context, "downstream": sorted({i.dataset or "" for i in downstream})})
-        values = {
-            "key": result.check, "check_id": result.check, "dataset": result.dataset, "source": result.source,
-            "kind": result.kind, "severity": subjects[0].severity, "outcome": outcome,
-            "title": title(result.check, outcome), "last_result_at": result.started_at,
-            "root_id": None if root is None else root.id, "context": dict(context),
-        }
-        incident = self._insert(values)
+        incident = self._insert(NewIncident(
+            key=result.check, check_id=result.check, dataset=result.dataset, source=result.source,
+            kind=result.kind, severity=subjects[0].severity, outcome=outcome,
+            title=title(result.check, outcome), last_result_at=result.started_at,
+            root_id=None if root is None else root.id, context=dict(context),
+        ))
         cause = incident.root_id or incident.id
         for follower in downstream:  # opened earlier, they now follow this one's cause as their root cause
             if follower.id != cause:
@@ -299,16 +298,15 @@ class _Transaction:
     ) -> None:
         members = sorted(result.check for result in folded)
         subjects = self._source_subjects(members, "error")
-        values = {
-            "key": source_key(source), "check_id": None, "dataset": None, "source": source, "kind": None,
-            "severity": _highest(subjects), "outcome": "error", "title": f"source {source} is unreachable",
-            "last_result_at": newest, "root_id": None, "context": {**context, "members": members},
-        }
-        self._record(_Change(self._insert(values), EventKind.OPENED, "error", reason, subjects))
+        opened = self._insert(NewIncident(
+            key=source_key(source), check_id=None, dataset=None, source=source, kind=None,
+            severity=_highest(subjects), outcome="error", title=f"source {source} is unreachable",
+            last_result_at=newest, root_id=None, context={**context, "members": members},
+        ))
+        self._record(_Change(opened, EventKind.OPENED, "error", reason, subjects))
 
-    def _insert(self, values: dict[str, Any]) -> Incident:
-        stamps = {"opened_at": self.now, "updated_at": self.now, "last_notified_at": self.now}
-        incident_id = records.insert(self.conn, {**values, **stamps})
+    def _insert(self, new: NewIncident) -> Incident:
+        incident_id = records.insert(self.conn, new, self.now)
         incident = records.get(self.conn, incident_id)
         assert incident is not None
         return incident

@@ -7,7 +7,7 @@ transaction that also queues its notifications.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
@@ -45,6 +45,23 @@ class Incident:
     acked_at: datetime | None
     acked_by: str | None
     ack_reason: str | None
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """What opening an incident writes (its times are the moment it opens)."""
+
+    key: str
+    check_id: str | None
+    dataset: str | None
+    source: str
+    kind: str | None
+    severity: str
+    outcome: str
+    title: str
+    last_result_at: datetime
+    root_id: int | None
     context: dict[str, Any]
 
 
@@ -118,7 +135,8 @@ def listing(conn: Connection, since: datetime, open_only: bool) -> list[Incident
     return [_incident(row) for row in conn.execute(query).mappings()]
 
 
-def insert(conn: Connection, values: Mapping[str, Any]) -> int:
+def insert(conn: Connection, incident: NewIncident, now: datetime) -> int:
+    values = {**asdict(incident), "opened_at": now, "updated_at": now, "last_notified_at": now}
     return int(conn.execute(sa.insert(incidents).values(**values).returning(incidents.c.id)).scalar_one())
 
 
