@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import singledispatch
 from typing import Any
 from urllib.parse import quote
 
 from alerting.model import Context, FailingRule, Point, Retyped, SchemaChange, Upstream
 from alerting.render.text import clip
-from checks.result import Outcome, Result
-from monitor.config.models import Config, DatasetConfig
+from monitor.core.config.models import Config, DatasetConfig
+from monitor.core.evidence import Drift, QualityReport, RuleResult, SchemaEvidence
+from monitor.core.results import Outcome, Result
 
 DASHBOARD_UID = "demon-dataset"  # dashboards/grafana/demon-dataset.json, whose `dataset` variable picks one
 MAX_TREND = 10  # earlier results in the trend
@@ -27,7 +29,6 @@ MAX_STATEMENTS = 5
 MAX_COLUMNS = 50  # column names per list of a schema change
 CELL = 500  # characters of one data value or name
 TEXT = 2000  # characters of a message, description, runbook or statement
-_WORST = (Outcome.PASS, Outcome.WARN, Outcome.FAIL, Outcome.ERROR)  # least to most severe
 _FAILING = frozenset({Outcome.FAIL, Outcome.ERROR})
 
 
@@ -56,9 +57,7 @@ def check_context(
         statements=[clip(text, TEXT) for text in result.statements[:MAX_STATEMENTS]],
     )
     dataset = config.datasets.get(result.dataset)
-    evidence = _EVIDENCE.get(result.kind)
-    if evidence is not None:
-        context.update(evidence(result.details, pii_columns(dataset)))
+    context.update(evidence_context(result.evidence, pii_columns(dataset)))
     if dataset is not None:
         context.update(about(dataset))
     context["dashboard_url"] = dashboard_url(config.alerting.grafana_url, result.dataset)
@@ -94,7 +93,7 @@ def upstream_state(
         outcomes = [Outcome(result.outcome) for result in found]
         states.append(Upstream(
             dataset=name,
-            outcome=max(outcomes, key=_WORST.index).value if outcomes else "unknown",
+            outcome=max(outcomes, key=lambda outcome: outcome.severity).value if outcomes else "unknown",
             failing=sorted(result.check for result in found if Outcome(result.outcome) in _FAILING),
             incident=open_incidents.get(name),
         ))
@@ -125,66 +124,57 @@ def about(dataset: DatasetConfig) -> Context:
     )
 
 
-def schema_change(details: Mapping[str, Any], pii: frozenset[str]) -> Context:
+@singledispatch
+def evidence_context(evidence: object, pii: frozenset[str]) -> Context:
+    """What a kind's evidence adds to a notification (by its type; most add nothing)."""
+    return Context()
+
+
+@evidence_context.register
+def schema_change(evidence: SchemaEvidence, pii: frozenset[str]) -> Context:
     """Columns added, removed and retyped: against the config (problems) and the last snapshot (drift)."""
-    drift = details.get("drift") or {}
-    retyped = [
-        Retyped(column=clip(item["column"], CELL), before=str(item["expected"]), after=str(item["actual"]))
-        for item in details.get("retyped", [])
-    ] + [
-        Retyped(column=clip(item["column"], CELL), before=str(item["before"]), after=str(item["after"]))
-        for item in drift.get("retyped", [])
-    ]
+    drift = evidence.drift or Drift()
+    retyped = [Retyped(column=clip(item.column, CELL), before=item.before, after=item.after)
+               for item in (*evidence.retyped, *drift.retyped)]
     change = SchemaChange(
-        added=_names([*details.get("unexpected", []), *drift.get("added", [])]),
-        removed=_names([*details.get("missing", []), *drift.get("removed", [])]),
+        added=_names([*evidence.unexpected, *drift.added]),
+        removed=_names([*evidence.missing, *drift.removed]),
         retyped=_unique(retyped)[:MAX_COLUMNS],
     )
     return Context(schema=change) if any(change.values()) else Context()
 
 
-def failing_rules(details: Mapping[str, Any], pii: frozenset[str]) -> Context:
+@evidence_context.register
+def failing_rules(evidence: QualityReport, pii: frozenset[str]) -> Context:
     """The quality rules with failing rows (or that could not run), worst first, each with a sample
     without pii."""
-    rules = [rule for rule in details.get("rules", []) if _failed(rule)]
+    rules = [rule for rule in evidence.rules if rule.failing or rule.values or rule.error]
     if not rules:
         return Context()
-    rules.sort(key=lambda rule: (not rule.get("error"), -int(rule.get("failing_rows") or 0)))
+    rules.sort(key=lambda rule: (not rule.error, -rule.failing))
     shown = [_failing_rule(rule, pii) for rule in rules[:MAX_RULES]]
     if len(rules) > MAX_RULES:
         return Context(failing_rules=shown, truncated=[f"{len(rules) - MAX_RULES} more failing rules"])
     return Context(failing_rules=shown)
 
 
-# Per check kind, the evidence its result's details give: (details, lower-cased pii columns) -> context keys.
-_EVIDENCE = {"schema": schema_change, "quality": failing_rules}
-
-
-def _failed(rule: Mapping[str, Any]) -> bool:
-    """Failing rows, a broken shape (values but maybe no rows) or an error."""
-    return bool(rule.get("failing_rows") or rule.get("values") or rule.get("error"))
-
-
-def _failing_rule(rule: Mapping[str, Any], pii: frozenset[str]) -> FailingRule:
-    column = rule.get("column")
-    name = str(rule.get("check", "?"))
-    if rule.get("error"):
-        name += f" (could not run: {rule['error']})"
-    hidden = column is not None and any(part.strip().casefold() in pii for part in str(column).split(","))
-    rows = [] if hidden else _sample(rule, pii)
+def _failing_rule(rule: RuleResult, pii: frozenset[str]) -> FailingRule:
+    name = rule.check + (f" (could not run: {rule.error})" if rule.error else "")
+    columns = rule.column.split(",") if rule.column else []
+    hidden = any(part.strip().casefold() in pii for part in columns)
     return FailingRule(
         rule=clip(name, CELL),
-        column=None if column is None else clip(str(column), CELL),
-        failing_rows=int(rule.get("failing_rows") or 0),
-        failing_pct=_number(rule.get("failing_pct")),
-        sample=rows,
+        column=None if rule.column is None else clip(rule.column, CELL),
+        failing_rows=rule.failing,
+        failing_pct=_number(rule.pct),
+        sample=[] if hidden else _sample(rule, pii),
     )
 
 
-def _sample(rule: Mapping[str, Any], pii: frozenset[str]) -> list[dict[str, Any]]:
+def _sample(rule: RuleResult, pii: frozenset[str]) -> list[dict[str, Any]]:
     """Failing rows without pii columns; a rule that keeps no rows (a broken shape) shows its values."""
-    column = str(rule.get("column") or "value")
-    rows = rule.get("sample") or [{column: value} for value in rule.get("values", [])]
+    column = rule.column or "value"
+    rows = rule.sample or tuple({column: value} for value in rule.values)
     kept = [
         {clip(str(key), CELL): _cell(value) for key, value in row.items() if str(key).casefold() not in pii}
         for row in rows[:MAX_SAMPLE]

@@ -12,17 +12,18 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from alerting import outbox, records
 from alerting.channels import DEFAULT_CHANNEL, Channel, ChannelEnv, open_channel
+from alerting.channels.settings import ConsoleChannelConfig
 from alerting.model import Delivered, Permanent, Retry
 from alerting.stats import AlertStats
-from monitor.config.models import AlertingConfig, ConsoleChannelConfig
-from monitor.runner import utcnow
-from monitor.signals import block_stop_signals
+from monitor.core.clock import Clock, utcnow
+from monitor.core.config.models import AlertingConfig
+from monitor.core.signals import block_stop_signals
 from monitor.state.errors import StateStoreError
 from monitor.state.store import StateStore
 
@@ -74,7 +75,7 @@ class Deliverer:
         channels: Mapping[str, Channel],
         stats: AlertStats,
         env: ChannelEnv,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self.store, self.stats, self.env, self.clock = store, stats, env, clock
         self.channels = dict(channels)

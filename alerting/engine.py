@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,12 +20,12 @@ from sqlalchemy.engine import Connection
 from alerting import outbox, records
 from alerting.context import check_context, iso, source_context, upstream_state
 from alerting.model import Context, EventKind, Notification, RootCause
-from alerting.records import Incident
+from alerting.records import Incident, NewIncident
 from alerting.routing import Subject, alerts_on, channels_for
-from checks.result import Outcome, Result
-from monitor.config.models import Config
-from monitor.config.types import Severity
-from monitor.runner import utcnow
+from monitor.core.clock import Clock, utcnow
+from monitor.core.config.models import Config
+from monitor.core.config.types import Severity
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Alerting:
     def __init__(
         self,
         store: StateStore,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.store, self.clock, self.on_queued = store, clock, on_queued
@@ -98,9 +98,14 @@ class Alerting:
         if not current and not any(_alerting(config, result) for result in results):
             return Observed()  # the common case: all is well, and was
         contexts = self._contexts(config, results, down, current)
+        # A result the store already holds a newer one of is stale (two runs of a check ended out of order):
+        # it must not open an incident.
+        stored = self.store.latest({result.check for result in results})
+        superseded = {r.check for r in results
+                      if r.check in stored and stored[r.check].started_at > r.started_at}
         with self.store.transaction("record incidents") as conn:
             records.serialise(conn)
-            observed = _Transaction(conn, config, self.clock(), contexts).apply(results, down)
+            observed = _Transaction(conn, config, self.clock(), contexts, superseded).apply(results, down)
         if observed.queued:
             self.on_queued()
         return observed
@@ -142,7 +147,7 @@ class Alerting:
         history = self.store.history(result.check, TREND_POINTS)
         upstreams = config.datasets[result.dataset].upstream
         checks = [spec.id for spec in config.checks if spec.dataset in upstreams]
-        latest = {check: found[0] for check in checks if (found := self.store.history(check, 1))}
+        latest = self.store.latest(checks)
         with self.store.reading("read upstream incidents") as conn:
             found_open = records.open_by_dataset(conn, upstreams)
         opened = {name: incident.id for name, incident in found_open.items()}
@@ -170,9 +175,11 @@ class _Transaction:
     """One observe's reads and writes, on one connection."""
 
     def __init__(
-        self, conn: Connection, config: Config, now: datetime, contexts: Mapping[str, Context]
+        self, conn: Connection, config: Config, now: datetime, contexts: Mapping[str, Context],
+        superseded: Collection[str] = frozenset(),
     ) -> None:
         self.conn, self.config, self.now, self.contexts = conn, config, now, contexts
+        self.superseded = superseded
         self.silences = records.active_silences(conn, now)
         self.observed = Observed()
 
@@ -214,7 +221,7 @@ class _Transaction:
                                      updates=_resolution(self.now, result, context)))
             return
         if incident is None:
-            if not records.newer_result(self.conn, result.check, result.started_at):
+            if result.check not in self.superseded:
                 self._open_check(result, subjects, context)
             return
         updates: dict[str, Any] = {
@@ -274,13 +281,12 @@ class _Transaction:
         downstream = self._downstream_of(result.dataset)
         if downstream:
             context = Context(**{**context, "downstream": sorted({i.dataset or "" for i in downstream})})
-        values = {
-            "key": result.check, "check_id": result.check, "dataset": result.dataset, "source": result.source,
-            "kind": result.kind, "severity": subjects[0].severity, "outcome": outcome,
-            "title": title(result.check, outcome), "last_result_at": result.started_at,
-            "root_id": None if root is None else root.id, "context": dict(context),
-        }
-        incident = self._insert(values)
+        incident = self._insert(NewIncident(
+            key=result.check, check_id=result.check, dataset=result.dataset, source=result.source,
+            kind=result.kind, severity=subjects[0].severity, outcome=outcome,
+            title=title(result.check, outcome), last_result_at=result.started_at,
+            root_id=None if root is None else root.id, context=dict(context),
+        ))
         cause = incident.root_id or incident.id
         for follower in downstream:  # opened earlier, they now follow this one's cause as their root cause
             if follower.id != cause:
@@ -292,16 +298,15 @@ class _Transaction:
     ) -> None:
         members = sorted(result.check for result in folded)
         subjects = self._source_subjects(members, "error")
-        values = {
-            "key": source_key(source), "check_id": None, "dataset": None, "source": source, "kind": None,
-            "severity": _highest(subjects), "outcome": "error", "title": f"source {source} is unreachable",
-            "last_result_at": newest, "root_id": None, "context": {**context, "members": members},
-        }
-        self._record(_Change(self._insert(values), EventKind.OPENED, "error", reason, subjects))
+        opened = self._insert(NewIncident(
+            key=source_key(source), check_id=None, dataset=None, source=source, kind=None,
+            severity=_highest(subjects), outcome="error", title=f"source {source} is unreachable",
+            last_result_at=newest, root_id=None, context={**context, "members": members},
+        ))
+        self._record(_Change(opened, EventKind.OPENED, "error", reason, subjects))
 
-    def _insert(self, values: dict[str, Any]) -> Incident:
-        stamps = {"opened_at": self.now, "updated_at": self.now, "last_notified_at": self.now}
-        incident_id = records.insert(self.conn, {**values, **stamps})
+    def _insert(self, new: NewIncident) -> Incident:
+        incident_id = records.insert(self.conn, new, self.now)
         incident = records.get(self.conn, incident_id)
         assert incident is not None
         return incident

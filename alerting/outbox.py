@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from alerting.model import EventKind, Notification
-from monitor.state.tables import outbox
+from alerting.tables import outbox
 
 LEASE = timedelta(seconds=120)  # a claimed row no one marked by then is claimable again
 UNSENT = ("pending", "sending")

@@ -7,7 +7,7 @@ transaction that also queues its notifications.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from alerting.outbox import prune as outbox_prune
-from monitor.state.tables import incident_events, incident_threads, incidents, outbox, results, silences
+from alerting.tables import incident_events, incident_threads, incidents, outbox, silences
 
 # On PostgreSQL, alerting transactions of the daemon and of `demon check --notify` take turns (SQLite's
 # BEGIN IMMEDIATE already does that), so both never open the same incident.
@@ -45,6 +45,23 @@ class Incident:
     acked_at: datetime | None
     acked_by: str | None
     ack_reason: str | None
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """What opening an incident writes (its times are the moment it opens)."""
+
+    key: str
+    check_id: str | None
+    dataset: str | None
+    source: str
+    kind: str | None
+    severity: str
+    outcome: str
+    title: str
+    last_result_at: datetime
+    root_id: int | None
     context: dict[str, Any]
 
 
@@ -118,7 +135,8 @@ def listing(conn: Connection, since: datetime, open_only: bool) -> list[Incident
     return [_incident(row) for row in conn.execute(query).mappings()]
 
 
-def insert(conn: Connection, values: Mapping[str, Any]) -> int:
+def insert(conn: Connection, incident: NewIncident, now: datetime) -> int:
+    values = {**asdict(incident), "opened_at": now, "updated_at": now, "last_notified_at": now}
     return int(conn.execute(sa.insert(incidents).values(**values).returning(incidents.c.id)).scalar_one())
 
 
@@ -184,13 +202,6 @@ def end_silence(conn: Connection, silence_id: int, now: datetime) -> bool:
         sa.update(silences).where(silences.c.id == silence_id, silences.c.ends_at > now).values(ends_at=now)
     )
     return ended.rowcount == 1
-
-
-def newer_result(conn: Connection, check_id: str, than: datetime) -> bool:
-    """Whether the store holds a result of the check started after `than`: then `than`'s result is stale
-    (two runs of one check ended out of order) and must not open an incident."""
-    newer = sa.select(results.c.id).where(results.c.check_id == check_id, results.c.started_at > than)
-    return conn.execute(newer.limit(1)).first() is not None
 
 
 def open_counts(conn: Connection) -> dict[str, int]:

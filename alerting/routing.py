@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from alerting.channels import DEFAULT_CHANNEL
-from monitor.config.models import AlertingConfig, RouteMatch
+from monitor.core.config.models import AlertingConfig, RouteMatch
 
 DEFAULT_OUTCOMES = ("fail", "error")
 

@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from alerting import outbox, records
@@ -20,10 +20,10 @@ from alerting.delivery import Deliverer, open_channels
 from alerting.engine import Alerting
 from alerting.model import EventKind
 from alerting.stats import AlertStats
-from checks.humanize import count
-from checks.result import Result
-from monitor.config.models import Config
-from monitor.redact import Redactor
+from monitor.core.config.models import Config
+from monitor.core.humanize import count
+from monitor.core.redact import Redactor
+from monitor.core.results import Result
 from monitor.state.errors import StateStoreError
 from monitor.state.store import StateStore
 
@@ -43,7 +43,7 @@ class Notifier:
         self.store, self.stats = store, AlertStats()
         self.env = channel_env(config, None)
         self.deliverer = self._deliverer(config)
-        self.engine = Alerting(store, on_queued=self.deliverer.wake)
+        self.engine = Alerting(store, store.clock, on_queued=self.deliverer.wake)
         self._channels = dict(config.alerting.channels)
 
     def start(self, config: Config) -> None:
@@ -88,7 +88,8 @@ class Notifier:
         self.deliverer.stop(grace)
 
     def _deliverer(self, config: Config) -> Deliverer:
-        return Deliverer(self.store, open_channels(config.alerting, self.env), self.stats, self.env)
+        return Deliverer(self.store, open_channels(config.alerting, self.env), self.stats, self.env,
+                         clock=self.store.clock)
 
     def _settle(self, config: Config) -> None:
         """Incidents of removed checks resolve; rows of removed channels fail, saying so."""
@@ -127,11 +128,11 @@ def notify_once(config: Config, store: StateStore, results: Sequence[Result], do
     """`demon check --notify`: record incidents, deliver in the foreground (the console channel writes to
     `console`, stderr unless given)."""
     env = channel_env(config, console or sys.stderr)
-    deliverer = Deliverer(store, open_channels(config.alerting, env), AlertStats(), env)
+    deliverer = Deliverer(store, open_channels(config.alerting, env), AlertStats(), env, clock=store.clock)
     try:
-        observed = Alerting(store).observe(config, list(results), down)
+        observed = Alerting(store, store.clock).observe(config, list(results), down)
         deliverer.drain(timeout)
-        now = datetime.now(UTC)
+        now = store.clock()
         with store.transaction("prune incidents") as conn:
             records.prune(conn, now - timedelta(seconds=config.state.retention))
         with store.reading("read the outbox") as conn:

@@ -27,10 +27,10 @@ from alerting.channels import ChannelEnv
 from alerting.delivery import Deliverer, open_channels
 from alerting.engine import Alerting
 from alerting.stats import AlertStats
-from checks.result import Outcome, Result
-from monitor.config import load_config
-from monitor.config.models import Config
-from monitor.redact import Redactor
+from monitor.app.config import load_config
+from monitor.core.config.models import Config
+from monitor.core.redact import Redactor
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 
 CHECKS = ("volume", "freshness", "metric.a", "metric.b", "metric.c")

@@ -27,9 +27,9 @@ PROBE = textwrap.dedent("""
 """)
 ACTIONS = {
     "import alerting.engine": "import alerting.engine",
-    "demon --help": ("from monitor.cli import main\nsys.argv = ['demon', '--help']\n"
+    "demon --help": ("from monitor.app.cli import main\nsys.argv = ['demon', '--help']\n"
                      "try:\n    main()\nexcept SystemExit:\n    pass"),
-    "demon check": ("from monitor.cli import main\n"
+    "demon check": ("from monitor.app.cli import main\n"
                     "sys.argv = ['demon', 'check', '-c', {config!r}, '-f', 'json']\n"
                     "try:\n    main()\nexcept SystemExit:\n    pass"),
 }

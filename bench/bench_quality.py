@@ -162,9 +162,10 @@ def demon_child(path: Path) -> dict[str, Any]:
     from checks.probes import Validation
     from checks.quality.plan import build_plan
     from checks.quality.rules import SHAPE_CHECKS
+    from checks.sources.settings import SqlSourceConfig
     from checks.sources.sql import SqlSource
-    from monitor.config.models import DatasetConfig, SqlSourceConfig
-    from monitor.redact import Redactor
+    from monitor.core.config.models import DatasetConfig
+    from monitor.core.redact import Redactor
 
     plan = build_plan(order_schema(), "bench.bench_quality:order_schema", sample=100_000, scope="all", pii=())
     url = f"duckdb:///{path}"

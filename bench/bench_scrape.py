@@ -51,13 +51,13 @@ from bench.bench_soak import (
     write_config,
 )
 from bench.common import timed
-from checks.result import Outcome, Result
-from monitor.config import load_config
-from monitor.config.models import Config, dataset_checks
-from monitor.daemon.metrics import SchedulerMetrics, exposition
-from monitor.daemon.status import Status
-from monitor.metrics.catalog import Latest, result_families
-from monitor.metrics.exposition import render, to_client
+from monitor.app.config import load_config
+from monitor.app.daemon.metrics import SchedulerMetrics, exposition
+from monitor.app.daemon.status import Status
+from monitor.app.metrics.catalog import Latest, result_families
+from monitor.app.metrics.exposition import render, to_client
+from monitor.core.config.models import Config, dataset_checks
+from monitor.core.results import Outcome, Result
 from tests.daemon_support import Daemon, start_daemon, wait_for
 
 GOAL = 0.25  # seconds, the issue's: p95 of both modes must stay under it

@@ -35,7 +35,7 @@ from typing import Any
 
 import duckdb
 
-from monitor.config.types import parse_duration
+from monitor.core.config.types import parse_duration
 from tests.daemon_support import Daemon, start_daemon
 
 CACHE = Path("/tmp/demon-bench-soak")

@@ -41,7 +41,7 @@ def timed(fn: Callable[[], Any], repeat: int = 5) -> tuple[float, list[float]]:
 
 def run_demon(config_path: Path) -> list[Any]:
     """`demon check` minus argument parsing and printing: load, open the store, run, record."""
-    from monitor.cli import load, run_checks
+    from monitor.app.cli import load, run_checks
 
     config = load(config_path)
     return run_checks(config, config.checks, "json").results

@@ -10,14 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from checks.quality.rules import QualityPlan
+from monitor.core.evidence import QualityReport
+from monitor.core.failures import Reason
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+D = TypeVar("D")
 
 
 @dataclass(frozen=True)
-class Probe:
-    """Base of every probe; subclasses are frozen so equal probes of two checks are fetched once."""
+class Column:
+    """A column as reflected from the source, with its native type name."""
+
+    name: str
+    type_name: str
+
+
+@dataclass(frozen=True)
+class Probe(Generic[T_co]):
+    """Base of every probe, typed by what it answers (`RowCount` is a `Probe[int]`), so a kind reading
+    `answers[RowCount()]` gets an int; subclasses are frozen so equal probes of two checks are fetched
+    once."""
 
     def describe(self) -> str:
         """A short human name, used in error messages."""
@@ -28,7 +45,7 @@ Scope = Literal["all", "latest_partition"]
 
 
 @dataclass(frozen=True)
-class RowCount(Probe):
+class RowCount(Probe[int]):
     """Number of rows in the dataset's scope (`where` on SQL; all files or the newest partition on lakes)."""
 
     scope: Scope = "all"
@@ -38,7 +55,7 @@ class RowCount(Probe):
 
 
 @dataclass(frozen=True)
-class FileCount(Probe):
+class FileCount(Probe[int]):
     """Number of data files of a lake dataset."""
 
     scope: Scope = "all"
@@ -48,7 +65,7 @@ class FileCount(Probe):
 
 
 @dataclass(frozen=True)
-class ByteSize(Probe):
+class ByteSize(Probe[int]):
     """Total size in bytes of a lake dataset's data files."""
 
     scope: Scope = "all"
@@ -58,7 +75,7 @@ class ByteSize(Probe):
 
 
 @dataclass(frozen=True)
-class Newest(Probe):
+class Newest(Probe[datetime | None]):
     """When the newest data landed: the newest object, in the newest partition when partitioned."""
 
     def describe(self) -> str:
@@ -66,7 +83,7 @@ class Newest(Probe):
 
 
 @dataclass(frozen=True)
-class SchemaVariants(Probe):
+class SchemaVariants(Probe[Mapping[str, list[Column]]]):
     """Files whose columns differ from the dataset's (lake datasets): file -> its columns."""
 
     def describe(self) -> str:
@@ -74,7 +91,7 @@ class SchemaVariants(Probe):
 
 
 @dataclass(frozen=True)
-class MaxValue(Probe):
+class MaxValue(Probe[object]):
     """Largest value of a column in the dataset's scope (freshness columns)."""
 
     column: str
@@ -84,7 +101,7 @@ class MaxValue(Probe):
 
 
 @dataclass(frozen=True)
-class Columns(Probe):
+class Columns(Probe[list[Column]]):
     """The dataset's columns and their native type names, in order."""
 
     def describe(self) -> str:
@@ -92,7 +109,7 @@ class Columns(Probe):
 
 
 @dataclass(frozen=True)
-class ScalarQuery(Probe):
+class ScalarQuery(Probe[object]):
     """A user statement returning one number (metric checks); not scoped by the dataset's `where`."""
 
     sql: str
@@ -107,6 +124,7 @@ class Observed:
 
     value: Any = None
     error: str | None = None
+    reason: Reason = Reason.STATEMENT  # of the error
     statement: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)  # merged into the results that used it
     followups: tuple[str, ...] = ()  # statements run after `statement` for this answer (failing-row samples)
@@ -117,18 +135,28 @@ class Observed:
 
 
 @dataclass(frozen=True)
-class Column:
-    """A column as reflected from the source, with its native type name."""
-
-    name: str
-    type_name: str
-
-
-@dataclass(frozen=True)
-class Validation(Probe):
+class Validation(Probe[QualityReport]):
     """A Pandera schema's rules over the dataset: counted in the warehouse where SQL can, else on a sample."""
 
     plan: QualityPlan
 
     def describe(self) -> str:
         return f"quality rules of {self.plan.ref}"
+
+
+class Answers:
+    """What a source answered a check's probes with, each value typed by its probe."""
+
+    def __init__(self, values: Mapping[Probe[Any], object]) -> None:
+        self._values = values
+
+    def __getitem__(self, probe: Probe[T]) -> T:
+        return cast(T, self._values[probe])
+
+    def get(self, probe: Probe[T], default: D) -> T | D:
+        return cast(T, self._values[probe]) if probe in self._values else default
+
+    def one(self, kind: type[Probe[T]]) -> T:
+        """The answer of the one probe of this type (one whose fields the kind cannot rebuild cheaply)."""
+        [value] = [value for probe, value in self._values.items() if type(probe) is kind]
+        return cast(T, value)

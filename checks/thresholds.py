@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from checks.result import Outcome
+from monitor.core.results import Outcome
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ MIN_MAX = (
 def worst(value: float, limits: Iterable[Bound]) -> Bound | None:
     """The violated bound with the worst outcome (fail before warn), or None when all hold."""
     violated = [bound for bound in limits if bound.violated_by(value)]
-    violated.sort(key=lambda bound: bound.outcome != Outcome.FAIL)
+    violated.sort(key=lambda bound: -bound.outcome.severity)
     return violated[0] if violated else None
 
 

@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 
 from checks.probes import Validation
 from checks.quality.plan import build_plan
-from checks.quality.rules import QualityReport, RuleResult
+from checks.sources.settings import SqlSourceConfig
 from checks.sources.sql import SqlSource
-from monitor.config.models import DatasetConfig, SqlSourceConfig
-from monitor.redact import Redactor
+from monitor.core.config.models import DatasetConfig
+from monitor.core.evidence import QualityReport, RuleResult
+from monitor.core.redact import Redactor
 
 Kind = Literal["integer", "float", "string"]
 KINDS: tuple[Kind, ...] = ("integer", "float", "string")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from monitor.cli import main
+from monitor.app.cli import main
 from tests.daemon_support import wait_for
 from tests.promserver import Pushgateway
 from tests.warehouse import execute, write_config

@@ -12,15 +12,12 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from monitor.config import Config, ConfigError, config_json_schema, load_config
-from monitor.config.models import (
-    FreshnessParams,
-    S3SourceConfig,
-    SchemaParams,
-    SqlSourceConfig,
-    VolumeParams,
-)
-from monitor.config.types import Severity
+from checks.kinds.freshness import FreshnessParams
+from checks.kinds.schema import SchemaParams
+from checks.kinds.volume import VolumeParams
+from checks.sources.settings import S3SourceConfig, SqlSourceConfig
+from monitor.app.config import Config, ConfigError, config_json_schema, load_config
+from monitor.core.config.types import Severity
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "demon.example.yml"  # a copy of ../shared/spec's
 TOP_LEVEL = "a mapping of settings (version:, sources:, datasets:, ...)"
@@ -218,8 +215,8 @@ def test_a_bad_listen_address_is_described_in_words(listen: str) -> None:
 
 def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
     """A field's pattern reaches users only through its words in validation's table: none may drift."""
-    from monitor.config.types import _DURATION, _PERCENT, NAME_SCHEMA_PATTERN
-    from monitor.config.validation import _PATTERNS
+    from monitor.core.config.types import _DURATION, _PERCENT, NAME_SCHEMA_PATTERN
+    from monitor.core.config.validation import _PATTERNS
 
     found: set[str] = set()
 
@@ -233,7 +230,7 @@ def test_every_text_pattern_of_the_file_is_described_in_words() -> None:
             for value in node:
                 walk(value)
 
-    walk(Config.model_json_schema())
+    walk(config_json_schema())
     described_by_their_validators = {_DURATION.pattern, _PERCENT.pattern, NAME_SCHEMA_PATTERN}
     assert found - described_by_their_validators == set(_PATTERNS)
 

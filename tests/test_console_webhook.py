@@ -24,11 +24,11 @@ import pytest
 
 from alerting.channels import ChannelEnv, open_channel
 from alerting.channels.console import ConsoleChannel
+from alerting.channels.settings import ConsoleChannelConfig, WebhookChannelConfig
 from alerting.channels.webhook import WebhookChannel, retry_after
 from alerting.model import Context, Delivered, EventKind, Notification, Permanent, Retry
 from alerting.render.text import render_text
-from monitor.config.models import ConsoleChannelConfig, WebhookChannelConfig
-from monitor.redact import Redactor
+from monitor.core.redact import Redactor
 from tests.httpserver import reply, serving
 
 HANG = -1  # a scripted status: the server never answers (until the test ends)

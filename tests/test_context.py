@@ -25,10 +25,11 @@ from alerting.context import (
     upstream_state,
 )
 from alerting.model import Context, SchemaChange, Upstream
-from checks.result import Outcome, Result
-from monitor.config import load_config
-from monitor.config.models import Config
-from monitor.runner import Runner
+from monitor.app.config import load_config, plugins
+from monitor.app.runner import Runner
+from monitor.core.config.models import Config, config_model
+from monitor.core.evidence import Drift, QualityReport, RuleResult, SchemaEvidence
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 from tests.warehouse import execute, write_config
 
@@ -93,7 +94,7 @@ def orders(directory: Path, pii: str = "[]", checks: str = QUALITY) -> Warehouse
 
 
 def config(datasets: dict[str, Any], grafana_url: str | None = None) -> Config:
-    return Config.model_validate({
+    return config_model(plugins()).model_validate({
         "version": 1,
         "sources": {"wh": {"kind": "sql", "url": "duckdb:///x.duckdb"}},
         "datasets": {name: {"source": "wh", "table": name, **body} for name, body in datasets.items()},
@@ -138,7 +139,7 @@ def test_pii_columns_declared_after_the_run_are_removed_again(tmp_path: Path) ->
     """Details stored before `pii_columns` listed the column still hold its values: the context drops them."""
     warehouse = orders(tmp_path)
     found = warehouse.run()["orders.quality"]
-    assert PII_MARKER in json.dumps(found.details)  # the run itself kept them: nothing hid them yet
+    assert PII_MARKER in json.dumps(found.all_details)  # the run itself kept them: nothing hid them yet
     declared = orders(tmp_path / "later", pii="[EMAIL]").config  # another spelling: names match in any case
     context = check_context(declared, found, [found], [])
     assert PII_MARKER not in dumped(context)
@@ -148,31 +149,35 @@ def test_pii_columns_declared_after_the_run_are_removed_again(tmp_path: Path) ->
     assert amount["sample"] and all("email" not in row for row in amount["sample"])
 
 
+def rules(*found: RuleResult) -> QualityReport:
+    return QualityReport(rules=found)
+
+
 def test_a_rule_on_several_columns_hides_its_sample_when_one_is_pii() -> None:
-    rules = [{"column": "id, Email", "check": "unique", "failing_rows": 2, "failing_pct": 0.5,
-              "sample": [{"id": 1, "email": "a@pii.example"}]}]
+    sample = ({"id": 1, "email": "a@pii.example"},)
+    unique = RuleResult("id, Email", "unique", "in_warehouse", 4, 2, sample=sample)
     cfg = config({"orders": {"pii_columns": ["email"]}})
-    context = check_context(cfg, result(details={"rules": rules}), [], [])
+    context = check_context(cfg, result(evidence=rules(unique)), [], [])
     assert context["failing_rules"][0]["sample"] == [] and PII_MARKER not in dumped(context)
 
 
 def test_passing_rules_are_left_out_and_errors_and_broken_shapes_kept() -> None:
-    rules = [
-        {"column": "id", "check": "not_nullable", "failing_rows": 0, "failing_pct": 0.0},
-        {"column": "amount", "check": "dtype('float64')", "failing_rows": 0, "failing_pct": None,
-         "values": ["amount is string, expected float"]},
-        {"column": None, "check": "custom", "failing_rows": 0, "failing_pct": None, "error": "boom"},
-        {"column": "status", "check": "isin", "failing_rows": 3, "failing_pct": 0.3},
-    ]
-    context = check_context(config({"orders": {}}), result(details={"rules": rules}), [], [])
+    report = rules(
+        RuleResult("id", "not_nullable", "in_warehouse", 10, 0),
+        RuleResult("amount", "dtype('float64')", "in_warehouse", 0, 0,
+                   values=("amount is string, expected float",), broken=True),
+        RuleResult(None, "custom", "on_sample", 0, 0, error="boom"),
+        RuleResult("status", "isin", "in_warehouse", 10, 3),
+    )
+    context = check_context(config({"orders": {}}), result(evidence=report), [], [])
     shown = context["failing_rules"]
     assert [rule["rule"] for rule in shown] == ["custom (could not run: boom)", "isin", "dtype('float64')"]
     assert shown[2]["sample"] == [{"amount": "amount is string, expected float"}]
 
 
 def test_no_failing_rules_no_key() -> None:
-    rules = [{"column": "id", "check": "not_nullable", "failing_rows": 0, "failing_pct": 0.0}]
-    passed = result(outcome=Outcome.PASS, details={"rules": rules})
+    clean = rules(RuleResult("id", "not_nullable", "in_warehouse", 10, 0))
+    passed = result(outcome=Outcome.PASS, evidence=clean)
     context = check_context(config({"orders": {}}), passed, [], [])
     assert "failing_rules" not in context
 
@@ -180,13 +185,12 @@ def test_no_failing_rules_no_key() -> None:
 def test_hostile_and_huge_details_are_bounded_and_strict_json() -> None:
     huge = "<!channel> & ```\n" + "x" * 10_000
     row = {"id": 1, "note": huge, "ratio": float("nan"), "big": float("inf"), "when": "2026-01-01", huge: 1}
-    rules = [
-        {"column": f"c{index}", "check": huge, "failing_rows": index + 1, "failing_pct": float("nan"),
-         "sample": [row] * 50}
+    report = rules(*(
+        RuleResult(f"c{index}", huge, "on_sample", 0, index + 1, sample=(row,) * 50)
         for index in range(MAX_RULES + 7)
-    ]
+    ))
     found = result(
-        message=huge, details={"rules": rules}, value=float("nan"), statements=tuple([huge] * 9),
+        message=huge, evidence=report, value=float("nan"), statements=tuple([huge] * 9),
         thresholds={"max": 1.0, "odd": float("inf")},
     )
     context = check_context(config({"orders": {"description": huge, "runbook": huge, "owner": huge}}),
@@ -245,9 +249,9 @@ def test_schema_unexpected_columns_are_added_and_a_passing_schema_has_no_change(
 
 
 def test_a_thousand_new_columns_are_cut_with_a_count() -> None:
-    details = {"missing": [], "retyped": [], "unexpected": [],
-               "drift": {"added": [f"c{i}" for i in range(1000)], "removed": [], "retyped": []}}
-    change = check_context(config({"orders": {}}), result("orders.schema", details=details), [], [])["schema"]
+    evidence = SchemaEvidence(columns={}, drift=Drift(added=tuple(f"c{i}" for i in range(1000))))
+    found = result("orders.schema", evidence=evidence)
+    change = check_context(config({"orders": {}}), found, [], [])["schema"]
     assert len(change["added"]) == 51 and change["added"][-1] == "... 950 more"
 
 

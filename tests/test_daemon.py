@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from checks.result import Outcome, Result
-from monitor import DISTRIBUTION
+from monitor.core.distribution import DISTRIBUTION
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.pgserver import free_port

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from checks.result import Outcome, Result
-from monitor.daemon.logs import REPEAT_BURST, RepeatLimit
+from monitor.app.daemon.logs import REPEAT_BURST, RepeatLimit
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.fakeclock import FakeClock
@@ -377,7 +377,7 @@ class Limited:
 @pytest.fixture
 def limited(monkeypatch: pytest.MonkeyPatch) -> Iterator[Limited]:
     now = [1000.0]
-    monkeypatch.setattr("monitor.daemon.logs.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("monitor.app.daemon.logs.time.monotonic", lambda: now[0])
     written: list[logging.LogRecord] = []
     handler = logging.Handler()
     monkeypatch.setattr(handler, "emit", written.append)

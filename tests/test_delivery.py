@@ -23,15 +23,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerting import outbox as queue
+from alerting import tables
 from alerting.channels import ChannelEnv
 from alerting.delivery import BACKOFF_MAX, CHANNEL_PAUSE, Attempt, Deliverer, backoff, open_channels
 from alerting.engine import Alerting
 from alerting.model import Notification
 from alerting.runtime import Notified, notify_once
 from alerting.stats import AlertStats
-from monitor.config import Config, load_config
-from monitor.redact import Redactor
-from monitor.state import tables
+from monitor.app.config import Config, load_config
+from monitor.core.redact import Redactor
 from monitor.state.store import StateStore
 from tests.daemon_support import wait_for
 from tests.httpserver import reply, serving

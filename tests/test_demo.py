@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from monitor.cli import main
-from monitor.config import load_config
-from monitor.demo import DEFECTS, EXPECTED_OUTCOMES
+from monitor.app.cli import main
+from monitor.app.config import load_config
+from monitor.app.demo import DEFECTS, EXPECTED_OUTCOMES
 
 
 def test_demo_shows_every_outcome_as_announced(tmp_path: Path) -> None:

@@ -18,19 +18,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from monitor import demo
-from monitor.cli import main
-from monitor.config import load_config
-from monitor.config.models import (
-    Config,
-    FilesSourceConfig,
-    FreshnessParams,
-    MetricParams,
-    QualityParams,
-    SchemaParams,
-    SqlSourceConfig,
-    VolumeParams,
-)
+from checks.kinds.freshness import FreshnessParams
+from checks.kinds.metric import MetricParams
+from checks.kinds.quality import QualityParams
+from checks.kinds.schema import SchemaParams
+from checks.kinds.volume import VolumeParams
+from checks.sources.settings import FilesSourceConfig, SqlSourceConfig
+from monitor.app import demo
+from monitor.app.cli import main
+from monitor.app.config import load_config, plugins
+from monitor.core.config.models import config_model
 
 NOW = datetime(2031, 5, 14, 9, 26, 53, 589793, tzinfo=UTC)
 SECOND = NOW.replace(microsecond=0, tzinfo=None)  # loaded_at values are naive UTC, whole seconds
@@ -293,7 +290,7 @@ def test_fact_orders_has_a_few_order_lines_twice(built: Demo) -> None:
 
 
 def test_a_few_orders_have_a_status_the_schema_does_not_know(built: Demo) -> None:
-    from monitor.demo.demo_schemas import STATUSES
+    from monitor.app.demo.demo_schemas import STATUSES
 
     statuses = "SELECT status, count(*) FROM sales.orders GROUP BY status"
     yesterday, today = dict(rows(built.yesterday, statuses)), dict(rows(built.today, statuses))
@@ -516,7 +513,7 @@ def test_the_lake_thresholds_match_the_injected_defects(built: Demo) -> None:
 
 
 def test_a_failing_lake_export_leaves_the_warehouse_as_it_was(tmp_path: Path) -> None:
-    from monitor.demo import lake, warehouse
+    from monitor.app.demo import lake, warehouse
 
     demo.prepare(tmp_path, NOW)
     before = fingerprint(tmp_path)
@@ -564,7 +561,7 @@ def test_advance_needs_a_prepared_demo(tmp_path: Path) -> None:
 
 
 def test_importing_the_demo_does_not_import_duckdb() -> None:
-    code = "import sys, monitor.demo; print('duckdb' in sys.modules)"
+    code = "import sys, monitor.app.demo; print('duckdb' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -574,7 +571,7 @@ def test_importing_the_demo_does_not_import_duckdb() -> None:
 
 def test_demon_yml_validates(built: Demo) -> None:
     text = (built.yesterday / demo.CONFIG).read_text(encoding="utf-8")
-    config = Config.model_validate(yaml.safe_load(text))
+    config = config_model(plugins()).model_validate(yaml.safe_load(text))
     source = config.sources["warehouse"]
     assert isinstance(source, SqlSourceConfig)
     assert source.url == "duckdb:///warehouse.duckdb"
@@ -641,7 +638,7 @@ def test_defects_have_one_sentence_each_naming_their_checks() -> None:
 
 
 def test_a_failing_defect_statement_leaves_the_warehouse_as_it_was(tmp_path: Path) -> None:
-    from monitor.demo import warehouse
+    from monitor.app.demo import warehouse
 
     demo.prepare(tmp_path, NOW)
     before = fingerprint(tmp_path)
@@ -701,7 +698,7 @@ def test_prepare_writes_the_schemas_the_quality_checks_name_beside_the_config(bu
     from importlib.resources import files
 
     for name in demo.SHIPPED:
-        shipped = files("monitor.demo").joinpath(name).read_text(encoding="utf-8")
+        shipped = files("monitor.app.demo").joinpath(name).read_text(encoding="utf-8")
         assert (built.yesterday / name).read_text(encoding="utf-8") == shipped, name
     specs = [spec for spec in load_config(built.yesterday / demo.CONFIG).checks if spec.kind == "quality"]
     assert {spec.id for spec in specs} == QUALITY

@@ -15,14 +15,13 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerting import admin, records
+from alerting import admin, records, tables
 from alerting.engine import Alerting
 from alerting.model import EventKind, Notification
 from alerting.runtime import Notifier
 from alerting.stats import AlertStats
-from checks.result import Outcome, Result
-from monitor.config import Config, load_config
-from monitor.state import tables
+from monitor.app.config import Config, load_config
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)

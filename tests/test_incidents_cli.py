@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from monitor.cli import main
+from monitor.app.cli import main
 from tests.daemon_support import dataset
 from tests.httpserver import reply, serving
 from tests.pgserver import free_port

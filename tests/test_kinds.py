@@ -9,22 +9,25 @@ from typing import Any
 import pytest
 
 from checks.kinds import KINDS, Context
-from checks.probes import Column, Columns, MaxValue, RowCount, ScalarQuery
-from checks.result import Evaluation, Outcome
-from monitor.config.models import (
-    DatasetConfig,
-    FreshnessParams,
-    MetricParams,
-    SchemaParams,
-    VolumeParams,
-)
+from checks.kinds.freshness import FreshnessParams
+from checks.kinds.metric import MetricParams
+from checks.kinds.schema import SchemaParams
+from checks.kinds.volume import VolumeParams
+from checks.probes import Answers, Column, Columns, MaxValue, RowCount, ScalarQuery
+from monitor.core.config.models import DatasetConfig
+from monitor.core.results import Evaluation, Outcome
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 DATASET = DatasetConfig(source="warehouse", table="analytics.t")
 
 
 def judge(kind: str, params: Any, observed: dict[Any, Any], **context: Any) -> Evaluation:
-    return KINDS[kind].evaluate(params, observed, Context(DATASET, NOW, **context))
+    return KINDS[kind].evaluate(params, Answers(observed), Context(DATASET, NOW, **context))
+
+
+def details(evaluation: Evaluation) -> dict[str, Any]:
+    """The evidence as results show it (JSON `details`)."""
+    return evaluation.evidence.dump() if evaluation.evidence is not None else {}
 
 
 def freshness(newest: Any, rows: int = 10) -> Evaluation:
@@ -76,7 +79,7 @@ def test_all_null_column_fails_freshness_saying_so() -> None:
 def test_a_future_timestamp_is_age_zero_and_flagged() -> None:
     result = freshness(NOW + timedelta(minutes=5))
     assert result.value == 0.0
-    assert result.details["future"] is True
+    assert details(result)["future"] is True
     assert result.message == "newest loaded_at is 5m in the future"
 
 
@@ -108,13 +111,13 @@ def test_volume_first_run_has_no_baseline_and_says_so() -> None:
     result = volume(100, None, max_drop="50%")
     assert result.outcome == Outcome.PASS
     assert "no baseline" in result.message
-    assert result.details["baseline"] is None
+    assert details(result)["baseline"] is None
 
 
 def test_volume_drop_beyond_max_drop_fails() -> None:
     result = volume(400, 1000, max_drop="50%")
     assert result.outcome == Outcome.FAIL
-    assert result.details["change"] == pytest.approx(-0.6)
+    assert details(result)["change"] == pytest.approx(-0.6)
     assert "fell 60%" in result.message
     assert result.thresholds == {"max_drop": 0.5}
 
@@ -157,8 +160,8 @@ def test_schema_missing_and_retyped_columns_fail() -> None:
         columns={"id": "integer", "price": "decimal", "phone": "string"},
     )
     assert result.outcome == Outcome.FAIL
-    assert result.details["missing"] == ["phone"]
-    assert result.details["retyped"] == [{"column": "price", "expected": "decimal", "actual": "string"}]
+    assert details(result)["missing"] == ["phone"]
+    assert details(result)["retyped"] == [{"column": "price", "expected": "decimal", "actual": "string"}]
     assert result.value == 2
     assert "missing phone" in result.message and "price is string, expected decimal" in result.message
 
@@ -167,7 +170,7 @@ def test_schema_extra_columns_fail_only_when_not_allowed() -> None:
     assert schema(TABLE, columns={"id": "integer"}).outcome == Outcome.PASS
     strict = schema(TABLE, columns={"id": "integer"}, allow_extra=False)
     assert strict.outcome == Outcome.FAIL
-    assert strict.details["unexpected"] == ["price", "loaded_at"]
+    assert details(strict)["unexpected"] == ["price", "loaded_at"]
 
 
 def test_schema_names_match_case_insensitively() -> None:
@@ -182,14 +185,14 @@ def test_schema_drift_against_snapshot(on_drift: str, outcome: Outcome) -> None:
     result = schema(TABLE, snapshot=before, on_drift=on_drift)
     assert result.outcome == outcome
     if on_drift != "ignore":
-        assert result.details["drift"] == {"added": ["loaded_at"], "removed": ["gone"], "retyped": []}
+        assert details(result)["drift"] == {"added": ["loaded_at"], "removed": ["gone"], "retyped": []}
         assert "+loaded_at" in result.message and "-gone" in result.message
 
 
 def test_schema_without_snapshot_has_no_drift() -> None:
     result = schema(TABLE)
     assert result.outcome == Outcome.PASS
-    assert result.details["drift"] == {}
+    assert details(result)["drift"] == {}
 
 
 def metric(value: Any, **params: Any) -> Evaluation:

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
-from monitor.cli import main
+from monitor.app.cli import main
 from tests.motoserver import DUMMY_ENV, LIST_AND_READ, LIST_ONLY, S3Lake
 from tests.pgserver import free_port
 

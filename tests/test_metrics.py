@@ -23,11 +23,9 @@ from prometheus_client import Histogram as ClientHistogram
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from checks.result import Outcome, Result
-from monitor.config import load_config
-from monitor.config.models import Config
-from monitor.daemon.status import Status
-from monitor.metrics.catalog import (
+from monitor.app.config import load_config
+from monitor.app.daemon.status import Status
+from monitor.app.metrics.catalog import (
     DURATION_BUCKETS,
     FACTS,
     Latest,
@@ -36,9 +34,11 @@ from monitor.metrics.catalog import (
     rendered_check_families,
     result_families,
 )
-from monitor.metrics.exposition import CONTENT_TYPE, Family, Histogram, client_registry, render
-from monitor.metrics.push import push_results
-from monitor.runner import Runner
+from monitor.app.metrics.exposition import CONTENT_TYPE, Family, Histogram, client_registry, render
+from monitor.app.metrics.push import push_results
+from monitor.app.runner import Runner
+from monitor.core.config.models import Config
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 from tests.pgserver import free_port
 from tests.warehouse import execute
@@ -443,13 +443,13 @@ def test_dataset_facts_come_from_the_newest_result(config: Config) -> None:
 
 
 def test_failing_rows_only_for_quality_checks_with_a_value(config: Config) -> None:
-    quality = result("orders.quality", Outcome.FAIL, value=7.0)
+    quality = result("orders.quality", Outcome.FAIL, value=7.0, facts={"failing_rows": 7.0})
     volume = result("orders.volume", value=10.0)
     found = samples_of(result_families(latest_of(config, quality, volume)))
     assert series(found, "demon_dataset_failing_rows") == {
         labels(dataset="orders", check="orders.quality"): 7.0
     }
-    errored = samples_of(result_families(latest_of(config, replace(quality, value=None), volume)))
+    errored = samples_of(result_families(latest_of(config, replace(quality, value=None, facts={}), volume)))
     assert series(errored, "demon_dataset_failing_rows") == {}
 
 

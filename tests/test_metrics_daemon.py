@@ -22,10 +22,10 @@ import yaml
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from checks.result import Outcome, Result
 from dashboards.export import bundled
-from monitor.cli import main
-from monitor.metrics.exposition import CONTENT_TYPE
+from monitor.app.cli import main
+from monitor.app.metrics.exposition import CONTENT_TYPE
+from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.warehouse import execute

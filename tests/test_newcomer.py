@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from monitor.cli import main
-from monitor.config import load_config
+from monitor.app.cli import main
+from monitor.app.config import load_config
 from tests.warehouse import execute, write_config
 
 TABLES = [
@@ -34,7 +34,7 @@ def cli(*args: str) -> Result:
 
 def demon_without(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`demon ARGS` in a process where `module` cannot be imported, as if its extra were not installed."""
-    code = f"import sys; sys.modules[{module!r}] = None; from monitor.cli import main; main()"
+    code = f"import sys; sys.modules[{module!r}] = None; from monitor.app.cli import main; main()"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd,
                           timeout=120, check=False)
 
@@ -240,10 +240,10 @@ def test_validate_names_a_channel_whose_library_is_missing(tmp_path: Path, wareh
 def test_the_version_is_the_distributions(tmp_path: Path) -> None:
     from importlib.metadata import version
 
-    import monitor
+    from monitor.core import distribution
 
     assert cli("--version").stdout == f"demon, version {version('demon-data')}\n"
-    assert monitor.__version__ == version(monitor.DISTRIBUTION)
+    assert distribution.version() == version(distribution.DISTRIBUTION)
 
 
 # --- the demo ----------------------------------------------------------------------------------------------

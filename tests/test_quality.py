@@ -26,11 +26,13 @@ from click.testing import CliRunner
 
 from checks.probes import Validation
 from checks.quality.plan import build_plan
-from checks.quality.rules import QualityPlan, QualityReport
+from checks.quality.rules import QualityPlan
+from checks.sources.settings import SqlSourceConfig
 from checks.sources.sql import SqlSource
-from monitor.cli import main
-from monitor.config.models import DatasetConfig, SqlSourceConfig
-from monitor.redact import Redactor
+from monitor.app.cli import main
+from monitor.core.config.models import DatasetConfig
+from monitor.core.evidence import QualityReport
+from monitor.core.redact import Redactor
 from tests.warehouse import execute, write_config
 
 DEMON = Path(sys.executable).with_name("demon")
@@ -1028,7 +1030,7 @@ RELOAD_SCRIPT = """
 import json, os, sys, time
 from pathlib import Path
 from click.testing import CliRunner
-from monitor.cli import main
+from monitor.app.cli import main
 
 config, module = Path(sys.argv[1]), Path(sys.argv[2])
 second = int(time.time()) + 10

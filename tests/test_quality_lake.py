@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import main
+from monitor.app.cli import main
 from tests.motoserver import S3Lake
 from tests.pgserver import free_port
 from tests.test_lake import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.redact import Redactor, mask_url
+from monitor.core.redact import Redactor, mask_url
 
 URL = "postgresql+psycopg://secretuser:pw-123@db.internal:5432/prod"
 

@@ -11,16 +11,17 @@ from hypothesis import strategies as st
 
 from alerting.channels import DEFAULT_CHANNEL
 from alerting.routing import DEFAULT_OUTCOMES, Subject, alerts_on, channels_for, matches
-from monitor.config import Config, ConfigError, load_config
-from monitor.config.models import AlertingConfig, RouteMatch
+from monitor.app.config import Config, ConfigError, load_config, plugins
+from monitor.core.config.models import AlertingConfig, RouteMatch, config_model
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "demon.example.yml"
 CHANNELS = {name: {"kind": "webhook", "url": f"http://127.0.0.1:9/{name}"} for name in ("a", "b", "c", "d")}
 
 
 def alerting(routes: list[dict[str, Any]], channels: dict[str, Any] | None = None) -> AlertingConfig:
-    return AlertingConfig.model_validate({"channels": CHANNELS if channels is None else channels,
-                                          "routes": routes})
+    model = config_model(plugins()).model_fields["alerting"].annotation
+    assert isinstance(model, type) and issubclass(model, AlertingConfig)
+    return model.model_validate({"channels": CHANNELS if channels is None else channels, "routes": routes})
 
 
 def subject(

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
-from monitor.cli import main
+from monitor.app.cli import main
 from tests.warehouse import execute, write_config
 
 ROWS = ["CREATE TABLE t (id INTEGER, email VARCHAR(100))",
@@ -171,8 +171,8 @@ def test_duckdb_settings_cannot_be_changed_back(tmp_path: Path, duckdb_file: str
 def test_the_pipeline_can_write_between_runs(tmp_path: Path, duckdb_file: str) -> None:
     """DuckDB lets one process write a file, and then nobody else open it: demon holds it only while a run
     reads it, so the loader's writes between runs succeed."""
-    from monitor.config import load_config
-    from monitor.runner import Runner
+    from monitor.app.config import load_config
+    from monitor.app.runner import Runner
 
     config = load_config(write_config(tmp_path, duckdb_file, dataset("volume: {min: 1}")))
     runner = Runner(config, None)
@@ -233,7 +233,7 @@ def test_errors_are_bounded(tmp_path: Path, warehouse_url: str) -> None:
 
 
 def test_words_with_an_apostrophe_are_not_mistaken_for_quoted_values() -> None:
-    from monitor.redact import error_text
+    from monitor.core.redact import error_text
 
     said = "column amount is string, the dataset's is float (1 of the dataset's files)"
     assert error_text(said, [], hide_values=True) == said

@@ -18,11 +18,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from alerting.channels import Channel, ChannelEnv, open_channel
+from alerting.channels.settings import SlackChannelConfig
 from alerting.channels.slack import open_slack
 from alerting.model import Context, EventKind, Notification, Permanent, Retry, RootCause
 from alerting.render import slack as render
-from monitor.config.models import SlackChannelConfig
-from monitor.redact import Redactor
+from monitor.core.redact import Redactor
 from tests.slackserver import HOOK_PATH, TOKEN, FakeSlack, block_problems, block_text_size, start_slack
 
 HOSTILE = ["<!channel>", "<!here>", "<@U1>", "<#C1>", "&", "&lt;", "```", "````` x", "\n", "<https://evil.example|x>"]

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerting.channels import ChannelEnv, open_channel
+from alerting.channels.settings import SnsChannelConfig
 from alerting.channels.sns import SnsChannel
 from alerting.model import (
     Context,
@@ -33,8 +34,7 @@ from alerting.model import (
 )
 from alerting.render.sns import MAX_BYTES, publish_request, size, subject
 from alerting.render.text import headline, render_text
-from monitor.config.models import SnsChannelConfig
-from monitor.redact import Redactor
+from monitor.core.redact import Redactor
 from tests.httpserver import reply, serving
 from tests.motoserver import DUMMY_ENV, MotoServer, Topics
 

@@ -28,10 +28,12 @@ from checks.sources.dialects import (
     interrupt,
     profile_for,
 )
+from checks.sources.settings import SqlSourceConfig
 from checks.sources.sql import SqlSource, Table, fused_statement, user_sql
-from checks.typefamilies import family_of
-from monitor.config.models import DatasetConfig, SqlSourceConfig
-from monitor.redact import Redactor, mask_url
+from monitor.core.config.models import DatasetConfig
+from monitor.core.failures import Reason
+from monitor.core.redact import Redactor, mask_url
+from monitor.core.typefamilies import family_of
 from tests.pgserver import PostgresServer
 
 SETUP = [
@@ -817,7 +819,7 @@ class DriverError(Exception):
 )
 def test_timeout_errors_are_recognised(backend: str, error: Exception, timeout: bool) -> None:
     said = profile_for(backend).ended_early(error, Deadline(None, 1.0), 1.5)
-    assert said == ("query timed out after 1.5s" if timeout else None)
+    assert said == ((Reason.TIMEOUT, "query timed out after 1.5s") if timeout else None)
 
 
 def test_error_codes() -> None:
@@ -840,7 +842,8 @@ def test_a_deadline_fires_only_while_active() -> None:
         interrupted.stop()
         interrupted.stop()
     assert interrupted.stopped and not interrupted.fired and calls.count("conn") == 1 + int(quick.fired)
-    assert profile_for("duckdb").ended_early(RuntimeError("x"), interrupted, 1) == "interrupted"
+    assert profile_for("duckdb").ended_early(RuntimeError("x"), interrupted, 1) == (
+        Reason.INTERRUPTED, "interrupted")
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from checks.result import Outcome, Result
+from monitor.core.results import Outcome, Result
 from monitor.state import tables
 from monitor.state.lock import LockHeld
 from monitor.state.migrate import HEAD_REVISION, MIGRATIONS
@@ -73,6 +73,16 @@ def test_head_revision_is_alembics_head() -> None:
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
 
 
+def every_table() -> sa.MetaData:
+    """The state store's tables and alerting's: the migrations create both."""
+    from alerting import tables as alerting_tables
+
+    combined = sa.MetaData()
+    for table in (*tables.metadata.tables.values(), *alerting_tables.metadata.tables.values()):
+        table.to_metadata(combined)
+    return combined
+
+
 def test_empty_store_is_migrated_to_head_and_matches_the_tables(store: StateStore, state_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -82,7 +92,7 @@ def test_empty_store_is_migrated_to_head_and_matches_the_tables(store: StateStor
     try:
         with engine.connect() as conn:
             assert {"runs", "results", "schema_snapshots"} <= set(sa.inspect(conn).get_table_names())
-            assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
+            assert compare_metadata(MigrationContext.configure(conn), every_table()) == []
     finally:
         engine.dispose()
 

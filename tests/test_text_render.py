@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from alerting.context import check_context
 from alerting.model import Context, EventKind, Notification, RootCause
 from alerting.render.text import CELL, SAMPLE_ROWS, cell, clip, headline, render_text
-from checks.result import Outcome, Result
-from monitor.config.models import Config
+from monitor.app.config import plugins
+from monitor.core.config.models import config_model
+from monitor.core.evidence import QualityReport, RuleResult
+from monitor.core.results import Outcome, Result
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOSTILE = "<!channel> & ```\n<@U1>\r\n" + "x" * 10_000
@@ -144,11 +146,11 @@ def test_a_source_incident_lists_its_checks_up_to_twenty() -> None:
 
 def test_a_real_context_renders() -> None:
     """The context builder's output, with hostile sample values, goes through unchanged in meaning."""
-    rules = [{"column": "note", "check": "str_length(1, 5)", "failing_rows": 12, "failing_pct": 0.12,
-              "sample": [{"id": index, "note": HOSTILE} for index in range(12)]}]
+    rule = RuleResult("note", "str_length(1, 5)", "in_warehouse", 100, 12,
+                      sample=tuple({"id": index, "note": HOSTILE} for index in range(12)))
     found = Result("orders.quality", "orders", "quality", "wh", Outcome.FAIL, "1 rule failing", T0, 0.1,
-                   value=12.0, unit="rows", details={"rules": rules})
-    config = Config.model_validate({"version": 1, "sources": {"wh": {"kind": "sql", "url": "duckdb:///x"}},
+                   value=12.0, unit="rows", evidence=QualityReport((rule,)))
+    config = config_model(plugins()).model_validate({"version": 1, "sources": {"wh": {"kind": "sql", "url": "duckdb:///x"}},
                                     "datasets": {"orders": {"source": "wh", "table": "orders"}}})
     text = render_text(note(check_context(config, found, [], [])))
     sample_lines = [line for line in text.splitlines() if line.startswith("  id=")]

@@ -12,8 +12,8 @@ from itertools import pairwise
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from monitor.config.types import parse_schedule
-from monitor.daemon.triggers import CRON_SPREAD, Phased, offset_of
+from monitor.app.daemon.triggers import CRON_SPREAD, Phased, offset_of
+from monitor.core.config.types import parse_schedule
 
 NOW = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)  # a Monday, on every cron's minute and hour
 NAMES = [f"dataset_{i:03d}" for i in range(100)]
@@ -39,7 +39,7 @@ def test_offsets_are_stable_across_instances_and_processes() -> None:
     schedule = parse_schedule("every 5m")
     assert Phased(schedule, "orders").offset == Phased(schedule, "orders").offset
     assert Phased(schedule, "orders").offset != Phased(schedule, "payments").offset
-    script = "from monitor.daemon.triggers import offset_of; print(repr(offset_of('orders', 300.0)))"
+    script = "from monitor.app.daemon.triggers import offset_of; print(repr(offset_of('orders', 300.0)))"
     for seed in ("1", "2"):  # str hashes differ between these processes; the offset must not
         shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                                env={**os.environ, "PYTHONHASHSEED": seed})

@@ -8,8 +8,9 @@ import duckdb
 import pytest
 from pydantic import ValidationError
 
-from checks.typefamilies import FAMILIES, family_of
-from monitor.config.models import Config, SchemaParams
+from checks.kinds.schema import SchemaParams
+from monitor.app.config import config_json_schema
+from monitor.core.typefamilies import FAMILIES, family_of
 from tests.pgserver import PostgresServer
 
 # Names exactly as DuckDB 1.5 reports them in information_schema.columns.data_type.
@@ -101,7 +102,7 @@ def test_families_are_the_spec_families() -> None:
     spec = ("integer", "float", "decimal", "string", "boolean", "date", "timestamp", "binary", "json",
             "other")
     assert spec == FAMILIES
-    assert Config.model_json_schema()["$defs"]["SchemaParams"]["properties"]["columns"][
+    assert config_json_schema()["$defs"]["SchemaParams"]["properties"]["columns"][
         "additionalProperties"]["anyOf"][0] == {"enum": list(spec)}
 
 

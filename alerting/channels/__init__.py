@@ -1,6 +1,6 @@
-"""Channels: where notifications go. One registry maps a config `kind` to the module that sends it.
-
-Modules are imported when a channel of their kind is opened, so boto3 and slack-sdk load only when used.
+"""Channels: where notifications go. A kind of channel is one module and one line in `CHANNELS`: its settings
+model (what a config file writes under `alerting.channels`) and the import path of its factory, imported only
+when a channel of that kind opens, so boto3 and slack-sdk load only when used.
 """
 
 from __future__ import annotations
@@ -10,19 +10,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
+from alerting.channels.settings import (
+    ConsoleChannelConfig,
+    SlackChannelConfig,
+    SnsChannelConfig,
+    WebhookChannelConfig,
+)
 from alerting.model import Delivered, Notification, Permanent
-from monitor.config.models import ChannelConfig
-from monitor.extras import MissingModule, load
-from monitor.redact import Redactor
+from monitor.core.config.models import ChannelConfig
+from monitor.core.distribution import MissingModule, load
+from monitor.core.redact import Redactor
 
 DEFAULT_CHANNEL = "console"  # the channel used when the config names none
 
-# kind -> "module:factory"; each factory is `(name, config, env) -> Channel`.
-CHANNELS: Mapping[str, str] = {
-    "console": "alerting.channels.console:ConsoleChannel",
-    "webhook": "alerting.channels.webhook:WebhookChannel",
-    "slack": "alerting.channels.slack:open_slack",
-    "sns": "alerting.channels.sns:SnsChannel",
+
+@dataclass(frozen=True)
+class ChannelKind:
+    """A kind of channel: `opener` ("module:factory") is called as factory(name, settings, env)."""
+
+    settings: type[ChannelConfig]
+    opener: str
+
+
+CHANNELS: dict[str, ChannelKind] = {
+    "console": ChannelKind(ConsoleChannelConfig, "alerting.channels.console:ConsoleChannel"),
+    "webhook": ChannelKind(WebhookChannelConfig, "alerting.channels.webhook:WebhookChannel"),
+    "slack": ChannelKind(SlackChannelConfig, "alerting.channels.slack:open_slack"),
+    "sns": ChannelKind(SnsChannelConfig, "alerting.channels.sns:SnsChannel"),
 }
 
 
@@ -56,7 +70,7 @@ class ChannelFactory(Protocol):
 def open_channel(name: str, config: ChannelConfig, env: ChannelEnv) -> Channel:
     """The channel; `Permanent` saying what to install when its library is missing."""
     try:
-        factory: ChannelFactory = load(CHANNELS[config.kind])
+        factory: ChannelFactory = load(CHANNELS[config.kind].opener)
     except MissingModule as exc:
         raise Permanent(f"channel {name}: {exc}") from None
     return factory(name, config, env)

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from alerting.channels import ChannelEnv
+from alerting.channels.settings import ConsoleChannelConfig
 from alerting.model import Delivered, EventKind, Notification, Retry
 from alerting.render.text import render_text
-from monitor.config.models import ConsoleChannelConfig
 
 log = logging.getLogger("alerting.console")
 

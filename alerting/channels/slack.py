@@ -21,10 +21,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from alerting.channels import Channel, ChannelEnv
+from alerting.channels.settings import SlackChannelConfig
 from alerting.model import Delivered, EventKind, Notification, Permanent, Retry
 from alerting.render.slack import blocks, fallback, resolved_blocks
-from monitor.config.models import SlackChannelConfig
-from monitor.redact import Redactor
+from monitor.core.redact import Redactor
 
 if TYPE_CHECKING:
     from slack_sdk.web import SlackResponse

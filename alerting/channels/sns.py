@@ -24,11 +24,11 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as Unreachable
 
 from alerting.channels import ChannelEnv
+from alerting.channels.settings import SnsChannelConfig
 from alerting.model import Delivered, Notification, Permanent, Retry
 from alerting.render.sns import publish_request
 from alerting.render.text import clip
-from monitor.config.models import SnsChannelConfig
-from monitor.redact import MASK, Redactor
+from monitor.core.redact import MASK, Redactor
 
 CONNECT_TIMEOUT = 5
 REASON_LIMIT = 300  # characters of a failure reason

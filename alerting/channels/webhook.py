@@ -24,9 +24,9 @@ from urllib.error import HTTPError
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from alerting.channels import ChannelEnv
+from alerting.channels.settings import WebhookChannelConfig
 from alerting.model import Delivered, Notification, Permanent, Retry
 from alerting.render.text import clip, render_text
-from monitor.config.models import WebhookChannelConfig
 
 RETRIED = frozenset({408, 425, 429})  # and every 5xx: the receiver may take it later
 BODY_SHOWN = 200  # characters of an error response shown in a reason
@@ -69,14 +69,14 @@ class Endpoint:
 
 class WebhookChannel:
     def __init__(self, name: str, config: WebhookChannelConfig, env: ChannelEnv) -> None:
-        from monitor import __version__
+        from monitor.core.distribution import version
 
         self.name = name
         self._endpoint = endpoint = Endpoint.parse(config.url)
         self._timeout = env.timeout
         self._shown = env.redact(endpoint.shown)
         self._redact = env.redact.extended([*endpoint.secrets, *config.headers.values()])
-        self._headers = {"User-Agent": f"demon/{__version__}", **endpoint.auth, **config.headers,
+        self._headers = {"User-Agent": f"demon/{version()}", **endpoint.auth, **config.headers,
                          "Content-Type": "application/json"}
         self._opener = urllib.request.build_opener(_NoRedirects())
 

@@ -1,15 +1,17 @@
-"""The registry of check kinds, by the key they take in a dataset's `checks:` list."""
+"""The registry of check kinds, by the key they take in a dataset's `checks:` list: one line per kind."""
 
 from __future__ import annotations
 
-from checks.kinds.base import CheckKind, CheckSetupError, Context
+from typing import Any
+
+from checks.kinds.base import CheckSetupError, Context, Kind
 from checks.kinds.freshness import Freshness
 from checks.kinds.metric import Metric
 from checks.kinds.quality import Quality
 from checks.kinds.schema import Schema
 from checks.kinds.volume import Volume
 
-KINDS: dict[str, CheckKind] = {
+KINDS: dict[str, Kind[Any]] = {
     "freshness": Freshness(),
     "volume": Volume(),
     "schema": Schema(),
@@ -17,4 +19,4 @@ KINDS: dict[str, CheckKind] = {
     "metric": Metric(),
 }
 
-__all__ = ["KINDS", "CheckKind", "CheckSetupError", "Context"]
+__all__ = ["KINDS", "CheckSetupError", "Context", "Kind"]

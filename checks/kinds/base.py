@@ -1,16 +1,22 @@
-"""What a check kind is: the probes it asks for and how it judges their answers."""
+"""What a check kind is, whole: its parameters, the probes it asks for, how it judges their answers, and the
+datasets it suits. A kind is one module and one line in the registry (checks/kinds/__init__.py): the config's
+`checks:` keys and their JSON Schema are built from the registry."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, TypeVar
 
-from checks.probes import Probe
-from checks.result import Evaluation
-from monitor.config.models import DatasetConfig
+from checks.probes import Answers, Probe
+from monitor.core.config.document import Loc
+from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
+from monitor.core.results import Evaluation
+
+P = TypeVar("P", bound=CheckParams)
 
 
 @dataclass(frozen=True)
@@ -27,12 +33,32 @@ class CheckSetupError(Exception):
     """A check cannot be set up (say, its Pandera schema does not load): it ends as `error`."""
 
 
-class CheckKind(Protocol):
+class Kind(ABC, Generic[P]):
     """A kind never runs a query: it names probes, the source answers them, the kind judges.
 
-    `base_dir` is the config file's folder, which files a check names are relative to.
+    `params` is the model of its entry in a dataset's `checks:` list; `base_dir` is the config file's folder,
+    which files a check names are relative to.
     """
 
-    def probes(self, params: Any, dataset: DatasetConfig, base_dir: Path) -> list[Probe]: ...
+    params: type[P]
 
-    def evaluate(self, params: Any, observed: Mapping[Probe, Any], context: Context) -> Evaluation: ...
+    @abstractmethod
+    def probes(self, params: P, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]: ...
+
+    @abstractmethod
+    def evaluate(self, params: P, answers: Answers, context: Context) -> Evaluation: ...
+
+    def misfits(self, family: SourceFamily, dataset: DatasetConfig, params: P) -> Iterator[tuple[Loc, str]]:
+        """Why the check does not suit this dataset, for the config's validation (each at a path relative to
+        the check's parameters). Any kind suits any dataset unless it says otherwise."""
+        return iter(())
+
+
+def scope_misfits(
+    family: SourceFamily, dataset: DatasetConfig, scope: str, metric: str = "rows"
+) -> Iterator[tuple[Loc, str]]:
+    """What only lake datasets offer: measuring files or bytes, and only the newest partition."""
+    if family == "sql" and metric != "rows":
+        yield ("metric",), f"expected 'rows' on a sql dataset, got {metric!r} (files, bytes: s3/files only)"
+    if scope == "latest_partition" and dataset.partitioning != "hive":
+        yield ("scope",), "'latest_partition' applies to s3/files datasets with partitioning: hive"

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from checks import humanize
-from checks.kinds.base import Context
-from checks.probes import FileCount, MaxValue, Newest, Probe, RowCount, Scope
-from checks.result import Evaluation, Outcome
+from pydantic import Field, model_validator
+
+from checks.kinds.base import Context, Kind
+from checks.probes import Answers, FileCount, MaxValue, Newest, Probe, RowCount, Scope
 from checks.thresholds import as_dict, bounds, worst
-from monitor.config.models import DatasetConfig, FreshnessParams
+from monitor.core import humanize
+from monitor.core.config.document import Loc
+from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
+from monitor.core.config.types import Duration
+from monitor.core.evidence import FreshnessEvidence
+from monitor.core.results import Evaluation, Outcome
 
 _LIMITS = (("warn_after", True, Outcome.WARN), ("fail_after", True, Outcome.FAIL))
 
@@ -26,20 +31,39 @@ def as_utc(value: Any) -> datetime:
     raise TypeError(f"expected a timestamp or date, got {type(value).__name__} {value!r}")
 
 
-class Freshness:
-    def probes(self, params: FreshnessParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe]:
+class FreshnessParams(CheckParams):
+    column: str | None = Field(default=None, description="timestamp or date column; optional for lakes")
+    warn_after: Duration | None = None
+    fail_after: Duration | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_threshold(self) -> FreshnessParams:
+        if self.warn_after is None and self.fail_after is None:
+            raise ValueError("expected warn_after or fail_after (or both)")
+        return self
+
+
+class Freshness(Kind[FreshnessParams]):
+    params = FreshnessParams
+
+    def probes(self, params: FreshnessParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]:
         return list(_probes(params, dataset))
 
-    def evaluate(
-        self, params: FreshnessParams, observed: Mapping[Probe, Any], context: Context
-    ) -> Evaluation:
+    def misfits(
+        self, family: SourceFamily, dataset: DatasetConfig, params: FreshnessParams
+    ) -> Iterator[tuple[Loc, str]]:
+        if family == "sql" and params.column is None:
+            why = "a sql dataset's freshness reads a timestamp column"
+            yield ("column",), f"missing required key 'column': {why}"
+
+    def evaluate(self, params: FreshnessParams, answers: Answers, context: Context) -> Evaluation:
         limits = bounds(params, _LIMITS)
         thresholds = as_dict(limits)
         newest_probe, size_probe = _probes(params, context.dataset)
         column = params.column or "object"
-        newest = observed[newest_probe]
+        newest = answers[newest_probe]
         if newest is None:
-            empty = observed[size_probe] == 0
+            empty = answers[size_probe] == 0
             reason = "dataset is empty" if empty else f"{column} is NULL in every row"
             return Evaluation(
                 Outcome.FAIL, f"{reason}: no newest {column}", unit="seconds", thresholds=thresholds
@@ -49,7 +73,7 @@ class Freshness:
         except TypeError as exc:
             return Evaluation(Outcome.ERROR, f"cannot read {column} as a time: {exc}", thresholds=thresholds)
         age = max((context.now - newest_at).total_seconds(), 0.0)
-        details = {"newest": newest_at.isoformat(), "future": newest_at > context.now}
+        evidence = FreshnessEvidence(newest_at, future=newest_at > context.now)
         bound = worst(age, limits)
         message = f"newest {column} is {humanize.duration(age)} old"
         if newest_at > context.now:  # clock skew or a bad value: age 0 is all that can be said
@@ -64,13 +88,13 @@ class Freshness:
             value=age,
             unit="seconds",
             thresholds=thresholds,
-            details=details,
+            evidence=evidence,
             facts={"last_modified": newest_at.timestamp()},
         )
 
 
-def _probes(params: FreshnessParams, dataset: DatasetConfig) -> tuple[Probe, Probe]:
+def _probes(params: FreshnessParams, dataset: DatasetConfig) -> tuple[Probe[object], Probe[int]]:
     """The newest value (of the column, else the newest object) and how much data there is at all."""
-    newest: Probe = MaxValue(params.column) if params.column else Newest()
+    newest: Probe[object] = MaxValue(params.column) if params.column else Newest()
     scope: Scope = "latest_partition" if dataset.partitioning == "hive" else "all"
     return newest, RowCount() if dataset.table else FileCount(scope)

@@ -7,17 +7,23 @@ failing row fails the check. The value is the failing rows of the worst rule.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from checks import humanize
-from checks.kinds.base import CheckSetupError, Context
-from checks.probes import Probe, Validation
-from checks.quality.rules import QualityReport, RuleResult
-from checks.result import Evaluation, Outcome
+from pydantic import Field
+
+from checks.kinds.base import CheckSetupError, Context, Kind, scope_misfits
+from checks.probes import Answers, Probe, Validation
 from checks.thresholds import Bound, as_dict, bounds
-from monitor.config.models import DatasetConfig, QualityParams
+from monitor.core import humanize
+from monitor.core.config.document import Loc
+from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
+from monitor.core.config.types import Percentage
+from monitor.core.evidence import QualityReport, RuleResult
+from monitor.core.failures import Reason
+from monitor.core.results import Evaluation, Outcome
 
 _LIMITS = (
     ("max_failing_rows", True, Outcome.FAIL),
@@ -28,11 +34,24 @@ _PCT_LIMITS = (
     ("warn_failing_pct", True, Outcome.WARN),
 )
 MAX_LISTED = 3  # failing rules named in the message
+_SEVERITY = attrgetter("severity")
 _BROKEN = Bound("shape", 0, upper=True, outcome=Outcome.FAIL)  # wrong type, extra column: fails on any rows
 
 
-class Quality:
-    def probes(self, params: QualityParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe]:
+class QualityParams(CheckParams):
+    schema_ref: str = Field(alias="schema", description="module:attr of a Pandera schema, or a YAML file")
+    sample: int = Field(default=100_000, ge=1)
+    scope: Literal["all", "latest_partition"] = "all"
+    max_failing_rows: int | None = Field(default=None, ge=0)
+    max_failing_pct: Percentage | None = None
+    warn_failing_rows: int | None = Field(default=None, ge=0)
+    warn_failing_pct: Percentage | None = None
+
+
+class Quality(Kind[QualityParams]):
+    params = QualityParams
+
+    def probes(self, params: QualityParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]:
         from checks.quality.loader import SchemaLoadError, load_schema
         from checks.quality.plan import build_plan
 
@@ -45,24 +64,26 @@ class Quality:
         )
         return [Validation(plan)]
 
-    def evaluate(self, params: QualityParams, observed: Mapping[Probe, Any], context: Context) -> Evaluation:
-        report: QualityReport = next(iter(observed.values()))
+    def misfits(
+        self, family: SourceFamily, dataset: DatasetConfig, params: QualityParams
+    ) -> Iterator[tuple[Loc, str]]:
+        return scope_misfits(family, dataset, params.scope)
+
+    def evaluate(self, params: QualityParams, answers: Answers, context: Context) -> Evaluation:
+        report = answers.one(Validation)
         rows, pcts = _limits(params)
         thresholds = as_dict(rows + pcts)
-        details: dict[str, Any] = {
-            "rows": report.rows, "sample_rows": report.sample_rows,
-            "rules": [rule.to_dict() for rule in report.rules],
-        }
         errored = [rule for rule in report.rules if rule.error]
         if errored:
             message = f"rule {_name(errored[0])} could not run: {errored[0].error}"
-            return Evaluation(Outcome.ERROR, message, thresholds=thresholds, details=details)
+            return Evaluation(Outcome.ERROR, message, thresholds=thresholds, evidence=report,
+                              reason=Reason.STATEMENT)
         judged = [(rule, _worst(rule, rows, pcts)) for rule in report.rules if rule.failing or rule.broken]
-        outcome = max((bound.outcome for _, bound in judged if bound), key=_severity, default=Outcome.PASS)
+        outcome = max((bound.outcome for _, bound in judged if bound), key=_SEVERITY, default=Outcome.PASS)
         worst = max((rule.failing for rule, _ in judged), default=0)
         return Evaluation(
             outcome, _message(report, judged), value=float(worst), unit="rows",
-            thresholds=thresholds, details=details,
+            thresholds=thresholds, evidence=report, facts={"failing_rows": float(worst)},
         )
 
 
@@ -79,11 +100,7 @@ def _worst(rule: RuleResult, rows: list[Bound], pcts: list[Bound]) -> Bound | No
     violated = [bound for bound in rows if bound.violated_by(rule.failing)]
     if rule.pct is not None:
         violated += [bound for bound in pcts if bound.violated_by(rule.pct)]
-    return max(violated, key=lambda bound: _severity(bound.outcome), default=None)
-
-
-def _severity(outcome: Outcome) -> int:
-    return [Outcome.PASS, Outcome.WARN, Outcome.FAIL, Outcome.ERROR].index(outcome)
+    return max(violated, key=lambda bound: bound.outcome.severity, default=None)
 
 
 def _name(rule: RuleResult) -> str:
@@ -94,7 +111,7 @@ def _message(report: QualityReport, judged: list[tuple[RuleResult, Bound | None]
     where = _where(report)
     if not judged:
         return f"no failing rows{where}"
-    judged.sort(key=lambda item: (-_severity(item[1].outcome if item[1] else Outcome.PASS), -item[0].failing))
+    judged.sort(key=lambda item: (-(item[1].outcome if item[1] else Outcome.PASS).severity, -item[0].failing))
     listed = "; ".join(_finding(rule) for rule, _ in judged[:MAX_LISTED])
     more = f"; and {len(judged) - MAX_LISTED} more" if len(judged) > MAX_LISTED else ""
     rules = f"{len(judged)} rule{'s' if len(judged) != 1 else ''}"

@@ -15,9 +15,10 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from checks.humanize import first_line
 from checks.quality.plan import check_label
-from checks.quality.rules import MAX_SAMPLES, Mode, RuleResult
+from checks.quality.rules import MAX_SAMPLES
+from monitor.core.evidence import Mode, RuleResult
+from monitor.core.humanize import first_line
 
 MAX_TEXT = 200  # characters of a value shown in a result
 MAX_FAILURE_CASES = 1000  # per check: Pandera keeps no more failure cases than this

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from checks.humanize import first_line
+from monitor.core.humanize import first_line
 
 YAML_SUFFIXES = (".yml", ".yaml")
 _lock = threading.Lock()  # sys.path and the import system are process-wide

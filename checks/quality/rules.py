@@ -1,12 +1,11 @@
-"""Plain data of quality checks: the rules of a schema, the plan to run them, and what each found."""
+"""Plain data of quality checks: the rules of a schema and the plan to run them (what each found is evidence:
+monitor/core/evidence.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Mode = Literal["in_warehouse", "on_sample"]
 MAX_SAMPLES = 10  # failing rows kept per rule
 
 # Rules about the table's shape rather than its values: when one fails, every row does.
@@ -68,44 +67,3 @@ class QualityPlan:
     @property
     def columns(self) -> tuple[str, ...]:
         return self.required + self.optional
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    """What one rule found: over how many rows and where it ran, the failing rows, a bounded sample."""
-
-    column: str | None
-    check: str
-    mode: Mode
-    rows: int
-    failing: int
-    values: tuple[Any, ...] = ()  # failing values of the column (none for a pii column)
-    sample: tuple[Mapping[str, Any], ...] = ()  # failing rows, without pii columns
-    error: str | None = None
-    broken: bool = False  # the dataset's shape breaks the rule (a dtype, an extra column): fails on any rows
-
-    @property
-    def pct(self) -> float | None:
-        return self.failing / self.rows if self.rows else None
-
-    def to_dict(self) -> dict[str, Any]:
-        found: dict[str, Any] = {
-            "column": self.column, "check": self.check, "mode": self.mode, "rows": self.rows,
-            "failing_rows": self.failing, "failing_pct": self.pct,
-        }
-        if self.values:
-            found["values"] = list(self.values)
-        if self.sample:
-            found["sample"] = [dict(row) for row in self.sample]
-        if self.error:
-            found["error"] = self.error
-        return found
-
-
-@dataclass(frozen=True)
-class QualityReport:
-    """The answer to a quality probe: every rule's result, in the schema's order."""
-
-    rules: tuple[RuleResult, ...]
-    rows: int | None = None  # rows in scope when the warehouse counted them
-    sample_rows: int | None = None  # rows of the sample, when one was read

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from checks.probes import Column
 from checks.quality.plan import ACCEPTED_FAMILIES
-from checks.quality.rules import SHAPE_CHECKS, Mode, QualityPlan, Rule, RuleResult
+from checks.quality.rules import SHAPE_CHECKS, QualityPlan, Rule
 from checks.quality.sql import PREDICATES
-from checks.typefamilies import family_of
+from monitor.core.evidence import Mode, RuleResult
+from monitor.core.typefamilies import family_of
 
 
 def _match(columns: Sequence[Column], wanted: str) -> str | None:

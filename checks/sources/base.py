@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from monitor.core.failures import Reason
 
 if TYPE_CHECKING:
     from checks.probes import Observed, Probe
-    from monitor.config.models import DatasetConfig
+    from monitor.core.config.models import DatasetConfig
 
 
 class SourceError(Exception):
     """A source cannot be opened or reached. The message is one line, redacted, safe to show."""
+
+    def __init__(self, message: str, reason: Reason = Reason.UNREACHABLE) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Source(Protocol):
@@ -26,7 +32,7 @@ class Source(Protocol):
     max_concurrency: int  # statements or requests in flight at once
     requests: Counter[str]  # statements run / calls made, by operation (exported as a counter)
 
-    def observe(self, dataset: DatasetConfig, probes: Collection[Probe]) -> dict[Probe, Observed]:
+    def observe(self, dataset: DatasetConfig, probes: Collection[Probe[Any]]) -> dict[Probe[Any], Observed]:
         """An answer for every probe (equal probes once), each with the statement that produced it."""
         ...
 

@@ -19,7 +19,8 @@ from urllib.parse import quote
 
 from sqlalchemy.engine import URL
 
-from monitor.config.types import format_duration
+from monitor.core.config.types import format_duration
+from monitor.core.failures import Reason
 
 # Attributes where drivers keep an error's code: SQLSTATE (psycopg, psycopg2, Snowflake), MySQL and
 # Snowflake error numbers, Trino error names. The first argument of a MySQL error is its number too.
@@ -187,16 +188,19 @@ class DialectProfile:
         seconds = timeout + WATCHDOG_GRACE if self.server_timeout else timeout
         return Deadline(driver_connection, seconds, self.client_stop)
 
-    def ended_early(self, error: BaseException, deadline: Deadline, timeout: float) -> str | None:
+    def ended_early(
+        self, error: BaseException, deadline: Deadline, timeout: float
+    ) -> tuple[Reason, str] | None:
         """Why a statement ended before it could finish (interrupted, timed out, server gone silent), or
         None for an error of the statement itself."""
         if deadline.stopped:
-            return "interrupted"
+            return Reason.INTERRUPTED, "interrupted"
         if deadline.fired and self.server_timeout:
             waited = format_duration(timeout + WATCHDOG_GRACE)
-            return f"the server stopped answering: no reply within {waited}, the connection was dropped"
+            silent = f"the server stopped answering: no reply within {waited}, the connection was dropped"
+            return Reason.TIMEOUT, silent
         if deadline.fired or self.timeout_codes & error_codes(error):
-            return f"query timed out after {format_duration(timeout)}"
+            return Reason.TIMEOUT, f"query timed out after {format_duration(timeout)}"
         return None
 
     def is_local_file(self, url: URL) -> bool:

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 
-from checks.humanize import first_line
 from checks.probes import Column
+from monitor.core.failures import Reason
+from monitor.core.humanize import first_line
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -40,6 +41,8 @@ _MAGIC: Final = b"PAR1"
 
 class FormatError(Exception):
     """A file cannot be read as its format; the message names the file."""
+
+    reason = Reason.DATA
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from checks.humanize import closest, first_line, suggestion
 from checks.probes import (
     ByteSize,
     Column,
@@ -38,9 +37,12 @@ from checks.sources.base import SourceError
 from checks.sources.formats import FORMATS, FileFacts, FormatError
 from checks.sources.localstore import LocalStore
 from checks.sources.objects import Listing, ObjectInfo, ObjectStore, ObjectStoreError
-from monitor.config.models import DatasetConfig, FilesSourceConfig, S3SourceConfig
-from monitor.extras import missing_module
-from monitor.redact import Redactor
+from checks.sources.settings import FilesSourceConfig, S3SourceConfig
+from monitor.core.config.models import DatasetConfig
+from monitor.core.distribution import missing_module
+from monitor.core.failures import Reason
+from monitor.core.humanize import closest, first_line, suggestion
+from monitor.core.redact import Redactor
 
 _HIDDEN = re.compile(r"(^|/)[_.]")  # _SUCCESS, _metadata, .crc: written beside the data, not data
 _PARTITION = re.compile(r"^[^=/]+=[^/]*/$")  # one hive level: key=value/
@@ -53,7 +55,7 @@ def _s3_store(config: Any, base_dir: Path) -> ObjectStore:
     try:
         from checks.sources.s3store import S3Store  # lazy: boto3 is heavy and optional
     except ModuleNotFoundError as error:
-        raise ObjectStoreError(missing_module(error)) from None
+        raise ObjectStoreError(missing_module(error), Reason.SETUP) from None
     return S3Store(config.bucket, config.prefix, config.region, config.endpoint_url, config.max_concurrency)
 
 
@@ -77,7 +79,7 @@ class LakeSource:
         try:
             self._store = STORES[config.kind](config, base_dir)
         except ObjectStoreError as exc:
-            raise SourceError(redact(f"source {name}: {exc}")) from None
+            raise SourceError(redact(f"source {name}: {exc}"), exc.reason) from None
         self.requests: Counter[str] = self._store.requests
         self._pool = ThreadPoolExecutor(
             max_workers=config.max_concurrency, thread_name_prefix=f"demon-{name}"
@@ -109,23 +111,25 @@ class LakeSource:
             raise SourceError(self._redact(str(exc))) from None
         return f"{len(files)} {run.format} file(s) under {where}"
 
-    def observe(self, dataset: DatasetConfig, probes: Collection[Probe]) -> dict[Probe, Observed]:
+    def observe(self, dataset: DatasetConfig, probes: Collection[Probe[Any]]) -> dict[Probe[Any], Observed]:
         wanted = list(dict.fromkeys(probes))
         run = _Run(_Counted(self._store), dataset, self._pool)
         run.prefetch(wanted)
-        answers: dict[Probe, Observed] = {}
+        answers: dict[Probe[Any], Observed] = {}
         for probe in wanted:
             try:
                 value, statement = run.answer(probe)
                 answers[probe] = Observed(value=value, statement=statement)
             except (ObjectStoreError, FormatError, _Unanswerable) as exc:
-                answers[probe] = Observed(error=self._redact(str(exc)))
+                answers[probe] = Observed(error=self._redact(str(exc)), reason=exc.reason)
         requests = {"list": run.store.requests["list"], "get": run.store.requests["get"]}
         return {probe: replace(answer, details={"requests": requests}) for probe, answer in answers.items()}
 
 
 class _Unanswerable(Exception):
     """A probe this dataset's files cannot answer (e.g. a column maximum of a CSV dataset)."""
+
+    reason = Reason.DATA
 
 
 class _Counted:
@@ -191,7 +195,7 @@ class _Run:
         self._facts: dict[str, FileFacts | Exception] = {}
         self._listed: list[str] = []
 
-    def prefetch(self, probes: Iterable[Probe]) -> None:
+    def prefetch(self, probes: Iterable[Probe[Any]]) -> None:
         """List each scope once (the full listing first: it holds the newest partition too), then read
         every file the probes need once, with all they need of it, in parallel."""
         needs = [self._needs(probe) for probe in probes]
@@ -206,7 +210,7 @@ class _Run:
                     plan[info.key] = plan.get(info.key, _Needs()) | need
         self._facts.update(self._pool.map(lambda item: (item[0], self._read(*item)), plan.items()))
 
-    def _needs(self, probe: Probe) -> tuple[_Needs | None, Scope]:
+    def _needs(self, probe: Probe[Any]) -> tuple[_Needs | None, Scope]:
         """What a probe reads of each file (None: the listing answers it), and of which files."""
         match probe:
             case RowCount(scope=scope):
@@ -223,7 +227,7 @@ class _Run:
 
     # --- answers -----------------------------------------------------------------------------------
 
-    def answer(self, probe: Probe) -> tuple[Any, str]:
+    def answer(self, probe: Probe[Any]) -> tuple[Any, str]:
         match probe:
             case FileCount(scope=scope):
                 return len(self.files(scope)), self._statement()

@@ -12,10 +12,11 @@ from dataclasses import replace
 
 from checks.probes import Column, Observed
 from checks.quality import frame
-from checks.quality.rules import SHAPE_CHECKS, QualityPlan, QualityReport
+from checks.quality.rules import SHAPE_CHECKS, QualityPlan
 from checks.quality.shape import Shape
 from checks.sources.objects import ObjectInfo, ObjectStore
 from checks.sources.samples import read_sample
+from monitor.core.evidence import QualityReport
 
 
 def validate_files(

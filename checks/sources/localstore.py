@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections import Counter
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from checks.sources.objects import Listing, ObjectInfo, ObjectStoreError
+from monitor.core.failures import Reason
 
 
 class LocalStore:
@@ -30,7 +32,7 @@ class LocalStore:
     def listing(self, prefix: str, delimiter: str | None = None) -> Listing:
         self._count("list")
         if not self.root.is_dir():
-            raise ObjectStoreError(f"directory {self.root} does not exist")
+            raise ObjectStoreError(f"directory {self.root} does not exist", Reason.UNREACHABLE)  # unmounted?
         folder, _, start = prefix.rpartition("/")
         base = self.root / folder if folder else self.root
         if not base.is_dir() or self._through_link(folder):
@@ -40,7 +42,7 @@ class LocalStore:
                 return Listing(objects=sorted(self._walk(base, prefix), key=lambda info: info.key))
             return self._level(base, folder, start)
         except OSError as exc:
-            raise ObjectStoreError(f"cannot list {base}: {exc.strerror or exc}") from None
+            raise ObjectStoreError(f"cannot list {base}: {exc.strerror or exc}", _reason(exc)) from None
 
     def _through_link(self, folder: str) -> bool:
         """Whether `folder` passes through a symbolic link: followed, it could lead out of the root."""
@@ -94,4 +96,11 @@ class LocalStore:
         try:
             return (self.root / key).open("rb")
         except OSError as exc:
-            raise ObjectStoreError(f"cannot read {self.root / key}: {exc.strerror or exc}") from None
+            unread = f"cannot read {self.root / key}: {exc.strerror or exc}"
+            raise ObjectStoreError(unread, _reason(exc)) from None
+
+
+def _reason(error: OSError) -> Reason:
+    """A file that went away is missing; one the process may not read is denied; the rest, the disk's."""
+    return {errno.ENOENT: Reason.MISSING, errno.EACCES: Reason.DENIED, errno.EPERM: Reason.DENIED}.get(
+        error.errno or 0, Reason.UNREACHABLE)

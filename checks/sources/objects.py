@@ -13,12 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from monitor.core.failures import Reason
+
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 
 class ObjectStoreError(Exception):
     """A store call failed; the message is one line naming the store and the cause, without secrets."""
+
+    def __init__(self, message: str, reason: Reason = Reason.UNREACHABLE) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -29,31 +29,35 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as Unreachable
 
 from checks.sources.objects import Listing, ObjectInfo, ObjectStoreError
+from monitor.core.failures import Reason
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
 PAGE_SIZE = 1000
 
-# S3 error code -> cause; `{bucket}` is filled in.
-_CODES: dict[str, str] = {
-    "NoSuchBucket": "bucket {bucket} does not exist",
-    "NoSuchKey": "object does not exist",
-    "AccessDenied": "access denied",
-    "AllAccessDisabled": "access denied",
-    "InvalidAccessKeyId": "the AWS credentials were rejected",
-    "SignatureDoesNotMatch": "the AWS credentials were rejected",
-    "InvalidToken": "the AWS session token was rejected",
-    "ExpiredToken": "the AWS session token has expired",
+# S3 error code -> cause (`{bucket}` is filled in) and its reason.
+_CODES: dict[str, tuple[str, Reason]] = {
+    "NoSuchBucket": ("bucket {bucket} does not exist", Reason.MISSING),
+    "NoSuchKey": ("object does not exist", Reason.MISSING),
+    "AccessDenied": ("access denied", Reason.DENIED),
+    "AllAccessDisabled": ("access denied", Reason.DENIED),
+    "InvalidAccessKeyId": ("the AWS credentials were rejected", Reason.UNREACHABLE),
+    "SignatureDoesNotMatch": ("the AWS credentials were rejected", Reason.UNREACHABLE),
+    "InvalidToken": ("the AWS session token was rejected", Reason.UNREACHABLE),
+    "ExpiredToken": ("the AWS session token has expired", Reason.UNREACHABLE),
 }
 
-# botocore failure without an S3 answer -> cause; `{endpoint}` is filled in. First match wins.
-_FAILURES: tuple[tuple[type[BotoCoreError], str], ...] = (
-    (Unreachable, "cannot reach the S3 endpoint {endpoint}"),
-    (ReadTimeoutError, f"the S3 endpoint {{endpoint}} did not answer within {READ_TIMEOUT} s"),
-    (ResponseStreamingError, "the connection to the S3 endpoint {endpoint} broke while reading"),
-    (IncompleteReadError, "the connection to the S3 endpoint {endpoint} broke while reading"),
+# botocore failure without an S3 answer -> cause (`{endpoint}` is filled in) and reason. First match wins.
+_FAILURES: tuple[tuple[type[BotoCoreError], str, Reason], ...] = (
+    (Unreachable, "cannot reach the S3 endpoint {endpoint}", Reason.UNREACHABLE),
+    (ReadTimeoutError, f"the S3 endpoint {{endpoint}} did not answer within {READ_TIMEOUT} s",
+     Reason.TIMEOUT),
+    (ResponseStreamingError, "the connection to the S3 endpoint {endpoint} broke while reading",
+     Reason.UNREACHABLE),
+    (IncompleteReadError, "the connection to the S3 endpoint {endpoint} broke while reading",
+     Reason.UNREACHABLE),
     (NoCredentialsError, "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                         "AWS_PROFILE, or run with an instance role"),
+                         "AWS_PROFILE, or run with an instance role", Reason.UNREACHABLE),
 )
 
 
@@ -153,20 +157,21 @@ class S3Store:
 
     def _error(self, exc: ClientError | BotoCoreError, where: str) -> ObjectStoreError:
         """One line naming where and why; built from error codes and fixed text, never from credentials."""
-        return ObjectStoreError(f"{where}: {self._cause(exc)}")
+        cause, reason = self._cause(exc)
+        return ObjectStoreError(f"{where}: {cause}", reason)
 
-    def _cause(self, exc: ClientError | BotoCoreError) -> str:
+    def _cause(self, exc: ClientError | BotoCoreError) -> tuple[str, Reason]:
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
             code = str(error.get("Code") or "unknown")
             message = str(error.get("Message") or "request failed")
-            cause = _CODES[code].format(bucket=self.bucket) if code in _CODES else message
-            return f"{cause.splitlines()[0]} ({code})"
+            cause, reason = _CODES.get(code, (message, Reason.STATEMENT))
+            return f"{cause.format(bucket=self.bucket).splitlines()[0]} ({code})", reason
         endpoint = self._client.meta.endpoint_url
-        for kind, cause in _FAILURES:
+        for kind, cause, reason in _FAILURES:
             if isinstance(exc, kind):
-                return cause.format(endpoint=endpoint)
-        return str(exc).splitlines()[0]
+                return cause.format(endpoint=endpoint), reason
+        return str(exc).splitlines()[0], Reason.UNREACHABLE
 
 
 class _Body(io.RawIOBase):

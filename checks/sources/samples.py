@@ -12,10 +12,10 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
-from checks.humanize import first_line
 from checks.sources.formats import FormatError, csv_reader, decompressed, malformed
 from checks.sources.objects import ObjectInfo, RangedFile
-from checks.typefamilies import family_of
+from monitor.core.humanize import first_line
+from monitor.core.typefamilies import family_of
 
 if TYPE_CHECKING:
     from checks.sources.objects import ObjectStore

@@ -21,13 +21,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from checks.humanize import closest, first_line, suggestion
 from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery, Validation
 from checks.sources.base import SourceError
-from checks.sources.dialects import Deadline, DialectProfile, profile_for
-from monitor.config.models import DatasetConfig, SqlSourceConfig
-from monitor.extras import missing_module
-from monitor.redact import Redactor, mask_url
+from checks.sources.dialects import Deadline, DialectProfile, error_codes, profile_for
+from checks.sources.settings import SqlSourceConfig
+from monitor.core.config.models import DatasetConfig
+from monitor.core.distribution import missing_module
+from monitor.core.failures import Reason
+from monitor.core.humanize import closest, first_line, suggestion
+from monitor.core.redact import Redactor, mask_url
 
 if TYPE_CHECKING:
     from checks.sources.sql_quality import QualityQuery
@@ -45,6 +47,8 @@ _CONNECT_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"could not translate host name|name or service not known|nodename nor servname", "unknown host"),
     )
 )
+# SQLSTATE of "permission denied" (PostgreSQL, and the standard's class 42 for the others that use it).
+DENIED_CODES = frozenset({"42501"})
 # `:name` in user SQL is text, not a bind parameter: escape it for sa.text (PostgreSQL's `::` casts stay).
 _BIND_LIKE = re.compile(r"(?<![:\w\\]):(?=\w)")
 
@@ -56,9 +60,12 @@ class _StatementFailed(Exception):
     """A statement failed; the message is one line, ready for `Observed.error`. `final`: running its
     parts one by one would fail (or wait) the same way, so they are not tried."""
 
-    def __init__(self, message: str, final: bool = False) -> None:
+    def __init__(self, message: str, final: bool = False, reason: Reason = Reason.STATEMENT) -> None:
         super().__init__(message)
-        self.final = final
+        self.final, self.reason = final, reason
+
+    def observed(self, statement: str | None = None) -> Observed:
+        return Observed(error=str(self), reason=self.reason, statement=statement)
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class Table:
 def user_sql(sql: str) -> sa.TextClause:
     """User SQL as a text clause embeddable in a larger statement: no trailing `;`, comments closed.
 
-    The config refuses any other `;` (monitor/config/types.py), so what embeds it stays one statement.
+    The config refuses any other `;` (monitor/core/config/types.py), so what embeds it stays one statement.
     """
     text = sql.strip().rstrip(";").rstrip()
     if "--" in text.rsplit("\n", 1)[-1]:
@@ -100,7 +107,7 @@ class SqlSource:
             url = sa.make_url(config.url)
         except (sa.exc.ArgumentError, ValueError):  # ValueError: a bad port, an unclosed [IPv6] host, ...
             shown = redact(mask_url(config.url))
-            raise SourceError(f"source {name}: not a valid SQLAlchemy URL: {shown}") from None
+            raise SourceError(f"source {name}: not a valid SQLAlchemy URL: {shown}", Reason.SETUP) from None
         self._profile: DialectProfile = profile_for(url.get_backend_name())
         resolved = self._profile.resolve(url, base_dir)
         self._label, self._redact = self._shown(config.url, resolved, redact)
@@ -141,7 +148,7 @@ class SqlSource:
         except (sa.exc.NoSuchModuleError, ImportError) as error:
             why = missing_module(error) if isinstance(error, ModuleNotFoundError) else str(error)
             message = f"source {self.name}: cannot load the driver for {self._label}: {why}"
-            raise SourceError(self._redact(message)) from None
+            raise SourceError(self._redact(message), Reason.SETUP) from None
 
     # --- the Source protocol -----------------------------------------------------------------------
 
@@ -171,7 +178,7 @@ class SqlSource:
             raise SourceError(self._redact(found if isinstance(found, str) else str(problem)))
         return f"table {_qualified(found)}, {len(found.columns)} columns"
 
-    def observe(self, dataset: DatasetConfig, probes: Collection[Probe]) -> dict[Probe, Observed]:
+    def observe(self, dataset: DatasetConfig, probes: Collection[Probe[Any]]) -> dict[Probe[Any], Observed]:
         wanted = list(dict.fromkeys(probes))  # equal probes of two checks are fetched once
         if not wanted:
             return {}
@@ -179,7 +186,7 @@ class SqlSource:
             with self._connect() as conn:
                 observed = self._observe(conn, dataset, wanted)
         except _StatementFailed as failure:
-            observed = dict.fromkeys(wanted, Observed(error=str(failure)))
+            observed = dict.fromkeys(wanted, failure.observed())
         return {probe: self._redacted(observed[probe]) for probe in wanted}
 
     # --- statements --------------------------------------------------------------------------------
@@ -189,7 +196,8 @@ class SqlSource:
             return self._engine.connect()
         except Exception as error:
             raise _StatementFailed(
-                f"cannot connect to source {self.name} ({self._label}): {connect_reason(error)}"
+                f"cannot connect to source {self.name} ({self._label}): {connect_reason(error)}",
+                reason=Reason.UNREACHABLE,
             ) from error
 
     def _run(self, conn: Connection, statement: sa.Executable) -> list[tuple[Any, ...]]:
@@ -218,13 +226,15 @@ class SqlSource:
         """A failed statement, one line: ended early (timed out, interrupted, server silent: its parts are
         not tried again), the connection lost (reconnecting is for the next run), or the statement's own."""
         driver_error = getattr(error, "orig", None) or error
-        early = deadline and self._profile.ended_early(driver_error, deadline, self._timeout)
+        early = self._profile.ended_early(driver_error, deadline, self._timeout) if deadline else None
         if early:
-            return _StatementFailed(early, final=True)
+            return _StatementFailed(early[1], final=True, reason=early[0])
         if getattr(error, "connection_invalidated", False) or deadline is None:
-            reason = first_line(error).removeprefix("connection failed: ")
-            return _StatementFailed(f"lost the connection to source {self.name}: {reason}", final=True)
-        return _StatementFailed(first_line(error))
+            why = first_line(error).removeprefix("connection failed: ")
+            lost = f"lost the connection to source {self.name}: {why}"
+            return _StatementFailed(lost, final=True, reason=Reason.UNREACHABLE)
+        denied = DENIED_CODES & error_codes(driver_error)
+        return _StatementFailed(first_line(error), reason=Reason.DENIED if denied else Reason.STATEMENT)
 
     @contextmanager
     def _running(self, deadline: Deadline) -> Iterator[None]:
@@ -259,6 +269,7 @@ class SqlSource:
         return Observed(
             value=observed.value,
             error=self._redact(observed.error) if observed.error is not None else None,
+            reason=observed.reason,
             statement=self._redact(observed.statement) if observed.statement is not None else None,
             followups=tuple(self._redact(statement) for statement in observed.followups),
         )
@@ -266,19 +277,20 @@ class SqlSource:
     # --- probes ------------------------------------------------------------------------------------
 
     def _observe(
-        self, conn: Connection, dataset: DatasetConfig, probes: list[Probe]
-    ) -> dict[Probe, Observed]:
+        self, conn: Connection, dataset: DatasetConfig, probes: list[Probe[Any]]
+    ) -> dict[Probe[Any], Observed]:
         if not dataset.table:
-            return dict.fromkeys(probes, Observed(error=f"dataset has no table for source {self.name}"))
+            tableless = Observed(error=f"dataset has no table for source {self.name}", reason=Reason.SETUP)
+            return dict.fromkeys(probes, tableless)
         found, metadata_statement = self._table(conn, dataset.table)
         if isinstance(found, str):  # metrics name their own tables: they run all the same
-            metrics: dict[Probe, Part] = {probe: _metric(probe.sql) for probe in probes
+            metrics: dict[Probe[Any], Part] = {probe: _metric(probe.sql) for probe in probes
                                           if isinstance(probe, ScalarQuery)}
-            missing = Observed(error=found, statement=metadata_statement)
+            missing = Observed(error=found, reason=Reason.MISSING, statement=metadata_statement)
             answers = self._aggregate(conn, None, None, metrics) if metrics else {}
             return {probe: answers.get(probe, missing) for probe in probes}
-        observed: dict[Probe, Observed] = {}
-        aggregates: dict[Probe, Part] = {}
+        observed: dict[Probe[Any], Observed] = {}
+        aggregates: dict[Probe[Any], Part] = {}
         validations = [probe for probe in probes if isinstance(probe, Validation)]
         for probe in probes:
             if isinstance(probe, Validation):
@@ -315,8 +327,8 @@ class SqlSource:
         where: str | None,
         probes: list[Validation],
         metadata_statement: str,
-        observed: dict[Probe, Observed],
-    ) -> dict[Probe, QualityQuery]:
+        observed: dict[Probe[Any], Observed],
+    ) -> dict[Probe[Any], QualityQuery]:
         """A query per quality probe; a probe whose required columns are missing is answered with why."""
         if not probes:
             return {}
@@ -324,18 +336,18 @@ class SqlSource:
         from checks.sources.sql_quality import QualityQuery
 
         flavor = flavor_for(self._url.get_backend_name())
-        queries: dict[Probe, QualityQuery] = {}
+        queries: dict[Probe[Any], QualityQuery] = {}
         for probe in probes:
             query = QualityQuery(probe.plan, table, where, flavor)
             error = query.missing_error()
             if error is not None:
-                observed[probe] = Observed(error=error, statement=metadata_statement)
+                observed[probe] = Observed(error=error, reason=Reason.MISSING, statement=metadata_statement)
             else:
                 queries[probe] = query
         return queries
 
     def _plan(
-        self, probe: Probe, columns: list[Column], table: str, metadata_statement: str
+        self, probe: Probe[Any], columns: list[Column], table: str, metadata_statement: str
     ) -> Observed | ColumnElement[Any]:
         """The aggregate expression answering a probe, or its answer when no aggregate is needed."""
         match probe:
@@ -347,15 +359,16 @@ class SqlSource:
                 found = find_column(columns, wanted)
                 if found is None:
                     error = missing_column(wanted, table, columns)
-                    return Observed(error=error, statement=metadata_statement)
+                    return Observed(error=error, reason=Reason.MISSING, statement=metadata_statement)
                 return sa.func.max(sa.column(found))
             case ScalarQuery(sql=sql):
                 return _metric(sql)
-        return Observed(error=f"source {self.name} (sql) cannot answer {probe.describe()}")
+        unanswerable = f"source {self.name} (sql) cannot answer {probe.describe()}"
+        return Observed(error=unanswerable, reason=Reason.SETUP)
 
     def _aggregate(
-        self, conn: Connection, table: Table | None, where: str | None, aggregates: dict[Probe, Part]
-    ) -> dict[Probe, Observed]:
+        self, conn: Connection, table: Table | None, where: str | None, aggregates: dict[Probe[Any], Part]
+    ) -> dict[Probe[Any], Observed]:
         """The fused statement; if it fails, each probe alone so only the bad one ends in error, and an
         invalid `where` fails only what it scopes (metrics are not), saying so.
 
@@ -370,15 +383,15 @@ class SqlSource:
         except _StatementFailed as failure:
             if failure.final:
                 error = shared_error(str(failure), probes)
-                return dict.fromkeys(probes, Observed(error=error, statement=text))
+                return dict.fromkeys(probes, Observed(error=error, reason=failure.reason, statement=text))
             scoped = [probe for probe in probes if not isinstance(aggregates[probe], sa.ScalarSelect)]
             problem = self._where_problem(conn, table, where) if table is not None and scoped else None
             if problem is not None:
-                answers = dict.fromkeys(scoped, Observed(error=problem, statement=text))
+                answers = dict.fromkeys(scoped, Observed(error=problem, statement=text))  # a STATEMENT
                 metrics = {probe: aggregates[probe] for probe in probes if probe not in answers}
                 return answers | (self._aggregate(conn, None, None, metrics) if metrics else {})
             if len(probes) == 1:
-                return {probes[0]: Observed(error=str(failure), statement=text)}
+                return {probes[0]: failure.observed(text)}
             return {
                 probe: answer
                 for probe in probes
@@ -549,7 +562,7 @@ def find_column(columns: list[Column], wanted: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def shared_error(error: str, probes: list[Probe]) -> str:
+def shared_error(error: str, probes: list[Probe[Any]]) -> str:
     """The error of a statement, saying which probes it answered when it answered several."""
     if len(probes) == 1:
         return error

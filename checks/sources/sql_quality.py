@@ -15,20 +15,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from checks.humanize import first_line
 from checks.probes import Observed, Probe, RowCount
 from checks.quality import frame
-from checks.quality.rules import MAX_SAMPLES, SHAPE_CHECKS, QualityPlan, QualityReport, Rule, RuleResult
+from checks.quality.rules import MAX_SAMPLES, SHAPE_CHECKS, QualityPlan, Rule
 from checks.quality.shape import Shape
 from checks.quality.sql import Flavor, Scan, failing_count, failing_rows
 from checks.sources.sql import Part, Table, condition, missing_column
+from monitor.core.evidence import QualityReport, RuleResult
+from monitor.core.humanize import first_line
 
 # Runs a statement; the second one, if given, is how it is shown (without data values in it).
 Run = Callable[[sa.Select[Any], sa.Select[Any] | None], list[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
-class RuleCount(Probe):
+class RuleCount(Probe[Any]):
     """The failing rows of one compiled rule: a part of the fused statement."""
 
     rule: Rule
@@ -58,15 +59,15 @@ class QualityQuery:
         missing = missing_column(self._shape.missing[0], label, self._table.columns)
         return f"schema {self.plan.ref}: {missing}"
 
-    def aggregates(self) -> dict[Probe, Part]:
+    def aggregates(self) -> dict[Probe[Any], Part]:
         """The counts this probe adds to the fused statement: the rows in scope, and each row rule's."""
-        counts: dict[Probe, Part] = {RowCount(): sa.func.count()}
+        counts: dict[Probe[Any], Part] = {RowCount(): sa.func.count()}
         for rule in self._rules:
             if rule.check not in SHAPE_CHECKS:
                 counts[RuleCount(rule)] = failing_count(self._real(rule), self._scan)
         return counts
 
-    def finish(self, answers: Mapping[Probe, Observed], run: Run) -> Observed:
+    def finish(self, answers: Mapping[Probe[Any], Observed], run: Run) -> Observed:
         """The report, once the fused statement answered; samples fetched for the failing rules."""
         total = answers[RowCount()]
         if not total.ok:
@@ -87,7 +88,7 @@ class QualityQuery:
         return Rule(rule.check, tuple(self._names[name] for name in rule.columns), rule.label,
                     rule.arguments, rule.ignore_na)
 
-    def _result(self, rule: Rule, rows: int, answers: Mapping[Probe, Observed], run: Run) -> RuleResult:
+    def _result(self, rule: Rule, rows: int, answers: Mapping[Probe[Any], Observed], run: Run) -> RuleResult:
         column = rule.shown_column
         if rule.check in SHAPE_CHECKS:
             return self._shape.result(rule, rows, "in_warehouse")

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -18,7 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
-from checks.result import Outcome, Result
+from monitor.core.clock import Clock, utcnow
+from monitor.core.failures import Reason
+from monitor.core.results import Outcome, Result
 from monitor.state import statements
 from monitor.state.engine import create_engine, parse_url, translate_errors, writing
 from monitor.state.errors import StateStoreError
@@ -51,15 +53,16 @@ class PruneRefused(Exception):
 class StateStore:
     """Runs, results and schema snapshots; open it with `StateStore.open`."""
 
-    def __init__(self, engine: Engine, url: URL) -> None:
+    def __init__(self, engine: Engine, url: URL, clock: Clock = utcnow) -> None:
         self._engine = engine
         self._url = url
+        self.clock = clock  # of the process: what it stores is timed by it, and so is alerting on this store
         self._write_lock = threading.Lock()
         self._newest: dict[int, datetime | None] = {}  # run id -> its _newest_before
         self._record_failure: str | None = None
 
     @classmethod
-    def open(cls, url: str, base_dir: Path) -> StateStore:
+    def open(cls, url: str, base_dir: Path, clock: Clock = utcnow) -> StateStore:
         """Open (creating if needed) and migrate to head; a relative SQLite path is relative to `base_dir`."""
         parsed = parse_url(url, base_dir)
         with translate_errors(parsed, "open it"):
@@ -69,17 +72,17 @@ class StateStore:
             except BaseException:
                 engine.dispose()
                 raise
-        return cls(engine, parsed)
+        return cls(engine, parsed, clock)
 
     def start_run(self, command: str) -> int:
         with self._writing("start a run") as conn:
-            insert = sa.insert(runs_table).values(command=command, started_at=_now())
+            insert = sa.insert(runs_table).values(command=command, started_at=self.clock())
             return int(conn.execute(insert.returning(runs_table.c.id)).scalar_one())
 
     def finish_run(self, run_id: int, summary: Mapping[str, int]) -> None:
         with self._writing("finish a run") as conn:
             update = sa.update(runs_table).where(runs_table.c.id == run_id)
-            done = conn.execute(update.values(finished_at=_now(), summary=dict(summary)))
+            done = conn.execute(update.values(finished_at=self.clock(), summary=dict(summary)))
             if done.rowcount != 1:
                 raise StateStoreError(f"no run {run_id} in the state store")
 
@@ -111,12 +114,12 @@ class StateStore:
         with self._writing("record results") as conn:
             if results:
                 texts = (text for result in results for text in result.statements)
-                ids = statements.intern(conn, texts, _now())
+                ids = statements.intern(conn, texts, self.clock())
                 rows = [_result_row(run_id, result, ids) for result in results]
                 conn.execute(sa.insert(results_table), rows)
             changed = _changed(_latest_snapshots(conn, snapshots.keys()), snapshots)
             if changed:
-                taken_at = _now()
+                taken_at = self.clock()
                 conn.execute(
                     sa.insert(snapshots_table),
                     [{"run_id": run_id, "check_id": check, "taken_at": taken_at, "columns": columns}
@@ -168,6 +171,23 @@ class StateStore:
             rows = conn.execute(query).mappings().all()
             texts = statements.texts(conn, {id_ for row in rows for id_ in row["statement_ids"]})
         return [_to_result(row, texts) for row in rows]
+
+    def latest(self, check_ids: Collection[str]) -> dict[str, Result]:
+        """Each check's newest result (checks that have none are left out), in one statement."""
+        if not check_ids:
+            return {}
+        newest = (
+            sa.select(results_table.c.check_id, sa.func.max(results_table.c.started_at).label("at"))
+            .where(results_table.c.check_id.in_(list(check_ids)))
+            .group_by(results_table.c.check_id)
+            .subquery()
+        )
+        same = (results_table.c.check_id == newest.c.check_id) & (results_table.c.started_at == newest.c.at)
+        query = sa.select(results_table).join(newest, same).order_by(results_table.c.id)
+        with self._reading("read the latest results") as conn:
+            rows = conn.execute(query).mappings().all()
+            texts = statements.texts(conn, {id_ for row in rows for id_ in row["statement_ids"]})
+        return {row["check_id"]: _to_result(row, texts) for row in rows}  # a tie: the later row wins
 
     def prune(self, before: datetime, run_id: int, lasted: timedelta = timedelta(0)) -> int:
         """Delete results older than `before`, and runs and snapshots left unused; returns results deleted.
@@ -255,10 +275,6 @@ class StateStore:
             yield conn
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _refusal(before: datetime, newest: datetime, lasted: timedelta) -> str:
     since = f" plus the {lasted.total_seconds() / 3600:.1f}h this run has lasted" if lasted else ""
     return (f"the cutoff {before.isoformat()} is later than the newest result stored before this run "
@@ -280,7 +296,8 @@ def _result_row(run_id: int, result: Result, statement_ids: Mapping[str, int]) -
         "started_at": result.started_at,
         "duration_seconds": result.duration_seconds,
         "statement_ids": [statement_ids[text] for text in result.statements],
-        "details": result.details,
+        "details": result.all_details,
+        "reason": result.reason.value if result.reason is not None else None,
     }
 
 
@@ -299,6 +316,7 @@ def _to_result(row: sa.RowMapping, statement_texts: Mapping[int, str]) -> Result
         thresholds=row["thresholds"],
         statements=tuple(statement_texts.get(id_, "(statement pruned)") for id_ in row["statement_ids"]),
         details=row["details"],
+        reason=Reason(row["reason"]) if row["reason"] else None,
     )
 
 

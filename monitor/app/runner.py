@@ -1,0 +1,311 @@
+"""Runs checks: one job per dataset, whose checks' probes its source answers together.
+
+Data flows one way: config -> dataset job -> source (probes) -> check kinds (judgement) -> results
+-> state store. Each source gets its own bounded pool, so a slow or hung source never starves
+the others, and `max_concurrency` bounds the statements in flight against it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from checks.kinds import KINDS, CheckSetupError, Context
+from checks.probes import Answers, Observed, Probe
+from checks.sources import Source, SourceError, open_source
+from monitor.core.clock import Clock, utcnow
+from monitor.core.config.models import CheckSpec, Config, DatasetConfig
+from monitor.core.evidence import QualityReport
+from monitor.core.failures import SOURCE_DOWN, Reason
+from monitor.core.redact import Redactor, error_text
+from monitor.core.results import Evaluation, Outcome, Result
+from monitor.core.signals import block_stop_signals
+from monitor.state.store import StateStore, StateStoreError, Success
+
+log = logging.getLogger("monitor.runner")  # logger names are part of the log format
+MAX_STORE_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What produced a check's value: the statements or requests, and the details the source attached."""
+
+    statements: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+_NONE = Provenance()
+_SUCCEEDED = (Outcome.PASS, Outcome.WARN)
+
+
+@dataclass
+class _Judged:
+    """A dataset job's evaluations, what produced them, and each check's latest success before this run."""
+
+    evaluations: dict[str, Evaluation]
+    provenance: dict[str, Provenance] = field(default_factory=dict)
+    successes: dict[str, Success] = field(default_factory=dict)
+
+
+def _provenance(answers: Sequence[Observed]) -> Provenance:
+    found = (statement for answer in answers for statement in (answer.statement, *answer.followups))
+    statements = tuple(dict.fromkeys(statement for statement in found if statement))
+    return Provenance(statements, {key: value for answer in answers for key, value in answer.details.items()})
+
+
+@dataclass(frozen=True)
+class DatasetJob:
+    """The checks of one dataset that run together (and share their statements)."""
+
+    name: str
+    dataset: DatasetConfig
+    checks: tuple[CheckSpec, ...]
+
+
+def plan(config: Config, checks: Iterable[CheckSpec]) -> list[DatasetJob]:
+    """Group checks by dataset, keeping the config's order."""
+    grouped: dict[str, list[CheckSpec]] = {}
+    for spec in checks:
+        grouped.setdefault(spec.dataset, []).append(spec)
+    return [DatasetJob(name, config.datasets[name], tuple(specs)) for name, specs in grouped.items()]
+
+
+class Runner:
+    """Runs dataset jobs against the config's sources and records their results."""
+
+    def __init__(self, config: Config, store: StateStore | None, clock: Clock = utcnow):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.redact = Redactor(config.secrets)
+        self._sources: dict[str, Source] = {}
+        self._lock = threading.Lock()
+        # Why results were not stored (they are still returned): only the latest few, for a long-lived daemon.
+        self.store_errors: deque[str] = deque(maxlen=MAX_STORE_ERRORS)
+
+    def source(self, name: str) -> Source:
+        """The open source of that name, opened on first use; raises SourceError if it cannot be.
+
+        A failure is not remembered: the next job tries again, so a daemon recovers once, say, a lake's
+        directory is mounted again.
+        """
+        with self._lock:
+            if name not in self._sources:
+                self._sources[name] = open_source(
+                    name, self.config.sources[name], self.config.base_dir, self.redact
+                )
+            return self._sources[name]
+
+    def unreachable(self, source: str, results: Sequence[Result]) -> str | None:
+        """Why `source` is down, or None. Up when any of its checks got an answer, or an error says the source
+        answered (a missing table, a refused statement); down when every error says it could not be reached.
+        Only timeouts leave it open (a hung source and a slow statement look alike): a ping tells."""
+        ours = [result for result in results if result.source == source]
+        if not ours or any(result.outcome is not Outcome.ERROR for result in ours):
+            return None
+        if all(result.reason in SOURCE_DOWN for result in ours):
+            return ours[0].message
+        if not any(result.reason is Reason.TIMEOUT for result in ours):
+            return None
+        try:
+            self.source(source).ping()
+        except SourceError as exc:
+            return str(exc)
+        return None
+
+    def requests(self) -> Counter[tuple[str, str]]:
+        """Statements run and object-store calls made so far, per (source, operation).
+
+        Without the lock, which is held while a source opens (maybe slowly): `dict()` copies atomically.
+        """
+        return Counter({
+            (name, operation): count
+            for name, source in dict(self._sources).items()
+            for operation, count in dict(source.requests).items()
+        })
+
+    def run(
+        self,
+        checks: Sequence[CheckSpec],
+        run_id: int | None = None,
+        on_job_done: Callable[[DatasetJob, list[Result]], None] | None = None,
+    ) -> list[Result]:
+        """Run the checks, datasets in parallel within each source's bound; results in config order."""
+        jobs = plan(self.config, checks)
+        pools = {
+            name: ThreadPoolExecutor(
+                max_workers=source.max_concurrency,
+                thread_name_prefix=f"demon-{name}",
+                initializer=block_stop_signals,
+            )
+            for name, source in self.config.sources.items()
+            if any(job.dataset.source == name for job in jobs)
+        }
+        try:
+            futures: list[tuple[DatasetJob, Future[list[Result]]]] = [
+                (job, pools[job.dataset.source].submit(self.run_job, job, run_id)) for job in jobs
+            ]
+            results: dict[str, Result] = {}
+            for job, future in futures:
+                job_results = future.result()
+                results.update((result.check, result) for result in job_results)
+                if on_job_done is not None:
+                    on_job_done(job, job_results)
+        except KeyboardInterrupt:
+            self.interrupt()
+            raise
+        finally:  # on an interrupt, datasets not started are cancelled; running ones end at once
+            for pool in pools.values():
+                pool.shutdown(wait=True, cancel_futures=True)
+        return [results[spec.id] for spec in checks]
+
+    def run_job(self, job: DatasetJob, run_id: int | None = None) -> list[Result]:
+        """Run one dataset's checks; never raises: what cannot run ends as `error` results."""
+        started_at, start = self.clock(), time.perf_counter()
+        try:
+            judged = self._evaluate(job, started_at)
+        except Exception as exc:  # a bug must not take the run down: report it on the checks
+            log.error("dataset %s: unexpected failure\n%s", job.name, self.redact(traceback.format_exc()))
+            message = self.redact(f"internal error: {type(exc).__name__}: {exc}")
+            judged = _Judged({spec.id: Evaluation(Outcome.ERROR, message, reason=Reason.INTERNAL)
+                              for spec in job.checks})
+        duration = time.perf_counter() - start
+        results = [_result(spec, job, judged, started_at, duration) for spec in job.checks]
+        if self.store is not None and run_id is not None:
+            snapshots = {spec.id: judged.evaluations[spec.id].snapshot for spec in job.checks}
+            self._record(run_id, results, snapshots)
+        for result in results:
+            log.info(
+                "check %s: %s in %.3fs",
+                result.check,
+                result.outcome.value,
+                duration,
+                extra={
+                    "check": result.check,
+                    "dataset": result.dataset,
+                    "outcome": result.outcome.value,
+                    "duration": round(duration, 6),
+                },
+            )
+        return results
+
+    def _record(self, run_id: int, results: list[Result], snapshots: Mapping[str, Any]) -> None:
+        assert self.store is not None
+        try:
+            self.store.record(run_id, results, {check: snap for check, snap in snapshots.items() if snap})
+        except StateStoreError as exc:
+            message = self.redact(str(exc))
+            log.error("results of %d checks not stored: %s", len(results), message)
+            with self._lock:
+                self.store_errors.append(message)
+
+    def _evaluate(self, job: DatasetJob, now: datetime) -> _Judged:
+        # The history first: the last successes are reported even when the source cannot be reached.
+        try:
+            successes, snapshots = self._history([spec.id for spec in job.checks], now)
+        except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
+            message = self.redact(f"cannot read the checks' history: {exc}")
+            return _Judged({spec.id: Evaluation(Outcome.ERROR, message, reason=Reason.STORE)
+                            for spec in job.checks})
+        judged = _Judged({}, successes=successes)
+        evaluations = judged.evaluations
+        unsupported = "check kind {!r} is not available in this version of demon"
+        evaluations.update(
+            (spec.id, Evaluation(Outcome.ERROR, unsupported.format(spec.kind), reason=Reason.SETUP))
+            for spec in job.checks
+            if spec.kind not in KINDS
+        )
+        runnable = [spec for spec in job.checks if spec.id not in evaluations]
+        if not runnable:
+            return judged
+        try:
+            source = self.source(job.dataset.source)
+        except SourceError as exc:
+            failed = Evaluation(Outcome.ERROR, str(exc), reason=exc.reason)
+            evaluations.update((spec.id, failed) for spec in runnable)
+            return judged
+        wanted: dict[str, list[Probe[Any]]] = {}
+        for spec in list(runnable):
+            try:
+                wanted[spec.id] = KINDS[spec.kind].probes(spec.params, job.dataset, self.config.base_dir)
+            except CheckSetupError as exc:
+                evaluations[spec.id] = Evaluation(Outcome.ERROR, self.redact(str(exc)), reason=Reason.SETUP)
+                runnable.remove(spec)
+        # In the checks' order: a set's order changes with each process, and the fused statement with it.
+        asked = list(dict.fromkeys(probe for probes in wanted.values() for probe in probes))
+        observed = source.observe(job.dataset, asked)
+        for spec in runnable:
+            judged.provenance[spec.id] = _provenance([observed[probe] for probe in wanted[spec.id]])
+            success = successes.get(spec.id)
+            baseline = None if success is None else success.value
+            context = Context(job.dataset, now, baseline, snapshots.get(spec.id))
+            evaluations[spec.id] = _judge(spec, wanted[spec.id], observed, context)
+        return judged
+
+    def _history(
+        self, check_ids: list[str], now: datetime
+    ) -> tuple[dict[str, Success], dict[str, dict[str, str]]]:
+        if self.store is None:
+            return {}, {}
+        return self.store.last_successes(check_ids, now), self.store.last_snapshots(check_ids)
+
+    def interrupt(self) -> None:
+        """End every statement running now (Ctrl-C)."""
+        for source in dict(self._sources).values():
+            source.interrupt()
+
+    def close(self) -> None:
+        for source in self._sources.values():
+            source.close()
+
+
+def _judge(
+    spec: CheckSpec, probes: list[Probe[Any]], observed: Mapping[Probe[Any], Observed], context: Context
+) -> Evaluation:
+    """Evaluate a check, or report the first of its probes that could not be answered."""
+    failed = next((observed[probe] for probe in probes if not observed[probe].ok), None)
+    if failed is not None:
+        return Evaluation(Outcome.ERROR, failed.error or "no answer", reason=failed.reason)
+    answers = Answers({probe: observed[probe].value for probe in probes})
+    return KINDS[spec.kind].evaluate(spec.params, answers, context)
+
+
+def _result(
+    spec: CheckSpec, job: DatasetJob, judged: _Judged, started_at: datetime, duration: float
+) -> Result:
+    evaluation, provenance = judged.evaluations[spec.id], judged.provenance.get(spec.id, _NONE)
+    before = judged.successes.get(spec.id)
+    last_success = started_at if evaluation.outcome in _SUCCEEDED else before.at if before else None
+    message, evidence = evaluation.message, evaluation.evidence
+    hide = bool(job.dataset.pii_columns)
+    if evaluation.outcome is Outcome.ERROR:  # the words of a database or file reader: data, maybe
+        message = error_text(message, provenance.statements, hide)
+    if hide and isinstance(evidence, QualityReport):  # a rule's error, likewise
+        evidence = evidence.errors_rewritten(lambda error: error_text(error, provenance.statements, True))
+    return Result(
+        check=spec.id,
+        dataset=job.name,
+        kind=spec.kind,
+        source=job.dataset.source,
+        outcome=evaluation.outcome,
+        message=message,
+        started_at=started_at,
+        duration_seconds=duration,
+        value=evaluation.value,
+        unit=evaluation.unit,
+        thresholds=evaluation.thresholds,
+        statements=provenance.statements,
+        details=dict(provenance.details),
+        evidence=evidence,
+        facts=evaluation.facts,
+        last_success_at=last_success,
+        reason=(evaluation.reason or Reason.DATA) if evaluation.outcome is Outcome.ERROR else None,
+    )
