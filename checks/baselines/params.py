@@ -18,7 +18,7 @@ class AnomalyParams(Model):
     """Defaults that suit most tables: a month of history, three robust deviations, 14 points to start."""
 
     by: str | None = Field(
-        default=None, description="timestamp column: the series is computed from the data, per bucket (sql only)"
+        default=None, description="timestamp column: the series is counted in the data, per bucket (sql only)"
     )
     bucket: Bucket = Field(default="1d", description="with `by`: the bucket judged, 1h or 1d")
     training: Duration = Field(default=28 * 86400.0, description="how far back to learn from")
@@ -33,8 +33,8 @@ class AnomalyParams(Model):
     def _coherent(self) -> AnomalyParams:
         if self.warn_sensitivity is not None and self.warn_sensitivity >= self.sensitivity:
             raise ValueError(
-                f"warn_sensitivity ({self.warn_sensitivity:g}) must be below sensitivity ({self.sensitivity:g}):"
-                " the warn band lies inside the fail band"
+                f"warn_sensitivity ({self.warn_sensitivity:g}) must be below sensitivity"
+                f" ({self.sensitivity:g}): the warn band lies inside the fail band"
             )
         season = SEASON_SECONDS.get(self.seasonality, 0.0)
         if self.training < season:

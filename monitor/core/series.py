@@ -13,11 +13,11 @@ from enum import StrEnum
 
 @dataclass(frozen=True)
 class SeriesPoint:
-    """One point: a bucket's start (series from the data), a run's time, or a load's time (freshness).
+    """One point: a bucket's start (series counted in the data), a run's time, or a load's time.
 
     `value` is None for an event with nothing measured yet (the first load a freshness series sees).
-    `flagged`: judged anomalous when it was the latest point; it never trains a baseline unless a user marks it
-    expected.
+    `flagged`: judged anomalous when it was the latest point; it never trains a baseline unless a user marks
+    it expected.
     """
 
     at: datetime
