@@ -1,0 +1,302 @@
+"""Learned baselines end to end on a real DuckDB file and a SQLite state store: the runner with an injected
+clock (a run every hour), the series kept in the store across runners, feedback through the real CLI, and the
+backtest's JSON and plot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.app.cli import main
+from monitor.app.config import load_config
+from monitor.app.runner import Runner
+from monitor.core.config.models import Config
+from monitor.core.results import Outcome, Result
+from monitor.state.store import StateStore
+from tests.warehouse import execute
+
+START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # a Monday
+HOUR = timedelta(hours=1)
+
+
+def config_file(directory: Path, checks: str, where: str = "") -> Path:
+    path = directory / "demon.yml"
+    path.write_text(
+        "version: 1\n"
+        f"sources:\n  warehouse: {{kind: sql, url: 'duckdb:///{directory / 'w.duckdb'}'}}\n"
+        "datasets:\n"
+        f"  orders:\n    source: warehouse\n    table: orders\n{where}    checks:\n{checks}"
+        "state: {url: 'sqlite:///state.db'}\n"
+    )
+    return path
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> str:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    execute(url, [
+        "CREATE TABLE orders (id INTEGER, region TEXT, loaded_at TIMESTAMP)",
+        "CREATE TABLE gauge (value DOUBLE)",
+        "INSERT INTO gauge VALUES (100)",
+    ])
+    return url
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StateStore]:
+    with StateStore.open("sqlite:///state.db", tmp_path) as opened:
+        yield opened
+
+
+def run_at(config: Config, store: StateStore, at: datetime) -> dict[str, Result]:
+    runner = Runner(config, store, clock=lambda: at)
+    try:
+        return {found.check: found for found in runner.run(config.checks, store.start_run("check"))}
+    finally:
+        runner.close()
+
+
+def set_gauge(url: str, value: float) -> None:
+    execute(url, [f"UPDATE gauge SET value = {value}"])
+
+
+def cli(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+METRIC = (
+    "      - metric:\n          name: level\n          sql: SELECT max(value) FROM gauge\n"
+    "          anomaly: {min_training: 5, seasonality: none}\n"
+)
+NOISE = [100, 102, 98, 101, 99, 103, 97, 100, 101, 99]
+
+
+def test_a_metric_learns_then_judges_and_a_flagged_point_never_trains(
+    tmp_path: Path, warehouse: str, store: StateStore
+) -> None:
+    config = load_config(config_file(tmp_path, METRIC))
+    at = START
+    seen = []
+    for value in NOISE[:5]:
+        set_gauge(warehouse, value)
+        seen.append(run_at(config, store, at)["orders.metric.level"])
+        at += HOUR
+    assert [r.outcome for r in seen] == [Outcome.PASS] * 5
+    assert [r.message.split(", ", 1)[1] for r in seen] == [f"learning: {n} of 5 points" for n in range(5)]
+    assert all("expected_min" not in r.thresholds for r in seen)
+
+    set_gauge(warehouse, 101)
+    normal = run_at(config, store, at)["orders.metric.level"]
+    assert normal.outcome is Outcome.PASS, normal.message
+    assert "expected" in normal.message and "(median 100 of 5 points)" in normal.message
+    band = (normal.thresholds["expected_min"], normal.thresholds["expected_max"])
+    assert band[0] < 101 < band[1]
+    assert normal.all_details["learned"]["trained"] == 5
+
+    set_gauge(warehouse, 1000)
+    spike = run_at(config, store, at + HOUR)["orders.metric.level"]
+    assert spike.outcome is Outcome.FAIL, spike.message
+    assert spike.value == 1000 and spike.thresholds["expected_max"] < 1000
+
+    set_gauge(warehouse, 100)
+    after = run_at(config, store, at + 2 * HOUR)["orders.metric.level"]
+    assert after.outcome is Outcome.PASS
+    # the spike trained nothing: the band learnt from the six normal points only
+    assert after.all_details["learned"]["trained"] == 6
+    assert after.thresholds["expected_max"] < 200
+
+
+def test_a_growing_table_is_judged_by_what_each_run_added(
+    tmp_path: Path, warehouse: str, store: StateStore
+) -> None:
+    checks = "      - volume:\n          anomaly: {min_training: 4, seasonality: none}\n"
+    config = load_config(config_file(tmp_path, checks))
+    at, next_id = START, 0
+
+    def load(rows: int) -> Result:
+        nonlocal at, next_id
+        execute(warehouse, [f"INSERT INTO orders SELECT {next_id} + i, 'eu', TIMESTAMP '2026-11-01' "
+                            f"FROM range({rows}) t(i)"])
+        next_id += rows
+        at += HOUR
+        return run_at(config, store, at)["orders.volume"]
+
+    first = load(1000)
+    assert first.outcome is Outcome.PASS and "the first run of the series" in first.message
+    for rows in (100, 104, 96, 101, 99):
+        found = load(rows)
+        assert found.outcome is Outcome.PASS, found.message
+    grown = load(102)  # the total keeps growing; what it added is usual
+    assert grown.outcome is Outcome.PASS and "102 added since the last run" in grown.message
+    total = grown.value
+    assert total is not None and grown.thresholds["expected_min"] < total < grown.thresholds["expected_max"]
+    stalled = load(3)  # a load that brought almost nothing
+    assert stalled.outcome is Outcome.FAIL, stalled.message
+    assert stalled.all_details["learned"]["value"] == 3
+
+
+def test_a_changed_definition_starts_a_new_series(tmp_path: Path, warehouse: str, store: StateStore) -> None:
+    at = START
+    config = load_config(config_file(tmp_path, METRIC))
+    for value in NOISE[:6]:
+        set_gauge(warehouse, value)
+        run_at(config, store, at)
+        at += HOUR
+    assert run_at(config, store, at)["orders.metric.level"].all_details["learned"]["learning"] is False
+    changed = METRIC.replace("SELECT max(value) FROM gauge", "SELECT min(value) FROM gauge")
+    config = load_config(config_file(tmp_path, changed))
+    relearning = run_at(config, store, at + HOUR)["orders.metric.level"]
+    assert relearning.message.endswith("learning: 0 of 5 points")
+    # the band's own settings are no new series: the learnt points still count
+    tuned = changed.replace("min_training: 5", "min_training: 1")
+    config = load_config(config_file(tmp_path, tuned))
+    assert run_at(config, store, at + 2 * HOUR)["orders.metric.level"].all_details["learned"]["trained"] == 1
+
+
+def learn_metric(tmp_path: Path, warehouse: str, store: StateStore) -> tuple[Config, Path, datetime]:
+    path = config_file(tmp_path, METRIC)
+    config = load_config(path)
+    at = START
+    for value in NOISE[:6]:
+        set_gauge(warehouse, value)
+        run_at(config, store, at)
+        at += HOUR
+    return config, path, at
+
+
+def test_feedback_of_each_kind_changes_the_next_judgement(
+    tmp_path: Path, warehouse: str, store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config, path, at = learn_metric(tmp_path, warehouse, store)
+    set_gauge(warehouse, 130)  # a new normal the baseline does not know yet
+    flagged = run_at(config, store, at)["orders.metric.level"]
+    assert flagged.outcome is Outcome.FAIL
+    said = cli("feedback", "-c", str(path), "orders.metric.level", "--expected", "--reason", "price change")
+    assert "is expected: it trains the baseline (price change)" in said
+    assert "--undo 1" in said
+    set_gauge(warehouse, 100)
+    trained = run_at(config, store, at + HOUR)["orders.metric.level"]
+    assert trained.all_details["learned"]["trained"] == 7  # the six normal points and the one marked
+
+    listed = cli("feedback", "-c", str(path), "--list")
+    assert listed.startswith("feedback 1 on orders.metric.level: the point at ")
+    cli("feedback", "-c", str(path), "--undo", "1")
+    untaught = run_at(config, store, at + 2 * HOUR)["orders.metric.level"]
+    assert untaught.all_details["learned"]["trained"] == 7  # six before, and the last normal one
+
+    first = (START + HOUR).strftime("%Y-%m-%dT%H:%M")
+    cli("feedback", "-c", str(path), "orders.metric.level", "--anomaly", "--at", first)
+    marked = run_at(config, store, at + 3 * HOUR)["orders.metric.level"]
+    assert marked.all_details["learned"]["trained"] == 7  # one more normal point, one marked out
+
+    window = f"{START:%Y-%m-%dT%H:%M}..{START + 3 * HOUR:%Y-%m-%dT%H:%M}"
+    cli("feedback", "-c", str(path), "orders.metric.level", "--exclude", window)
+    excluded = run_at(config, store, at + 4 * HOUR)["orders.metric.level"]
+    assert excluded.all_details["learned"]["trained"] == 6
+
+    cli("feedback", "-c", str(path), "orders.metric.level", "--reset", "--at", (at + 4 * HOUR).isoformat())
+    reset = run_at(config, store, at + 5 * HOUR)["orders.metric.level"]
+    assert reset.message.endswith("learning: 1 of 5 points")
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["orders.metric.levle", "--reset"], "no check 'orders.metric.levle' in the config (did you mean"),
+    (["orders.volume", "--reset"], "has no anomaly: block, so it learns nothing; these do: orders.metric.level"),
+    (["orders.metric.level", "--reset", "--anomaly"], "(got --anomaly, --reset)"),
+    (["orders.metric.level"], "feedback takes one of --expected"),
+    (["orders.metric.level", "--exclude", "2026-12-02"], "expected FROM..TO"),
+    (["orders.metric.level", "--exclude", "2026-12-02..2026-12-01"], "the window ends before it starts"),
+    (["orders.metric.level", "--anomaly", "--at", "yesterday"], "'yesterday' is not a time"),
+    (["orders.metric.level", "--expected"], "has no flagged point yet: name one with --at"),
+    (["--undo", "42"], "no feedback 42"),
+])
+def test_bad_feedback_is_refused_with_exit_2(
+    tmp_path: Path, warehouse: str, monkeypatch: pytest.MonkeyPatch, args: list[str], error: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = config_file(tmp_path, METRIC + "      - volume: {min: 0}\n")
+    result = CliRunner().invoke(main, ["feedback", "-c", str(path), *args])
+    assert result.exit_code == 2, result.output
+    assert error in result.stderr and "Traceback" not in result.output
+
+
+def test_backtest_replays_the_stored_series(
+    tmp_path: Path, warehouse: str, store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config, path, at = learn_metric(tmp_path, warehouse, store)
+    set_gauge(warehouse, 1000)
+    run_at(config, store, at)
+    set_gauge(warehouse, 100)
+    run_at(config, store, at + HOUR)
+    plot = tmp_path / "level.svg"
+    document = json.loads(cli("backtest", "-c", str(path), "orders.metric.level", "--format", "json",
+                              "--days", "3650", "--plot", str(plot)))
+    assert document["check"] == "orders.metric.level"
+    points = document["points"]
+    assert [point["value"] for point in points] == [*NOISE[:6], 1000, 100]
+    assert [point["at"] for point in points] == sorted(point["at"] for point in points)
+    assert [point["outcome"] for point in points] == ["learning"] * 5 + ["pass", "fail", "pass"]
+    assert set(points[0]) == {"at", "value", "expected", "expected_min", "expected_max", "outcome"}
+    assert points[6]["expected_max"] < 1000 < points[6]["value"] + 1
+    svg = ElementTree.parse(plot).getroot()
+    circles = svg.findall("{http://www.w3.org/2000/svg}circle")
+    assert len(circles) == 1 and "1000 (fail)" in (circles[0].findtext("{http://www.w3.org/2000/svg}title") or "")
+    table = cli("backtest", "-c", str(path), "orders.metric.level", "--days", "3650")
+    assert "8 points in the last 3650d: 6 pass" not in table  # learning points are not passes
+    assert "8 points in the last 3650d: 2 pass, 0 warn, 1 fail, 5 learning" in table
+    assert " fail  1,000  expected " in table
+
+
+def test_backtest_of_a_check_that_learns_nothing_says_so(tmp_path: Path, warehouse: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = config_file(tmp_path, "      - volume: {min: 0}\n")
+    result = CliRunner().invoke(main, ["backtest", "-c", str(path), "orders.volume"])
+    assert result.exit_code == 2
+    assert "check 'orders.volume' has no anomaly: block, so it learns nothing" in result.stderr
+
+
+@pytest.mark.parametrize(("anomaly", "error"), [
+    ("{by: loaded_at, bucket: 7m}", "anomaly.bucket: expected '1h' or '1d', got '7m'"),
+    ("{sensitivity: 0}", "anomaly.sensitivity: expected a number > 0, got 0"),
+    ("{seasonality: day_of_week, training: 3d}", "training 3d is shorter than one season of day_of_week"),
+    ("{warn_sensitivity: 4}", "warn_sensitivity (4) must be below sensitivity (3)"),
+    ("{min_training: 0}", "anomaly.min_training: expected a number >= 1"),
+    ("{direction: up}", "anomaly.direction: expected"),
+    ("{by: region}", "the schema check declares 'region' string: `by` needs a timestamp or date column"),
+])
+def test_bad_anomaly_blocks_are_config_errors_with_their_line(
+    tmp_path: Path, warehouse: str, anomaly: str, error: str
+) -> None:
+    checks = ("      - schema: {columns: {region: string}}\n"
+              f"      - volume:\n          anomaly: {anomaly}\n")
+    path = config_file(tmp_path, checks)
+    result = CliRunner().invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 2
+    assert f"demon.yml:11: datasets.orders.checks[1].volume.{error}"[:60] in result.stderr or (
+        "demon.yml:11:" in result.stderr and error in result.stderr
+    ), result.stderr
+
+
+def test_a_learned_check_on_a_lake_cannot_count_by_a_column(tmp_path: Path) -> None:
+    (tmp_path / "lake" / "events").mkdir(parents=True)
+    path = tmp_path / "demon.yml"
+    path.write_text(
+        "version: 1\nsources:\n  lake: {kind: files, root: lake}\ndatasets:\n"
+        "  events:\n    source: lake\n    path: events/\n    format: parquet\n    checks:\n"
+        "      - volume:\n          anomaly: {by: loaded_at}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "demon.yml:11: datasets.events.checks[0].volume.anomaly.by:" in result.stderr
+    assert "sql datasets only" in result.stderr
