@@ -59,6 +59,7 @@ CATALOG = {  # every family demon run exports (the metric catalog of issue 6)
     "demon_check_last_success_timestamp_seconds": "gauge",
     "demon_check_value": "gauge",
     "demon_check_threshold": "gauge",
+    "demon_check_error": "gauge",
     "demon_check_runs_total": "counter",
     "demon_check_duration_seconds": "histogram",
     "demon_dataset_last_modified_timestamp_seconds": "gauge",
