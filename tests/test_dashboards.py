@@ -273,7 +273,7 @@ def test_dashboard_panels_cover_the_issue() -> None:
         "Open incidents by severity",
         "Quality by dimension",
     } <= titles["demon-overview"]
-    assert {"Rows", "Bytes", "Files", "Freshness age", "Check outcomes", "Failing rows"} <= titles[
+    assert {"Rows", "Bytes", "Files", "Freshness age", "Check outcomes", "Failing rows", "Learned bands"} <= titles[
         "demon-dataset"
     ]
     assert {

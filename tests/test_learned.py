@@ -5,9 +5,12 @@ backtest's JSON and plot."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+import signal
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
@@ -19,7 +22,10 @@ from monitor.app.runner import Runner
 from monitor.core.config.models import Config
 from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
+from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.warehouse import execute
+
+Spawn = Callable[..., Daemon]
 
 START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # a Monday
 HOUR = timedelta(hours=1)
@@ -300,3 +306,52 @@ def test_a_learned_check_on_a_lake_cannot_count_by_a_column(tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "demon.yml:11: datasets.events.checks[0].volume.anomaly.by:" in result.stderr
     assert "sql datasets only" in result.stderr
+
+
+# --- a real `demon run` ------------------------------------------------------------------------------------
+
+
+def latest_learned(directory: Path, after: datetime) -> dict[str, Any] | None:
+    """The learned details of the check's newest stored result started after `after`, if any."""
+    with StateStore.open("sqlite:///state.db", directory) as store:
+        found = [r for r in store.history("orders.metric.level", 5) if r.started_at > after]
+    return found[0].details.get("learned") if found else None
+
+
+def band_on_metrics(daemon: Daemon) -> dict[str, float]:
+    found = {}
+    for key, value in daemon.samples().items():
+        bound = re.search(r'bound="([^"]+)"', key)
+        if key.startswith("demon_check_threshold{") and 'check="orders.metric.level"' in key and bound:
+            found[bound.group(1)] = value
+    return found if "expected_max" in found else {}
+
+
+def test_a_running_daemon_exports_the_band_applies_feedback_and_keeps_its_series_across_a_restart(
+    tmp_path: Path, warehouse: str, spawn: Spawn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    check = ("- metric: {name: level, sql: SELECT max(value) FROM gauge,"
+             " anomaly: {min_training: 3, seasonality: none}}")
+    path = write_config(tmp_path, source("warehouse", warehouse), dataset("orders", check))
+    daemon = spawn(path)
+    monkeypatch.setenv("DEMON_TEST_PORT", "0")  # for the CLI, which reads the same config
+    band = wait_for(lambda: band_on_metrics(daemon), what="the learned band on /metrics")
+    assert set(band) == {"expected", "expected_min", "expected_max"}
+    assert band["expected_min"] <= 100 <= band["expected_max"]
+
+    taught_at = datetime.now(UTC)
+    cli("feedback", "-c", str(path), "orders.metric.level", "--reset", "--reason", "migration")
+    relearning = wait_for(lambda: (found := latest_learned(tmp_path, taught_at)) and found,
+                          what="a run after the reset")
+    assert relearning["learning"] is True and relearning["trained"] < 3
+
+    wait_for(lambda: (found := latest_learned(tmp_path, taught_at)) and not found["learning"],
+             what="the baseline learnt again")
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait() == 0
+    restarted_at = datetime.now(UTC)
+    second = spawn(path)
+    after = wait_for(lambda: latest_learned(tmp_path, restarted_at), what="a run of the restarted daemon")
+    assert after["learning"] is False, after  # the series (and the reset) came from the store
+    assert wait_for(lambda: band_on_metrics(second), what="the band after the restart")

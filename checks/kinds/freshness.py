@@ -14,7 +14,7 @@ from checks.baselines.model import Point
 from checks.baselines.params import AnomalyParams
 from checks.baselines.series import gaps, loads
 from checks.kinds.base import Context, Kind, Learning
-from checks.kinds.learning import bucket_probe, definition, flag, joined, merged
+from checks.kinds.learning import bucket_probe, by_misfits, definition, flag, joined, merged
 from checks.probes import Answers, BucketCounts, FileCount, MaxValue, Newest, Probe, RowCount, Scope
 from checks.thresholds import as_dict, bounds, worst
 from monitor.core import humanize
@@ -74,8 +74,7 @@ class Freshness(Kind[FreshnessParams]):
         if family == "sql" and params.column is None:
             why = "a sql dataset's freshness reads a timestamp column"
             yield ("column",), f"missing required key 'column': {why}"
-        if params.anomaly is not None and params.anomaly.by is not None and family != "sql":
-            yield ("anomaly", "by"), "`by` reads loads per bucket of a timestamp column: sql datasets only"
+        yield from by_misfits(family, dataset, params.anomaly)
 
     def evaluate(self, params: FreshnessParams, answers: Answers, context: Context) -> Evaluation:
         limits = bounds(params, _LIMITS)

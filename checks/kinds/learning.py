@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -11,7 +12,8 @@ from checks.baselines.params import BUCKET_SECONDS, AnomalyParams
 from checks.baselines.series import floor
 from checks.kinds.base import Context
 from checks.probes import BucketCounts
-from monitor.core.config.models import DatasetConfig
+from monitor.core.config.document import Loc
+from monitor.core.config.models import DatasetConfig, SourceFamily
 from monitor.core.results import Evaluation
 from monitor.core.series import SeriesPoint, SeriesUpdate
 
@@ -23,6 +25,26 @@ def definition(
     by = {"by": anomaly.by, "bucket": anomaly.bucket} if anomaly.by else {}
     where = {"source": dataset.source, "table": dataset.table, "path": dataset.path, "where": dataset.where}
     return {"kind": kind, **where, **by, **measure}
+
+
+TIMES = ("timestamp", "date")
+
+
+def by_misfits(family: SourceFamily, dataset: DatasetConfig, anomaly: AnomalyParams | None
+               ) -> Iterator[tuple[Loc, str]]:
+    """`by` counts rows per bucket of a timestamp column of a table: not on lakes, and not a column the
+    dataset's own schema check declares as something else (the database says so at run time, too)."""
+    if anomaly is None or anomaly.by is None:
+        return
+    if family != "sql":
+        yield ("anomaly", "by"), "`by` counts rows per bucket of a timestamp column: sql datasets only"
+        return
+    for entry in dataset.checks:
+        columns: dict[str, str] = getattr(entry.params, "columns", None) or {}
+        declared = next((kind for name, kind in columns.items() if name.lower() == anomaly.by.lower()), None)
+        if entry.kind == "schema" and declared is not None and declared not in TIMES:
+            why = "`by` needs a timestamp or date column"
+            yield ("anomaly", "by"), f"the schema check declares {anomaly.by!r} {declared}: {why}"
 
 
 def bucket_size(anomaly: AnomalyParams) -> timedelta:

@@ -14,7 +14,16 @@ from checks.baselines.model import Point
 from checks.baselines.params import AnomalyParams
 from checks.baselines.series import counted, deltas, floor
 from checks.kinds.base import Context, Kind, Learning, scope_misfits
-from checks.kinds.learning import bucket_label, bucket_probe, bucket_size, definition, flag, joined, merged
+from checks.kinds.learning import (
+    bucket_label,
+    bucket_probe,
+    bucket_size,
+    by_misfits,
+    definition,
+    flag,
+    joined,
+    merged,
+)
 from checks.probes import Answers, Bucket, BucketCounts, ByteSize, FileCount, Probe, RowCount
 from checks.thresholds import MIN_MAX, Bound, as_dict, bounds, worst
 from monitor.core import humanize
@@ -68,8 +77,7 @@ class Volume(Kind[VolumeParams]):
         self, family: SourceFamily, dataset: DatasetConfig, params: VolumeParams
     ) -> Iterator[tuple[Loc, str]]:
         yield from scope_misfits(family, dataset, params.scope, params.metric)
-        if params.anomaly is not None and params.anomaly.by is not None and family != "sql":
-            yield ("anomaly", "by"), "`by` counts rows per bucket of a timestamp column: sql datasets only"
+        yield from by_misfits(family, dataset, params.anomaly)
 
     def evaluate(self, params: VolumeParams, answers: Answers, context: Context) -> Evaluation:
         if params.anomaly is not None and params.anomaly.by is not None:
