@@ -216,7 +216,7 @@ def test_feedback_of_each_kind_changes_the_next_judgement(
 
 @pytest.mark.parametrize(("args", "error"), [
     (["orders.metric.levle", "--reset"], "no check 'orders.metric.levle' in the config (did you mean"),
-    (["orders.volume", "--reset"], "has no anomaly: block, so it learns nothing; these do: orders.metric.lev"),
+    (["orders.volume", "--reset"], "has no anomaly: block, so it learns nothing; these do: orders.metric"),
     (["orders.metric.level", "--reset", "--anomaly"], "(got --anomaly, --reset)"),
     (["orders.metric.level"], "feedback takes one of --expected"),
     (["orders.metric.level", "--exclude", "2026-12-02"], "expected FROM..TO"),
