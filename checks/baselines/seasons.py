@@ -89,6 +89,3 @@ def trained_label(season: Seasonality, slot: int, points: int, dates: int) -> st
     prefix = "" if points == dates else f"{_plural(points, 'point')} on "
     return f"{prefix}{periods}{at}"
 
-
-def weekday_plural(weekday: int) -> str:
-    return f"{_WEEKDAYS[weekday]}s"
