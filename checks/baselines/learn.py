@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from checks.baselines.model import Point, Settings, Verdict, judge
 from checks.baselines.params import BUCKET_SECONDS, AnomalyParams
@@ -17,7 +17,6 @@ from monitor.core.results import Outcome
 from monitor.core.series import FeedbackAction, SeriesHistory, SeriesPoint
 
 Window = tuple[datetime, datetime]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Buckets a later run counts again, for late and backfilled rows: the rest of the window comes from the store.
 RECOMPUTE = {"1h": timedelta(hours=24), "1d": timedelta(days=3)}
 _OUTCOMES = {"pass": Outcome.PASS, "learning": Outcome.PASS, "warn": Outcome.WARN, "fail": Outcome.FAIL}
@@ -69,10 +68,11 @@ def taught(history: SeriesHistory, points: Iterable[Point]) -> tuple[list[Point]
     anomalous = {item.start for item in history.feedback if item.action is FeedbackAction.ANOMALY}
     windows = [(item.start, item.end or item.start) for item in history.feedback
                if item.action is FeedbackAction.EXCLUDE]
-    windows += [(_EPOCH, item.start) for item in history.feedback if item.action is FeedbackAction.RESET]
+    resets = [item.start for item in history.feedback if item.action is FeedbackAction.RESET]
+    reset = max(resets, default=None)
     marked = [
         Point(point.at, point.value, (point.flagged or point.at in anomalous) and point.at not in expected)
-        for point in points
+        for point in points if reset is None or point.at >= reset  # a new series from there on
     ]
     return marked, windows
 
@@ -103,9 +103,10 @@ def learn(
 def _expectation(verdict: Verdict, params: AnomalyParams, render: Callable[[float], str]) -> str:
     band = verdict.band
     if band is None:
-        return f"learning: {verdict.trained} of {params.min_training} points"
+        return f"learning: {verdict.note or f'{verdict.trained} of {params.min_training} points'}"
+    drift = f"; {verdict.note}" if verdict.note else ""  # a slow drift, failing inside the band
     return (f"expected {render(band.low)}-{render(band.high)}"
-            f" (median {render(band.expected)} of {band.trained_label})")
+            f" (median {render(band.expected)} of {band.trained_label}){drift}")
 
 
 def _evidence(point: Point, verdict: Verdict, params: AnomalyParams) -> LearnedEvidence:
