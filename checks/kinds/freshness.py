@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from checks.kinds.learning import bucket_probe, by_misfits, definition, flag, jo
 from checks.probes import Answers, BucketCounts, FileCount, MaxValue, Newest, Probe, RowCount, Scope
 from checks.thresholds import as_dict, bounds, worst
 from monitor.core import humanize
+from monitor.core.clock import as_utc
 from monitor.core.config.document import Loc
 from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
 from monitor.core.config.types import Duration
@@ -26,15 +26,6 @@ from monitor.core.results import Evaluation, Outcome
 from monitor.core.series import SeriesHistory, SeriesPoint, SeriesUpdate
 
 _LIMITS = (("warn_after", True, Outcome.WARN), ("fail_after", True, Outcome.FAIL))
-
-
-def as_utc(value: Any) -> datetime:
-    """The spec's reading of a newest value: naive timestamps are UTC, a date is its midnight UTC."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise TypeError(f"expected a timestamp or date, got {type(value).__name__} {value!r}")
 
 
 class FreshnessParams(CheckParams):
