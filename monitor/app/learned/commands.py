@@ -12,6 +12,7 @@ from typing import NoReturn
 
 import click
 
+from checks.baselines.learn import number
 from monitor.app.learned.backtest import Replayed, backtest
 from monitor.app.learned.feedback import (
     FeedbackError,
@@ -83,9 +84,9 @@ def _table(check_id: str, points: list[Replayed], days: timedelta) -> None:
     for point in points:
         band = point.verdict.band
         if point.verdict.outcome in ("warn", "fail") and band is not None:
-            shown = f"{point.at:%Y-%m-%d %H:%MZ}  {point.verdict.outcome:4}  {humanize.number(point.value)}"
-            click.echo(f"{shown}  expected {humanize.number(band.low)}-{humanize.number(band.high)}"
-                       f" (median {humanize.number(band.expected)} of {band.trained_label})")
+            shown = f"{point.at:%Y-%m-%d %H:%MZ}  {point.verdict.outcome:4}  {number(point.value)}"
+            click.echo(f"{shown}  expected {number(band.low)}-{number(band.high)}"
+                       f" (median {number(band.expected)} of {band.trained_label})")
 
 
 @dataclass(frozen=True)
