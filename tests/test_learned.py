@@ -14,6 +14,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from monitor.app.cli import main
@@ -356,3 +357,115 @@ def test_a_running_daemon_exports_the_band_applies_feedback_and_keeps_its_series
     after = wait_for(lambda: latest_learned(tmp_path, restarted_at), what="a run of the restarted daemon")
     assert after["learning"] is False, after  # the series (and the reset) came from the store
     assert wait_for(lambda: band_on_metrics(second), what="the band after the restart")
+
+
+# --- `by:` series counted in the warehouse (DuckDB and the real PostgreSQL) -------------------------------
+
+TODAY = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # a Monday morning: Sunday 29 is the latest complete day
+
+
+def daily_rows(day: datetime) -> int:
+    """A weekly pattern with a little deterministic noise: weekdays about 100 rows, weekends about 40."""
+    return (40 if day.weekday() >= 5 else 100) + (day.day * 7) % 5
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def events_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    url = (f"duckdb:///{tmp_path / 'w.duckdb'}" if request.param == "duckdb"
+           else str(request.getfixturevalue("postgres_url")))
+    rows = []
+    for back in range(1, 41):
+        day = (TODAY - timedelta(days=back)).replace(hour=0)
+        rows += [f"({back * 1000 + i}, 'eu', TIMESTAMP '{day + timedelta(minutes=i):%Y-%m-%d %H:%M:%S}')"
+                 for i in range(daily_rows(day))]
+    execute(url, ["CREATE TABLE events (id INTEGER, region TEXT, created_at TIMESTAMP)",
+                  f"INSERT INTO events VALUES {', '.join(rows)}"])
+    return url
+
+
+def by_config(directory: Path, url: str, where: str = "") -> Config:
+    path = directory / "demon.yml"
+    path.write_text(
+        f"version: 1\nsources:\n  warehouse: {{kind: sql, url: '{url}'}}\ndatasets:\n"
+        f"  events:\n    source: warehouse\n    table: events\n{where}    checks:\n"
+        "      - volume:\n          anomaly: {by: created_at}\n"
+        "state: {url: 'sqlite:///state.db'}\n"
+    )
+    return load_config(path)
+
+
+def stored_series(store: StateStore) -> dict[str, dict[datetime, float | None]]:
+    from monitor.state.tables import series_points
+
+    with store.reading("test") as conn:
+        rows = conn.execute(sa.select(series_points)).all()
+    found: dict[str, dict[datetime, float | None]] = {}
+    for key, at, value, _ in rows:
+        found.setdefault(key, {})[at.replace(tzinfo=UTC)] = value
+    return found
+
+
+def test_a_by_series_is_counted_at_once_then_only_its_recent_buckets(
+    tmp_path: Path, events_url: str, store: StateStore
+) -> None:
+    config = by_config(tmp_path, events_url)
+    first = run_at(config, store, TODAY)["events.volume"]
+    sunday = TODAY.replace(hour=0) - timedelta(days=1)
+    assert first.outcome is Outcome.PASS, first.message
+    assert first.value == daily_rows(sunday)
+    assert first.message.startswith(f"{daily_rows(sunday)} rows in Sun 29 Nov, expected ")
+    assert "of 4 Sundays" in first.message  # the weekly pattern, learnt from the data on the first run
+    assert first.all_details["learned"]["learning"] is False
+    [statement] = first.statements
+    assert "GROUP BY" in statement and "2026-11-01" in statement  # 28 days and a bucket back
+    [(key, points)] = stored_series(store).items()
+    assert len(points) == 29 and points[sunday] == daily_rows(sunday)
+
+    late = sunday - timedelta(days=1) + timedelta(hours=20)  # a late row for Saturday
+    execute(events_url, [f"INSERT INTO events VALUES (1, 'eu', TIMESTAMP '{late:%Y-%m-%d %H:%M:%S}')"])
+    second = run_at(config, store, TODAY + HOUR)["events.volume"]
+    [statement] = second.statements
+    assert "2026-11-26" in statement and "2026-11-01" not in statement  # three days recounted, not 28
+    assert stored_series(store)[key][sunday - timedelta(days=1)] == daily_rows(sunday - timedelta(days=1)) + 1
+
+    monday = TODAY.replace(hour=0)
+    quarter = daily_rows(monday) // 4
+    execute(events_url, [f"INSERT INTO events SELECT 90000 + i, 'eu', TIMESTAMP '{monday:%Y-%m-%d} 08:00:00'"
+                         f" + i * INTERVAL '1 minute' FROM generate_series(1, {quarter}) AS t(i)"])
+    short = run_at(config, store, TODAY + timedelta(days=1))["events.volume"]
+    assert short.outcome is Outcome.FAIL, short.message
+    assert short.message.startswith(f"{quarter} rows in Mon 30 Nov, expected ")
+    assert short.thresholds["expected_min"] > quarter
+
+    scoped = by_config(tmp_path, events_url, where="    where: region = 'eu'\n")
+    run_at(scoped, store, TODAY + timedelta(days=1, hours=1))
+    assert len(stored_series(store)) == 2  # another where: another series, never mixed with the first
+
+
+def test_freshness_learns_the_cadence_weekday_loads_are_not_late_at_the_weekend(
+    tmp_path: Path, events_url: str, store: StateStore
+) -> None:
+    loads = [TODAY.replace(hour=0) - timedelta(days=day) + timedelta(hours=hour)
+             for day in range(1, 36) for hour in range(6, 20)
+             if (TODAY - timedelta(days=day)).weekday() < 5]  # hourly, 06:00 to 19:00, weekdays only
+    values = ", ".join(f"({i}, 'eu', TIMESTAMP '{at:%Y-%m-%d %H:%M:%S}')" for i, at in enumerate(loads))
+    execute(events_url, ["DELETE FROM events", f"INSERT INTO events VALUES {values}"])
+    path = tmp_path / "demon.yml"
+    path.write_text(
+        f"version: 1\nsources:\n  warehouse: {{kind: sql, url: '{events_url}'}}\ndatasets:\n"
+        "  events:\n    source: warehouse\n    table: events\n    checks:\n"
+        "      - freshness:\n          column: created_at\n          anomaly: {by: created_at, bucket: 1h}\n"
+        "state: {url: 'sqlite:///state.db'}\n"
+    )
+    config = load_config(path)
+    sunday_noon = TODAY.replace(hour=12) - timedelta(days=1)
+    weekend = run_at(config, store, sunday_noon)["events.freshness"]
+    assert weekend.outcome is Outcome.PASS, weekend.message  # 41 hours since Friday 19:00: usual
+    assert weekend.message.startswith("newest created_at is 1d 17h old, expected ")
+    tuesday_noon = TODAY.replace(hour=12) + timedelta(days=1)
+    monday = [f"INSERT INTO events VALUES (0, 'eu', TIMESTAMP '{TODAY.replace(hour=h):%Y-%m-%d %H:%M:%S}')"
+              for h in range(6, 20)]
+    execute(events_url, monday)  # Monday loaded as usual, then Tuesday nothing by noon
+    late = run_at(config, store, tuesday_noon)["events.freshness"]
+    assert late.outcome is Outcome.FAIL, late.message  # 17 hours since Monday 19:00, where nights take 11
+    assert late.thresholds["expected_max"] < 17 * 3600
