@@ -469,3 +469,17 @@ def test_freshness_learns_the_cadence_weekday_loads_are_not_late_at_the_weekend(
     late = run_at(config, store, tuesday_noon)["events.freshness"]
     assert late.outcome is Outcome.FAIL, late.message  # 17 hours since Monday 19:00, where nights take 11
     assert late.thresholds["expected_max"] < 17 * 3600
+
+
+def test_a_notification_says_the_learned_range_and_what_trained_it() -> None:
+    from alerting.model import Context, Learned
+    from alerting.render.text import expected_text, observed_line
+
+    context = Context(value=312.0, unit="rows", learned=Learned(slot="09:00-10:00 Mon", trained="8 Mondays"),
+                      thresholds={"min": 1.0, "expected": 1204.0, "expected_min": 950.0, "expected_max": 1460.0})
+    assert expected_text(context) == "min 1, 950 to 1460 in 09:00-10:00 Mon (learnt from 8 Mondays)"
+    assert observed_line(context) == (
+        "observed 312 rows; expected min 1, 950 to 1460 in 09:00-10:00 Mon (learnt from 8 Mondays)"
+    )
+    fixed_only = Context(value=3.0, unit=None, thresholds={"max": 0.0})
+    assert expected_text(fixed_only) == "max 0"
