@@ -475,11 +475,26 @@ def test_a_notification_says_the_learned_range_and_what_trained_it() -> None:
     from alerting.model import Context, Learned
     from alerting.render.text import expected_text, observed_line
 
-    context = Context(value=312.0, unit="rows", learned=Learned(slot="09:00-10:00 Mon", trained="8 Mondays"),
-                      thresholds={"min": 1.0, "expected": 1204.0, "expected_min": 950.0, "expected_max": 1460.0})
+    thresholds = {"min": 1.0, "expected": 1204.0, "expected_min": 950.0, "expected_max": 1460.0}
+    learned = Learned(slot="09:00-10:00 Mon", trained="8 Mondays")
+    context = Context(value=312.0, unit="rows", learned=learned, thresholds=thresholds)
     assert expected_text(context) == "min 1, 950 to 1460 in 09:00-10:00 Mon (learnt from 8 Mondays)"
     assert observed_line(context) == (
         "observed 312 rows; expected min 1, 950 to 1460 in 09:00-10:00 Mon (learnt from 8 Mondays)"
     )
     fixed_only = Context(value=3.0, unit=None, thresholds={"max": 0.0})
     assert expected_text(fixed_only) == "max 0"
+
+
+def test_validate_connect_checks_each_by_column_as_a_run_would(
+    tmp_path: Path, warehouse: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    checks = ("      - volume:\n          anomaly: {by: id}\n"
+              "      - volume:\n          name: typo\n          anomaly: {by: loaded_att}\n"
+              "      - volume:\n          name: fine\n          anomaly: {by: loaded_at, bucket: 1h}\n")
+    result = CliRunner().invoke(main, ["validate", "--connect", "-c", str(config_file(tmp_path, checks))])
+    assert result.exit_code == 3, result.output
+    assert "orders.volume: FAILED: id is not a timestamp (integer): `by` needs a timestamp" in result.stdout
+    assert "orders.volume.typo: FAILED: column loaded_att not found" in result.stdout
+    assert "orders.volume.fine" not in result.output
