@@ -64,9 +64,11 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
 def run_at(config: Config, store: StateStore, at: datetime) -> dict[str, Result]:
     runner = Runner(config, store, clock=lambda: at)
     try:
-        return {found.check: found for found in runner.run(config.checks, store.start_run("check"))}
+        found = {result.check: result for result in runner.run(config.checks, store.start_run("check"))}
     finally:
         runner.close()
+    assert not runner.store_errors, runner.store_errors  # every result and point stored
+    return found
 
 
 def set_gauge(url: str, value: float) -> None:
@@ -188,7 +190,7 @@ def test_feedback_of_each_kind_changes_the_next_judgement(
     flagged = run_at(config, store, at)["orders.metric.level"]
     assert flagged.outcome is Outcome.FAIL
     said = cli("feedback", "-c", str(path), "orders.metric.level", "--expected", "--reason", "price change")
-    assert "is expected: it trains the baseline (price change)" in said
+    assert "is expected: it passes and trains the baseline (price change)" in said
     assert "--undo 1" in said
     set_gauge(warehouse, 100)
     trained = run_at(config, store, at + HOUR)["orders.metric.level"]
@@ -196,12 +198,17 @@ def test_feedback_of_each_kind_changes_the_next_judgement(
 
     listed = cli("feedback", "-c", str(path), "--list")
     assert listed.startswith("feedback 1 on orders.metric.level: the point at ")
-    cli("feedback", "-c", str(path), "--undo", "1")
+    replacing = cli("feedback", "-c", str(path), "orders.metric.level", "--anomaly", "--at", at.isoformat())
+    assert replacing.startswith("replaces: feedback 1 on orders.metric.level: the point at ")
+    assert "feedback 2 on orders.metric.level" in replacing
+    assert cli("feedback", "-c", str(path), "--list").count("\n") == 1  # the latest word on a point wins
+    cli("feedback", "-c", str(path), "--undo", "2")
     untaught = run_at(config, store, at + 2 * HOUR)["orders.metric.level"]
     assert untaught.all_details["learned"]["trained"] == 7  # six before, and the last normal one
 
     first = (START + HOUR).strftime("%Y-%m-%dT%H:%M")
-    cli("feedback", "-c", str(path), "orders.metric.level", "--anomaly", "--at", first)
+    marking = cli("feedback", "-c", str(path), "orders.metric.level", "--anomaly", "--at", first)
+    assert "feedback 3 on" in marking  # an undone id is never given again
     marked = run_at(config, store, at + 3 * HOUR)["orders.metric.level"]
     assert marked.all_details["learned"]["trained"] == 7  # one more normal point, one marked out
 
@@ -221,7 +228,11 @@ def test_feedback_of_each_kind_changes_the_next_judgement(
     (["orders.metric.level", "--reset", "--anomaly"], "(got --anomaly, --reset)"),
     (["orders.metric.level"], "feedback takes one of --expected"),
     (["orders.metric.level", "--exclude", "2026-12-02"], "expected FROM..TO"),
-    (["orders.metric.level", "--exclude", "2026-12-02..2026-12-01"], "the window ends before it starts"),
+    (["orders.metric.level", "--exclude", "2026-12-02..2026-12-01"], "the window is empty"),
+    (["orders.metric.level", "--exclude", "2026-12-02T10:00..2026-12-02T10:00"], "the window is empty"),
+    (["orders.metric.level", "--exclude", "2026-12-01..2026-12-02", "--at", "2026-12-01"], "--at does not apply"),
+    (["orders.metric.level", "--anomaly", "--at", "2999-01-01"], "is in the future"),
+    (["orders.metric.level", "--anomaly", "--at", " "], "an empty time"),
     (["orders.metric.level", "--anomaly", "--at", "yesterday"], "'yesterday' is not a time"),
     (["orders.metric.level", "--expected"], "has no flagged point yet: name one with --at"),
     (["--undo", "42"], "no feedback 42"),
@@ -281,6 +292,8 @@ def test_backtest_of_a_check_that_learns_nothing_says_so(tmp_path: Path, warehou
     ("{warn_sensitivity: 4}", "warn_sensitivity (4) must be below sensitivity (3)"),
     ("{min_training: 0}", "anomaly.min_training: expected a number >= 1"),
     ("{direction: up}", "anomaly.direction: expected"),
+    ("{bucket: 1h}", "bucket applies with `by`"),
+    ("{by: loaded_at, training: 2d, min_training: 10}", "training 2d holds 2 1d buckets, fewer than min_training"),
     ("{by: region}", "the schema check declares 'region' string: `by` needs a timestamp or date column"),
 ])
 def test_bad_anomaly_blocks_are_config_errors_with_their_line(
@@ -406,8 +419,9 @@ def stored_series(store: StateStore) -> dict[str, dict[datetime, float | None]]:
 
 
 def test_a_by_series_is_counted_at_once_then_only_its_recent_buckets(
-    tmp_path: Path, events_url: str, store: StateStore
+    tmp_path: Path, events_url: str, store: StateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     config = by_config(tmp_path, events_url)
     first = run_at(config, store, TODAY)["events.volume"]
     sunday = TODAY.replace(hour=0) - timedelta(days=1)
@@ -436,6 +450,10 @@ def test_a_by_series_is_counted_at_once_then_only_its_recent_buckets(
     assert short.outcome is Outcome.FAIL, short.message
     assert short.message.startswith(f"{quarter} rows in Mon 30 Nov, expected ")
     assert short.thresholds["expected_min"] > quarter
+    said = cli("feedback", "-c", str(tmp_path / "demon.yml"), "events.volume", "--expected")
+    assert "the point at 2026-11-30T00:00:00Z is expected" in said
+    again = run_at(config, store, TODAY + timedelta(days=1, minutes=30))["events.volume"]
+    assert again.outcome is Outcome.PASS and again.message.endswith("; marked expected by feedback")
 
     scoped = by_config(tmp_path, events_url, where="    where: region = 'eu'\n")
     run_at(scoped, store, TODAY + timedelta(days=1, hours=1))

@@ -61,17 +61,25 @@ def settings(params: AnomalyParams, direction: str | None = None) -> Settings:
     )
 
 
+def marks(history: SeriesHistory) -> dict[datetime, bool]:
+    """Points users marked, by time: True for a real anomaly, False for expected; the latest word wins."""
+    said = {}
+    for item in sorted(history.feedback, key=lambda item: item.id):
+        if item.action in (FeedbackAction.EXPECTED, FeedbackAction.ANOMALY):
+            said[item.start] = item.action is FeedbackAction.ANOMALY
+    return said
+
+
 def taught(history: SeriesHistory, points: Iterable[Point]) -> tuple[list[Point], list[Window]]:
     """Points and excluded windows after users' feedback: `expected` points train, `anomaly` points never
     do, `exclude` windows and everything before a `reset` are left out."""
-    expected = {item.start for item in history.feedback if item.action is FeedbackAction.EXPECTED}
-    anomalous = {item.start for item in history.feedback if item.action is FeedbackAction.ANOMALY}
+    marked_as = marks(history)
     windows = [(item.start, item.end or item.start) for item in history.feedback
                if item.action is FeedbackAction.EXCLUDE]
     resets = [item.start for item in history.feedback if item.action is FeedbackAction.RESET]
     reset = max(resets, default=None)
     marked = [
-        Point(point.at, point.value, (point.flagged or point.at in anomalous) and point.at not in expected)
+        Point(point.at, point.value, marked_as.get(point.at, point.flagged))
         for point in points if reset is None or point.at >= reset  # a new series from there on
     ]
     return marked, windows
@@ -95,18 +103,24 @@ def learn(
     """Judge `point` against `series` (the history as the model sees it: deltas, gaps or values)."""
     trained, excluded = taught(history, series)
     bucket = timedelta(seconds=BUCKET_SECONDS[params.bucket]) if bucketed else None
-    verdict = judge(point, trained, settings(params, direction), bucket=bucket, excluded=excluded)
-    return Learned(_OUTCOMES[verdict.outcome], _expectation(verdict, params, render),
-                   _evidence(point, verdict, params))
+    chosen = settings(params, direction)
+    verdict = judge(point, trained, chosen, bucket=bucket, excluded=excluded)
+    words = _expectation(verdict, chosen, render)
+    outcome = _OUTCOMES[verdict.outcome]
+    if marks(history).get(point.at) is False and outcome is not Outcome.PASS:  # a user said it is normal
+        outcome, words = Outcome.PASS, f"{words}; marked expected by feedback"
+    return Learned(outcome, words, _evidence(point, verdict, params))
 
 
-def _expectation(verdict: Verdict, params: AnomalyParams, render: Callable[[float], str]) -> str:
+def _expectation(verdict: Verdict, chosen: Settings, render: Callable[[float], str]) -> str:
+    """`expected 950-1,460 (median 1,204 of 8 Mondays)`; one side only where only one side alerts."""
     band = verdict.band
     if band is None:
-        return f"learning: {verdict.note or f'{verdict.trained} of {params.min_training} points'}"
+        return f"learning: {verdict.note or f'{verdict.trained} of {chosen.min_training} points'}"
     drift = f"; {verdict.note}" if verdict.note else ""  # a slow drift, failing inside the band
-    return (f"expected {render(band.low)}-{render(band.high)}"
-            f" (median {render(band.expected)} of {band.trained_label}){drift}")
+    bounds = {"both": f"{render(band.low)}-{render(band.high)}", "spike": f"at most {render(band.high)}",
+              "drop": f"at least {render(band.low)}"}[chosen.direction]
+    return f"expected {bounds} (median {render(band.expected)} of {band.trained_label}){drift}"
 
 
 def _evidence(point: Point, verdict: Verdict, params: AnomalyParams) -> LearnedEvidence:
@@ -118,6 +132,11 @@ def _evidence(point: Point, verdict: Verdict, params: AnomalyParams) -> LearnedE
         trained=verdict.trained, trained_label=band.trained_label if band else "",
         min_training=params.min_training, band=learned,
     )
+
+
+def whole(value: float) -> str:
+    """Rows, files and bytes in a band: whole numbers."""
+    return humanize.number(round(value))
 
 
 def number(value: float) -> str:

@@ -34,7 +34,7 @@ class AnomalyParams(Model):
         if self.warn_sensitivity is not None and self.warn_sensitivity >= self.sensitivity:
             raise ValueError(
                 f"warn_sensitivity ({self.warn_sensitivity:g}) must be below sensitivity"
-                f" ({self.sensitivity:g}): the warn band lies inside the fail band"
+                f" ({self.sensitivity:g}): the warn band is the narrower one, inside the fail band"
             )
         season = SEASON_SECONDS.get(self.seasonality, 0.0)
         if self.training < season:
@@ -42,8 +42,12 @@ class AnomalyParams(Model):
                 f"training {format_duration(self.training)} is shorter than one season of {self.seasonality}"
                 f" ({format_duration(season)}): it could never learn it"
             )
-        if self.by is not None and self.training < 2 * BUCKET_SECONDS[self.bucket]:
+        if self.by is None and "bucket" in self.model_fields_set:
+            raise ValueError("bucket applies with `by` (rows per bucket); without it, one point a run")
+        buckets = int(self.training // BUCKET_SECONDS[self.bucket])
+        if self.by is not None and buckets < max(2, self.min_training):
             raise ValueError(
-                f"training {format_duration(self.training)} holds less than two {self.bucket} buckets"
+                f"training {format_duration(self.training)} holds {buckets} {self.bucket} buckets, fewer than"
+                f" min_training ({self.min_training}): it would learn for ever"
             )
         return self

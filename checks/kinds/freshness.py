@@ -118,8 +118,9 @@ def _cadence(
     usual."""
     history = context.series or SeriesHistory("")
     fresh = [SeriesPoint(newest, None)]
-    if anomaly.by is not None:
-        fresh = loads(answers.one(BucketCounts), bucket_probe(anomaly, context).since) + fresh
+    if anomaly.by is not None:  # each bucket's newest; the newest of all is the last bucket's, once
+        counted = loads(answers.one(BucketCounts), bucket_probe(anomaly, context).since)
+        fresh = [point for point in counted if point.at != newest] + fresh
     series = [point for point in merged(history.points, fresh) if point.at <= newest]
     age = fixed.value or 0.0
     learned = learn(Point(newest, age), history, gaps(series), anomaly, _gap, bucketed=False,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from checks.baselines.learn import as_points, learn, number
+from checks.baselines.learn import as_points, learn, whole
 from checks.baselines.model import Point
 from checks.baselines.params import AnomalyParams
 from checks.baselines.series import counted, deltas, floor
@@ -121,7 +121,7 @@ def _per_run(anomaly: AnomalyParams, fixed: Evaluation, total: float, context: C
     known = [point for point in history.points if point.value is not None and point.at < context.now]
     previous = known[-1].value if known else None
     added = 0.0 if previous is None else total - previous
-    learned = learn(Point(context.now, added), history, deltas(known), anomaly, number, bucketed=False)
+    learned = learn(Point(context.now, added), history, deltas(known), anomaly, whole, bucketed=False)
     if previous is None:  # nothing to compare with: the first point of the series
         learned = replace(learned, expectation=f"{learned.expectation} (the first run of the series)")
     update = SeriesUpdate(history.key, (SeriesPoint(context.now, total, learned.flagged),))
@@ -150,7 +150,7 @@ def _per_bucket(
     baseline = earlier[-1].value if earlier else None
     said = f"{humanize.count(value, 'rows')} in {bucket_label(judged_at, anomaly.bucket)}"
     fixed = _fixed(params, value, baseline, said, {})
-    learned = learn(Point(judged_at, value), history, as_points(earlier), anomaly, number, bucketed=True)
+    learned = learn(Point(judged_at, value), history, as_points(earlier), anomaly, whole, bucketed=True)
     update = SeriesUpdate(history.key, flag(fresh, judged_at, learned)) if history.key else None
     return joined(fixed, learned, update)
 

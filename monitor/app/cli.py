@@ -494,7 +494,8 @@ def feedback(config_path: Path, check_id: str | None, expected: bool, anomaly: b
         got = f" (got {', '.join('--' + name for name in actions)})" if actions else ""
         choices = "--expected, --anomaly, --exclude FROM..TO, --reset, --list, --undo ID"
         fail_usage(f"feedback takes one of {choices}{got}")
-    run_feedback(load(config_path), FeedbackRequest(check_id, actions[0], exclude, at_text, reason, undo_id))
+    request = FeedbackRequest(check_id, actions[0], exclude, at_text, reason, undo_id)
+    run_feedback(load(config_path), config_path, request)
 
 
 def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:

@@ -22,6 +22,7 @@ from checks.baselines.learn import series_key
 from checks.kinds import KINDS, CheckSetupError, Context
 from checks.probes import Answers, Observed, Probe
 from checks.sources import Source, SourceError, open_source
+from monitor.core import humanize
 from monitor.core.clock import Clock, utcnow
 from monitor.core.config.models import CheckSpec, Config, DatasetConfig
 from monitor.core.evidence import QualityReport
@@ -211,7 +212,7 @@ class Runner:
             self.store.record(run_id, results, kept, series)
         except StateStoreError as exc:
             message = self.redact(str(exc))
-            log.error("results of %d checks not stored: %s", len(results), message)
+            log.error("results of %s not stored: %s", humanize.count(len(results), "checks"), message)
             with self._lock:
                 self.store_errors.append(message)
 

@@ -27,17 +27,19 @@ def save(conn: Connection, updates: Iterable[SeriesUpdate]) -> None:
     for update in updates:
         if not update.points:
             continue
-        ats = [point.at for point in update.points]
+        ats = list(dict.fromkeys(point.at for point in update.points))
         stored = points_table.c
         old = conn.execute(
             sa.select(stored.at, stored.flagged).where(stored.series == update.key, stored.at.in_(ats))
         ).all()
         flags = dict(old)
         conn.execute(sa.delete(points_table).where(stored.series == update.key, stored.at.in_(ats)))
+        for point in update.points:  # the same time twice: the last value, either flag
+            flags[point.at] = point.flagged or flags.get(point.at, False)
+        latest = {point.at: point for point in update.points}
         conn.execute(sa.insert(points_table), [
-            {"series": update.key, "at": point.at, "value": point.value,
-             "flagged": point.flagged or flags.get(point.at, False)}
-            for point in update.points
+            {"series": update.key, "at": at, "value": point.value, "flagged": flags[at]}
+            for at, point in latest.items()
         ])
 
 
@@ -78,13 +80,22 @@ class Baselines:
 
     def teach(
         self, check: str, action: FeedbackAction, start: datetime, end: datetime | None, reason: str
-    ) -> Feedback:
+    ) -> tuple[Feedback, list[Feedback]]:
+        """Store feedback, replacing what was said before of the same point (expected or anomaly) or the same
+        window; returns it and what it replaced."""
         created = self._store.clock()
         row = {"check_id": check, "action": action.value, "start": start, "end": end, "reason": reason,
                "created_at": created}
+        table = feedback_table.c
+        same = (table.check_id == check) & (table.start == start) & (
+            table.action.in_(_POINT_ACTIONS) if action.value in _POINT_ACTIONS
+            else (table.action == action.value) & _same_end(end)
+        )
         with self._store.transaction("store feedback") as conn:
-            new_id = conn.execute(sa.insert(feedback_table).values(row).returning(feedback_table.c.id))
-            return Feedback(int(new_id.scalar_one()), check, action, start, end, reason, created)
+            replaced = list(_feedback_rows(conn, same))
+            conn.execute(sa.delete(feedback_table).where(same))
+            new_id = conn.execute(sa.insert(feedback_table).values(row).returning(table.id))
+            return Feedback(int(new_id.scalar_one()), check, action, start, end, reason, created), replaced
 
     def undo(self, feedback_id: int) -> Feedback | None:
         """Delete one piece of feedback; returns it, or None when there is no such id."""
@@ -92,6 +103,14 @@ class Baselines:
             found = _feedback_rows(conn, feedback_table.c.id == feedback_id)
             conn.execute(sa.delete(feedback_table).where(feedback_table.c.id == feedback_id))
         return found[0] if found else None
+
+
+_POINT_ACTIONS = (FeedbackAction.EXPECTED.value, FeedbackAction.ANOMALY.value)
+
+
+def _same_end(end: datetime | None) -> sa.ColumnElement[bool]:
+    column = feedback_table.c.end
+    return column.is_(None) if end is None else column == end
 
 
 def _feedback(conn: Connection, check_ids: Collection[str]) -> dict[str, list[Feedback]]:

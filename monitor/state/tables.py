@@ -121,4 +121,5 @@ baseline_feedback = sa.Table(
         "action IN ('expected', 'anomaly', 'exclude', 'reset')", name="ck_baseline_feedback_action"
     ),
     sa.Index("ix_baseline_feedback_check_id", "check_id"),
+    sqlite_autoincrement=True,  # an undone id is never given again: an old "--undo N" hint stays safe
 )

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from checks.baselines.learn import settings, taught
+from checks.baselines.learn import marks, settings, taught
 from checks.baselines.model import Point, Verdict, replay
 from checks.baselines.params import BUCKET_SECONDS
 from checks.kinds import Learning
-from monitor.core.series import FeedbackAction, SeriesHistory
+from monitor.core.series import SeriesHistory
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,15 @@ def backtest(learning: Learning, history: SeriesHistory, since: datetime) -> lis
     Which points are anomalous is the replay's to decide, as it was each run's, except what users taught:
     points marked expected always train, points marked anomalous and excluded windows never do."""
     points, windows = taught(history, learning.view(history.points))
-    taught_as = {action: {item.start for item in history.feedback if item.action is action}
-                 for action in (FeedbackAction.EXPECTED, FeedbackAction.ANOMALY)}
-    marked = [(at, at + timedelta(microseconds=1)) for at in taught_as[FeedbackAction.ANOMALY]]
+    said = marks(history)
+    marked = [(at, at + timedelta(microseconds=1)) for at, anomalous in said.items() if anomalous]
     bucket = timedelta(seconds=BUCKET_SECONDS[learning.anomaly.bucket]) if learning.bucketed else None
     verdicts = replay(
         [Point(point.at, point.value) for point in points],
         settings(learning.anomaly, learning.direction),
         bucket=bucket,
         excluded=[*windows, *marked],
-        expected=taught_as[FeedbackAction.EXPECTED],
+        expected={at for at, anomalous in said.items() if not anomalous},
     )
     return [Replayed(point.at, point.value, verdict)
             for point, verdict in zip(points, verdicts, strict=True) if point.at >= since]

@@ -4,6 +4,7 @@ print and exit with."""
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
@@ -80,7 +81,8 @@ def _table(check_id: str, points: list[Replayed], days: timedelta) -> None:
     click.echo(f"{check_id}: {humanize.count(len(points), 'points')} in the last {days.days}d: "
                + ", ".join(f"{count} {outcome}" for outcome, count in counts.items()))
     if not points:
-        click.echo("no stored points yet: a check with `by:` has them after its first run, others after two")
+        click.echo("no points in this window: the check has not run in it since it learns (or since a reset);"
+                   " a check with `by:` has its buckets at its first run, others gain a point a run")
     for point in points:
         band = point.verdict.band
         if point.verdict.outcome in ("warn", "fail") and band is not None:
@@ -101,18 +103,18 @@ class FeedbackRequest:
     undo: int | None = None
 
 
-def run_feedback(config: Config, request: FeedbackRequest) -> None:
+def run_feedback(config: Config, config_path: Path, request: FeedbackRequest) -> None:
     with _store(config) as store:
         baselines = Baselines(store)
         try:
-            _feedback(config, baselines, request)
+            _feedback(config, config_path, baselines, request)
         except FeedbackError as exc:
             _fail(EXIT_USAGE, str(exc))
         except StateStoreError as exc:
             _fail(EXIT_ERROR, str(exc))
 
 
-def _feedback(config: Config, baselines: Baselines, request: FeedbackRequest) -> None:
+def _feedback(config: Config, config_path: Path, baselines: Baselines, request: FeedbackRequest) -> None:
     if request.undo is not None:
         undone = baselines.undo(request.undo)
         if undone is None:
@@ -132,5 +134,8 @@ def _feedback(config: Config, baselines: Baselines, request: FeedbackRequest) ->
     found = learner(config, request.check)
     at = parse_time(request.at) if request.at else None
     window = parse_window(request.window) if request.window else None
-    item = teach(baselines, found, FeedbackAction(request.action), at, window, request.reason)
-    click.echo(f"{described(item)}; undo with: demon feedback --undo {item.id}")
+    item, replaced = teach(baselines, found, FeedbackAction(request.action), at, window, request.reason)
+    for earlier in replaced:
+        click.echo(f"replaces: {described(earlier)}")
+    undo = f"demon feedback -c {shlex.quote(str(config_path))} --undo {item.id}"
+    click.echo(f"{described(item)}; undo with: {undo}")

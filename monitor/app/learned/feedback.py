@@ -52,6 +52,8 @@ def _learns(config: Config, spec: CheckSpec) -> bool:
 
 def parse_time(text: str) -> datetime:
     """An ISO time or date (`2026-12-07`, `2026-12-07T09:00`, with an offset or Z); naive is UTC."""
+    if not text.strip():
+        raise FeedbackError("an empty time: expected ISO 8601 like 2026-12-07T09:00Z")
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -60,14 +62,20 @@ def parse_time(text: str) -> datetime:
 
 
 def parse_window(text: str) -> tuple[datetime, datetime]:
-    """`FROM..TO`, TO exclusive."""
+    """`FROM..TO`: a date as TO includes its whole day (`2026-12-24..2026-12-26` is three days); a time as
+    TO is where the window ends."""
     start, dots, end = text.partition("..")
     if not dots:
-        raise FeedbackError(f"--exclude {text!r}: expected FROM..TO, like 2026-12-24..2026-12-27")
-    window = parse_time(start), parse_time(end)
+        raise FeedbackError(f"--exclude {text!r}: expected FROM..TO, like 2026-12-24..2026-12-26")
+    until = parse_time(end) + (timedelta(days=1) if _is_date(end) else timedelta(0))
+    window = parse_time(start), until
     if window[1] <= window[0]:
-        raise FeedbackError(f"--exclude {text!r}: the window ends before it starts")
+        raise FeedbackError(f"--exclude {text!r}: the window is empty (it ends before it starts)")
     return window
+
+
+def _is_date(text: str) -> bool:
+    return len(text.strip()) == len("2026-12-24")
 
 
 def point_at(found: Learner, history: SeriesHistory, action: FeedbackAction, at: datetime | None) -> datetime:
@@ -89,9 +97,13 @@ def point_at(found: Learner, history: SeriesHistory, action: FeedbackAction, at:
 def teach(
     baselines: Baselines, found: Learner, action: FeedbackAction, at: datetime | None,
     window: tuple[datetime, datetime] | None, reason: str,
-) -> Feedback:
-    """Store one piece of feedback, resolved to what it is about."""
+) -> tuple[Feedback, list[Feedback]]:
+    """Store one piece of feedback, resolved to what it is about; returns it and what it replaced."""
     now = baselines.now()
+    if at is not None and at > now:
+        raise FeedbackError(f"--at {at:%Y-%m-%dT%H:%M:%SZ} is in the future: no point is there yet")
+    if at is not None and window is not None:
+        raise FeedbackError("--exclude FROM..TO names its window: --at does not apply")
     if action is FeedbackAction.EXCLUDE:
         assert window is not None
         return baselines.teach(found.spec.id, action, window[0], window[1], reason)
@@ -105,7 +117,7 @@ def described(item: Feedback) -> str:
     """One line per piece of feedback, for the listing and the confirmation."""
     start, end = (f"{at:%Y-%m-%dT%H:%M:%SZ}" if at else "" for at in (item.start, item.end))
     what = {
-        FeedbackAction.EXPECTED: "the point at {start} is expected: it trains the baseline",
+        FeedbackAction.EXPECTED: "the point at {start} is expected: it passes and trains the baseline",
         FeedbackAction.ANOMALY: "the point at {start} is a real anomaly: it never trains the baseline",
         FeedbackAction.EXCLUDE: "{start}..{end} is excluded from training",
         FeedbackAction.RESET: "learning starts anew at {start}",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from checks.baselines.learn import number
 from monitor.app.learned.backtest import Replayed
 
 WIDTH, HEIGHT, MARGIN = 960, 360, 48
@@ -49,8 +50,10 @@ def svg(check: str, points: Sequence[Replayed]) -> str:
         f'<text x="{MARGIN}" y="{HEIGHT - 12}" font-size="12">{points[0].at:%Y-%m-%d %H:%MZ}</text>'
         f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 12}" font-size="12" text-anchor="end">'
         f"{points[-1].at:%Y-%m-%d %H:%MZ}</text>"
-        f'<text x="4" y="{MARGIN}" font-size="12">{high:,.6g}</text>'
-        f'<text x="4" y="{HEIGHT - MARGIN}" font-size="12">{low:,.6g}</text>'
+        f'<text x="4" y="{MARGIN}" font-size="12">{number(high)}</text>'
+        f'<text x="4" y="{HEIGHT - MARGIN}" font-size="12">{number(low)}</text>'
+        f'<text x="{WIDTH - MARGIN}" y="20" font-size="12" text-anchor="end" fill="#555">'
+        "line: the value; shaded: the expected range; dots: fail (red), warn (orange)</text>"
     )
     return _frame(check, subtitle, body)
 

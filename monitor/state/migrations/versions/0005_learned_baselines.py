@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "action IN ('expected', 'anomaly', 'exclude', 'reset')", name="ck_baseline_feedback_action"
         ),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_baseline_feedback_check_id", "baseline_feedback", ["check_id"])
 
