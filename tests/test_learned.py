@@ -22,6 +22,7 @@ from monitor.app.config import load_config
 from monitor.app.runner import Runner
 from monitor.core.config.models import Config
 from monitor.core.results import Outcome, Result
+from monitor.state.baselines import Baselines
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, dataset, source, wait_for, write_config
 from tests.warehouse import execute
@@ -326,11 +327,15 @@ def test_a_learned_check_on_a_lake_cannot_count_by_a_column(tmp_path: Path) -> N
 # --- a real `demon run` ------------------------------------------------------------------------------------
 
 
-def latest_learned(directory: Path, after: datetime) -> dict[str, Any] | None:
-    """The learned details of the check's newest stored result started after `after`, if any."""
+def results_since(directory: Path, since: datetime) -> list[Result]:
+    """The check's stored results started at or after `since`, oldest first."""
     with StateStore.open("sqlite:///state.db", directory) as store:
-        found = [r for r in store.history("orders.metric.level", 5) if r.started_at > after]
-    return found[0].details.get("learned") if found else None
+        return [r for r in store.history("orders.metric.level", 10_000)[::-1] if r.started_at >= since]
+
+
+def learned_of(result: Result) -> dict[str, Any]:
+    found: dict[str, Any] = result.details["learned"]
+    return found
 
 
 def band_on_metrics(daemon: Daemon) -> dict[str, float]:
@@ -355,21 +360,30 @@ def test_a_running_daemon_exports_the_band_applies_feedback_and_keeps_its_series
     assert set(band) == {"expected", "expected_min", "expected_max"}
     assert band["expected_min"] <= 100 <= band["expected_max"]
 
-    taught_at = datetime.now(UTC)
     cli("feedback", "-c", str(path), "orders.metric.level", "--reset", "--reason", "migration")
-    relearning = wait_for(lambda: (found := latest_learned(tmp_path, taught_at)) and found,
-                          what="a run after the reset")
-    assert relearning["learning"] is True and relearning["trained"] < 3
-
-    wait_for(lambda: (found := latest_learned(tmp_path, taught_at)) and not found["learning"],
+    taught_at = datetime.now(UTC)  # every run started from now on has read the reset
+    with StateStore.open("sqlite:///state.db", tmp_path) as store:
+        [reset] = Baselines(store).feedback(["orders.metric.level"])["orders.metric.level"]
+    first = wait_for(lambda: results_since(tmp_path, taught_at), what="a run after the reset")[0]
+    # only the points since the reset train it, however many runs the machine managed in between
+    since_reset = results_since(tmp_path, reset.start)
+    assert learned_of(first)["trained"] == len([r for r in since_reset if r.started_at < first.started_at])
+    wait_for(lambda: (found := results_since(tmp_path, taught_at)) and not learned_of(found[-1])["learning"],
              what="the baseline learnt again")
+
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
     restarted_at = datetime.now(UTC)
     second = spawn(path)
-    after = wait_for(lambda: latest_learned(tmp_path, restarted_at), what="a run of the restarted daemon")
-    assert after["learning"] is False, after  # the series (and the reset) came from the store
+    after = wait_for(lambda: results_since(tmp_path, restarted_at), what="a run of the restarted daemon")[0]
+    assert learned_of(after)["learning"] is False, after  # the series (and the reset) came from the store
     assert wait_for(lambda: band_on_metrics(second), what="the band after the restart")
+
+    window = f"{reset.start:%Y-%m-%dT%H:%M:%S}..{datetime.now(UTC) + timedelta(hours=1):%Y-%m-%dT%H:%M:%S}"
+    cli("feedback", "-c", str(path), "orders.metric.level", "--exclude", window)
+    excluded_at = datetime.now(UTC)
+    excluded = wait_for(lambda: results_since(tmp_path, excluded_at), what="a run after the exclusion")[0]
+    assert learned_of(excluded)["learning"] is True and learned_of(excluded)["trained"] == 0
 
 
 # --- `by:` series counted in the warehouse (DuckDB and the real PostgreSQL) -------------------------------
