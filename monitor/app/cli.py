@@ -473,7 +473,7 @@ def backtest(config_path: Path, check_id: str, days: int, fmt: str, plot: Path |
 @main.command()
 @CONFIG_OPTION
 @click.argument("check_id", required=False)
-@click.option("--expected", is_flag=True, help="A flagged point was normal: it trains.")
+@click.option("--expected", is_flag=True, help="A flagged point was normal: it passes and trains.")
 @click.option("--anomaly", is_flag=True, help="A point was a real anomaly: it never trains.")
 @click.option("--exclude", metavar="FROM..TO", help="A window to ignore (a backfill, an outage, a holiday).")
 @click.option("--reset", is_flag=True, help="Start learning anew (after a migration, say).")
