@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from checks.probes import Bucket, BucketCounts, BucketSize, Observed, Probe, RowCount, ScalarQuery
 from checks.sources import open_source
@@ -79,19 +78,6 @@ def source(warehouse: Warehouse) -> Iterator[SqlSource]:
     opened = warehouse.source()
     yield opened
     opened.close()
-
-
-@pytest.fixture
-def sent() -> Iterator[list[str]]:
-    """Every statement any engine sends to a driver while the test runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(sa.Engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(sa.Engine, "before_cursor_execute", record)
 
 
 def grouped(statements: list[str]) -> list[str]:
@@ -206,15 +192,17 @@ def test_the_datasets_where_scopes_the_counts(source: SqlSource) -> None:
 # --- statements ------------------------------------------------------------------------------------
 
 
-def test_one_grouped_statement_per_probe_after_the_fused_one(source: SqlSource, sent: list[str]) -> None:
+def test_one_grouped_statement_per_probe_after_the_fused_one(
+    source: SqlSource, statements: list[str]
+) -> None:
     hourly, daily = BucketCounts("loaded_at", "1h", SINCE), BucketCounts("LOADED_AT", "1d", SINCE)
     scoped = EVENTS.model_copy(update={"where": "amount > 0"})
 
     observed = source.observe(scoped, [hourly, RowCount(), daily, BucketCounts("loaded_at", "1h", SINCE)])
 
     assert source.requests["statement"] == 4  # the columns, the fused count, a grouped statement per probe
-    fused = [index for index, statement in enumerate(sent) if "demon_p0" in statement]
-    assert len(grouped(sent)) == 2 and fused == [len(sent) - 3]  # the grouped ones come last
+    fused = [index for index, statement in enumerate(statements) if "demon_p0" in statement]
+    assert len(grouped(statements)) == 2 and fused == [len(statements) - 3]  # the grouped ones come last
     assert observed[RowCount()].value == 8
     assert observed[hourly].value == HOURLY and observed[daily].value == DAILY
     shown = str(observed[daily].statement)
@@ -226,23 +214,23 @@ def test_one_grouped_statement_per_probe_after_the_fused_one(source: SqlSource, 
 
 @pytest.mark.parametrize(("column", "family"), [("amount", "integer"), ("note", "string")])
 def test_a_column_that_is_not_a_timestamp_is_refused_before_any_grouped_statement(
-    source: SqlSource, sent: list[str], column: str, family: str
+    source: SqlSource, statements: list[str], column: str, family: str
 ) -> None:
     observed = answer(source, BucketCounts(column, "1d", SINCE))
 
     assert observed.error == f"{column} is not a timestamp ({family}): `by` needs a timestamp or date column"
     assert observed.reason is Reason.SETUP
-    assert source.requests["statement"] == 1 and not grouped(sent)  # the columns only
+    assert source.requests["statement"] == 1 and not grouped(statements)  # the columns only
 
 
-def test_a_missing_column_names_the_tables_columns(source: SqlSource, sent: list[str]) -> None:
+def test_a_missing_column_names_the_tables_columns(source: SqlSource, statements: list[str]) -> None:
     observed = answer(source, BucketCounts("loaded", "1d", SINCE))
 
     schema = "main" if source.describe().startswith("duckdb") else "public"
     assert observed.error == f"column loaded not found in {schema}.events (columns: {', '.join(COLUMNS)})"
     assert observed.reason is Reason.MISSING
     assert observed.statement is not None and "GROUP BY" not in observed.statement
-    assert source.requests["statement"] == 1 and not grouped(sent)
+    assert source.requests["statement"] == 1 and not grouped(statements)
 
 
 def test_a_failing_grouped_statement_is_the_probes_error(source: SqlSource) -> None:
@@ -254,7 +242,9 @@ def test_a_failing_grouped_statement_is_the_probes_error(source: SqlSource) -> N
     assert observed.statement is not None and "GROUP BY" in observed.statement
 
 
-def test_no_grouped_statement_after_the_fused_one_timed_out(warehouse: Warehouse, sent: list[str]) -> None:
+def test_no_grouped_statement_after_the_fused_one_timed_out(
+    warehouse: Warehouse, statements: list[str]
+) -> None:
     source = warehouse.source(query_timeout="1s")
     slow, daily = ScalarQuery(SLOW_SQL[warehouse.backend]), BucketCounts("loaded_at", "1d", SINCE)
 
@@ -263,13 +253,13 @@ def test_no_grouped_statement_after_the_fused_one_timed_out(warehouse: Warehouse
 
     assert observed[daily].error == "query timed out after 1s" and observed[daily].reason is Reason.TIMEOUT
     assert "GROUP BY" in str(observed[daily].statement)
-    assert source.requests["statement"] == 2 and not grouped(sent)  # the columns, the fused statement
+    assert source.requests["statement"] == 2 and not grouped(statements)  # the columns, the fused statement
 
 
 # --- sources that cannot bucket --------------------------------------------------------------------
 
 
-def test_sqlite_cannot_bucket_and_says_so(tmp_path: Path, sent: list[str]) -> None:
+def test_sqlite_cannot_bucket_and_says_so(tmp_path: Path, statements: list[str]) -> None:
     warehouse = Warehouse("sqlite", f"sqlite:///{tmp_path}/w.db", "sqlite:///w.db", tmp_path)
     warehouse.execute("CREATE TABLE events (id integer, loaded_at timestamp)")
     source = warehouse.source()
@@ -280,7 +270,7 @@ def test_sqlite_cannot_bucket_and_says_so(tmp_path: Path, sent: list[str]) -> No
     assert observed.error == (
         "source warehouse (sqlite) cannot count rows per bucket of time: `by:` needs PostgreSQL or DuckDB"
     )
-    assert observed.reason is Reason.SETUP and not grouped(sent)
+    assert observed.reason is Reason.SETUP and not grouped(statements)
 
 
 def test_a_lake_dataset_cannot_bucket(tmp_path: Path) -> None:
