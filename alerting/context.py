@@ -15,7 +15,7 @@ from functools import singledispatch
 from typing import Any
 from urllib.parse import quote
 
-from alerting.model import Context, FailingRule, Point, Retyped, SchemaChange, Upstream
+from alerting.model import Context, FailingRule, Learned, Point, Retyped, SchemaChange, Upstream
 from alerting.render.text import clip
 from monitor.core.config.models import Config, DatasetConfig
 from monitor.core.evidence import Drift, QualityReport, RuleResult, SchemaEvidence
@@ -58,6 +58,9 @@ def check_context(
     )
     dataset = config.datasets.get(result.dataset)
     context.update(evidence_context(result.evidence, pii_columns(dataset)))
+    if result.learned is not None and result.learned.band is not None:
+        learned = result.learned
+        context["learned"] = Learned(slot=clip(learned.slot, CELL), trained=learned.trained_label)
     if dataset is not None:
         context.update(about(dataset))
     context["dashboard_url"] = dashboard_url(config.alerting.grafana_url, result.dataset)

@@ -61,6 +61,13 @@ class Upstream(TypedDict):
     incident: int | None  # its open incident, when there is one
 
 
+class Learned(TypedDict):
+    """What a learned baseline expected, and from what: its thresholds are in `thresholds` (expected_*)."""
+
+    slot: str
+    trained: str  # "8 Mondays"
+
+
 class Context(TypedDict, total=False):
     """The root-cause context: everything a responder needs, in one place. Keys are absent when unknown."""
 
@@ -86,6 +93,7 @@ class Context(TypedDict, total=False):
     description: str | None
     runbook: str | None
     dashboard_url: str | None
+    learned: Learned  # a learned baseline's band: what trained it
     truncated: list[str]  # what a renderer had to cut, said in the message ("samples", "trend", ...)
 
 

@@ -119,6 +119,31 @@ class ScalarQuery(Probe[object]):
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """One bucket of a `BucketCounts` answer: rows whose timestamp falls in [start, start + bucket)."""
+
+    start: datetime  # UTC
+    rows: int
+    newest: datetime | None  # the largest timestamp in it (UTC), the bucket's last load
+
+
+BucketSize = Literal["1h", "1d"]
+
+
+@dataclass(frozen=True)
+class BucketCounts(Probe[tuple[Bucket, ...]]):
+    """Rows per UTC hour or day of a timestamp column from `since` on, in the dataset's `where` (learned
+    baselines with `by:`): one grouped statement, oldest bucket first, empty buckets left out."""
+
+    column: str
+    bucket: BucketSize
+    since: datetime  # UTC, a bucket boundary
+
+    def describe(self) -> str:
+        return f"rows per {self.bucket} of {self.column}"
+
+
+@dataclass(frozen=True)
 class Observed:
     """A probe's answer: a value, or the reason there is none, with the statement that produced it."""
 

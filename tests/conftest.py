@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, start_daemon
@@ -151,3 +152,16 @@ def lite(tmp_path: Path) -> Iterator[StateStore]:
     """A SQLite state store, for what does not depend on the backend."""
     with StateStore.open(f"sqlite:///{tmp_path / 'lite.db'}", tmp_path) as opened:
         yield opened
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """Every statement any engine sends to a driver while the test runs."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(sa.Engine, "before_cursor_execute", record)

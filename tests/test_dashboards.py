@@ -273,9 +273,8 @@ def test_dashboard_panels_cover_the_issue() -> None:
         "Open incidents by severity",
         "Quality by dimension",
     } <= titles["demon-overview"]
-    assert {"Rows", "Bytes", "Files", "Freshness age", "Check outcomes", "Failing rows"} <= titles[
-        "demon-dataset"
-    ]
+    detail = {"Rows", "Bytes", "Files", "Freshness age", "Check outcomes", "Failing rows", "Learned bands"}
+    assert detail <= titles["demon-dataset"]
     assert {
         "Check duration by source",
         "Scheduler lag",

@@ -630,7 +630,7 @@ def test_the_thresholds_match_the_injected_defects(built: Demo) -> None:
 
 
 def test_defects_have_one_sentence_each_naming_their_checks() -> None:
-    assert len(demo.DEFECTS) == 13
+    assert len(demo.DEFECTS) == 14
     for sentence, defect in zip(demo.DEFECTS, demo.defects.TODAY, strict=True):
         assert sentence.endswith(".") and "\n" not in sentence
         for check in defect.outcomes:

@@ -38,7 +38,7 @@ class ParityParams(CheckParams):
 class Parity(Kind[ParityParams]):
     params = ParityParams
 
-    def probes(self, params: ParityParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]:
+    def probes(self, params: ParityParams, context: Context, base_dir: Path) -> list[Probe[Any]]:
         return [RowCount()]
 
     def misfits(

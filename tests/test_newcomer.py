@@ -256,7 +256,7 @@ def test_the_demo_opens_incidents_and_says_what_to_do_next(tmp_path: Path) -> No
     config = directory / "demon.yml"
     listed = [line for line in result.stdout.splitlines() if re.match(r"^(PASS|WARN|FAIL|ERROR) ", line)]
     assert listed and not any(line.startswith("PASS") for line in listed)
-    assert "63 checks: 49 pass, 3 warn, 9 fail, 2 error" in result.stdout
+    assert "64 checks: 49 pass, 3 warn, 10 fail, 2 error" in result.stdout
     assert re.search(r"Alerting: (\d+) incidents opened, 0 resolved; \1 notifications sent, to the console",
                      result.stdout)
     assert f"demon incidents -c {config}" in result.stdout

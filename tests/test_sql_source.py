@@ -114,19 +114,6 @@ def source(warehouse: Warehouse) -> Iterator[SqlSource]:
     opened.close()
 
 
-@pytest.fixture
-def statements() -> Iterator[list[str]]:
-    """Every statement any engine sends to a driver while the test runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(sa.Engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(sa.Engine, "before_cursor_execute", record)
-
-
 # --- probes ----------------------------------------------------------------------------------------
 
 

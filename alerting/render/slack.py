@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from alerting.model import FailingRule, Notification
-from alerting.render.text import cell, headline, render_text
+from alerting.render.text import cell, expected_text, headline, render_text
 
 Block = dict[str, Any]
 
@@ -132,13 +132,12 @@ def _facts(n: Notification, shape: _Shape) -> list[Block]:
     context = n.context
     outcome = n.outcome + (f" (was {n.previous_outcome})" if n.previous_outcome else "")
     unit = f" {context['unit']}" if context.get("unit") else ""
-    thresholds = context.get("thresholds") or {}
     facts = [
         ("Severity", n.severity),
         ("Outcome", outcome),
         ("Observed", f"{'none' if context.get('value') is None else format(context['value'], 'g')}{unit}"
          if "value" in context else None),
-        ("Expected", ", ".join(f"{k} {v:g}" for k, v in sorted(thresholds.items())) or None),
+        ("Expected", expected_text(context) or None),
         ("Open since", n.opened_at),
         ("Last passed", context.get("last_passed_at") or "never (in the kept history)"),
         ("Dataset", context.get("dataset")),

@@ -48,9 +48,24 @@ def observed_line(context: Context) -> str | None:
     if "value" not in context:
         return None
     unit = f" {context['unit']}" if context.get("unit") else ""
-    bounds = ", ".join(f"{name} {value:g}" for name, value in sorted(context.get("thresholds", {}).items()))
+    bounds = expected_text(context)
     value = "none" if context["value"] is None else f"{context['value']:g}"
     return f"observed {value}{unit}" + (f"; expected {bounds}" if bounds else "")
+
+
+LEARNED_BOUNDS = ("expected", "expected_min", "expected_max", "expected_warn_min", "expected_warn_max")
+
+
+def expected_text(context: Context) -> str:
+    """The fixed thresholds by name, and a learned band as a range with what trained it."""
+    thresholds = context.get("thresholds", {})
+    fixed = [f"{name} {value:g}" for name, value in sorted(thresholds.items()) if name not in LEARNED_BOUNDS]
+    learned = context.get("learned")
+    if learned is not None and "expected_min" in thresholds and "expected_max" in thresholds:
+        slot = f" in {learned['slot']}" if learned["slot"] else ""
+        fixed.append(f"{thresholds['expected_min']:g} to {thresholds['expected_max']:g}{slot}"
+                     f" (learnt from {learned['trained']})")
+    return ", ".join(fixed)
 
 
 def trend_line(context: Context) -> str | None:

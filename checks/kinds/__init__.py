@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.kinds.base import CheckSetupError, Context, Kind
+from checks.kinds.base import CheckSetupError, Context, Kind, Learning
 from checks.kinds.freshness import Freshness
 from checks.kinds.metric import Metric
 from checks.kinds.quality import Quality
@@ -19,4 +19,4 @@ KINDS: dict[str, Kind[Any]] = {
     "metric": Metric(),
 }
 
-__all__ = ["KINDS", "CheckSetupError", "Context", "Kind"]
+__all__ = ["KINDS", "CheckSetupError", "Context", "Kind", "Learning"]

@@ -5,16 +5,19 @@ datasets it suits. A kind is one module and one line in the registry (checks/kin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from checks.baselines.model import Point
+from checks.baselines.params import AnomalyParams
 from checks.probes import Answers, Probe
 from monitor.core.config.document import Loc
 from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
 from monitor.core.results import Evaluation
+from monitor.core.series import SeriesHistory, SeriesPoint
 
 P = TypeVar("P", bound=CheckParams)
 
@@ -27,6 +30,28 @@ class Context:
     now: datetime
     baseline: float | None = None  # value of the last pass/warn run of this check
     snapshot: Mapping[str, str] | None = None  # columns -> family at the last schema run
+    series: SeriesHistory | None = None  # a learned baseline's stored series (kinds whose `learns` says so)
+
+
+@dataclass(frozen=True)
+class Learning:
+    """What a learned baseline's series is: its definition (a change starts a new series), its settings, and
+    how the model sees its stored points (`view`: rows per bucket, rows added per run, time between loads)."""
+
+    definition: Mapping[str, object]
+    anomaly: AnomalyParams
+    view: Callable[[Sequence[SeriesPoint]], list[Point]]
+    direction: str | None = None  # forced where only one side can be wrong (a load is never too early)
+
+    @property
+    def bucketed(self) -> bool:
+        return self.anomaly.by is not None
+
+    @property
+    def horizon(self) -> timedelta:
+        """How far back stored points matter: the training window, and a week before it for the first change
+        or gap in it."""
+        return timedelta(seconds=self.anomaly.training) + timedelta(days=7)
 
 
 class CheckSetupError(Exception):
@@ -36,17 +61,23 @@ class CheckSetupError(Exception):
 class Kind(ABC, Generic[P]):
     """A kind never runs a query: it names probes, the source answers them, the kind judges.
 
-    `params` is the model of its entry in a dataset's `checks:` list; `base_dir` is the config file's folder,
-    which files a check names are relative to.
+    `params` is the model of its entry in a dataset's `checks:` list; `context` what it may know besides (its
+    dataset, the time, its history); `base_dir` is the config file's folder, which files a check names are
+    relative to.
     """
 
     params: type[P]
 
     @abstractmethod
-    def probes(self, params: P, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]: ...
+    def probes(self, params: P, context: Context, base_dir: Path) -> list[Probe[Any]]: ...
 
     @abstractmethod
     def evaluate(self, params: P, answers: Answers, context: Context) -> Evaluation: ...
+
+    def learns(self, params: P, dataset: DatasetConfig) -> Learning | None:
+        """The check's learned series, or None when it learns nothing: the runner reads the stored series into
+        `Context.series` before asking for probes, and stores the points its evaluation adds."""
+        return None
 
     def misfits(self, family: SourceFamily, dataset: DatasetConfig, params: P) -> Iterator[tuple[Loc, str]]:
         """Why the check does not suit this dataset, for the config's validation (each at a path relative to

@@ -3,51 +3,62 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
 
-from checks.kinds.base import Context, Kind
-from checks.probes import Answers, FileCount, MaxValue, Newest, Probe, RowCount, Scope
+from checks.baselines.learn import learn
+from checks.baselines.model import Point
+from checks.baselines.params import AnomalyParams
+from checks.baselines.series import gaps, loads
+from checks.kinds.base import Context, Kind, Learning
+from checks.kinds.learning import bucket_probe, by_misfits, definition, flag, joined, merged
+from checks.probes import Answers, BucketCounts, FileCount, MaxValue, Newest, Probe, RowCount, Scope
 from checks.thresholds import as_dict, bounds, worst
 from monitor.core import humanize
+from monitor.core.clock import as_utc
 from monitor.core.config.document import Loc
 from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
 from monitor.core.config.types import Duration
 from monitor.core.evidence import FreshnessEvidence
 from monitor.core.results import Evaluation, Outcome
+from monitor.core.series import SeriesHistory, SeriesPoint, SeriesUpdate
 
 _LIMITS = (("warn_after", True, Outcome.WARN), ("fail_after", True, Outcome.FAIL))
-
-
-def as_utc(value: Any) -> datetime:
-    """The spec's reading of a newest value: naive timestamps are UTC, a date is its midnight UTC."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise TypeError(f"expected a timestamp or date, got {type(value).__name__} {value!r}")
 
 
 class FreshnessParams(CheckParams):
     column: str | None = Field(default=None, description="timestamp or date column; optional for lakes")
     warn_after: Duration | None = None
     fail_after: Duration | None = None
+    anomaly: AnomalyParams | None = Field(
+        default=None, description="learn how long the table usually goes between loads, per seasonal slot"
+    )
 
     @model_validator(mode="after")
     def _needs_a_threshold(self) -> FreshnessParams:
-        if self.warn_after is None and self.fail_after is None:
-            raise ValueError("expected warn_after or fail_after (or both)")
+        if self.warn_after is None and self.fail_after is None and self.anomaly is None:
+            raise ValueError("expected warn_after or fail_after (or both), or anomaly")
         return self
 
 
 class Freshness(Kind[FreshnessParams]):
     params = FreshnessParams
 
-    def probes(self, params: FreshnessParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]:
-        return list(_probes(params, dataset))
+    def probes(self, params: FreshnessParams, context: Context, base_dir: Path) -> list[Probe[Any]]:
+        """The newest value and the size; with `anomaly.by`, also the loads per bucket in the window."""
+        found: list[Probe[Any]] = list(_probes(params, context.dataset))
+        if params.anomaly is not None and params.anomaly.by is not None:
+            found.append(bucket_probe(params.anomaly, context))
+        return found
+
+    def learns(self, params: FreshnessParams, dataset: DatasetConfig) -> Learning | None:
+        if params.anomaly is None:
+            return None
+        measure = definition("freshness", dataset, params.anomaly, column=params.column)
+        return Learning(measure, params.anomaly, gaps, direction="spike")
 
     def misfits(
         self, family: SourceFamily, dataset: DatasetConfig, params: FreshnessParams
@@ -55,6 +66,7 @@ class Freshness(Kind[FreshnessParams]):
         if family == "sql" and params.column is None:
             why = "a sql dataset's freshness reads a timestamp column"
             yield ("column",), f"missing required key 'column': {why}"
+        yield from by_misfits(family, dataset, params.anomaly)
 
     def evaluate(self, params: FreshnessParams, answers: Answers, context: Context) -> Evaluation:
         limits = bounds(params, _LIMITS)
@@ -82,7 +94,7 @@ class Freshness(Kind[FreshnessParams]):
         if bound is not None:
             verb = "warn" if bound.outcome == Outcome.WARN else "fail"
             message += f" ({verb} after {humanize.duration(bound.limit)})"
-        return Evaluation(
+        fixed = Evaluation(
             bound.outcome if bound else Outcome.PASS,
             message,
             value=age,
@@ -91,6 +103,34 @@ class Freshness(Kind[FreshnessParams]):
             evidence=evidence,
             facts={"last_modified": newest_at.timestamp()},
         )
+        if params.anomaly is None:
+            return fixed
+        return _cadence(params.anomaly, fixed, newest_at, answers, context)
+
+
+def _cadence(
+    anomaly: AnomalyParams, fixed: Evaluation, newest: datetime, answers: Answers, context: Context
+) -> Evaluation:
+    """The gap since the last load against how long this table usually goes between loads from then on.
+
+    Loads are the newest values seen run after run, or with `by` the newest of each bucket; the open gap is
+    judged as belonging to the load that opened it, so a weekend gap is Friday's last load's, and is
+    usual."""
+    history = context.series or SeriesHistory("")
+    fresh = [SeriesPoint(newest, None)]
+    if anomaly.by is not None:  # each bucket's newest; the newest of all is the last bucket's, once
+        counted = loads(answers.one(BucketCounts), bucket_probe(anomaly, context).since)
+        fresh = [point for point in counted if point.at != newest] + fresh
+    series = [point for point in merged(history.points, fresh) if point.at <= newest]
+    age = fixed.value or 0.0
+    learned = learn(Point(newest, age), history, gaps(series), anomaly, _gap, bucketed=False,
+                    direction="spike")
+    update = SeriesUpdate(history.key, flag(fresh, newest, learned)) if history.key else None
+    return joined(fixed, learned, update)
+
+
+def _gap(seconds: float) -> str:
+    return humanize.duration(max(seconds, 0.0))
 
 
 def _probes(params: FreshnessParams, dataset: DatasetConfig) -> tuple[Probe[object], Probe[int]]:

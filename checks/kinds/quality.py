@@ -51,7 +51,7 @@ class QualityParams(CheckParams):
 class Quality(Kind[QualityParams]):
     params = QualityParams
 
-    def probes(self, params: QualityParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]:
+    def probes(self, params: QualityParams, context: Context, base_dir: Path) -> list[Probe[Any]]:
         from checks.quality.loader import SchemaLoadError, load_schema
         from checks.quality.plan import build_plan
 
@@ -59,9 +59,8 @@ class Quality(Kind[QualityParams]):
             schema = load_schema(params.schema_ref, base_dir)
         except SchemaLoadError as error:
             raise CheckSetupError(str(error)) from None
-        plan = build_plan(
-            schema, params.schema_ref, sample=params.sample, scope=params.scope, pii=dataset.pii_columns
-        )
+        pii = context.dataset.pii_columns
+        plan = build_plan(schema, params.schema_ref, sample=params.sample, scope=params.scope, pii=pii)
         return [Validation(plan)]
 
     def misfits(

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from checks.kinds.base import Context, Kind
 from checks.probes import Answers, Column, Columns, Probe, SchemaVariants
-from monitor.core.config.models import CheckParams, DatasetConfig
+from monitor.core.config.models import CheckParams
 from monitor.core.config.types import TypeFamily
 from monitor.core.evidence import Drift, Retyped, SchemaEvidence
 from monitor.core.results import Evaluation, Outcome
@@ -29,9 +29,9 @@ class SchemaParams(CheckParams):
 class Schema(Kind[SchemaParams]):
     params = SchemaParams
 
-    def probes(self, params: SchemaParams, dataset: DatasetConfig, base_dir: Path) -> list[Probe[Any]]:
+    def probes(self, params: SchemaParams, context: Context, base_dir: Path) -> list[Probe[Any]]:
         """The columns and, for lake datasets, the files whose columns differ from the rest."""
-        return [Columns(), SchemaVariants()] if dataset.path else [Columns()]
+        return [Columns(), SchemaVariants()] if context.dataset.path else [Columns()]
 
     def evaluate(self, params: SchemaParams, answers: Answers, context: Context) -> Evaluation:
         actual = _families(answers[Columns()])

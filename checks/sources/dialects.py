@@ -17,7 +17,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from sqlalchemy.engine import URL
+from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.core.config.types import format_duration
 from monitor.core.failures import Reason
@@ -93,6 +95,14 @@ class Deadline:
 
 
 OpenReadOnly = Callable[[URL], tuple[URL, dict[str, Any]]]
+# Seconds since 1970-01-01 UTC of a timestamp column's value, a naive timestamp read as UTC.
+EpochSeconds = Callable[[ColumnElement[Any]], ColumnElement[Any]]
+
+
+def extract_epoch(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`EXTRACT(EPOCH FROM value)`: on PostgreSQL and DuckDB the instant of a `timestamptz` and the nominal
+    value of a `timestamp` (so UTC by the spec's reading), whatever the session's TimeZone."""
+    return sa.extract("epoch", value)
 
 # The columns of every table named like :table in any schema, case-insensitively (DuckDB and PostgreSQL
 # fold unquoted names), so the source can prefer an exact match and use the catalog's own spelling.
@@ -173,6 +183,7 @@ class DialectProfile:
     # connect_args confining an embedded engine (not a remote one) to its database; given `read_files`
     sandbox: Callable[[bool], dict[str, Any]] | None = None
     connect_timeout_arg: str | None = None  # the driver's connect() keyword for a timeout in seconds
+    epoch_seconds: EpochSeconds | None = None  # for rows per UTC hour or day; None: the dialect cannot bucket
 
     def transaction_setup(self, timeout: float) -> list[str]:
         """Statements that make a transaction read-only and bound its statements to `timeout` seconds."""
@@ -258,7 +269,7 @@ GENERIC = DialectProfile()
 PROFILES: dict[str, DialectProfile] = {
     "duckdb": DialectProfile(
         client_stop=interrupt, file_database=True, remote_prefixes=("md:", "motherduck:"),
-        open_read_only=_duckdb_read_only, sandbox=_duckdb_sandbox,
+        open_read_only=_duckdb_read_only, sandbox=_duckdb_sandbox, epoch_seconds=extract_epoch,
     ),
     "sqlite": DialectProfile(
         client_stop=interrupt, columns_sql=None, tables_sql=None, file_database=True,
@@ -268,6 +279,7 @@ PROFILES: dict[str, DialectProfile] = {
         session_options="-c default_transaction_read_only=on -c statement_timeout={ms}",
         timeout_codes=frozenset({"57014"}), columns_sql=PG_CATALOG_COLUMNS, tables_sql=PG_CATALOG_TABLES,
         connect_timeout_arg="connect_timeout", client_stop=abandon, connect_args=PG_TCP,
+        epoch_seconds=extract_epoch,
     ),
     "redshift": DialectProfile(
         timeout_sql="SET statement_timeout TO {ms}", timeout_codes=frozenset({"57014"}),

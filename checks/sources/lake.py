@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from checks.probes import (
+    BucketCounts,
     ByteSize,
     Column,
     Columns,
@@ -129,7 +130,9 @@ class LakeSource:
 class _Unanswerable(Exception):
     """A probe this dataset's files cannot answer (e.g. a column maximum of a CSV dataset)."""
 
-    reason = Reason.DATA
+    def __init__(self, message: str, reason: Reason = Reason.DATA) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class _Counted:
@@ -246,6 +249,8 @@ class _Run:
                 return list(_majority(facts)), self._statement(len(facts))
             case Validation(plan=plan):
                 return self._validate(plan)
+            case BucketCounts():  # the config refuses it first: buckets of time need a grouped statement
+                raise _Unanswerable("`by:` needs a sql dataset", Reason.SETUP)
             case SchemaVariants():
                 facts = self.facts(self.files("all"))
                 usual = _majority(facts)

@@ -3,7 +3,8 @@
 Per `observe()` call, one metadata statement reads the table's columns (and proves the table exists),
 then one fused aggregate statement answers every other probe, the way Soda fuses its metrics. When
 the fused statement fails, each probe is re-run alone so only the bad one ends in error; unless it
-timed out, as each part alone could take as long again.
+timed out, as each part alone could take as long again. Rows per bucket of time (`BucketCounts`) need a
+grouped statement of their own, one per probe, run after the fused one.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,15 +23,30 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from checks.probes import Column, Columns, MaxValue, Observed, Probe, RowCount, ScalarQuery, Validation
+from checks.baselines.params import BUCKET_SECONDS
+from checks.probes import (
+    Bucket,
+    BucketCounts,
+    BucketSize,
+    Column,
+    Columns,
+    MaxValue,
+    Observed,
+    Probe,
+    RowCount,
+    ScalarQuery,
+    Validation,
+)
 from checks.sources.base import SourceError
-from checks.sources.dialects import Deadline, DialectProfile, error_codes, profile_for
+from checks.sources.dialects import Deadline, DialectProfile, EpochSeconds, error_codes, profile_for
 from checks.sources.settings import SqlSourceConfig
+from monitor.core.clock import as_utc
 from monitor.core.config.models import DatasetConfig
 from monitor.core.distribution import missing_module
 from monitor.core.failures import Reason
 from monitor.core.humanize import closest, first_line, suggestion
 from monitor.core.redact import Redactor, mask_url
+from monitor.core.typefamilies import family_of
 
 if TYPE_CHECKING:
     from checks.sources.sql_quality import QualityQuery
@@ -51,6 +68,8 @@ _CONNECT_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 DENIED_CODES = frozenset({"42501"})
 # `:name` in user SQL is text, not a bind parameter: escape it for sa.text (PostgreSQL's `::` casts stay).
 _BIND_LIKE = re.compile(r"(?<![:\w\\]):(?=\w)")
+# Reasons of a statement that ended early (`_StatementFailed.final`): the next one would wait the same way.
+ENDED_EARLY = frozenset({Reason.TIMEOUT, Reason.INTERRUPTED, Reason.UNREACHABLE})
 
 
 T = TypeVar("T")
@@ -292,8 +311,9 @@ class SqlSource:
         observed: dict[Probe[Any], Observed] = {}
         aggregates: dict[Probe[Any], Part] = {}
         validations = [probe for probe in probes if isinstance(probe, Validation)]
+        grouped = [probe for probe in probes if isinstance(probe, BucketCounts)]
         for probe in probes:
-            if isinstance(probe, Validation):
+            if isinstance(probe, Validation | BucketCounts):
                 continue
             answer = self._plan(probe, found.columns, dataset.table, metadata_statement)
             if isinstance(answer, Observed):
@@ -305,6 +325,7 @@ class SqlSource:
             aggregates.update(query.aggregates())
         answers = self._aggregate(conn, found, dataset.where, aggregates) if aggregates else {}
         observed.update((probe, answer) for probe, answer in answers.items() if probe in probes)
+        observed.update(self._bucket_counts(conn, found, dataset, grouped, metadata_statement, answers))
         fetched: dict[str, list[tuple[Any, ...]]] = {}  # two checks sampling the same rows read them once
         for probe, query in queries.items():
             followups: list[str] = []
@@ -320,6 +341,62 @@ class SqlSource:
 
             observed[probe] = replace(query.finish(answers, run), followups=tuple(followups))
         return observed
+
+    def _bucket_counts(
+        self,
+        conn: Connection,
+        table: Table,
+        dataset: DatasetConfig,
+        probes: list[BucketCounts],
+        metadata_statement: str,
+        fused: dict[Probe[Any], Observed],
+    ) -> dict[Probe[Any], Observed]:
+        """A grouped statement per probe, each in its own read-only transaction on this connection; none once
+        a statement ended early (timed out, interrupted, connection lost): it would wait as long again."""
+        ended = _ended_early(fused.values())
+        observed: dict[Probe[Any], Observed] = {}
+        for probe in probes:
+            statement = self._grouped(probe, table, dataset.where, metadata_statement)
+            if isinstance(statement, Observed):
+                observed[probe] = statement
+            elif ended is not None:
+                observed[probe] = replace(ended, statement=self._display(statement))
+            else:
+                observed[probe] = self._count_buckets(conn, statement, probe.bucket)
+                ended = _ended_early([observed[probe]])
+        return observed
+
+    def _count_buckets(self, conn: Connection, statement: sa.Select[Any], bucket: BucketSize) -> Observed:
+        text = self._display(statement)
+        try:
+            rows = self._run(conn, statement)
+        except _StatementFailed as failure:
+            return failure.observed(text)
+        seconds = int(BUCKET_SECONDS[bucket])
+        return Observed(value=tuple(_bucket(row, seconds) for row in rows), statement=text)
+
+    def _grouped(
+        self, probe: BucketCounts, table: Table, where: str | None, metadata_statement: str
+    ) -> sa.Select[Any] | Observed:
+        """The statement answering a `BucketCounts` probe; or why there is none, from the reflected columns
+        alone, before anything runs."""
+        epoch = self._profile.epoch_seconds
+        if epoch is None:
+            backend = self._url.get_backend_name()
+            cannot = f"source {self.name} ({backend}) cannot count rows per bucket of time: `by:` needs"
+            cannot += " PostgreSQL or DuckDB"
+            return Observed(error=cannot, reason=Reason.SETUP)
+        name = find_column(table.columns, probe.column)
+        column = next((column for column in table.columns if column.name == name), None)
+        if column is None:
+            error = missing_column(probe.column, _qualified(table), table.columns)
+            return Observed(error=error, reason=Reason.MISSING, statement=metadata_statement)
+        family = family_of(column.type_name)
+        if family not in ("timestamp", "date"):
+            shown = column.type_name if family == "other" else family
+            error = f"{column.name} is not a timestamp ({shown}): `by` needs a timestamp or date column"
+            return Observed(error=error, reason=Reason.SETUP, statement=metadata_statement)
+        return bucket_statement(table, where, column, probe, epoch)
 
     def _quality_queries(
         self,
@@ -533,6 +610,58 @@ def fused_statement(table: Table | None, where: str | None, parts: Sequence[Part
             joined = joined.join(other, sa.true())
         statement = statement.select_from(joined)
     return statement
+
+
+def bucket_statement(
+    table: Table, where: str | None, column: Column, probe: BucketCounts, epoch: EpochSeconds
+) -> sa.Select[Any]:
+    """Rows and the newest value per UTC bucket of a timestamp or date column, from `probe.since` on.
+
+    A bucket is `floor(epoch seconds / bucket seconds)`: epoch seconds are absolute for a `timestamptz` and
+    nominal for a `timestamp` (naive = UTC), so the session's TimeZone moves no row to another bucket, as it
+    would with `date_trunc` of a `timestamptz`. A date is cast to a timestamp first, pinning that nominal
+    reading rather than leaving the choice to an implicit cast (to `timestamptz`, in the session's zone, is
+    PostgreSQL's preferred one). The column is compared with `since` as a value of its own type, so an index
+    on it serves the range.
+    """
+    value: ColumnElement[Any] = sa.column(column.name)
+    timestamp = sa.cast(value, sa.DateTime()) if family_of(column.type_name) == "date" else value
+    seconds: ColumnElement[Any] = sa.literal_column(str(int(BUCKET_SECONDS[probe.bucket])))
+    bucket = sa.func.floor(epoch(timestamp) / seconds).label("bucket")
+    statement = sa.select(bucket, sa.func.count().label("rows"), sa.func.max(value).label("newest"))
+    statement = statement.select_from(_table_clause(table))
+    if where:
+        statement = statement.where(condition(where))
+    statement = statement.where(value >= _lower_bound(column.type_name, probe.since))
+    return statement.group_by(bucket).order_by(bucket)
+
+
+def _lower_bound(type_name: str, since: datetime) -> sa.BindParameter[Any]:
+    """`since` as a value of the column's own type, so the bare column is compared (an index on it serves the
+    range) and nothing is read in the session's time zone, as a `timestamp` compared with a `timestamptz` is.
+    For a date column, the first day whose midnight is not before `since`."""
+    moment = as_utc(since)
+    if family_of(type_name) == "date":
+        day = moment.date() if moment.time() == time() else moment.date() + timedelta(days=1)
+        return sa.bindparam("since", day, type_=sa.Date())
+    if _zoned(type_name):
+        return sa.bindparam("since", moment, type_=sa.DateTime(timezone=True))
+    return sa.bindparam("since", moment.replace(tzinfo=None), type_=sa.DateTime())
+
+
+def _zoned(type_name: str) -> bool:
+    """A timestamp type holding instants: `timestamp with time zone` (PostgreSQL, DuckDB), `timestamptz`."""
+    name = " ".join(type_name.lower().split())
+    return "with time zone" in name or name.startswith("timestamptz")
+
+
+def _ended_early(answers: Iterable[Observed]) -> Observed | None:
+    return next((answer for answer in answers if not answer.ok and answer.reason in ENDED_EARLY), None)
+
+
+def _bucket(row: tuple[Any, ...], seconds: int) -> Bucket:
+    start, rows, newest = row
+    return Bucket(datetime.fromtimestamp(int(start) * seconds, UTC), int(rows), as_utc(newest))
 
 
 def _table_clause(table: Table) -> sa.TableClause:

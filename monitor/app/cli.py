@@ -293,12 +293,13 @@ def tls_problems(config: Config) -> list[str]:
 
 def setup_problems(config: Config) -> list[str]:
     """Why checks cannot be set up as a run would set them up (say, a Pandera schema that does not load)."""
-    from checks.kinds import KINDS, CheckSetupError
+    from checks.kinds import KINDS, CheckSetupError, Context
 
     problems = []
     for spec in config.checks:
         try:
-            KINDS[spec.kind].probes(spec.params, config.datasets[spec.dataset], config.base_dir)
+            context = Context(config.datasets[spec.dataset], utcnow())
+            KINDS[spec.kind].probes(spec.params, context, config.base_dir)
         except CheckSetupError as exc:
             problems.append(f"{spec.id}: {exc}")
     return problems
@@ -452,6 +453,49 @@ def silence(config_path: Path, pattern: str | None, duration: float | None, reas
             fail(EXIT_ERROR, str(exc))
     ends = now + timedelta(seconds=duration)
     click.echo(f"silence {silence_id}: {pattern} until {ends:%Y-%m-%dT%H:%M:%SZ}")
+
+
+@main.command()
+@CONFIG_OPTION
+@click.argument("check_id")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(min=1), help="How far back.")
+@click.option(
+    "--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Also draw it into this SVG.")
+def backtest(config_path: Path, check_id: str, days: int, fmt: str, plot: Path | None) -> None:
+    """Replay a check's learned baseline over its history: what would it have flagged?"""
+    from monitor.app.learned.commands import run_backtest
+
+    run_backtest(load(config_path), check_id, timedelta(days=days), fmt, plot)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.argument("check_id", required=False)
+@click.option("--expected", is_flag=True, help="A flagged point was normal: it passes and trains.")
+@click.option("--anomaly", is_flag=True, help="A point was a real anomaly: it never trains.")
+@click.option("--exclude", metavar="FROM..TO", help="A window to ignore (a backfill, an outage, a holiday).")
+@click.option("--reset", is_flag=True, help="Start learning anew (after a migration, say).")
+@click.option("--at", "at_text", metavar="TIME", help="The point (or, with --reset, the start); ISO, UTC.")
+@click.option("--reason", "-r", default="", help="Why; shown in the listing.")
+@click.option("--list", "list_only", is_flag=True, help="List the feedback given (to CHECK_ID, or all).")
+@click.option("--undo", "undo_id", type=int, metavar="ID", help="Take feedback ID back.")
+def feedback(config_path: Path, check_id: str | None, expected: bool, anomaly: bool, exclude: str | None,
+             reset: bool, at_text: str | None, reason: str, list_only: bool, undo_id: int | None) -> None:
+    """Teach a check's learned baseline: a point was normal or a real anomaly, a window to ignore, or start
+    learning anew. A running daemon uses it at its next run."""
+    from monitor.app.learned.commands import FeedbackRequest, run_feedback
+
+    chosen = {"expected": expected, "anomaly": anomaly, "exclude": exclude is not None, "reset": reset,
+              "list": list_only, "undo": undo_id is not None}
+    actions = [name for name, given in chosen.items() if given]
+    if len(actions) != 1:
+        got = f" (got {', '.join('--' + name for name in actions)})" if actions else ""
+        choices = "--expected, --anomaly, --exclude FROM..TO, --reset, --list, --undo ID"
+        fail_usage(f"feedback takes one of {choices}{got}")
+    request = FeedbackRequest(check_id, actions[0], exclude, at_text, reason, undo_id)
+    run_feedback(load(config_path), config_path, request)
 
 
 def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:

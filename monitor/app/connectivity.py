@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from checks.kinds import KINDS
+from checks.probes import BucketCounts
 from checks.sources import Source, SourceError, open_source
+from monitor.core.clock import utcnow
 from monitor.core.config.models import Config
 from monitor.core.redact import Redactor
 
@@ -46,4 +49,21 @@ def _check_source(
         except SourceError as exc:
             problems.append(dataset_name)
             say(f"    {dataset_name}: FAILED: {exc}")
+            continue
+        for check, error in _unbucketable(config, dataset_name, source):
+            problems.append(check)
+            say(f"    {check}: FAILED: {redact(error)}")
     return problems
+
+
+def _unbucketable(config: Config, dataset_name: str, source: Source) -> list[tuple[str, str]]:
+    """Learned checks whose `by` column cannot be bucketed (missing, not a timestamp): asked for the rows
+    per bucket from now on, which reads no rows but checks the column as a run would."""
+    dataset = config.datasets[dataset_name]
+    probes = {}
+    for spec in config.checks:
+        learning = KINDS[spec.kind].learns(spec.params, dataset) if spec.dataset == dataset_name else None
+        if learning is not None and learning.anomaly.by is not None:
+            probes[spec.id] = BucketCounts(learning.anomaly.by, learning.anomaly.bucket, utcnow())
+    answers = source.observe(dataset, list(probes.values())) if probes else {}
+    return [(check, answers[probe].error or "") for check, probe in probes.items() if not answers[probe].ok]

@@ -18,16 +18,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from checks.baselines.learn import series_key
 from checks.kinds import KINDS, CheckSetupError, Context
 from checks.probes import Answers, Observed, Probe
 from checks.sources import Source, SourceError, open_source
+from monitor.core import humanize
 from monitor.core.clock import Clock, utcnow
 from monitor.core.config.models import CheckSpec, Config, DatasetConfig
 from monitor.core.evidence import QualityReport
 from monitor.core.failures import SOURCE_DOWN, Reason
 from monitor.core.redact import Redactor, error_text
 from monitor.core.results import Evaluation, Outcome, Result
+from monitor.core.series import SeriesHistory, SeriesUpdate
 from monitor.core.signals import block_stop_signals
+from monitor.state.baselines import Baselines
 from monitor.state.store import StateStore, StateStoreError, Success
 
 log = logging.getLogger("monitor.runner")  # logger names are part of the log format
@@ -180,8 +184,10 @@ class Runner:
         duration = time.perf_counter() - start
         results = [_result(spec, job, judged, started_at, duration) for spec in job.checks]
         if self.store is not None and run_id is not None:
+            evaluations = [judged.evaluations[spec.id] for spec in job.checks]
             snapshots = {spec.id: judged.evaluations[spec.id].snapshot for spec in job.checks}
-            self._record(run_id, results, snapshots)
+            series = [evaluation.series for evaluation in evaluations if evaluation.series is not None]
+            self._record(run_id, results, snapshots, series)
         for result in results:
             log.info(
                 "check %s: %s in %.3fs",
@@ -197,13 +203,16 @@ class Runner:
             )
         return results
 
-    def _record(self, run_id: int, results: list[Result], snapshots: Mapping[str, Any]) -> None:
+    def _record(
+        self, run_id: int, results: list[Result], snapshots: Mapping[str, Any], series: list[SeriesUpdate]
+    ) -> None:
         assert self.store is not None
         try:
-            self.store.record(run_id, results, {check: snap for check, snap in snapshots.items() if snap})
+            kept = {check: snap for check, snap in snapshots.items() if snap}
+            self.store.record(run_id, results, kept, series)
         except StateStoreError as exc:
             message = self.redact(str(exc))
-            log.error("results of %d checks not stored: %s", len(results), message)
+            log.error("results of %s not stored: %s", humanize.count(len(results), "checks"), message)
             with self._lock:
                 self.store_errors.append(message)
 
@@ -211,6 +220,7 @@ class Runner:
         # The history first: the last successes are reported even when the source cannot be reached.
         try:
             successes, snapshots = self._history([spec.id for spec in job.checks], now)
+            series = self._series(job, now)
         except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
             message = self.redact(f"cannot read the checks' history: {exc}")
             return _Judged({spec.id: Evaluation(Outcome.ERROR, message, reason=Reason.STORE)
@@ -233,9 +243,14 @@ class Runner:
             evaluations.update((spec.id, failed) for spec in runnable)
             return judged
         wanted: dict[str, list[Probe[Any]]] = {}
+        contexts: dict[str, Context] = {}
         for spec in list(runnable):
+            success = successes.get(spec.id)
+            baseline = None if success is None else success.value
+            context = Context(job.dataset, now, baseline, snapshots.get(spec.id), series.get(spec.id))
+            contexts[spec.id] = context
             try:
-                wanted[spec.id] = KINDS[spec.kind].probes(spec.params, job.dataset, self.config.base_dir)
+                wanted[spec.id] = KINDS[spec.kind].probes(spec.params, context, self.config.base_dir)
             except CheckSetupError as exc:
                 evaluations[spec.id] = Evaluation(Outcome.ERROR, self.redact(str(exc)), reason=Reason.SETUP)
                 runnable.remove(spec)
@@ -244,11 +259,19 @@ class Runner:
         observed = source.observe(job.dataset, asked)
         for spec in runnable:
             judged.provenance[spec.id] = _provenance([observed[probe] for probe in wanted[spec.id]])
-            success = successes.get(spec.id)
-            baseline = None if success is None else success.value
-            context = Context(job.dataset, now, baseline, snapshots.get(spec.id))
-            evaluations[spec.id] = _judge(spec, wanted[spec.id], observed, context)
+            evaluations[spec.id] = _judge(spec, wanted[spec.id], observed, contexts[spec.id])
         return judged
+
+    def _series(self, job: DatasetJob, now: datetime) -> dict[str, SeriesHistory]:
+        """The stored series of the job's checks that learn, keyed by check (empty without a store: nothing
+        learnt is kept then, and a `by:` series is counted whole each run)."""
+        learning = {spec.id: found for spec in job.checks if spec.kind in KINDS
+                    and (found := KINDS[spec.kind].learns(spec.params, job.dataset)) is not None}
+        if self.store is None or not learning:
+            return {}
+        keys = {check: series_key(check, found.definition) for check, found in learning.items()}
+        since = now - max(found.horizon for found in learning.values())
+        return Baselines(self.store).histories(keys, since)
 
     def _history(
         self, check_ids: list[str], now: datetime
@@ -307,5 +330,6 @@ def _result(
         evidence=evidence,
         facts=evaluation.facts,
         last_success_at=last_success,
+        learned=evaluation.learned,
         reason=(evaluation.reason or Reason.DATA) if evaluation.outcome is Outcome.ERROR else None,
     )

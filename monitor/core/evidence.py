@@ -149,3 +149,47 @@ class QualityReport:
     def dump(self) -> dict[str, Any]:
         rules = [rule.dump() for rule in self.rules]
         return {"rows": self.rows, "sample_rows": self.sample_rows, "rules": rules}
+
+
+@dataclass(frozen=True)
+class LearnedBand:
+    """A learned baseline's expected value and bands for one seasonal slot."""
+
+    expected: float
+    low: float
+    high: float
+    warn_low: float | None = None
+    warn_high: float | None = None
+
+    def thresholds(self) -> dict[str, float]:
+        """The band as threshold bounds, named as the spec names them (`demon_check_threshold{bound=...}`)."""
+        bounds = {"expected": self.expected, "expected_min": self.low, "expected_max": self.high,
+                  "expected_warn_min": self.warn_low, "expected_warn_max": self.warn_high}
+        return {name: value for name, value in bounds.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class LearnedEvidence:
+    """What a learned baseline judged: which point (a bucket or a run), against which slot's band, trained on
+    how many points; `band` is None while it is still learning."""
+
+    at: datetime  # the judged bucket's start, or the run's time
+    value: float
+    slot: str  # "09:00-10:00 Mon", "Mon", "" without seasonality
+    season: str
+    trained: int  # points that trained the band (while learning: points so far)
+    trained_label: str  # what trained it, in words: "8 Mondays", "14 points"
+    min_training: int
+    band: LearnedBand | None
+
+    @property
+    def learning(self) -> bool:
+        return self.band is None
+
+    def dump(self) -> dict[str, Any]:
+        return {"learned": {
+            "at": self.at.isoformat(), "value": self.value, "slot": self.slot, "season": self.season,
+            "trained": self.trained, "trained_label": self.trained_label, "min_training": self.min_training,
+            "learning": self.learning,
+            **(self.band.thresholds() if self.band is not None else {}),
+        }}

@@ -8,8 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from monitor.core.evidence import Evidence
+from monitor.core.evidence import Evidence, LearnedEvidence
 from monitor.core.failures import Reason
+from monitor.core.series import SeriesUpdate
 
 
 class Outcome(StrEnum):
@@ -42,6 +43,8 @@ class Evaluation:
     reason: Reason | None = None  # why it is an error (an error without one is the kind's: DATA)
     snapshot: dict[str, str] | None = None  # schema checks: the columns to remember for drift
     facts: dict[str, float] = field(default_factory=dict)  # what was learnt about the dataset (see Result)
+    learned: LearnedEvidence | None = None  # a learned baseline's judgement, beside the kind's evidence
+    series: SeriesUpdate | None = None  # points for the learned baseline's series, stored with the result
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,14 @@ class Result:
     facts: dict[str, float] = field(default_factory=dict)
     last_success_at: datetime | None = None  # this run if it passed or warned, else the latest that did
     reason: Reason | None = None  # why it is an error (None for the other outcomes)
+    learned: LearnedEvidence | None = None  # a learned baseline's judgement; read back, it is in details
 
     @property
     def all_details(self) -> dict[str, Any]:
         """`details` as results show and store them: the source's and the evidence's, in one mapping."""
-        return {**self.details, **(self.evidence.dump() if self.evidence is not None else {})}
+        found = (self.evidence, self.learned)
+        return {**self.details, **{key: value for item in found if item is not None
+                                   for key, value in item.dump().items()}}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of the spec (`demon check --format json`)."""

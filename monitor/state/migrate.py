@@ -12,7 +12,7 @@ from monitor.state.engine import writing
 from monitor.state.errors import StateStoreError
 
 # Must equal alembic's head of migrations/versions (a test checks): an up-to-date store opens with one SELECT.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 # Two processes opening a new store at once must not both create its tables. SQLite's BEGIN IMMEDIATE already

@@ -21,7 +21,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from monitor.core.clock import Clock, utcnow
 from monitor.core.failures import Reason
 from monitor.core.results import Outcome, Result
-from monitor.state import statements
+from monitor.core.series import SeriesUpdate
+from monitor.state import baselines, statements
 from monitor.state.engine import create_engine, parse_url, translate_errors, writing
 from monitor.state.errors import StateStoreError
 from monitor.state.lock import LOCKS, DaemonLock
@@ -29,6 +30,7 @@ from monitor.state.migrate import ensure_head
 from monitor.state.tables import results as results_table
 from monitor.state.tables import runs as runs_table
 from monitor.state.tables import schema_snapshots as snapshots_table
+from monitor.state.tables import series_points as points_table
 
 __all__ = ["PruneRefused", "StateStore", "StateStoreError", "Success"]
 
@@ -91,13 +93,15 @@ class StateStore:
         run_id: int,
         results: Sequence[Result],
         snapshots: Mapping[str, Mapping[str, str]] = _NO_SNAPSHOTS,
+        series: Sequence[SeriesUpdate] = (),
     ) -> None:
-        """Store results and changed schema snapshots in one transaction: all of them or, on failure, none.
+        """Store results, changed schema snapshots and learned baselines' points in one transaction: all of
+        them or, on failure, none.
 
         Whether it worked is kept for `record_failure` (the daemon's /healthz).
         """
         try:
-            self._record(run_id, results, snapshots)
+            self._record(run_id, results, snapshots, series)
         except StateStoreError as exc:
             self._record_failure = str(exc)
             raise
@@ -109,9 +113,14 @@ class StateStore:
         return self._record_failure
 
     def _record(
-        self, run_id: int, results: Sequence[Result], snapshots: Mapping[str, Mapping[str, str]]
+        self,
+        run_id: int,
+        results: Sequence[Result],
+        snapshots: Mapping[str, Mapping[str, str]],
+        series: Sequence[SeriesUpdate],
     ) -> None:
         with self._writing("record results") as conn:
+            baselines.save(conn, series)
             if results:
                 texts = (text for result in results for text in result.statements)
                 ids = statements.intern(conn, texts, self.clock())
@@ -216,6 +225,7 @@ class StateStore:
                     ~sa.exists().where(snapshots_table.c.run_id == runs_table.c.id),
                 )
             )
+            conn.execute(sa.delete(points_table).where(points_table.c.at < before))
             statements.prune(conn, before)
             return int(deleted)
 

@@ -95,3 +95,31 @@ schema_snapshots = sa.Table(
     sa.Column("columns", sa.JSON(), nullable=False),
     sa.Index("ix_schema_snapshots_check_id_id", "check_id", "id"),
 )
+
+# Learned baselines: each series' points (a series is a check's definition: a new `by` or `where` starts
+# another) and what users taught them. Feedback is keyed by check, so it outlives a change of definition.
+series_points = sa.Table(
+    "series_points",
+    metadata,
+    sa.Column("series", sa.String(), primary_key=True),
+    sa.Column("at", UtcDateTime(), primary_key=True),
+    sa.Column("value", sa.Double(), nullable=True),
+    sa.Column("flagged", sa.Boolean(), nullable=False),
+)
+
+baseline_feedback = sa.Table(
+    "baseline_feedback",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("check_id", sa.String(), nullable=False),
+    sa.Column("action", sa.String(), nullable=False),
+    sa.Column("start", UtcDateTime(), nullable=False),
+    sa.Column("end", UtcDateTime(), nullable=True),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.CheckConstraint(
+        "action IN ('expected', 'anomaly', 'exclude', 'reset')", name="ck_baseline_feedback_action"
+    ),
+    sa.Index("ix_baseline_feedback_check_id", "check_id"),
+    sqlite_autoincrement=True,  # an undone id is never given again: an old "--undo N" hint stays safe
+)

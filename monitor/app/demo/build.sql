@@ -194,14 +194,14 @@ FROM priced;
 CREATE OR REPLACE TABLE sales.products AS
 SELECT * EXCLUDE (k), getvariable('loaded_at') AS loaded_at FROM catalog ORDER BY product_code;
 
--- The order history: about 32 orders a day (fewer at weekends), 2 to 19 lines each.
+-- The order history: 32 to 36 orders a weekday, 16 to 20 a weekend day, 2 to 19 lines each.
 CREATE OR REPLACE TEMP TABLE history AS
 WITH days AS (
     SELECT CAST(getvariable('first_day') + CAST(i AS INTEGER) AS DATE) AS day FROM range(91) AS r(i)
 )
 SELECT CAST(10099 + row_number() OVER (ORDER BY day, slot) AS INTEGER) AS order_number, day AS order_date
 FROM days, range(50) AS s(slot)
-WHERE slot < CASE WHEN isodow(day) >= 6 THEN 14 ELSE 30 END + roll(day, 'orders', 14);
+WHERE slot < CASE WHEN isodow(day) >= 6 THEN 16 ELSE 32 END + roll(day, 'orders', 5);
 
 CREATE OR REPLACE TABLE sales.orders AS
 WITH placed AS (

@@ -92,8 +92,8 @@ def _union_tag(loc: Loc, error: ErrorDetails) -> tuple[Loc, str]:
 
 
 def _unknown_key(error: ErrorDetails) -> str:
-    key = str(error["loc"][-1])
-    return f"unknown key {key!r}" + did_you_mean(key, _field_names())
+    key = str(error["loc"][-1])  # a key of another section is no hint: it is not taken here
+    return f"unknown key {key!r}" + did_you_mean(key, [name for name in _field_names() if name != key])
 
 
 def _missing(error: ErrorDetails) -> str:

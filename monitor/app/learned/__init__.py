@@ -1,0 +1,1 @@
+"""Learned baselines at the command line: `demon backtest` and `demon feedback`."""
