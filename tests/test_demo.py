@@ -58,3 +58,23 @@ def test_demo_can_be_rebuilt_in_place(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
     outcomes = {r["check"]: r["outcome"] for r in json.loads(result.stdout)["results"]}
     assert {c: o for c, o in outcomes.items() if o != "pass"} == EXPECTED_OUTCOMES
+
+
+def test_the_learned_check_catches_what_every_fixed_threshold_lets_through(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["demo", "--dir", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    outcomes = {r["check"]: r for r in json.loads(result.stdout)["results"]}
+    assert outcomes["fact_orders.volume"]["outcome"] == "pass"  # min, warn_min and max_drop all hold
+    learned = outcomes["fact_orders.volume.daily"]
+    assert learned["outcome"] == "fail" and learned["thresholds"]["expected_min"] > learned["value"]
+    assert learned["details"]["learned"]["learning"] is False
+    config = str(tmp_path / "demon.yml")
+    history = runner.invoke(main, ["history", "fact_orders.volume.daily", "-c", config, "--format", "json"])
+    today, yesterday = json.loads(history.stdout)["results"]
+    assert (today["outcome"], yesterday["outcome"]) == ("fail", "pass")
+    assert yesterday["details"]["learned"]["learning"] is False  # learnt from the data on its first run
+    backtest = runner.invoke(main, ["backtest", "fact_orders.volume.daily", "-c", config, "--format", "json"])
+    points = json.loads(backtest.stdout)["points"]
+    assert points[-1]["outcome"] == "fail" and points[-1]["value"] == learned["value"]
+    assert "learning" in {point["outcome"] for point in points[:14]}

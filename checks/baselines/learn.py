@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from checks.baselines.model import Point, Settings, Verdict, judge
+from checks.baselines.model import Direction, Point, Settings, Verdict, judge
 from checks.baselines.params import BUCKET_SECONDS, AnomalyParams
 from monitor.core import humanize
 from monitor.core.evidence import LearnedBand, LearnedEvidence
@@ -47,14 +47,14 @@ class Learned:
         return band.thresholds() if band is not None else {}
 
 
-def settings(params: AnomalyParams, direction: str | None = None) -> Settings:
+def settings(params: AnomalyParams, direction: Direction | None = None) -> Settings:
     """The model's settings from the config's `anomaly:` block (`direction` forced by kinds where only one
     side can be wrong: a load is never too early)."""
     return Settings(
         seasonality=params.seasonality,
         sensitivity=params.sensitivity,
         warn_sensitivity=params.warn_sensitivity,
-        direction=direction or params.direction,  # type: ignore[arg-type]
+        direction=direction or params.direction,
         min_training=params.min_training,
         min_change=params.min_change,
         training=timedelta(seconds=params.training),
@@ -98,7 +98,7 @@ def learn(
     render: Callable[[float], str],
     *,
     bucketed: bool,
-    direction: str | None = None,
+    direction: Direction | None = None,
 ) -> Learned:
     """Judge `point` against `series` (the history as the model sees it: deltas, gaps or values)."""
     trained, excluded = taught(history, series)

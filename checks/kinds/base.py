@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from checks.baselines.model import Point
+from checks.baselines.model import Direction, Point
 from checks.baselines.params import AnomalyParams
 from checks.probes import Answers, Probe
 from monitor.core.config.document import Loc
@@ -41,7 +41,7 @@ class Learning:
     definition: Mapping[str, object]
     anomaly: AnomalyParams
     view: Callable[[Sequence[SeriesPoint]], list[Point]]
-    direction: str | None = None  # forced where only one side can be wrong (a load is never too early)
+    direction: Direction | None = None  # forced where only one side can be wrong (a load is never too early)
 
     @property
     def bucketed(self) -> bool:
