@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
 from checks.baselines.learn import number
+from monitor.app.cli import EXIT_ERROR, EXIT_USAGE, fail, open_store
 from monitor.app.learned.backtest import Replayed, backtest
 from monitor.app.learned.feedback import (
     FeedbackError,
@@ -25,38 +24,23 @@ from monitor.app.learned.feedback import (
 )
 from monitor.core import humanize
 from monitor.core.config.models import Config
-from monitor.core.redact import Redactor
 from monitor.core.series import FeedbackAction
 from monitor.state.baselines import Baselines
-from monitor.state.store import StateStore, StateStoreError
-
-EXIT_USAGE, EXIT_ERROR = 2, 3
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    click.echo(f"demon: {message}", err=True)
-    sys.exit(code)
-
-
-def _store(config: Config) -> StateStore:
-    try:
-        return StateStore.open(config.state.url, config.base_dir)
-    except StateStoreError as exc:
-        _fail(EXIT_ERROR, Redactor(config.secrets)(str(exc)))
+from monitor.state.store import StateStoreError
 
 
 def run_backtest(config: Config, check_id: str, days: timedelta, fmt: str, plot: Path | None) -> None:
     try:
         found = learner(config, check_id)
     except FeedbackError as exc:
-        _fail(EXIT_USAGE, str(exc))
-    with _store(config) as store:
+        fail(EXIT_USAGE, str(exc))
+    with open_store(config) as store:
         baselines = Baselines(store)
         since = baselines.now() - days
         try:
             history = found.history(baselines, since - found.learning.horizon)
         except StateStoreError as exc:
-            _fail(EXIT_ERROR, str(exc))
+            fail(EXIT_ERROR, str(exc))
     points = backtest(found.learning, history, since)
     if plot is not None:
         from monitor.app.learned.plot import svg
@@ -64,7 +48,7 @@ def run_backtest(config: Config, check_id: str, days: timedelta, fmt: str, plot:
         try:
             plot.write_text(svg(check_id, points), encoding="utf-8")
         except OSError as exc:
-            _fail(EXIT_ERROR, f"cannot write the plot to {plot}: {exc.strerror or exc}")
+            fail(EXIT_ERROR, f"cannot write the plot to {plot}: {exc.strerror or exc}")
     if fmt == "json":
         shown = {"check": check_id, "points": [point.to_dict() for point in points]}
         click.echo(json.dumps(shown, indent=2))
@@ -104,14 +88,14 @@ class FeedbackRequest:
 
 
 def run_feedback(config: Config, config_path: Path, request: FeedbackRequest) -> None:
-    with _store(config) as store:
+    with open_store(config) as store:
         baselines = Baselines(store)
         try:
             _feedback(config, config_path, baselines, request)
         except FeedbackError as exc:
-            _fail(EXIT_USAGE, str(exc))
+            fail(EXIT_USAGE, str(exc))
         except StateStoreError as exc:
-            _fail(EXIT_ERROR, str(exc))
+            fail(EXIT_ERROR, str(exc))
 
 
 def _feedback(config: Config, config_path: Path, baselines: Baselines, request: FeedbackRequest) -> None:
