@@ -144,6 +144,25 @@ class BucketCounts(Probe[tuple[Bucket, ...]]):
 
 
 @dataclass(frozen=True)
+class TableState:
+    """What the engine keeps of a table without reading it (a `TableStats` answer)."""
+
+    rows: int | None  # an estimate on most engines
+    bytes: int | None
+    signature: str | None  # changes whenever the engine's counters say the table changed; None: a view
+    modified_at: datetime | None  # where the engine keeps it (Snowflake, BigQuery); else None
+
+
+@dataclass(frozen=True)
+class TableStats(Probe[TableState]):
+    """The table's statistics from the engine's catalog: one statement answers it for every table of a
+    source (metadata-first checks of discovered tables); the table itself is not read."""
+
+    def describe(self) -> str:
+        return "table statistics"
+
+
+@dataclass(frozen=True)
 class Observed:
     """A probe's answer: a value, or the reason there is none, with the statement that produced it."""
 

@@ -35,9 +35,23 @@ from checks.probes import (
     Probe,
     RowCount,
     ScalarQuery,
+    TableState,
+    TableStats,
     Validation,
 )
 from checks.sources.base import SourceError
+from checks.sources.catalog import (
+    COLUMNS_SQL,
+    DEFAULT_COLUMNS_SQL,
+    STATS_SQL,
+    Cached,
+    Catalog,
+    CatalogTable,
+    Key,
+    catalog_table,
+    columns_by_key,
+    split_name,
+)
 from checks.sources.dialects import Deadline, DialectProfile, EpochSeconds, error_codes, profile_for
 from checks.sources.settings import SqlSourceConfig
 from monitor.core.clock import as_utc
@@ -127,7 +141,10 @@ class SqlSource:
         except (sa.exc.ArgumentError, ValueError):  # ValueError: a bad port, an unclosed [IPv6] host, ...
             shown = redact(mask_url(config.url))
             raise SourceError(f"source {name}: not a valid SQLAlchemy URL: {shown}", Reason.SETUP) from None
-        self._profile: DialectProfile = profile_for(url.get_backend_name())
+        self._backend = url.get_backend_name()
+        self._profile: DialectProfile = profile_for(self._backend)
+        self._catalog: Cached[Catalog] = Cached()
+        self._columns: Cached[dict[Key, list[Column]]] = Cached()
         resolved = self._profile.resolve(url, base_dir)
         self._label, self._redact = self._shown(config.url, resolved, redact)
         self._url, connect_args = self._profile.open_options(
@@ -199,14 +216,78 @@ class SqlSource:
 
     def observe(self, dataset: DatasetConfig, probes: Collection[Probe[Any]]) -> dict[Probe[Any], Observed]:
         wanted = list(dict.fromkeys(probes))  # equal probes of two checks are fetched once
-        if not wanted:
-            return {}
-        try:
-            with self._connect() as conn:
-                observed = self._observe(conn, dataset, wanted)
-        except _StatementFailed as failure:
-            observed = dict.fromkeys(wanted, failure.observed())
+        # Statistics always come from the catalog; columns too when nothing else needs the table itself.
+        scanned = [probe for probe in wanted if not isinstance(probe, TableStats)]
+        only_columns = scanned == [Columns()] and self._backend in STATS_SQL
+        from_catalog = [probe for probe in wanted if probe not in scanned or only_columns]
+        scanned = [probe for probe in scanned if probe not in from_catalog]
+        observed = self._from_catalog(dataset, from_catalog) if from_catalog else {}
+        if scanned:
+            try:
+                with self._connect() as conn:
+                    observed.update(self._observe(conn, dataset, scanned))
+            except _StatementFailed as failure:
+                observed.update(dict.fromkeys(scanned, failure.observed()))
         return {probe: self._redacted(observed[probe]) for probe in wanted}
+
+    def catalog(self) -> Catalog:
+        """Every table and view of the source with what the engine keeps of it: one statement, its answer
+        shared for a minute (discovery, every metadata-first check of a run); SourceError if unreadable."""
+        try:
+            return self._catalog.get(self._read_catalog).value
+        except _StatementFailed as failure:
+            raise SourceError(self._redact(str(failure)), failure.reason) from None
+
+    # --- the catalog -------------------------------------------------------------------------------
+
+    def _read_catalog(self) -> tuple[Catalog, str]:
+        sql = STATS_SQL.get(self._backend)
+        with self._connect() as conn:
+            default_schema = conn.dialect.default_schema_name
+            if sql is None:  # an engine without statistics demon reads: the names alone
+                unknown = TableState(None, None, None, None)
+                tables = [CatalogTable(schema, name, False, True, unknown)
+                          for schema, name in self._table_names(conn)]
+                return Catalog(tables, default_schema), "-- table names (no statistics read here)"
+            statement = sa.text(sql)
+            rows = self._run(conn, statement)
+        return Catalog([catalog_table(row) for row in rows], default_schema), self._display(statement)
+
+    def _read_columns(self) -> tuple[dict[Key, list[Column]], str]:
+        statement = sa.text(COLUMNS_SQL.get(self._backend, DEFAULT_COLUMNS_SQL))
+        with self._connect() as conn:
+            rows = self._run(conn, statement)
+        return columns_by_key(rows), self._display(statement)
+
+    def _not_in(self, catalog: Catalog, name: str) -> str:
+        """`table X not found`, naming the nearest tables of the catalog (as `_not_found` does)."""
+        schema, table = catalog.key_of(name)
+        near = {item.key: item.qualified for item in catalog.tables if schema in item.key or table in item.key}
+        close = set(closest(table, {key[1] for key in near}, n=3))
+        found = [near[key] for key in sorted(near) if key[1] in close]
+        return f"table {name} not found in source {self.name}{suggestion(found[:3])}"
+
+    def _from_catalog(self, dataset: DatasetConfig, probes: list[Probe[Any]]) -> dict[Probe[Any], Observed]:
+        """Statistics and columns of the dataset's table from the source-wide snapshots."""
+        try:
+            snapshot = self._catalog.get(self._read_catalog)
+            catalog = snapshot.value
+            key = catalog.key_of(dataset.table or "")
+            found = catalog.table(key)
+            if found is None:
+                missing = self._not_in(catalog, dataset.table or "")
+                return dict.fromkeys(probes, Observed(error=missing, reason=Reason.MISSING,
+                                                      statement=snapshot.statement))
+            observed: dict[Probe[Any], Observed] = {}
+            for probe in probes:
+                if isinstance(probe, TableStats):
+                    observed[probe] = Observed(value=found.state, statement=snapshot.statement)
+                else:
+                    columns = self._columns.get(self._read_columns)
+                    observed[probe] = Observed(value=columns.value.get(key, []), statement=columns.statement)
+            return observed
+        except _StatementFailed as failure:
+            return dict.fromkeys(probes, failure.observed())
 
     # --- statements --------------------------------------------------------------------------------
 
@@ -498,7 +579,8 @@ class SqlSource:
         Names match case-insensitively, as DuckDB's and PostgreSQL's unquoted names do; an exact match
         wins, and two tables differing only in case are not guessed between.
         """
-        schema, _, table = name.rpartition(".")
+        _, schema_part, table = split_name(name)
+        schema = schema_part or ""
         if self._profile.columns_sql is None:
             return self._reflected_table(conn, schema or None, table)
         dialect = conn.dialect

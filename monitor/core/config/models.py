@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol, Union
+from typing import Annotated, Any, Literal, Protocol, Union, get_args
 
 from pydantic import (
     BaseModel,
@@ -84,6 +84,7 @@ class CheckParams(Model):
 
 
 SourceFamily = Literal["sql", "lake"]  # what a check kind may need of its dataset's source
+Origin = Literal["config", "discover", "dbt"]  # where a dataset came from
 
 
 class KindSpec(Protocol):
@@ -158,6 +159,40 @@ class DatasetConfig(Model):
     )
     pii_columns: StrList = Field(default_factory=list)
     checks: list[CheckEntry] = Field(default_factory=list)
+
+
+DiscoveredCheck = Literal["freshness", "volume", "schema", "profile"]
+DEFAULT_DISCOVERED_CHECKS: list[DiscoveredCheck] = ["freshness", "volume", "schema"]
+
+
+class DiscoverConfig(Model):
+    """One `discover:` entry: the tables of a sql source, the dataset folders of a lake source, or the nodes
+    of a dbt project, each watched with the same few checks (checks/discovery finds them)."""
+
+    source: str
+    dbt: str | None = Field(default=None, description="a dbt manifest.json, relative to this file")
+    run_results: str | None = Field(default=None, description="dbt's run_results.json: dbt tests as results")
+    include: StrList = Field(default_factory=lambda: ["*"], description="schema.table (or path) globs")
+    exclude: StrList = Field(default_factory=list, description="globs; an excluded name is never watched")
+    checks: list[DiscoveredCheck] = Field(
+        default_factory=lambda: list(DEFAULT_DISCOVERED_CHECKS),
+        description="metadata-first freshness and volume, schema drift; profile adds column profiles",
+    )
+    owner: str | None = None
+    tags: StrList = Field(default_factory=list)
+    severity: Severity | None = None
+    schedule: ScheduleText | None = None
+    rediscover: Duration = Field(
+        default="10m", validate_default=True, description="how often `demon run` looks for new tables"
+    )
+
+    @model_validator(mode="after")
+    def _run_results_need_a_manifest(self) -> DiscoverConfig:
+        if self.run_results is not None and self.dbt is None:
+            raise ValueError("'run_results' needs 'dbt' (the manifest.json its tests are described in)")
+        if len(set(self.checks)) != len(self.checks):
+            raise ValueError("each check kind at most once in 'checks'")
+        return self
 
 
 class Defaults(Model):
@@ -248,6 +283,15 @@ class Plugins:
 
 
 @dataclass(frozen=True)
+class DiscoveredDataset:
+    """A dataset a `discover:` entry found (checks/discovery), and which entry (its index) found it."""
+
+    dataset: DatasetConfig
+    origin: Origin
+    entry: int
+
+
+@dataclass(frozen=True)
 class CheckSpec:
     """A check with its stable id, flattened out of its dataset for the runner."""
 
@@ -264,6 +308,7 @@ class Config(Model):
     sources: dict[Name, SourceConfig]
     defaults: Defaults = Field(default_factory=Defaults)
     datasets: dict[Name, DatasetConfig] = Field(default_factory=dict)
+    discover: list[DiscoverConfig] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     state: StateConfig = Field(default_factory=StateConfig)
@@ -271,15 +316,47 @@ class Config(Model):
     _path: str = PrivateAttr(default="demon.yml")
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _secrets: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    _found: dict[str, DiscoveredDataset] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _inherit_defaults(self) -> Config:
         for dataset in self.datasets.values():
-            dataset.schedule = dataset.schedule or self.defaults.schedule
-            dataset.owner = dataset.owner or self.defaults.owner
-            dataset.severity = dataset.severity or self.defaults.severity
-            dataset.tags = dataset.tags or list(self.defaults.tags)
+            self.inherit(dataset)
         return self
+
+    def inherit(self, dataset: DatasetConfig) -> DatasetConfig:
+        """Fill what the dataset leaves unset from `defaults:` (discovered datasets too)."""
+        dataset.schedule = dataset.schedule or self.defaults.schedule
+        dataset.owner = dataset.owner or self.defaults.owner
+        dataset.severity = dataset.severity or self.defaults.severity
+        dataset.tags = dataset.tags or list(self.defaults.tags)
+        return dataset
+
+    @classmethod
+    def dataset_model(cls) -> type[DatasetConfig]:
+        """The model of one dataset of this config (its `checks:` take this build's kinds): discovery builds
+        its datasets with it, so they are validated like written ones."""
+        annotation = cls.model_fields["datasets"].annotation
+        model: type[DatasetConfig] = get_args(annotation)[1]
+        return model
+
+    def origin(self, dataset: str) -> Origin:
+        """Where a dataset came from: written under `datasets:`, or found by a `discover:` entry."""
+        found = self._found.get(dataset)
+        return "config" if found is None else found.origin
+
+    def discovered(self, dataset: str) -> DiscoveredDataset | None:
+        return self._found.get(dataset)
+
+    def watching(self, found: Mapping[str, DiscoveredDataset]) -> Config:
+        """This config with discovered datasets added after the written ones (which win: discovery leaves
+        out what they name); the file's path, folder and secrets kept."""
+        kept = {name: entry for name, entry in found.items() if name not in self.datasets}
+        merged = {**self.datasets, **{name: self.inherit(entry.dataset) for name, entry in kept.items()}}
+        copy = self.model_copy(update={"datasets": merged})
+        copy.__dict__.pop("checks", None)  # a cached_property of the copied instance
+        copy._found = kept
+        return copy
 
     @property
     def path(self) -> str:
@@ -311,7 +388,6 @@ def dataset_checks(name: str, dataset: DatasetConfig) -> list[CheckSpec]:
         )
         for entry in dataset.checks
     ]
-
 
 
 def config_model(plugins: Plugins) -> type[Config]:

@@ -48,6 +48,17 @@ def _sources(config: Config, plugins: Plugins) -> Iterator[Finding]:
             yield ("datasets", name, "source"), _unknown("source", dataset.source, config.sources)
 
 
+def _discover(config: Config, plugins: Plugins) -> Iterator[Finding]:
+    """A discover entry names a defined source; a dbt project's tables live on a sql source."""
+    for index, entry in enumerate(config.discover):
+        source = config.sources.get(entry.source)
+        if source is None:
+            yield ("discover", index, "source"), _unknown("source", entry.source, config.sources)
+        elif entry.dbt is not None and plugins.sources[source.kind].family != "sql":
+            kind = f"{source.kind} source {entry.source!r}"
+            yield ("discover", index, "source"), f"a dbt project's tables live on a sql source, not on {kind}"
+
+
 def _channels(config: Config, plugins: Plugins) -> Iterator[Finding]:
     for index, route in enumerate(config.alerting.routes):
         for position, channel in enumerate(route.notify):
@@ -114,6 +125,7 @@ def _check_ids(config: Config, plugins: Plugins) -> Iterator[Finding]:
 
 RULES: tuple[Callable[[Config, Plugins], Iterator[Finding]], ...] = (
     _sources,
+    _discover,
     _channels,
     _upstream,
     _unique_entries,

@@ -1,0 +1,36 @@
+"""Readable, stable dataset names for what discovery finds (documented in the README, "Discovery").
+
+A table in the source's default schema is named after the table (`fact_orders`); in another schema,
+`schema-table` (`sales-orders`): '-' is not in SQL's usual identifiers, so two tables never meet on one
+name. Characters a dataset name cannot hold become '_'. A name already taken (a written dataset of another
+table, or another source's table) is prefixed with the source: `staging-fact_orders`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from checks.discovery.model import Key
+
+_NOT_IN_NAMES = re.compile(r"[^\w-]")
+
+
+def dataset_name(*parts: str) -> str:
+    joined = "-".join(_NOT_IN_NAMES.sub("_", part) for part in parts if part)
+    return joined if joined[:1].isalpha() or joined[:1] == "_" else f"_{joined}"
+
+
+def table_name(schema: str, table: str, default_schema: str | None) -> str:
+    same = default_schema is not None and schema.lower() == default_schema.lower()
+    return dataset_name(table) if same else dataset_name(schema, table)
+
+
+def unique_name(name: str, source: str, key: Key, taken: set[str]) -> str:
+    """`name`, else qualified by its source, else by a short digest of what it watches: the same table
+    gets the same name run after run as long as the tables around it keep theirs."""
+    for candidate in (name, dataset_name(source, name)):
+        if candidate not in taken:
+            return candidate
+    digest = hashlib.sha1(f"{source}\0{key}".encode()).hexdigest()[:6]
+    return dataset_name(source, name, digest)

@@ -1,0 +1,54 @@
+"""The datasets demon watches: those written under `datasets:`, and those its `discover:` entries find.
+
+Discovery opens the sources it reads and closes them. An entry that cannot be read (its source down, a
+corrupt manifest) is a problem to report; given the config it replaces, what that entry found before stays
+watched, so a bad deploy of a manifest never drops a project's checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from checks.discovery import discover
+from checks.sources import SOURCES, Source, open_source
+from monitor.core.config.models import Config, DiscoveredDataset
+from monitor.core.redact import Redactor
+
+
+@dataclass(frozen=True)
+class Watched:
+    config: Config
+    problems: tuple[str, ...] = ()
+
+
+def watched(config: Config, previous: Config | None = None) -> Watched:
+    """`config` with what its discover entries find; `previous`: the config it replaces (a reload)."""
+    if not config.discover:
+        return Watched(config)
+    redact = Redactor(config.secrets)
+    sources: dict[str, Source] = {}
+
+    def opener(name: str) -> Source:
+        if name not in sources:
+            sources[name] = open_source(name, config.sources[name], config.base_dir, redact)
+        return sources[name]
+
+    try:
+        discovery = discover(config, opener, {kind: spec.family for kind, spec in SOURCES.items()})
+    finally:
+        for source in sources.values():
+            source.close()
+    found = dict(discovery.found)
+    if previous is not None:
+        found.update(_kept(config, previous, discovery.failed, found))
+    return Watched(config.watching(found), tuple(redact(str(problem)) for problem in discovery.problems))
+
+
+def _kept(
+    config: Config, previous: Config, failed: set[int], found: dict[str, DiscoveredDataset]
+) -> dict[str, DiscoveredDataset]:
+    """What failed entries found last time, unless now written or found by another entry."""
+    earlier = ((name, previous.discovered(name)) for name in previous.datasets)
+    taken = found.keys() | config.datasets.keys()
+    return {name: entry for name, entry in earlier
+            if entry is not None and entry.entry in failed and name not in taken}
