@@ -262,7 +262,8 @@ class SqlSource:
     def _not_in(self, catalog: Catalog, name: str) -> str:
         """`table X not found`, naming the nearest tables of the catalog (as `_not_found` does)."""
         schema, table = catalog.key_of(name)
-        near = {item.key: item.qualified for item in catalog.tables if schema in item.key or table in item.key}
+        near = {item.key: item.qualified for item in catalog.tables
+                if item.key[0] == schema or item.key[1] == table}
         close = set(closest(table, {key[1] for key in near}, n=3))
         found = [near[key] for key in sorted(near) if key[1] in close]
         return f"table {name} not found in source {self.name}{suggestion(found[:3])}"
