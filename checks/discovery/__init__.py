@@ -76,7 +76,7 @@ def _ask(
             named.setdefault(key, name)
         found = DISCOVERERS[flavour(entry, config, families)](entry, DiscoverContext(config, source, key_of))
     except (SourceError, DiscoveryError) as exc:
-        result.problems.append(Problem(index, str(exc)))
+        result.problems.append(Problem(index, str(exc), failed=True))
         result.failed.add(index)
         return None
     result.problems.extend(Problem(index, message) for message in found.problems)

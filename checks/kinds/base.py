@@ -85,6 +85,18 @@ class Kind(ABC, Generic[P]):
         return iter(())
 
 
+def metadata_misfits(
+    family: SourceFamily, dataset: DatasetConfig, method: str, metric: str = "rows"
+) -> Iterator[tuple[Loc, str]]:
+    """The engine's statistics are a sql table's, of all its rows."""
+    if method != "metadata":
+        return
+    if family != "sql" or metric != "rows":
+        yield ("method",), "'metadata' reads a sql table's statistics (rows): use method: scan here"
+    elif dataset.where:
+        yield ("method",), "'metadata' counts the whole table: the dataset's where needs method: scan"
+
+
 def scope_misfits(
     family: SourceFamily, dataset: DatasetConfig, scope: str, metric: str = "rows"
 ) -> Iterator[tuple[Loc, str]]:
