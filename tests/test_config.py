@@ -500,10 +500,13 @@ def test_metric_on_a_lake_dataset() -> None:
     ]
 
 
-def test_sql_freshness_needs_a_column() -> None:
-    assert problems(edited("          column: loaded_at\n", "")) == [
-        "demon.yml:14: datasets.orders.checks[0].freshness.column: "
-        "missing required key 'column': a sql dataset's freshness reads a timestamp column"
+def test_sql_freshness_without_a_column_reads_statistics_unless_scoped() -> None:
+    without = edited("          column: loaded_at\n", "")
+    assert load_config(write(without)).datasets["orders"].checks[0].params.column is None  # type: ignore[attr-defined]
+    scoped = without.replace("table: main.orders", "table: main.orders\n    where: status = 'a'")
+    assert problems(scoped) == [
+        "demon.yml:15: datasets.orders.checks[0].freshness.column: missing required key 'column': "
+        "a table's statistics say when it changed, not when rows of a where or a bucket did"
     ]
 
 
@@ -638,7 +641,7 @@ def test_json_schema_is_draft_2020_12_with_the_file_keys() -> None:
     schema = json.loads(json.dumps(config_json_schema()))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"].startswith("demon")
-    sections = {"version", "sources", "defaults", "datasets", "alerting", "metrics", "state"}
+    sections = {"version", "sources", "defaults", "datasets", "discover", "alerting", "metrics", "state"}
     assert set(schema["properties"]) == sections
     assert schema["required"] == ["version", "sources"] and schema["additionalProperties"] is False
     Draft202012Validator.check_schema(schema)

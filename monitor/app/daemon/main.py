@@ -154,11 +154,14 @@ class Daemon:
             return True
         if self.pruned_at is None or time.monotonic() - self.pruned_at >= PRUNE_EVERY:
             self.prune(self.store.clock())
-        if self.written is not None and self.written.discover:
-            every = min(entry.rediscover for entry in self.written.discover)
-            if time.monotonic() - self.discovered_at >= every:
-                self.rediscover()
+        if time.monotonic() - self.discovered_at >= self.rediscover_every():
+            self.rediscover()
         return True
+
+    def rediscover_every(self) -> float:
+        """Seconds between discoveries: the shortest `rediscover` of the entries (none: never)."""
+        entries = self.written.discover if self.written is not None else []
+        return min((entry.rediscover for entry in entries), default=float("inf"))
 
     def close(self) -> None:
         self.lock.release()
@@ -234,7 +237,7 @@ def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
     log.info("demon run: %d datasets scheduled; serving /metrics, /healthz and /readyz on %s://%s",
              len(daemon.scheduler.config.datasets), endpoint.scheme, endpoint.address)
     code = EXIT_OK
-    while (event := inbox.next(timeout=HOUSEKEEPING_SECONDS)) != "stop":
+    while (event := inbox.next(timeout=min(HOUSEKEEPING_SECONDS, daemon.rediscover_every()))) != "stop":
         if event == "reload":
             daemon.reload()
         elif event is None and not daemon.housekeeping():
