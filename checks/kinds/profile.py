@@ -104,7 +104,7 @@ class ProfileParams(CheckParams):
     @classmethod
     def _a_share(cls, sample: float | None) -> float | None:
         if sample is not None and not 0 < sample <= 1:
-            raise ValueError(f"expected a percentage above 0% and at most 100%, like 10%, got {sample:.4g}")
+            raise ValueError(f"expected a percentage above 0% and at most 100%, like 10%, got {sample * 100:g}%")
         return sample
 
     @model_validator(mode="after")
