@@ -141,14 +141,16 @@ def test_a_sample_reads_part_of_a_large_table(tmp_path: Path, warehouse_url: str
         "CREATE TABLE people (id integer, amount double precision)",
         "INSERT INTO people SELECT i, i % 7 FROM generate_series(0, 199999) AS t(i)",
     ])
-    profile = check_json(config_file(tmp_path, warehouse_url, "      - profile: {sample: 10%}\n"))["people.profile"]
+    path = config_file(tmp_path, warehouse_url, "      - profile: {sample: 10%}\n")
+    profile = check_json(path)["people.profile"]
     assert profile["outcome"] == "pass", profile["message"]
     assert 0 < profile["details"]["rows"] < 100_000  # about 20,000: a tenth of the pages or vectors
     assert profile["details"]["columns"]["amount"]["max"] == 6
 
 
 def test_max_columns_bounds_the_profile(tmp_path: Path, people: str) -> None:
-    profile = check_json(config_file(tmp_path, people, "      - profile: {max_columns: 2}\n"))["people.profile"]
+    path = config_file(tmp_path, people, "      - profile: {max_columns: 2}\n")
+    profile = check_json(path)["people.profile"]
     assert list(profile["details"]["columns"]) == ["id", "email"]
     assert profile["details"]["left_out"] == ["amount", "salary", "region", "active", "joined"]
     assert "(2 columns over 1,000 rows; 5 more columns past max_columns)" in profile["message"]
@@ -166,7 +168,8 @@ def test_a_column_that_does_not_exist_is_an_error_naming_the_nearest(tmp_path: P
 
 
 def test_a_column_named_in_another_case_is_found(tmp_path: Path, people: str) -> None:
-    profile = check_json(config_file(tmp_path, people, "      - profile: {columns: [EMAIL]}\n"))["people.profile"]
+    path = config_file(tmp_path, people, "      - profile: {columns: [EMAIL]}\n")
+    profile = check_json(path)["people.profile"]
     assert profile["outcome"] == "pass" and list(profile["details"]["columns"]) == ["email"]
 
 
@@ -222,7 +225,8 @@ def test_the_message_names_the_worst_few_and_counts_the_rest(tmp_path: Path) -> 
         result = run_at(config, store, START + 6 * HOUR)["people.profile"]
     assert result.outcome is Outcome.FAIL and result.value == 15  # min, max and mean of each column
     assert result.message.startswith("15 anomalies: a: ")
-    assert result.message.count("expected") == 3 and "; and 12 more (5 columns over 50 rows)" in result.message
+    assert result.message.count("expected") == 3
+    assert "; and 12 more (5 columns over 50 rows)" in result.message
     assert len(result.message) < 300
     assert len(result.all_details["anomalies"]) == 15
 
@@ -245,7 +249,7 @@ def test_an_empty_table_has_nothing_to_profile(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("entry", "expected"), [
     ("{anomaly: {by: joined}}", "checks[0].profile.anomaly.by: a profile is judged once a run: `by` applies"),
     ("{sample: 0%}", "checks[0].profile.sample: expected a percentage above 0% and at most 100%"),
-    ("{sample: 150%}", "checks[0].profile.sample: expected a percentage above 0% and at most 100%, like 10%, got 150%"),
+    ("{sample: 150%}", "profile.sample: expected a percentage above 0% and at most 100%, like 10%, got 150%"),
     ("{sample: 10}", "checks[0].profile.sample: expected a percentage like 50%, got 10"),
     ("{columns: [email, Email]}", "checks[0].profile: columns: 'Email' is listed twice"),
     ("{columns: [a, b, c], max_columns: 2}", "columns: 3 listed, more than max_columns (2)"),
@@ -271,6 +275,44 @@ def test_a_lake_dataset_cannot_be_profiled(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert "checks[0].profile: profile checks count in the warehouse: they need a dataset on a sql source" in str(
-        caught.value
-    )
+    why = "profile checks count in the warehouse: they need a dataset on a sql source"
+    assert f"datasets.people.checks[0].profile: {why}" in str(caught.value)
+
+
+def cli(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_feedback_and_backtest_reach_the_series_of_a_profile(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    execute(url, [
+        "CREATE TABLE people (id integer, email text)",
+        "INSERT INTO people SELECT i, 'u' || i FROM generate_series(1, 100) AS t(i)",
+    ])
+    path = config_file(tmp_path, url, LEARN)
+    config = load_config(path)
+    with StateStore.open("sqlite:///state.db", tmp_path) as store:
+        for run in range(6):
+            run_at(config, store, START + run * HOUR)
+        execute(url, ["UPDATE people SET email = NULL WHERE id % 5 IN (1, 3)"])
+        broken_at = START + 6 * HOUR
+        assert run_at(config, store, broken_at)["people.profile"].outcome is Outcome.FAIL
+
+    refused = cli("backtest", "people.profile", "-c", str(path), code=2)
+    assert "people.profile learns one series per column statistic: name one" in refused
+    assert "people.profile/email.null_fraction" in refused
+    backtest = ["backtest", "people.profile/email.null_fraction", "-c", str(path), "--days", "3650"]
+    shown = json.loads(cli(*backtest, "--format", "json"))
+    assert shown["check"] == "people.profile/email.null_fraction" and len(shown["points"]) == 7
+    assert [point["outcome"] for point in shown["points"]][-2:] == ["pass", "fail"]
+    assert shown["points"][-1]["value"] == pytest.approx(40.0)  # the series learns in percent
+
+    said = cli("feedback", "people.profile", "--expected", "-c", str(path))
+    assert f"the point at {broken_at:%Y-%m-%dT%H:%M:%SZ} is expected" in said
+    with StateStore.open("sqlite:///state.db", tmp_path) as store:  # judged again, the point passes
+        again = run_at(config, store, broken_at)["people.profile"]
+    assert again.outcome is Outcome.PASS, again.message
+    listed = cli("feedback", "people.profile", "--list", "-c", str(path))
+    assert listed.startswith(f"feedback 1 on people.profile: the point at {broken_at:%Y-%m-%dT%H:%M:%SZ}")

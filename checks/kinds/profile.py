@@ -104,7 +104,8 @@ class ProfileParams(CheckParams):
     @classmethod
     def _a_share(cls, sample: float | None) -> float | None:
         if sample is not None and not 0 < sample <= 1:
-            raise ValueError(f"expected a percentage above 0% and at most 100%, like 10%, got {sample * 100:g}%")
+            got = f"{sample * 100:g}%"
+            raise ValueError(f"expected a percentage above 0% and at most 100%, like 10%, got {got}")
         return sample
 
     @model_validator(mode="after")

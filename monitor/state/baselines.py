@@ -82,6 +82,13 @@ class Baselines:
             for check, parts in series.items()
         }
 
+    def keys_under(self, key: str) -> list[str]:
+        """The series stored as parts of a check's series (`key/part`), for the commands that name one."""
+        stored = points_table.c
+        query = sa.select(stored.series).where(stored.series.startswith(f"{key}/", autoescape=True))
+        with self._store.reading("read learned baselines") as conn:
+            return sorted(set(conn.execute(query.distinct()).scalars()))
+
     def feedback(self, check_ids: Collection[str]) -> dict[str, list[Feedback]]:
         with self._store.reading("read feedback") as conn:
             return _feedback(conn, check_ids)
