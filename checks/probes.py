@@ -144,21 +144,6 @@ class BucketCounts(Probe[tuple[Bucket, ...]]):
 
 
 @dataclass(frozen=True)
-class ColumnProfiles(Probe[ProfileReport]):
-    """Per column, in the dataset's `where`: NULLs, distinct values, min/max/mean of numbers (never of a
-    `pii` column), lengths of strings. Over every row in scope, fused with the dataset's other aggregates;
-    or over a `sample` fraction of the table, a statement of its own."""
-
-    columns: tuple[str, ...] | None  # None: the table's, in order, the first `max_columns`
-    max_columns: int
-    sample: float | None = None
-    pii: frozenset[str] = frozenset()  # casefolded names
-
-    def describe(self) -> str:
-        return "column profiles"
-
-
-@dataclass(frozen=True)
 class Observed:
     """A probe's answer: a value, or the reason there is none, with the statement that produced it."""
 
@@ -182,6 +167,21 @@ class Validation(Probe[QualityReport]):
 
     def describe(self) -> str:
         return f"quality rules of {self.plan.ref}"
+
+
+@dataclass(frozen=True)
+class ColumnProfiles(Probe[ProfileReport]):
+    """Per column, in the dataset's `where`: NULLs, distinct values, min/max/mean of numbers (never of a
+    `pii` column), lengths of strings. Over every row in scope, fused with the dataset's other aggregates;
+    or over a `sample` fraction of the table, a statement of its own."""
+
+    columns: tuple[str, ...] | None  # None: the table's, in order, the first `max_columns`
+    max_columns: int
+    sample: float | None = None
+    pii: frozenset[str] = frozenset()  # casefolded names
+
+    def describe(self) -> str:
+        return "column profiles"
 
 
 class Answers:
