@@ -7,6 +7,7 @@ from typing import Any
 from checks.kinds.base import CheckSetupError, Context, Kind, Learning
 from checks.kinds.freshness import Freshness
 from checks.kinds.metric import Metric
+from checks.kinds.profile import Profile
 from checks.kinds.quality import Quality
 from checks.kinds.schema import Schema
 from checks.kinds.volume import Volume
@@ -17,6 +18,7 @@ KINDS: dict[str, Kind[Any]] = {
     "schema": Schema(),
     "quality": Quality(),
     "metric": Metric(),
+    "profile": Profile(),
 }
 
 __all__ = ["KINDS", "CheckSetupError", "Context", "Kind", "Learning"]
