@@ -20,6 +20,7 @@ from monitor.app.cli import main
 from monitor.app.config import load_config
 from monitor.app.runner import Runner
 from monitor.app.watch import Watched, watched
+from monitor.core.evidence import ProfileEvidence
 from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, wait_for
@@ -267,3 +268,15 @@ def test_tables_added_and_dropped_under_a_running_daemon(
     assert daemon.wait() == 0
     logged = [line.get("message", "") for line in daemon.logs()]
     assert any(message.startswith("rediscovered: 1 datasets added") for message in logged), logged
+
+
+def test_profile_on_discovered_tables_scans_only_those(tmp_path: Path, duckdb_url: str) -> None:
+    path = write(tmp_path, duckdb_url, "  - source: warehouse\n    include: [main.orders]\n"
+                                      "    checks: [volume, profile]\n")
+    results, statements = run_at(path, START)
+    assert set(results) == {"orders.volume", "orders.profile"}
+    assert results["orders.profile"].outcome is Outcome.PASS
+    evidence = results["orders.profile"].evidence
+    assert isinstance(evidence, ProfileEvidence)
+    assert [column.column for column in evidence.report.columns] == ["id", "loaded_at"]
+    assert statements == 3  # the statistics, then the table's columns and its one fused profile statement
