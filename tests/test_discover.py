@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from checks.discovery.tables import selected
+from checks.sources.catalog import Cached, split_name
 from monitor.app.cli import main
 from monitor.app.config import load_config
 from monitor.app.runner import Runner
@@ -280,3 +281,46 @@ def test_profile_on_discovered_tables_scans_only_those(tmp_path: Path, duckdb_ur
     assert isinstance(evidence, ProfileEvidence)
     assert [column.column for column in evidence.report.columns] == ["id", "loaded_at"]
     assert statements == 3  # the statistics, then the table's columns and its one fused profile statement
+
+
+def test_a_catalog_snapshot_is_read_once_a_minute_and_so_is_a_failure() -> None:
+    now = [0.0]
+    reads: list[float] = []
+    cached: Cached[int] = Cached(max_age=60, clock=lambda: now[0])
+
+    def read() -> tuple[int, str]:
+        reads.append(now[0])
+        if len(reads) == 2:
+            raise RuntimeError("down")
+        return len(reads), "SELECT ..."
+
+    assert cached.get(read).value == 1
+    now[0] = 59
+    assert cached.get(read).value == 1 and reads == [0]
+    now[0] = 61
+    for _ in range(3):  # one attempt, remembered for every dataset asking meanwhile
+        with pytest.raises(RuntimeError, match="down"):
+            cached.get(read)
+    assert reads == [0, 61]
+    now[0] = 122
+    assert cached.get(read).value == 3
+
+
+def test_split_name_reads_quoted_three_part_names() -> None:
+    assert split_name('"db"."main"."orders"') == ("db", "main", "orders")
+    assert split_name('sales."odd.name"') == (None, "sales", "odd.name")
+    assert split_name('"a""b"') == (None, None, 'a"b')
+    assert split_name("orders") == (None, None, "orders")
+
+
+def test_a_written_three_part_name_is_found_by_scan_and_by_metadata(tmp_path: Path, duckdb_url: str) -> None:
+    written = ("  orders:\n    source: warehouse\n    table: '\"w\".\"main\".\"orders\"'\n    checks:\n"
+               "      - volume: {min: 1}\n      - volume: {name: estimated, method: metadata, min: 1}\n"
+               "      - freshness: {column: loaded_at, fail_after: 1d}\n")
+    path = write(tmp_path, duckdb_url, "  - source: warehouse\n    include: [main.orders]\n", written)
+    config = discovered(path).config
+    assert list(config.datasets) == ["orders"] and config.origin("orders") == "config"  # the written one won
+    results, _ = run_at(path, datetime.now(UTC))
+    volumes = {check: result.value for check, result in results.items() if check.startswith("orders.volume")}
+    assert volumes == {"orders.volume": 40, "orders.volume.estimated": 40}
+    assert results["orders.freshness"].outcome is Outcome.PASS
