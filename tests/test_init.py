@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 from hypothesis import given
 from hypothesis import strategies as st
 
+from checks.discovery import DISCOVERERS
 from checks.discovery.tables import selected
 from checks.probes import Column
 from checks.sources.catalog import CatalogTable
@@ -19,12 +20,15 @@ from monitor.app.config import Config, load_config
 from monitor.app.init.survey import freshness_column
 from monitor.app.init.targets import from_urls, literal
 from monitor.app.init.yamltext import comment, scalar
+from monitor.app.watch import watched
 from monitor.core.config.loader import load_document
 from tests.motoserver import S3Lake
 from tests.pgserver import PostgresServer
 from tests.warehouse import execute
 
 PASSWORD = "s3cret-pw"  # tests/pgserver.py's
+# A lake's discover entry is written where this build discovers lakes, else commented out.
+LAKE_ENTRIES = {name: [name] if "lake" in DISCOVERERS else [] for name in ("lake", "exports")}
 SEED = [
     "CREATE SCHEMA analytics",
     "CREATE SCHEMA sales",
@@ -42,6 +46,12 @@ EXPECTED_COLUMNS = {
 
 def init(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(main, ["init", *args], env=env, catch_exceptions=False)
+
+
+def assert_connects(config: Path) -> None:
+    """`demon validate --connect`: every source answers, every dataset is there, every entry discovers."""
+    validated = CliRunner().invoke(main, ["validate", "--connect", "-c", str(config)], catch_exceptions=False)
+    assert validated.exit_code == 0, validated.output
 
 
 def freshness_columns(config: Config) -> dict[str, str | None]:
@@ -78,8 +88,13 @@ def test_a_warehouse_becomes_a_discover_entry_and_datasets_by_load_time(
     assert entries == [(name, ["analytics.*", "sales.*"])]
     assert freshness_columns(config) == EXPECTED_COLUMNS
     assert config.datasets["sales-orders"].table == "sales.orders"
-    validated = CliRunner().invoke(main, ["validate", "--connect", "-c", str(output)], catch_exceptions=False)
-    assert validated.exit_code == 0, validated.output
+    assert_connects(output)
+    found = watched(config)  # discovery adds the rest, and each glob selects tables
+    assert found.problems == ()
+    assert {name: found.config.origin(name) for name in found.config.datasets} == {
+        **dict.fromkeys(EXPECTED_COLUMNS, "config"), "analytics-dim_products": "discover",
+        "sales-recent": "discover"}
+    assert found.config.datasets["sales-orders"].checks[1].params.model_dump()["method"] == "metadata"
 
 
 def test_tables_the_role_cannot_read_are_left_out_and_said_so(
@@ -167,6 +182,7 @@ def test_hostile_names_are_written_so_that_they_read_back(tmp_path: Path) -> Non
     selecting = [{table.schema for table in tables if selected(table.qualified, [glob], [])}
                  for glob in include]
     assert sorted(schema for schemas in selecting for schema in schemas) == sorted([*HOSTILE_SCHEMAS, "main"])
+    assert watched(config).problems == ()
     assert {getattr(dataset.checks[0].params, "column", None) for dataset in config.datasets.values()} == {
         "Loaded_At", "loaded_at"}
 
@@ -270,12 +286,11 @@ def test_sources_of_an_existing_config_are_kept_as_written_and_moved(
     assert "set PG_PASSWORD in the environment: the password in source pg's URL" in result.output
     monkeypatch.setenv("PG_PASSWORD", PASSWORD)
     config = load_config(output)
-    assert [entry.source for entry in config.discover] == ["wh", "pg", "lake", "from_env"]
+    assert [entry.source for entry in config.discover] == ["wh", "pg", *LAKE_ENTRIES["lake"], "from_env"]
     assert 'url: "duckdb:///../warehouse.duckdb"\n    max_concurrency: 2\n' in text
     assert 'root: ../lake\n' in text and 'url: "${INIT_TEST_URL}"' in text
     assert freshness_columns(config) == {"orders": "updated_at", "from_env-orders": "updated_at"}
-    validated = CliRunner().invoke(main, ["validate", "--connect", "-c", str(output)], catch_exceptions=False)
-    assert validated.exit_code == 0, validated.output
+    assert_connects(output)
 
 
 def test_the_config_read_is_not_overwritten_nor_guessed(
@@ -290,7 +305,7 @@ def test_the_config_read_is_not_overwritten_nor_guessed(
     assert refused.exit_code == 2
     assert "demon.yml exists: not overwritten" in refused.stderr and "-o demon.new.yml" in refused.stderr
     assert init("-o", "demon.new.yml").exit_code == 0
-    assert [entry.source for entry in load_config("demon.new.yml").discover] == ["lake"]
+    assert list(load_config("demon.new.yml").sources) == ["lake"]
 
 
 def test_a_lake_folder_is_discovered_from_its_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -302,8 +317,10 @@ def test_a_lake_folder_is_discovered_from_its_root(tmp_path: Path, monkeypatch: 
     config = load_config("conf/demon.yml")
     expected = {"kind": "files", "root": "../exports", "max_concurrency": 8}
     assert config.sources["exports"].model_dump() == expected
-    assert [(entry.source, entry.include) for entry in config.discover] == [("exports", ["*"])]
+    assert [(entry.source, entry.include) for entry in config.discover] == [
+        (source, ["*"]) for source in LAKE_ENTRIES["exports"]]
     assert config.datasets == {}
+    assert_connects(Path("conf/demon.yml"))
 
 
 def test_an_s3_prefix_through_the_configured_endpoint(s3: S3Lake, tmp_path: Path) -> None:

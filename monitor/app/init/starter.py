@@ -10,8 +10,10 @@ import shlex
 from collections import Counter
 from collections.abc import Iterable
 
+from checks.discovery import DISCOVERERS
 from checks.discovery.names import dataset_name, table_name, unique_name
 from checks.probes import TableState
+from checks.sources import SOURCES
 from checks.sources.catalog import CatalogTable
 from monitor.app.init.survey import FRESHNESS_COLUMNS, Findings, Suggestion
 from monitor.app.init.targets import literal
@@ -103,11 +105,16 @@ def _discover(findings: list[Findings]) -> list[str]:
         "# is watched with metadata-first checks: freshness and volume from the engine's own statistics,",
         "# learned from history (they pass as learning for their first runs), and schema drift. No table",
         "# is scanned.",
-        "discover:",
     ]
+    lines.append("discover:" if any(map(_discoverable, findings)) else "discover: []")
     for found in findings:
         lines += _sql_entry(found) if found.target.kind == "sql" else _lake_entry(found)
     return lines
+
+
+def _discoverable(found: Findings) -> bool:
+    """Whether this build discovers datasets on the source's kind (lakes may not be there yet)."""
+    return SOURCES[found.target.kind].family in DISCOVERERS
 
 
 def _sql_entry(found: Findings) -> list[str]:
@@ -132,11 +139,20 @@ def _sql_entry(found: Findings) -> list[str]:
 
 
 def _lake_entry(found: Findings) -> list[str]:
+    """An entry over the lake's root; commented out where this build does not discover lakes yet."""
+    entry = [
+        f"- source: {found.target.name}",
+        '  include: ["*"]              # tune: path globs of the dataset folders to watch',
+        f"  checks: {DISCOVERED_CHECKS}",
+    ]
+    head = f"  # a {found.target.kind} lake: {comment(found.where)}"
+    if _discoverable(found):
+        return [head, *(f"  {line}" for line in entry)]
     return [
-        f"  # a {found.target.kind} lake: {comment(found.where)}",
-        f"  - source: {found.target.name}",
-        '    include: ["*"]              # tune: path globs of the dataset folders to watch',
-        f"    checks: {DISCOVERED_CHECKS}",
+        head,
+        "  # this build of demon does not discover lake datasets: write them under `datasets:` (see the",
+        "  # README's \"Lake datasets\"), or uncomment this entry once it does:",
+        *(f"  # {line}" for line in entry),
     ]
 
 
@@ -178,7 +194,7 @@ def _dataset(found: Findings, suggestion: Suggestion, taken: set[str]) -> list[s
         f"    table: {scalar(literal(table.qualified))}",
         "    checks:",
         f"      - freshness: {freshness}   # tune: how late may a load be?",
-        "      - volume: {anomaly: {}}   # learns how much each run usually adds",
+        "      - volume: {method: metadata, anomaly: {}}   # the engine's row count, learned",
         "      - schema: {}              # warns when columns are added, removed or retyped",
     ]
 
