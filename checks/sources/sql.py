@@ -240,6 +240,14 @@ class SqlSource:
         except _StatementFailed as failure:
             raise SourceError(self._redact(str(failure)), failure.reason) from None
 
+    def columns(self) -> dict[Key, list[Column]]:
+        """The columns of every table and view by `Key`, in order: one statement, shared like the catalog's
+        (`demon init` looks for load-time columns in them); SourceError if unreadable."""
+        try:
+            return self._columns.get(self._read_columns).value
+        except _StatementFailed as failure:
+            raise SourceError(self._redact(str(failure)), failure.reason) from None
+
     # --- the catalog -------------------------------------------------------------------------------
 
     def _read_catalog(self) -> tuple[Catalog, str]:

@@ -336,6 +336,27 @@ def datasets(config_path: Path, fmt: str) -> None:
 
 
 @main.command()
+@click.option("--source", "urls", multiple=True, metavar="URL",
+              help="A SQLAlchemy URL, s3://bucket/prefix or a directory; repeatable. "
+                   "Without it, the sources of the -c config.")
+@click.option("-c", "--config", "config_path", default="demon.yml", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The config to take sources from.")
+@click.option("-o", "--output", default="demon.yml", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The file to write.")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+def init(urls: tuple[str, ...], config_path: Path, output: Path, force: bool) -> None:
+    """Write a starter demon.yml from what the sources hold: a discover entry per source, a freshness check
+    per table with an obvious load-time column, and comments saying what to tune. Passwords become
+    ${VAR} references; an existing file is replaced only with --force."""
+    from monitor.app.init import InitError, Request, run_init
+
+    try:
+        run_init(Request(urls, config_path, output, force), lambda line: click.echo(line))
+    except InitError as exc:
+        fail(EXIT_USAGE if exc.usage else EXIT_ERROR, str(exc))
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON Schema of the config file, for editors."""
     import json
