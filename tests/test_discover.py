@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from checks.discovery.names import dataset_name
 from checks.discovery.tables import selected
 from checks.sources.catalog import Cached, split_name
 from monitor.app.cli import main
 from monitor.app.config import load_config
 from monitor.app.runner import Runner
 from monitor.app.watch import Watched, watched
+from monitor.core.config.types import parse_name
 from monitor.core.evidence import ProfileEvidence
 from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
@@ -324,3 +326,10 @@ def test_a_written_three_part_name_is_found_by_scan_and_by_metadata(tmp_path: Pa
     volumes = {check: result.value for check, result in results.items() if check.startswith("orders.volume")}
     assert volumes == {"orders.volume": 40, "orders.volume.estimated": 40}
     assert results["orders.freshness"].outcome is Outcome.PASS
+
+
+@pytest.mark.parametrize("parts", [("sales", "orders"), ("²", "x"), ("9lives",), ("a b", "c.d"), ("données",),
+                                   ("-x",), ("👀",)])
+def test_discovered_names_are_valid_names(parts: tuple[str, ...]) -> None:
+    name = dataset_name(*parts)
+    assert parse_name(name) == name
