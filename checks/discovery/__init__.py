@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from checks.discovery.folders import find_folders
 from checks.discovery.model import (
     Candidate,
     DiscoverContext,
@@ -28,7 +29,7 @@ from checks.sources import Source, SourceError
 from checks.sources.sql import SqlSource
 from monitor.core.config.models import Config, DatasetConfig, DiscoverConfig, DiscoveredDataset
 
-DISCOVERERS: dict[str, Discoverer] = {"sql": find_tables}
+DISCOVERERS: dict[str, Discoverer] = {"sql": find_tables, "lake": find_folders}
 
 @dataclass
 class Discovery:
