@@ -10,10 +10,8 @@ import shlex
 from collections import Counter
 from collections.abc import Iterable
 
-from checks.discovery import DISCOVERERS
 from checks.discovery.names import dataset_name, table_name, unique_name
 from checks.probes import TableState
-from checks.sources import SOURCES
 from checks.sources.catalog import CatalogTable
 from monitor.app.init.survey import FRESHNESS_COLUMNS, Findings, Suggestion
 from monitor.app.init.targets import literal
@@ -106,15 +104,10 @@ def _discover(findings: list[Findings]) -> list[str]:
         "# learned from history (they pass as learning for their first runs), and schema drift. No table",
         "# is scanned.",
     ]
-    lines.append("discover:" if any(map(_discoverable, findings)) else "discover: []")
+    lines.append("discover:")
     for found in findings:
         lines += _sql_entry(found) if found.target.kind == "sql" else _lake_entry(found)
     return lines
-
-
-def _discoverable(found: Findings) -> bool:
-    """Whether this build discovers datasets on the source's kind (lakes may not be there yet)."""
-    return SOURCES[found.target.kind].family in DISCOVERERS
 
 
 def _sql_entry(found: Findings) -> list[str]:
@@ -139,21 +132,13 @@ def _sql_entry(found: Findings) -> list[str]:
 
 
 def _lake_entry(found: Findings) -> list[str]:
-    """An entry over the lake's root; commented out where this build does not discover lakes yet."""
+    """An entry over the lake's root: every dataset folder under it."""
     entry = [
         f"- source: {found.target.name}",
         '  include: ["*"]              # tune: path globs of the dataset folders to watch',
         f"  checks: {DISCOVERED_CHECKS}",
     ]
-    head = f"  # a {found.target.kind} lake: {comment(found.where)}"
-    if _discoverable(found):
-        return [head, *(f"  {line}" for line in entry)]
-    return [
-        head,
-        "  # this build of demon does not discover lake datasets: write them under `datasets:` (see the",
-        "  # README's \"Lake datasets\"), or uncomment this entry once it does:",
-        *(f"  # {line}" for line in entry),
-    ]
+    return [f"  # a {found.target.kind} lake: {comment(found.where)}", *(f"  {line}" for line in entry)]
 
 
 def _datasets(findings: list[Findings]) -> list[str]:
