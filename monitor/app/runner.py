@@ -36,6 +36,7 @@ from monitor.state.store import StateStore, StateStoreError, Success
 
 log = logging.getLogger("monitor.runner")  # logger names are part of the log format
 MAX_STORE_ERRORS = 20
+GROUP = 200  # datasets at most whose history is read, and whose results are stored, together
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,24 @@ def _provenance(answers: Sequence[Observed]) -> Provenance:
 
 
 @dataclass(frozen=True)
+class _Known:
+    """What the store knew of checks before a run: last successes, schema snapshots, learned series."""
+
+    successes: dict[str, Success] = field(default_factory=dict)
+    snapshots: dict[str, dict[str, str]] = field(default_factory=dict)
+    series: dict[str, SeriesHistory] = field(default_factory=dict)
+
+
+@dataclass
+class _Done:
+    """One dataset's results and what they leave to store beside them."""
+
+    results: list[Result]
+    snapshots: dict[str, dict[str, str] | None]
+    series: list[SeriesUpdate]
+
+
+@dataclass(frozen=True)
 class DatasetJob:
     """The checks of one dataset that run together (and share their statements)."""
 
@@ -82,6 +101,18 @@ def plan(config: Config, checks: Iterable[CheckSpec]) -> list[DatasetJob]:
     return [DatasetJob(name, config.datasets[name], tuple(specs)) for name, specs in grouped.items()]
 
 
+def groups(config: Config, jobs: Sequence[DatasetJob]) -> list[list[DatasetJob]]:
+    """The jobs of each source in groups that run one dataset after another: as many groups as the source
+    runs at once (so a few datasets still run side by side), of at most GROUP datasets (so thousands of
+    discovered tables cost a few store statements per group, not per table)."""
+    found: list[list[DatasetJob]] = []
+    for name, source in config.sources.items():
+        ours = [job for job in jobs if job.dataset.source == name]
+        size = min(GROUP, max(1, -(-len(ours) // source.max_concurrency)))
+        found += [ours[start:start + size] for start in range(0, len(ours), size)]
+    return found
+
+
 class Runner:
     """Runs dataset jobs against the config's sources and records their results."""
 
@@ -92,6 +123,7 @@ class Runner:
         self.redact = Redactor(config.secrets)
         self._sources: dict[str, Source] = {}
         self._lock = threading.Lock()
+        self._interrupted = threading.Event()
         # Why results were not stored (they are still returned): only the latest few, for a long-lived daemon.
         self.store_errors: deque[str] = deque(maxlen=MAX_STORE_ERRORS)
 
@@ -144,6 +176,7 @@ class Runner:
     ) -> list[Result]:
         """Run the checks, datasets in parallel within each source's bound; results in config order."""
         jobs = plan(self.config, checks)
+        batches = groups(self.config, jobs)
         pools = {
             name: ThreadPoolExecutor(
                 max_workers=source.max_concurrency,
@@ -154,15 +187,16 @@ class Runner:
             if any(job.dataset.source == name for job in jobs)
         }
         try:
-            futures: list[tuple[DatasetJob, Future[list[Result]]]] = [
-                (job, pools[job.dataset.source].submit(self.run_job, job, run_id)) for job in jobs
+            futures: list[tuple[list[DatasetJob], Future[list[list[Result]]]]] = [
+                (batch, pools[batch[0].dataset.source].submit(self.run_group, batch, run_id))
+                for batch in batches
             ]
             results: dict[str, Result] = {}
-            for job, future in futures:
-                job_results = future.result()
-                results.update((result.check, result) for result in job_results)
-                if on_job_done is not None:
-                    on_job_done(job, job_results)
+            for batch, future in futures:
+                for job, job_results in zip(batch, future.result(), strict=True):
+                    results.update((result.check, result) for result in job_results)
+                    if on_job_done is not None:
+                        on_job_done(job, job_results)
         except KeyboardInterrupt:
             self.interrupt()
             raise
@@ -173,42 +207,49 @@ class Runner:
 
     def run_job(self, job: DatasetJob, run_id: int | None = None) -> list[Result]:
         """Run one dataset's checks; never raises: what cannot run ends as `error` results."""
+        return self.run_group([job], run_id)[0]
+
+    def run_group(self, jobs: Sequence[DatasetJob], run_id: int | None = None) -> list[list[Result]]:
+        """Run datasets one after another, their checks' history read in one go and their results stored in
+        one transaction; never raises. Once interrupted, the datasets not started are left out."""
+        try:
+            known: _Known | StateStoreError = self._known(jobs, self.clock())
+        except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
+            known = exc
+        done: list[_Done] = []
+        for job in jobs:
+            if self._interrupted.is_set():
+                break
+            done.append(self._run_one(job, known))
+        if self.store is not None and run_id is not None and done:
+            self._record(run_id, done)
+        for finished in done:
+            _log(finished.results)
+        return [finished.results for finished in done]
+
+    def _run_one(self, job: DatasetJob, known: _Known | StateStoreError) -> _Done:
         started_at, start = self.clock(), time.perf_counter()
         try:
-            judged = self._evaluate(job, started_at)
+            judged = self._evaluate(job, started_at, known)
         except Exception as exc:  # a bug must not take the run down: report it on the checks
             log.error("dataset %s: unexpected failure\n%s", job.name, self.redact(traceback.format_exc()))
             message = self.redact(f"internal error: {type(exc).__name__}: {exc}")
             judged = _Judged({spec.id: Evaluation(Outcome.ERROR, message, reason=Reason.INTERNAL)
                               for spec in job.checks})
         duration = time.perf_counter() - start
-        results = [_result(spec, job, judged, started_at, duration) for spec in job.checks]
-        if self.store is not None and run_id is not None:
-            evaluations = [judged.evaluations[spec.id] for spec in job.checks]
-            snapshots = {spec.id: judged.evaluations[spec.id].snapshot for spec in job.checks}
-            series = [update for evaluation in evaluations for update in evaluation.updates]
-            self._record(run_id, results, snapshots, series)
-        for result in results:
-            log.info(
-                "check %s: %s in %.3fs",
-                result.check,
-                result.outcome.value,
-                duration,
-                extra={
-                    "check": result.check,
-                    "dataset": result.dataset,
-                    "outcome": result.outcome.value,
-                    "duration": round(duration, 6),
-                },
-            )
-        return results
+        evaluations = [judged.evaluations[spec.id] for spec in job.checks]
+        return _Done(
+            [_result(spec, job, judged, started_at, duration) for spec in job.checks],
+            {spec.id: judged.evaluations[spec.id].snapshot for spec in job.checks},
+            [update for evaluation in evaluations for update in evaluation.updates],
+        )
 
-    def _record(
-        self, run_id: int, results: list[Result], snapshots: Mapping[str, Any], series: list[SeriesUpdate]
-    ) -> None:
+    def _record(self, run_id: int, done: Sequence[_Done]) -> None:
         assert self.store is not None
+        results = [result for finished in done for result in finished.results]
+        series = [update for finished in done for update in finished.series]
         try:
-            kept = {check: snap for check, snap in snapshots.items() if snap}
+            kept = {check: snap for finished in done for check, snap in finished.snapshots.items() if snap}
             self.store.record(run_id, results, kept, series)
         except StateStoreError as exc:
             message = self.redact(str(exc))
@@ -216,15 +257,13 @@ class Runner:
             with self._lock:
                 self.store_errors.append(message)
 
-    def _evaluate(self, job: DatasetJob, now: datetime) -> _Judged:
+    def _evaluate(self, job: DatasetJob, now: datetime, known: _Known | StateStoreError) -> _Judged:
         # The history first: the last successes are reported even when the source cannot be reached.
-        try:
-            successes, snapshots = self._history([spec.id for spec in job.checks], now)
-            series = self._series(job, now)
-        except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
-            message = self.redact(f"cannot read the checks' history: {exc}")
+        if isinstance(known, StateStoreError):
+            message = self.redact(f"cannot read the checks' history: {known}")
             return _Judged({spec.id: Evaluation(Outcome.ERROR, message, reason=Reason.STORE)
                             for spec in job.checks})
+        successes, snapshots, series = known.successes, known.snapshots, known.series
         judged = _Judged({}, successes=successes)
         evaluations = judged.evaluations
         unsupported = "check kind {!r} is not available in this version of demon"
@@ -271,16 +310,21 @@ class Runner:
             evaluations[spec.id] = _judge(spec, wanted[spec.id], observed, contexts[spec.id])
         return judged
 
-    def _series(self, job: DatasetJob, now: datetime) -> dict[str, SeriesHistory]:
-        """The stored series of the job's checks that learn, keyed by check (empty without a store: nothing
-        learnt is kept then, and a `by:` series is counted whole each run)."""
-        learning = {spec.id: found for spec in job.checks if spec.kind in KINDS
+    def _known(self, jobs: Sequence[DatasetJob], now: datetime) -> _Known:
+        """What the store knows of the jobs' checks: their last successes and snapshots, and the stored series
+        of those that learn (none without a store: nothing learnt is kept then, and a `by:` series is counted
+        whole each run)."""
+        if self.store is None:
+            return _Known()
+        ids = [spec.id for job in jobs for spec in job.checks]
+        learning = {spec.id: found for job in jobs for spec in job.checks if spec.kind in KINDS
                     and (found := KINDS[spec.kind].learns(spec.params, job.dataset)) is not None}
-        if self.store is None or not learning:
-            return {}
-        keys = {check: series_key(check, found.definition) for check, found in learning.items()}
-        since = now - max(found.horizon for found in learning.values())
-        return Baselines(self.store).histories(keys, since)
+        series: dict[str, SeriesHistory] = {}
+        if learning:
+            keys = {check: series_key(check, found.definition) for check, found in learning.items()}
+            since = now - max(found.horizon for found in learning.values())
+            series = Baselines(self.store).histories(keys, since)
+        return _Known(self.store.last_successes(ids, now), self.store.last_snapshots(ids), series)
 
     def _parts(
         self, named: dict[str, dict[str, str]], contexts: dict[str, Context], job: DatasetJob, now: datetime
@@ -293,15 +337,9 @@ class Runner:
         loaded = Baselines(self.store).parts(named, now - horizon)
         return {check: replace(contexts[check], parts=parts) for check, parts in loaded.items()}
 
-    def _history(
-        self, check_ids: list[str], now: datetime
-    ) -> tuple[dict[str, Success], dict[str, dict[str, str]]]:
-        if self.store is None:
-            return {}, {}
-        return self.store.last_successes(check_ids, now), self.store.last_snapshots(check_ids)
-
     def interrupt(self) -> None:
-        """End every statement running now (Ctrl-C)."""
+        """End every statement running now (Ctrl-C), and start no more datasets."""
+        self._interrupted.set()
         for source in dict(self._sources).values():
             source.interrupt()
 
@@ -327,6 +365,22 @@ def _named_parts(
             answers = Answers({probe: observed[probe].value for probe in probes})
             named[spec.id] = {part: part_key(stored.key, part) for part in learning.parts(answers)}
     return named
+
+
+def _log(results: Sequence[Result]) -> None:
+    for result in results:
+        log.info(
+            "check %s: %s in %.3fs",
+            result.check,
+            result.outcome.value,
+            result.duration_seconds,
+            extra={
+                "check": result.check,
+                "dataset": result.dataset,
+                "outcome": result.outcome.value,
+                "duration": round(result.duration_seconds, 6),
+            },
+        )
 
 
 def _judge(

@@ -23,24 +23,33 @@ if TYPE_CHECKING:  # the store saves points through this module
 
 def save(conn: Connection, updates: Iterable[SeriesUpdate]) -> None:
     """Upsert points by (series, at): a recomputed bucket replaces the stored one, keeping its flag unless
-    this run judged it (flagged), so a late row re-counted later does not unflag what a user saw flagged."""
+    this run judged it (flagged), so a late row re-counted later does not unflag what a user saw flagged.
+
+    Three statements for up to _CHUNK series, however many: a run of thousands of tables writes its points
+    in a few."""
+    found = [update for update in updates if update.points]
+    for start in range(0, len(found), _CHUNK):
+        _upsert(conn, found[start:start + _CHUNK])
+
+
+_CHUNK = 500  # series a statement (bound parameters stay far below SQLite's limit)
+
+
+def _upsert(conn: Connection, updates: list[SeriesUpdate]) -> None:
+    stored = points_table.c
+    pairs = list(dict.fromkeys((update.key, point.at) for update in updates for point in update.points))
+    where = sa.tuple_(stored.series, stored.at).in_(pairs)
+    flags = {(key, at): flagged for key, at, flagged in
+             conn.execute(sa.select(stored.series, stored.at, stored.flagged).where(where))}
+    conn.execute(sa.delete(points_table).where(where))
+    rows = []
     for update in updates:
-        if not update.points:
-            continue
-        ats = list(dict.fromkeys(point.at for point in update.points))
-        stored = points_table.c
-        old = conn.execute(
-            sa.select(stored.at, stored.flagged).where(stored.series == update.key, stored.at.in_(ats))
-        ).all()
-        flags = dict(old)
-        conn.execute(sa.delete(points_table).where(stored.series == update.key, stored.at.in_(ats)))
         for point in update.points:  # the same time twice: the last value, either flag
-            flags[point.at] = point.flagged or flags.get(point.at, False)
+            flags[(update.key, point.at)] = point.flagged or flags.get((update.key, point.at), False)
         latest = {point.at: point for point in update.points}
-        conn.execute(sa.insert(points_table), [
-            {"series": update.key, "at": at, "value": point.value, "flagged": flags[at]}
-            for at, point in latest.items()
-        ])
+        rows += [{"series": update.key, "at": at, "value": point.value, "flagged": flags[(update.key, at)]}
+                 for at, point in latest.items()]
+    conn.execute(sa.insert(points_table), rows)
 
 
 class Baselines:
