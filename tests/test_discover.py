@@ -20,7 +20,7 @@ from checks.discovery.tables import selected
 from checks.sources.catalog import Cached, split_name
 from monitor.app.cli import main
 from monitor.app.config import load_config
-from monitor.app.runner import Runner
+from monitor.app.runner import GROUP, Runner, groups, plan
 from monitor.app.watch import Watched, watched
 from monitor.core.config.types import parse_name
 from monitor.core.evidence import ProfileEvidence
@@ -333,3 +333,14 @@ def test_a_written_three_part_name_is_found_by_scan_and_by_metadata(tmp_path: Pa
 def test_discovered_names_are_valid_names(parts: tuple[str, ...]) -> None:
     name = dataset_name(*parts)
     assert parse_name(name) == name
+
+
+def test_datasets_run_in_groups_as_wide_as_the_source_runs_at_once(tmp_path: Path, duckdb_url: str) -> None:
+    path = write(tmp_path, duckdb_url, "  - source: warehouse\n")
+    config = discovered(path).config
+    jobs = plan(config, config.checks)
+    batches = groups(config, jobs)
+    assert [job for batch in batches for job in batch] == jobs  # every dataset once, in order
+    assert len(batches) == 4 and max(map(len, batches)) <= GROUP  # max_concurrency 4 (the default)
+    few = groups(config, jobs[:3])
+    assert [len(batch) for batch in few] == [1, 1, 1]  # a few datasets still run side by side
