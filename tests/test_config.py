@@ -268,7 +268,8 @@ def test_unknown_check_kind() -> None:
 def test_two_kinds_in_one_check_item() -> None:
     assert problems(edited("          min: 1\n", "          min: 1\n        schema: {}\n")) == [
         "demon.yml:17: datasets.orders.checks[1]: "
-        "expected exactly one check kind (freshness, volume, schema, quality, metric), got volume and schema"
+        "expected exactly one check kind (freshness, volume, schema, quality, metric, dbt), "
+        "got volume and schema"
     ]
 
 
@@ -638,7 +639,7 @@ def test_json_schema_is_draft_2020_12_with_the_file_keys() -> None:
     schema = json.loads(json.dumps(config_json_schema()))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"].startswith("demon")
-    sections = {"version", "sources", "defaults", "datasets", "alerting", "metrics", "state"}
+    sections = {"version", "sources", "defaults", "datasets", "discover", "alerting", "metrics", "state"}
     assert set(schema["properties"]) == sections
     assert schema["required"] == ["version", "sources"] and schema["additionalProperties"] is False
     Draft202012Validator.check_schema(schema)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checks.kinds.base import CheckSetupError, Context, Kind, Learning
+from checks.kinds.dbt import Dbt
 from checks.kinds.freshness import Freshness
 from checks.kinds.metric import Metric
 from checks.kinds.quality import Quality
@@ -17,6 +18,7 @@ KINDS: dict[str, Kind[Any]] = {
     "schema": Schema(),
     "quality": Quality(),
     "metric": Metric(),
+    "dbt": Dbt(),
 }
 
 __all__ = ["KINDS", "CheckSetupError", "Context", "Kind", "Learning"]

@@ -31,6 +31,7 @@ class Context:
     baseline: float | None = None  # value of the last pass/warn run of this check
     snapshot: Mapping[str, str] | None = None  # columns -> family at the last schema run
     series: SeriesHistory | None = None  # a learned baseline's stored series (kinds whose `learns` says so)
+    base_dir: Path = Path()  # the config file's folder: files a check names are relative to it
 
 
 @dataclass(frozen=True)

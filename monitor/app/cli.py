@@ -62,6 +62,16 @@ def load(config_path: Path) -> Config:
         sys.exit(EXIT_USAGE)
 
 
+def discovered(config: Config) -> Config:
+    """The config with what its `discover:` entries find; what an entry cannot read is a warning."""
+    from monitor.app.watch import watched
+
+    found = watched(config)
+    for problem in found.problems:
+        click.echo(f"demon: warning: {problem}", err=True)
+    return found.config
+
+
 def exit_code(results: Sequence[Result], warn_is_failure: bool = False) -> int:
     """The spec's exit codes: 1 on any fail (or warn with --warn-is-failure), else 3 on any error."""
     outcomes = {result.outcome.value for result in results}
@@ -107,7 +117,7 @@ def check(
     from monitor.app.report import Report
     from monitor.app.selection import select, unmatched
 
-    config = load(config_path)
+    config = discovered(load(config_path))
     if push and not config.metrics.pushgateway:
         fail_usage(f"--push: {config_path} sets no metrics.pushgateway URL")
     chosen = select(config, selects, tags)
