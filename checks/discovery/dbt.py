@@ -37,7 +37,6 @@ class _Record(BaseModel):
 
 class Metadata(_Record):
     dbt_schema_version: str
-    dbt_version: str | None = None
     generated_at: str | None = None
 
 
@@ -136,7 +135,6 @@ class _ManifestShape(_Artifact):
 
 @dataclass(frozen=True)
 class Manifest:
-    metadata: Metadata
     nodes: Mapping[str, Node]  # models, seeds, snapshots, tests and sources by unique_id
     groups: Mapping[str, Group]  # by name
     unreadable: tuple[str, ...] = ()  # unique_ids of nodes that did not parse
@@ -176,7 +174,7 @@ def read_manifest(path: Path) -> Manifest:
         except ValidationError:
             unreadable.append(unique_id)
     groups = {group.name: group for group in shape.groups.values()}
-    return Manifest(shape.metadata, nodes, groups, tuple(unreadable))
+    return Manifest(nodes, groups, tuple(unreadable))
 
 
 def read_run_results(path: Path) -> RunResults:
