@@ -121,7 +121,7 @@ class Alerting:
             for incident in gone:
                 records.update(conn, incident.id, resolved_at=now, updated_at=now)
                 records.add_event(conn, incident.id, now, "resolved", incident.outcome,
-                                  "the check was removed from the config")
+                                  "the check was removed from the config (or no longer discovered)")
         return len(gone)
 
     def _contexts(

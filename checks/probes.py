@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from checks.quality.rules import QualityPlan
-from monitor.core.evidence import QualityReport
+from monitor.core.evidence import ProfileReport, QualityReport
 from monitor.core.failures import Reason
 
 T = TypeVar("T")
@@ -186,6 +186,21 @@ class Validation(Probe[QualityReport]):
 
     def describe(self) -> str:
         return f"quality rules of {self.plan.ref}"
+
+
+@dataclass(frozen=True)
+class ColumnProfiles(Probe[ProfileReport]):
+    """Per column, in the dataset's `where`: NULLs, distinct values, min/max/mean of numbers (never of a
+    `pii` column), lengths of strings. Over every row in scope, fused with the dataset's other aggregates;
+    or over a `sample` fraction of the table, a statement of its own."""
+
+    columns: tuple[str, ...] | None  # None: the table's, in order, the first `max_columns`
+    max_columns: int
+    sample: float | None = None
+    pii: frozenset[str] = frozenset()  # casefolded names
+
+    def describe(self) -> str:
+        return "column profiles"
 
 
 class Answers:

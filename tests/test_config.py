@@ -268,8 +268,8 @@ def test_unknown_check_kind() -> None:
 def test_two_kinds_in_one_check_item() -> None:
     assert problems(edited("          min: 1\n", "          min: 1\n        schema: {}\n")) == [
         "demon.yml:17: datasets.orders.checks[1]: "
-        "expected exactly one check kind (freshness, volume, schema, quality, metric, dbt), "
-        "got volume and schema"
+        "expected exactly one check kind (freshness, volume, schema, quality, metric, profile, dbt),"
+        " got volume and schema"
     ]
 
 
@@ -501,10 +501,13 @@ def test_metric_on_a_lake_dataset() -> None:
     ]
 
 
-def test_sql_freshness_needs_a_column() -> None:
-    assert problems(edited("          column: loaded_at\n", "")) == [
-        "demon.yml:14: datasets.orders.checks[0].freshness.column: "
-        "missing required key 'column': a sql dataset's freshness reads a timestamp column"
+def test_sql_freshness_without_a_column_reads_statistics_unless_scoped() -> None:
+    without = edited("          column: loaded_at\n", "")
+    assert load_config(write(without)).datasets["orders"].checks[0].params.column is None  # type: ignore[attr-defined]
+    scoped = without.replace("table: main.orders", "table: main.orders\n    where: status = 'a'")
+    assert problems(scoped) == [
+        "demon.yml:15: datasets.orders.checks[0].freshness.column: missing required key 'column': "
+        "a table's statistics say when it changed, not when rows of a where or a bucket did"
     ]
 
 

@@ -112,7 +112,6 @@ def write_config(directory: Path, discover: str = "", datasets: str = "", source
         "  - dbt: target/manifest.json\n"
         "    source: warehouse\n"
         "    run_results: target/run_results.json\n"
-        "    checks: [schema]\n"
         "    owner: data-eng\n"
         "    tags: [dbt]\n"
     )
@@ -156,9 +155,7 @@ def edit_json(path: Path, change: Callable[[Any], Any]) -> None:
 
 
 def test_models_seeds_snapshots_and_sources_become_datasets_with_lineage_owner_tags(project: Path) -> None:
-    entry = ("  - dbt: target/manifest.json\n    source: warehouse\n    checks: [freshness, schema]\n"
-             "    owner: data-eng\n    tags: [dbt]\n")
-    found = discovered(write_config(project, entry))
+    found = discovered(write_config(project))
     config = found.config
     assert found.problems == ()
     assert list(config.datasets) == DATASETS  # not the ephemeral int_order_amounts, not the disabled model
@@ -184,8 +181,9 @@ def test_models_seeds_snapshots_and_sources_become_datasets_with_lineage_owner_t
     assert datasets["orders_daily"].tags == ["finance", "dbt"]
     assert datasets["customers"].description == "One row per customer with their number of orders"
     kinds = {name: [entry.kind for entry in dataset.checks] for name, dataset in datasets.items()}
-    assert kinds["stg_orders"] == kinds["vip_customers"] == ["schema"]  # views keep no statistics
-    assert kinds["customers"] == kinds["shop_raw-orders"] == ["freshness", "schema"]
+    assert kinds["vip_customers"] == ["schema", "dbt"]  # views keep no statistics
+    assert kinds["customers"] == ["freshness", "volume", "schema", "dbt", "dbt"]
+    assert kinds["raw_customers"] == kinds["customers_snapshot"] == ["freshness", "volume", "schema"]
 
 
 def test_include_and_exclude_select_by_dbt_names(project: Path) -> None:
@@ -252,12 +250,13 @@ def test_a_model_whose_table_was_dropped_ends_its_checks_in_error(project: Path)
     execute(f"duckdb:///{project / 'warehouse.duckdb'}", ["DROP TABLE main.orders_daily"])
     code, results = check_json(write_config(project))
     assert code == 1
-    dropped = results["orders_daily.schema"]
-    assert dropped["outcome"] == "error" and dropped["reason"] == "missing"
-    assert "orders_daily" in dropped["message"] and "not found" in dropped["message"]
+    for kind in ("freshness", "volume", "schema"):
+        dropped = results[f"orders_daily.{kind}"]
+        assert dropped["outcome"] == "error" and dropped["reason"] == "missing"
+        assert dropped["message"] == 'table "warehouse"."main"."orders_daily" not found in source warehouse'
     # what dbt found when it last ran is still what it found: the test result stands
     assert results["orders_daily.dbt.not_null_orders_daily_order_day"]["outcome"] == "pass"
-    assert results["customers.schema"]["outcome"] == "pass"
+    assert {results[f"customers.{kind}"]["outcome"] for kind in ("freshness", "volume", "schema")} == {"pass"}
 
 
 def test_a_new_run_results_is_read_again(project: Path) -> None:
@@ -354,10 +353,11 @@ def test_an_unreadable_manifest_is_one_line_naming_it_and_keeps_what_was_found(
     assert discovered(path).config.datasets == {}  # without a previous config there is nothing to keep
 
 
-def test_demon_check_warns_of_an_unreadable_manifest(project: Path) -> None:
+def test_demon_check_says_which_manifest_it_cannot_read_and_runs_the_rest(project: Path) -> None:
     (project / "target" / "manifest.json").unlink()
     written = "  orders:\n    source: warehouse\n    table: raw.orders\n    checks: [{schema: {}}]\n"
     result = demon("check", "-c", str(write_config(project, datasets=written)))
-    assert result.exit_code == 0  # the written dataset still runs
+    assert result.exit_code == 3
+    assert re.search(r"^PASS +orders\.schema ", result.stdout, re.MULTILINE)  # the written dataset runs
     manifest = project / "target" / "manifest.json"
-    assert f"demon: warning: discover[0]: cannot read dbt manifest {manifest}: No such file" in result.stderr
+    assert f"demon: discover[0]: cannot read dbt manifest {manifest}: No such file" in result.stderr

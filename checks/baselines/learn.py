@@ -29,6 +29,11 @@ def series_key(check: str, definition: Mapping[str, object]) -> str:
     return f"{check}#{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
+def part_key(key: str, part: str) -> str:
+    """`check#digest/part`: one series of a check that learns several (a profile's `email.null_fraction`)."""
+    return f"{key}/{part}"
+
+
 @dataclass(frozen=True)
 class Learned:
     """A point judged: its outcome, the words for it ("expected 950-1,460 (median 1,204 of 8 Mondays)"),

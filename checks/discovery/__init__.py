@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from checks.discovery.folders import find_folders
 from checks.discovery.model import (
     Candidate,
     DiscoverContext,
@@ -29,7 +30,7 @@ from checks.sources import Source, SourceError
 from checks.sources.sql import SqlSource
 from monitor.core.config.models import Config, DatasetConfig, DiscoverConfig, DiscoveredDataset
 
-DISCOVERERS: dict[str, Discoverer] = {"sql": find_tables, "dbt": find_models}
+DISCOVERERS: dict[str, Discoverer] = {"sql": find_tables, "lake": find_folders, "dbt": find_models}
 
 @dataclass
 class Discovery:
@@ -77,7 +78,7 @@ def _ask(
             named.setdefault(key, name)
         found = DISCOVERERS[flavour(entry, config, families)](entry, DiscoverContext(config, source, key_of))
     except (SourceError, DiscoveryError) as exc:
-        result.problems.append(Problem(index, str(exc)))
+        result.problems.append(Problem(index, str(exc), failed=True))
         result.failed.add(index)
         return None
     result.problems.extend(Problem(index, message) for message in found.problems)

@@ -50,10 +50,12 @@ class Discoverer(Protocol):
 
 @dataclass(frozen=True)
 class Problem:
-    """Why (part of) an entry found nothing: the datasets it found before stay watched."""
+    """What an entry could not find: `failed`, it could not be read at all (the datasets it found before
+    stay watched); else a warning (a schema demon may not read, a glob that matched nothing)."""
 
     entry: int
     message: str
+    failed: bool = False
 
     def __str__(self) -> str:
         return f"discover[{self.entry}]: {self.message}"

@@ -9,16 +9,18 @@ table, or another source's table) is prefixed with the source: `staging-fact_ord
 from __future__ import annotations
 
 import hashlib
-import re
 
 from checks.discovery.model import Key
 
-_NOT_IN_NAMES = re.compile(r"[^\w-]")
-
 
 def dataset_name(*parts: str) -> str:
-    joined = "-".join(_NOT_IN_NAMES.sub("_", part) for part in parts if part)
-    return joined if joined[:1].isalpha() or joined[:1] == "_" else f"_{joined}"
+    """The parts joined by '-', each character a name cannot hold (as `parse_name` sees it) made '_'."""
+    joined = "-".join("".join(map(_kept, part)) for part in parts if part)
+    return joined if (joined[:1] + "x").isidentifier() else f"_{joined}"
+
+
+def _kept(char: str) -> str:
+    return char if char == "-" or f"_{char}".isidentifier() else "_"
 
 
 def table_name(schema: str, table: str, default_schema: str | None) -> str:

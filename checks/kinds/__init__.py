@@ -8,6 +8,7 @@ from checks.kinds.base import CheckSetupError, Context, Kind, Learning
 from checks.kinds.dbt import Dbt
 from checks.kinds.freshness import Freshness
 from checks.kinds.metric import Metric
+from checks.kinds.profile import Profile
 from checks.kinds.quality import Quality
 from checks.kinds.schema import Schema
 from checks.kinds.volume import Volume
@@ -18,6 +19,7 @@ KINDS: dict[str, Kind[Any]] = {
     "schema": Schema(),
     "quality": Quality(),
     "metric": Metric(),
+    "profile": Profile(),
     "dbt": Dbt(),
 }
 

@@ -5,12 +5,13 @@ datasets it suits. A kind is one module and one line in the registry (checks/kin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from checks.baselines.learn import part_key
 from checks.baselines.model import Direction, Point
 from checks.baselines.params import AnomalyParams
 from checks.probes import Answers, Probe
@@ -31,7 +32,17 @@ class Context:
     baseline: float | None = None  # value of the last pass/warn run of this check
     snapshot: Mapping[str, str] | None = None  # columns -> family at the last schema run
     series: SeriesHistory | None = None  # a learned baseline's stored series (kinds whose `learns` says so)
+    parts: Mapping[str, SeriesHistory] = field(default_factory=dict)  # part -> series (`Learning.parts`)
     base_dir: Path = Path()  # the config file's folder: files a check names are relative to it
+
+    def part(self, name: str) -> SeriesHistory:
+        """One part's stored series; a new one, with the check's feedback, where none is stored yet. Its key
+        is empty without a store: nothing it learns is kept then."""
+        if name in self.parts:
+            return self.parts[name]
+        if self.series is None:
+            return SeriesHistory("")
+        return SeriesHistory(part_key(self.series.key, name), (), self.series.feedback)
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,9 @@ class Learning:
     anomaly: AnomalyParams
     view: Callable[[Sequence[SeriesPoint]], list[Point]]
     direction: Direction | None = None  # forced where only one side can be wrong (a load is never too early)
+    # A check with one series per part (a profile: per column and statistic) names its parts from its answers;
+    # the runner reads each part's series (`key/part`) into `Context.parts` before judging.
+    parts: Callable[[Answers], Iterable[str]] | None = None
 
     @property
     def bucketed(self) -> bool:
@@ -84,6 +98,18 @@ class Kind(ABC, Generic[P]):
         """Why the check does not suit this dataset, for the config's validation (each at a path relative to
         the check's parameters). Any kind suits any dataset unless it says otherwise."""
         return iter(())
+
+
+def metadata_misfits(
+    family: SourceFamily, dataset: DatasetConfig, method: str, metric: str = "rows"
+) -> Iterator[tuple[Loc, str]]:
+    """The engine's statistics are a sql table's, of all its rows."""
+    if method != "metadata":
+        return
+    if family != "sql" or metric != "rows":
+        yield ("method",), "'metadata' reads a sql table's statistics (rows): use method: scan here"
+    elif dataset.where:
+        yield ("method",), "'metadata' counts the whole table: the dataset's where needs method: scan"
 
 
 def scope_misfits(

@@ -15,7 +15,18 @@ from checks.baselines.params import AnomalyParams
 from checks.baselines.series import gaps, loads
 from checks.kinds.base import Context, Kind, Learning
 from checks.kinds.learning import bucket_probe, by_misfits, definition, flag, joined, merged
-from checks.probes import Answers, BucketCounts, FileCount, MaxValue, Newest, Probe, RowCount, Scope
+from checks.probes import (
+    Answers,
+    BucketCounts,
+    FileCount,
+    MaxValue,
+    Newest,
+    Probe,
+    RowCount,
+    Scope,
+    TableState,
+    TableStats,
+)
 from checks.thresholds import as_dict, bounds, worst
 from monitor.core import humanize
 from monitor.core.clock import as_utc
@@ -23,6 +34,7 @@ from monitor.core.config.document import Loc
 from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
 from monitor.core.config.types import Duration
 from monitor.core.evidence import FreshnessEvidence
+from monitor.core.failures import Reason
 from monitor.core.results import Evaluation, Outcome
 from monitor.core.series import SeriesHistory, SeriesPoint, SeriesUpdate
 
@@ -30,7 +42,11 @@ _LIMITS = (("warn_after", True, Outcome.WARN), ("fail_after", True, Outcome.FAIL
 
 
 class FreshnessParams(CheckParams):
-    column: str | None = Field(default=None, description="timestamp or date column; optional for lakes")
+    column: str | None = Field(
+        default=None,
+        description="timestamp or date column; without it, a lake's newest object, or a sql table's last"
+        " change as its statistics show it",
+    )
     warn_after: Duration | None = None
     fail_after: Duration | None = None
     anomaly: AnomalyParams | None = Field(
@@ -48,7 +64,10 @@ class Freshness(Kind[FreshnessParams]):
     params = FreshnessParams
 
     def probes(self, params: FreshnessParams, context: Context, base_dir: Path) -> list[Probe[Any]]:
-        """The newest value and the size; with `anomaly.by`, also the loads per bucket in the window."""
+        """The newest value and the size (a sql table without a column: its statistics); with `anomaly.by`,
+        also the loads per bucket in the window."""
+        if _by_statistics(params, context.dataset):
+            return [TableStats()]
         found: list[Probe[Any]] = list(_probes(params, context.dataset))
         if params.anomaly is not None and params.anomaly.by is not None:
             found.append(bucket_probe(params.anomaly, context))
@@ -63,14 +82,17 @@ class Freshness(Kind[FreshnessParams]):
     def misfits(
         self, family: SourceFamily, dataset: DatasetConfig, params: FreshnessParams
     ) -> Iterator[tuple[Loc, str]]:
-        if family == "sql" and params.column is None:
-            why = "a sql dataset's freshness reads a timestamp column"
+        scoped = dataset.where or (params.anomaly is not None and params.anomaly.by is not None)
+        if family == "sql" and params.column is None and scoped:
+            why = "a table's statistics say when it changed, not when rows of a where or a bucket did"
             yield ("column",), f"missing required key 'column': {why}"
         yield from by_misfits(family, dataset, params.anomaly)
 
     def evaluate(self, params: FreshnessParams, answers: Answers, context: Context) -> Evaluation:
         limits = bounds(params, _LIMITS)
         thresholds = as_dict(limits)
+        if _by_statistics(params, context.dataset):
+            return _last_change(params, answers[TableStats()], context)
         newest_probe, size_probe = _probes(params, context.dataset)
         column = params.column or "object"
         newest = answers[newest_probe]
@@ -84,28 +106,63 @@ class Freshness(Kind[FreshnessParams]):
             newest_at = as_utc(newest)
         except TypeError as exc:
             return Evaluation(Outcome.ERROR, f"cannot read {column} as a time: {exc}", thresholds=thresholds)
-        age = max((context.now - newest_at).total_seconds(), 0.0)
-        evidence = FreshnessEvidence(newest_at, future=newest_at > context.now)
-        bound = worst(age, limits)
-        message = f"newest {column} is {humanize.duration(age)} old"
-        if newest_at > context.now:  # clock skew or a bad value: age 0 is all that can be said
-            ahead = humanize.duration((newest_at - context.now).total_seconds())
-            message = f"newest {column} is {ahead} in the future"
-        if bound is not None:
-            verb = "warn" if bound.outcome == Outcome.WARN else "fail"
-            message += f" ({verb} after {humanize.duration(bound.limit)})"
-        fixed = Evaluation(
-            bound.outcome if bound else Outcome.PASS,
-            message,
-            value=age,
-            unit="seconds",
-            thresholds=thresholds,
-            evidence=evidence,
-            facts={"last_modified": newest_at.timestamp()},
-        )
-        if params.anomaly is None:
-            return fixed
-        return _cadence(params.anomaly, fixed, newest_at, answers, context)
+        return _judged(params, newest_at, f"newest {column}", answers, context)
+
+
+def _judged(
+    params: FreshnessParams, newest_at: datetime, what: str, answers: Answers, context: Context,
+    note: str = "", snapshot: dict[str, str] | None = None,
+) -> Evaluation:
+    """The age of `newest_at` against the thresholds, then (with `anomaly`) against the usual gaps."""
+    limits = bounds(params, _LIMITS)
+    age = max((context.now - newest_at).total_seconds(), 0.0)
+    evidence = FreshnessEvidence(newest_at, future=newest_at > context.now)
+    bound = worst(age, limits)
+    message = f"{what} is {humanize.duration(age)} old"
+    if newest_at > context.now:  # clock skew or a bad value: age 0 is all that can be said
+        ahead = humanize.duration((newest_at - context.now).total_seconds())
+        message = f"{what} is {ahead} in the future"
+    if bound is not None:
+        verb = "warn" if bound.outcome == Outcome.WARN else "fail"
+        message += f" ({verb} after {humanize.duration(bound.limit)})"
+    fixed = Evaluation(
+        bound.outcome if bound else Outcome.PASS,
+        message + note,
+        value=age,
+        unit="seconds",
+        thresholds=as_dict(limits),
+        evidence=evidence,
+        facts={"last_modified": newest_at.timestamp()},
+        snapshot=snapshot,
+    )
+    if params.anomaly is None:
+        return fixed
+    return _cadence(params.anomaly, fixed, newest_at, answers, context)
+
+
+def _by_statistics(params: FreshnessParams, dataset: DatasetConfig) -> bool:
+    return params.column is None and dataset.table is not None
+
+
+def _last_change(params: FreshnessParams, state: TableState, context: Context) -> Evaluation:
+    """When the table last changed: the engine's modification time where it keeps one; else the first run
+    that saw its counters (rows, inserts, updates, deletes, its storage) differ from the run before,
+    remembered between runs, as schema snapshots are."""
+    if state.modified_at is not None:
+        return _judged(params, as_utc(state.modified_at), "last change", Answers({}), context)
+    if state.signature is None:
+        why = "the engine keeps no statistics for it (a view?): name a timestamp column"
+        return Evaluation(Outcome.ERROR, why, reason=Reason.SETUP)
+    before = context.snapshot or {}
+    seen = before.get("changed_at")
+    changed_at = context.now
+    note = " (as demon saw it: this engine keeps no modification time)"
+    if before.get("signature") == state.signature and seen:
+        changed_at = as_utc(datetime.fromisoformat(seen))
+    elif not before:
+        note = " (first seen now: this engine keeps no modification time, so the age counts from now)"
+    snapshot = {"signature": state.signature, "changed_at": changed_at.isoformat()}
+    return _judged(params, changed_at, "last change", Answers({}), context, note, snapshot)
 
 
 def _cadence(

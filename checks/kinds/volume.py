@@ -13,7 +13,7 @@ from checks.baselines.learn import as_points, learn, whole
 from checks.baselines.model import Point
 from checks.baselines.params import AnomalyParams
 from checks.baselines.series import counted, deltas, floor
-from checks.kinds.base import Context, Kind, Learning, scope_misfits
+from checks.kinds.base import Context, Kind, Learning, metadata_misfits, scope_misfits
 from checks.kinds.learning import (
     bucket_label,
     bucket_probe,
@@ -24,13 +24,24 @@ from checks.kinds.learning import (
     joined,
     merged,
 )
-from checks.probes import Answers, Bucket, BucketCounts, ByteSize, FileCount, Probe, RowCount
+from checks.probes import (
+    Answers,
+    Bucket,
+    BucketCounts,
+    ByteSize,
+    FileCount,
+    Probe,
+    RowCount,
+    TableState,
+    TableStats,
+)
 from checks.thresholds import MIN_MAX, Bound, as_dict, bounds, worst
 from monitor.core import humanize
 from monitor.core.config.document import Loc
 from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
 from monitor.core.config.types import NonNegative, Percentage
 from monitor.core.evidence import VolumeEvidence
+from monitor.core.failures import Reason
 from monitor.core.results import Evaluation, Outcome
 from monitor.core.series import SeriesHistory, SeriesPoint, SeriesUpdate
 
@@ -43,6 +54,9 @@ _PROBES: dict[str, type[RowCount | FileCount | ByteSize]] = {
 
 class VolumeParams(CheckParams):
     metric: Literal["rows", "files", "bytes"] = "rows"
+    method: Literal["scan", "metadata"] = Field(
+        default="scan", description="metadata: the engine's row estimate for the table, nothing read (sql)"
+    )
     scope: Literal["all", "latest_partition"] = "all"
     min: NonNegative | None = None
     max: NonNegative | None = None
@@ -63,6 +77,8 @@ class Volume(Kind[VolumeParams]):
         `anomaly.by`, the rows per bucket instead: every number of the check is then per bucket."""
         if params.anomaly is not None and params.anomaly.by is not None:
             return [bucket_probe(params.anomaly, context)]
+        if params.method == "metadata":
+            return [TableStats()]
         measure = _PROBES[params.metric](params.scope)
         return [measure] if context.dataset.table else list(dict.fromkeys([measure, FileCount(params.scope)]))
 
@@ -70,7 +86,8 @@ class Volume(Kind[VolumeParams]):
         if params.anomaly is None:
             return None
         anomaly = params.anomaly
-        measure = definition("volume", dataset, anomaly, metric=params.metric, scope=params.scope)
+        method = {"method": params.method} if params.method != "scan" else {}  # scan series keep their key
+        measure = definition("volume", dataset, anomaly, metric=params.metric, scope=params.scope, **method)
         return Learning(measure, anomaly, as_points if anomaly.by is not None else deltas)
 
     def misfits(
@@ -78,10 +95,15 @@ class Volume(Kind[VolumeParams]):
     ) -> Iterator[tuple[Loc, str]]:
         yield from scope_misfits(family, dataset, params.scope, params.metric)
         yield from by_misfits(family, dataset, params.anomaly)
+        yield from metadata_misfits(family, dataset, params.method, params.metric)
+        if params.method == "metadata" and params.anomaly is not None and params.anomaly.by is not None:
+            yield ("method",), "'metadata' counts the whole table: rows per bucket need a scan (method: scan)"
 
     def evaluate(self, params: VolumeParams, answers: Answers, context: Context) -> Evaluation:
         if params.anomaly is not None and params.anomaly.by is not None:
             return _per_bucket(params, params.anomaly, answers.one(BucketCounts), context)
+        if params.method == "metadata":
+            return _estimated(params, answers[TableStats()], context)
         value = float(answers[_PROBES[params.metric](params.scope)])
         # The dataset's size, for its metrics; a partition's size is not the dataset's.
         facts: dict[str, float] = {params.metric: value} if params.scope == "all" else {}
@@ -112,6 +134,17 @@ def _fixed(
         outcome, message + change_note, value=value, unit=params.metric,
         thresholds=as_dict(limits + change_limits), evidence=evidence, facts=facts,
     )
+
+
+def _estimated(params: VolumeParams, state: TableState, context: Context) -> Evaluation:
+    """The engine's row estimate, judged as a count would be, and said to be an estimate."""
+    if state.rows is None:
+        return Evaluation(Outcome.ERROR, "the engine keeps no row estimate for this table (use method: scan)",
+                          reason=Reason.SETUP)
+    value = float(state.rows)
+    said = f"~{humanize.count(value, 'rows')} (the engine's estimate)"
+    fixed = _fixed(params, value, context.baseline, said, {"rows": value})
+    return fixed if params.anomaly is None else _per_run(params.anomaly, fixed, value, context)
 
 
 def _per_run(anomaly: AnomalyParams, fixed: Evaluation, total: float, context: Context) -> Evaluation:

@@ -163,20 +163,28 @@ class Snapshot(Generic[T]):
 
 
 class Cached(Generic[T]):
-    """A snapshot read at most once per `max_age` seconds; threads asking meanwhile wait for the one read."""
+    """A snapshot read at most once per `max_age` seconds; threads asking meanwhile wait for the one read.
+    A failed read is remembered as long: a source that is down costs one attempt, not one per table."""
 
     def __init__(self, max_age: float = MAX_AGE, clock: Callable[[], float] = time.monotonic) -> None:
         self._max_age = max_age
         self._clock = clock
         self._lock = threading.Lock()
         self._snapshot: Snapshot[T] | None = None
+        self._failure: tuple[Exception, float] | None = None
 
     def get(self, read: Callable[[], tuple[T, str]]) -> Snapshot[T]:
         with self._lock:
             now = self._clock()
+            if self._failure is not None and now - self._failure[1] <= self._max_age:
+                raise self._failure[0]
             if self._snapshot is None or now - self._snapshot.taken > self._max_age:
-                value, statement = read()
-                self._snapshot = Snapshot(value, statement, now)
+                try:
+                    value, statement = read()
+                except Exception as error:
+                    self._failure = (error, now)
+                    raise
+                self._snapshot, self._failure = Snapshot(value, statement, now), None
             return self._snapshot
 
 

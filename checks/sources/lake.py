@@ -68,6 +68,18 @@ def _local_store(config: Any, base_dir: Path) -> ObjectStore:
 STORES: dict[str, Callable[[Any, Path], ObjectStore]] = {"s3": _s3_store, "files": _local_store}
 
 
+@dataclass(frozen=True)
+class Folder:
+    """One folder of a lake: the files directly in it and its sub-folders, hive partitions (`key=value`,
+    newest first) apart from the others; names starting with `_` or `.` (`_SUCCESS`, `.crc`) left out."""
+
+    path: str  # relative to the source's root, no slash at either end; "" is the root
+    files: tuple[ObjectInfo, ...]
+    partitions: tuple[str, ...]  # paths, as `path`
+    folders: tuple[str, ...]
+    listed: int  # objects and folders the listing returned, hidden ones too
+
+
 class LakeSource:
     """An S3 bucket prefix or a local directory; the checks cannot tell them apart."""
 
@@ -100,6 +112,26 @@ class LakeSource:
 
     def interrupt(self) -> None:
         """Nothing to end: every read is bounded by the store's own timeouts."""
+
+    def folder(self, path: str) -> Folder:
+        """One level of the lake below `path` (one delimiter listing, counted in `requests`): what
+        discovery walks the lake by, a folder at a time, so it never lists what it does not need."""
+        prefix = f"{path.strip('/')}/" if path.strip("/") else ""
+        try:
+            listing = self._store.listing(prefix, delimiter="/")
+        except ObjectStoreError as exc:
+            raise SourceError(self._redact(f"source {self.name}: {exc}"), exc.reason) from None
+        files = tuple(info for info in listing.objects if not _HIDDEN.search(info.key[len(prefix) :]))
+        levels = [level[len(prefix) :] for level in listing.prefixes]
+        shown = [level for level in levels if not _HIDDEN.search(level)]
+        partitions = [level for level in shown if _PARTITION.match(level)]
+        return Folder(
+            path=prefix.rstrip("/"),
+            files=files,
+            partitions=tuple(prefix + level.rstrip("/") for level in _newest_first(partitions)),
+            folders=tuple(prefix + level.rstrip("/") for level in shown if level not in partitions),
+            listed=len(listing.objects) + len(listing.prefixes),
+        )
 
     def locate(self, dataset: DatasetConfig) -> str:
         run = _Run(_Counted(self._store), dataset, self._pool)

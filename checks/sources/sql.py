@@ -29,6 +29,7 @@ from checks.probes import (
     BucketCounts,
     BucketSize,
     Column,
+    ColumnProfiles,
     Columns,
     MaxValue,
     Observed,
@@ -63,6 +64,7 @@ from monitor.core.redact import Redactor, mask_url
 from monitor.core.typefamilies import family_of
 
 if TYPE_CHECKING:
+    from checks.sources.sql_profile import ProfileQuery
     from checks.sources.sql_quality import QualityQuery
 
 CONNECT_TIMEOUT = 10.0  # seconds, at most: an unreachable host fails fast even with a long query_timeout
@@ -238,6 +240,14 @@ class SqlSource:
         except _StatementFailed as failure:
             raise SourceError(self._redact(str(failure)), failure.reason) from None
 
+    def columns(self) -> dict[Key, list[Column]]:
+        """The columns of every table and view by `Key`, in order: one statement, shared like the catalog's
+        (`demon init` looks for load-time columns in them); SourceError if unreadable."""
+        try:
+            return self._columns.get(self._read_columns).value
+        except _StatementFailed as failure:
+            raise SourceError(self._redact(str(failure)), failure.reason) from None
+
     # --- the catalog -------------------------------------------------------------------------------
 
     def _read_catalog(self) -> tuple[Catalog, str]:
@@ -395,7 +405,7 @@ class SqlSource:
         validations = [probe for probe in probes if isinstance(probe, Validation)]
         grouped = [probe for probe in probes if isinstance(probe, BucketCounts)]
         for probe in probes:
-            if isinstance(probe, Validation | BucketCounts):
+            if isinstance(probe, Validation | BucketCounts | ColumnProfiles):
                 continue
             answer = self._plan(probe, found.columns, dataset.table, metadata_statement)
             if isinstance(answer, Observed):
@@ -405,9 +415,13 @@ class SqlSource:
         queries = self._quality_queries(found, dataset.where, validations, metadata_statement, observed)
         for query in queries.values():
             aggregates.update(query.aggregates())
+        profiles = self._profile_queries(found, probes, metadata_statement, observed)
+        for profile in profiles.values():
+            aggregates.update(profile.fused_parts())
         answers = self._aggregate(conn, found, dataset.where, aggregates) if aggregates else {}
         observed.update((probe, answer) for probe, answer in answers.items() if probe in probes)
         observed.update(self._bucket_counts(conn, found, dataset, grouped, metadata_statement, answers))
+        observed.update(self._profiles(conn, dataset.where, profiles, answers))
         fetched: dict[str, list[tuple[Any, ...]]] = {}  # two checks sampling the same rows read them once
         for probe, query in queries.items():
             followups: list[str] = []
@@ -479,6 +493,54 @@ class SqlSource:
             error = f"{column.name} is not a timestamp ({shown}): `by` needs a timestamp or date column"
             return Observed(error=error, reason=Reason.SETUP, statement=metadata_statement)
         return bucket_statement(table, where, column, probe, epoch)
+
+    def _profile_queries(
+        self,
+        table: Table,
+        probes: list[Probe[Any]],
+        metadata_statement: str,
+        observed: dict[Probe[Any], Observed],
+    ) -> dict[Probe[Any], ProfileQuery]:
+        """A query per column-profile probe; a probe naming a column the table lacks is answered with why."""
+        wanted = [probe for probe in probes if isinstance(probe, ColumnProfiles)]
+        if not wanted:
+            return {}
+        from checks.sources.sql_profile import ProfileQuery, flavor_for
+
+        flavor = flavor_for(self._url.get_backend_name())
+        queries: dict[Probe[Any], ProfileQuery] = {}
+        for probe in wanted:
+            query = ProfileQuery(probe, table, flavor)
+            error = query.missing_error()
+            if error is not None:
+                observed[probe] = Observed(error=error, reason=Reason.MISSING, statement=metadata_statement)
+            else:
+                queries[probe] = query
+        return queries
+
+    def _profiles(
+        self, conn: Connection, where: str | None, queries: dict[Probe[Any], ProfileQuery],
+        fused: dict[Probe[Any], Observed],
+    ) -> dict[Probe[Any], Observed]:
+        """Each profile from the fused statement's answers, or from a sampled statement of its own (none once
+        a statement ended early: it would wait as long again)."""
+        observed: dict[Probe[Any], Observed] = {}
+        for probe, query in queries.items():
+            statement = query.sampled(where)
+            ended = _ended_early([*fused.values(), *observed.values()])
+            if statement is None:
+                observed[probe] = query.report(fused)
+            elif isinstance(statement, Observed):
+                observed[probe] = statement
+            elif ended is not None:
+                observed[probe] = replace(ended, statement=self._display(statement))
+            else:
+                text = self._display(statement)
+                try:
+                    observed[probe] = query.from_row(self._run(conn, statement)[0], text)
+                except _StatementFailed as failure:
+                    observed[probe] = failure.observed(text)
+        return observed
 
     def _quality_queries(
         self,

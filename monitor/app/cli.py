@@ -62,14 +62,15 @@ def load(config_path: Path) -> Config:
         sys.exit(EXIT_USAGE)
 
 
-def discovered(config: Config) -> Config:
-    """The config with what its `discover:` entries find; what an entry cannot read is a warning."""
+def load_watched(config_path: Path) -> tuple[Config, list[str]]:
+    """The config with what its `discover:` entries find (warnings printed here), and the entries that could
+    not be read: the datasets found elsewhere still run, and the command ends with exit 3."""
     from monitor.app.watch import watched
 
-    found = watched(config)
-    for problem in found.problems:
-        click.echo(f"demon: warning: {problem}", err=True)
-    return found.config
+    found = watched(load(config_path))
+    for warning in found.warnings:
+        click.echo(f"demon: warning: {warning}", err=True)
+    return found.config, list(found.failures)
 
 
 def exit_code(results: Sequence[Result], warn_is_failure: bool = False) -> int:
@@ -117,7 +118,7 @@ def check(
     from monitor.app.report import Report
     from monitor.app.selection import select, unmatched
 
-    config = discovered(load(config_path))
+    config, discovery_problems = load_watched(config_path)
     if push and not config.metrics.pushgateway:
         fail_usage(f"--push: {config_path} sets no metrics.pushgateway URL")
     chosen = select(config, selects, tags)
@@ -127,7 +128,7 @@ def check(
     for problem in nothing:
         click.echo(f"demon: warning: {problem}", err=True)
     checked = run_checks(config, chosen, fmt, notify=notify)
-    results, problems = checked.results, checked.problems
+    results, problems = checked.results, checked.problems + discovery_problems
     write_report(Report(results, warn_is_failure, failures_only), fmt)
     if checked.notified is not None:
         click.echo(f"demon: --notify: {checked.notified.summary()}", err=True)
@@ -269,9 +270,10 @@ def validate(config_path: Path, connect: bool) -> None:
         f"{len(config.checks)} checks)"
     )
     if connect:
-        from monitor.app.connectivity import check_sources
+        from monitor.app.connectivity import check_discovery, check_sources
 
         problems = check_sources(config, lambda line: click.echo(line))
+        problems += check_discovery(config, lambda line: click.echo(line))
         if problems:
             fail(EXIT_ERROR, f"not found or not reachable: {', '.join(problems)}")
 
@@ -313,6 +315,45 @@ def setup_problems(config: Config) -> list[str]:
         except CheckSetupError as exc:
             problems.append(f"{spec.id}: {exc}")
     return problems
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option(
+    "--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def datasets(config_path: Path, fmt: str) -> None:
+    """List what demon watches: each dataset, where it came from (config, discover, dbt), its source, table
+    or path, owner, upstream and checks. Runs discovery (reads the sources' catalogs)."""
+    from monitor.app import datasets as listed
+
+    config, failures = load_watched(config_path)
+    writer = listed.write_json if fmt == "json" else listed.write_table
+    writer(listed.listing(config), sys.stdout)
+    for failure in failures:
+        click.echo(f"demon: {failure}", err=True)
+    sys.exit(EXIT_ERROR if failures else EXIT_OK)
+
+
+@main.command()
+@click.option("--source", "urls", multiple=True, metavar="URL",
+              help="A SQLAlchemy URL, s3://bucket/prefix or a directory; repeatable. "
+                   "Without it, the sources of the -c config.")
+@click.option("-c", "--config", "config_path", default="demon.yml", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The config to take sources from.")
+@click.option("-o", "--output", default="demon.yml", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The file to write.")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+def init(urls: tuple[str, ...], config_path: Path, output: Path, force: bool) -> None:
+    """Write a starter demon.yml from what the sources hold: a discover entry per source, a freshness check
+    per table with an obvious load-time column, and comments saying what to tune. Passwords become
+    ${VAR} references; an existing file is replaced only with --force."""
+    from monitor.app.init import InitError, Request, run_init
+
+    try:
+        run_init(Request(urls, config_path, output, force), lambda line: click.echo(line))
+    except InitError as exc:
+        fail(EXIT_USAGE if exc.usage else EXIT_ERROR, str(exc))
 
 
 @main.command()
@@ -477,7 +518,7 @@ def backtest(config_path: Path, check_id: str, days: int, fmt: str, plot: Path |
     """Replay a check's learned baseline over its history: what would it have flagged?"""
     from monitor.app.learned.commands import run_backtest
 
-    run_backtest(load(config_path), check_id, timedelta(days=days), fmt, plot)
+    run_backtest(load_watched(config_path)[0], check_id, timedelta(days=days), fmt, plot)
 
 
 @main.command()
@@ -505,7 +546,7 @@ def feedback(config_path: Path, check_id: str | None, expected: bool, anomaly: b
         choices = "--expected, --anomaly, --exclude FROM..TO, --reset, --list, --undo ID"
         fail_usage(f"feedback takes one of {choices}{got}")
     request = FeedbackRequest(check_id, actions[0], exclude, at_text, reason, undo_id)
-    run_feedback(load(config_path), config_path, request)
+    run_feedback(load_watched(config_path)[0], config_path, request)
 
 
 def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:

@@ -31,6 +31,24 @@ def check_sources(config: Config, say: Callable[[str], None]) -> list[str]:
     return problems
 
 
+def check_discovery(config: Config, say: Callable[[str], None]) -> list[str]:
+    """Run each `discover:` entry, say how many datasets it found; its problems (not reachable, a corrupt
+    manifest, schemas demon may not read) are returned."""
+    from monitor.app.watch import watched
+
+    if not config.discover:
+        return []
+    found = watched(config)
+    for index, entry in enumerate(config.discover):
+        count = sum(1 for name in found.config.datasets
+                    if (seen := found.config.discovered(name)) is not None and seen.entry == index)
+        what = f"dbt project {entry.dbt}" if entry.dbt else f"source {entry.source}"
+        say(f"  discover[{index}] ({what}): {count} datasets")
+    for problem in found.problems:
+        say(f"  {problem}")
+    return [failure.partition(":")[0] for failure in found.failures]
+
+
 def _check_source(
     config: Config, name: str, source: Source, redact: Redactor, say: Callable[[str], None]
 ) -> list[str]:

@@ -14,11 +14,11 @@ import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from checks.baselines.learn import series_key
+from checks.baselines.learn import part_key, series_key
 from checks.kinds import KINDS, CheckSetupError, Context
 from checks.probes import Answers, Observed, Probe
 from checks.sources import Source, SourceError, open_source
@@ -186,7 +186,7 @@ class Runner:
         if self.store is not None and run_id is not None:
             evaluations = [judged.evaluations[spec.id] for spec in job.checks]
             snapshots = {spec.id: judged.evaluations[spec.id].snapshot for spec in job.checks}
-            series = [evaluation.series for evaluation in evaluations if evaluation.series is not None]
+            series = [update for evaluation in evaluations for update in evaluation.updates]
             self._record(run_id, results, snapshots, series)
         for result in results:
             log.info(
@@ -248,7 +248,7 @@ class Runner:
             success = successes.get(spec.id)
             baseline = None if success is None else success.value
             context = Context(job.dataset, now, baseline, snapshots.get(spec.id), series.get(spec.id),
-                              self.config.base_dir)
+                              base_dir=self.config.base_dir)
             contexts[spec.id] = context
             try:
                 wanted[spec.id] = KINDS[spec.kind].probes(spec.params, context, self.config.base_dir)
@@ -258,7 +258,16 @@ class Runner:
         # In the checks' order: a set's order changes with each process, and the fused statement with it.
         asked = list(dict.fromkeys(probe for probes in wanted.values() for probe in probes))
         observed = source.observe(job.dataset, asked)
+        named = _named_parts(job.dataset, runnable, wanted, observed, contexts) if self.store else {}
+        try:
+            contexts |= self._parts(named, contexts, job, now)
+        except StateStoreError as exc:
+            message = self.redact(f"cannot read the checks' history: {exc}")
+            unread = Evaluation(Outcome.ERROR, message, reason=Reason.STORE)
+            evaluations.update((check, unread) for check in named)
         for spec in runnable:
+            if spec.id in evaluations:
+                continue
             judged.provenance[spec.id] = _provenance([observed[probe] for probe in wanted[spec.id]])
             evaluations[spec.id] = _judge(spec, wanted[spec.id], observed, contexts[spec.id])
         return judged
@@ -273,6 +282,17 @@ class Runner:
         keys = {check: series_key(check, found.definition) for check, found in learning.items()}
         since = now - max(found.horizon for found in learning.values())
         return Baselines(self.store).histories(keys, since)
+
+    def _parts(
+        self, named: dict[str, dict[str, str]], contexts: dict[str, Context], job: DatasetJob, now: datetime
+    ) -> dict[str, Context]:
+        """The contexts of the checks that learn several series, with their parts' stored series."""
+        if not named or self.store is None:
+            return {}
+        learning = [KINDS[spec.kind].learns(spec.params, job.dataset) for spec in job.checks]
+        horizon = max(found.horizon for found in learning if found is not None and found.parts is not None)
+        loaded = Baselines(self.store).parts(named, now - horizon)
+        return {check: replace(contexts[check], parts=parts) for check, parts in loaded.items()}
 
     def _history(
         self, check_ids: list[str], now: datetime
@@ -289,6 +309,25 @@ class Runner:
     def close(self) -> None:
         for source in self._sources.values():
             source.close()
+
+
+def _named_parts(
+    dataset: DatasetConfig, specs: Sequence[CheckSpec], wanted: Mapping[str, list[Probe[Any]]],
+    observed: Mapping[Probe[Any], Observed], contexts: Mapping[str, Context],
+) -> dict[str, dict[str, str]]:
+    """Per check that learns several series (`Learning.parts`), each part's series key, named from its
+    answers; none for a check whose probes failed, which ends in error anyway."""
+    named: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        learning = KINDS[spec.kind].learns(spec.params, dataset) if spec.kind in KINDS else None
+        stored = contexts[spec.id].series
+        probes = wanted.get(spec.id, [])
+        if learning is None or learning.parts is None or stored is None:
+            continue
+        if all(observed[probe].ok for probe in probes):
+            answers = Answers({probe: observed[probe].value for probe in probes})
+            named[spec.id] = {part: part_key(stored.key, part) for part in learning.parts(answers)}
+    return named
 
 
 def _judge(

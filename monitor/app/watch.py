@@ -18,7 +18,12 @@ from monitor.core.redact import Redactor
 @dataclass(frozen=True)
 class Watched:
     config: Config
-    problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # each a line: `discover[0]: ...`
+    failures: tuple[str, ...] = ()  # entries that could not be read at all
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self.failures + self.warnings
 
 
 def watched(config: Config, previous: Config | None = None) -> Watched:
@@ -41,7 +46,9 @@ def watched(config: Config, previous: Config | None = None) -> Watched:
     found = dict(discovery.found)
     if previous is not None:
         found.update(_kept(config, previous, discovery.failed, found))
-    return Watched(config.watching(found), tuple(redact(str(problem)) for problem in discovery.problems))
+    said = [(problem.failed, redact(str(problem))) for problem in discovery.problems]
+    return Watched(config.watching(found), tuple(line for failed, line in said if not failed),
+                   tuple(line for failed, line in said if failed))
 
 
 def _kept(

@@ -205,3 +205,72 @@ class LearnedEvidence:
             "learning": self.learning,
             **(self.band.thresholds() if self.band is not None else {}),
         }}
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """One column's profile over the rows in scope (or the sample). None where not computed: min, max and
+    mean are only of numbers outside `pii_columns`, lengths only of strings, distinct values only of types
+    every engine can compare."""
+
+    column: str
+    family: str
+    values: int  # rows where it is not NULL
+    distinct: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    mean: float | None = None
+    avg_length: float | None = None
+    max_length: float | None = None
+
+    def dump(self, rows: int) -> dict[str, Any]:
+        found = {"family": self.family, "nulls": rows - self.values,
+                 "null_fraction": (rows - self.values) / rows if rows else None, "distinct": self.distinct,
+                 "min": self.minimum, "max": self.maximum, "mean": self.mean,
+                 "avg_length": self.avg_length, "max_length": self.max_length}
+        return {key: value for key, value in found.items() if value is not None or key == "null_fraction"}
+
+
+@dataclass(frozen=True)
+class ProfileReport:
+    """The columns' profiles: the answer to a profile probe, and the heart of its check's evidence."""
+
+    rows: int  # in scope, or in the sample
+    columns: tuple[ColumnStats, ...]
+    sample: float | None = None  # the fraction sampled (TABLESAMPLE), None: every row in scope
+    left_out: tuple[str, ...] = ()  # columns past `max_columns`, not profiled
+
+    def dump(self) -> dict[str, Any]:
+        return {"rows": self.rows, "sample": self.sample, "left_out": list(self.left_out),
+                "columns": {stats.column: stats.dump(self.rows) for stats in self.columns}}
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """One series of a profile (a column's statistic) outside its learned band."""
+
+    column: str
+    statistic: str  # null_fraction, distinct_fraction, min, max, mean, avg_length, max_length
+    value: float
+    outcome: str  # fail or warn
+    band: LearnedBand
+    trained_label: str
+
+    def dump(self) -> dict[str, Any]:
+        return {"column": self.column, "statistic": self.statistic, "value": self.value,
+                "outcome": self.outcome, "trained": self.trained_label, **self.band.thresholds()}
+
+
+@dataclass(frozen=True)
+class ProfileEvidence:
+    """A profile check's findings: the profiles, how many of their series were judged or are still learning,
+    and the anomalous ones, worst first."""
+
+    report: ProfileReport
+    judged: int  # series with a band
+    learning: int  # series still short of min_training points
+    anomalies: tuple[Anomaly, ...] = ()
+
+    def dump(self) -> dict[str, Any]:
+        series = {"judged": self.judged, "learning": self.learning}
+        return {**self.report.dump(), "series": series, "anomalies": [item.dump() for item in self.anomalies]}

@@ -45,6 +45,12 @@ class Evaluation:
     facts: dict[str, float] = field(default_factory=dict)  # what was learnt about the dataset (see Result)
     learned: LearnedEvidence | None = None  # a learned baseline's judgement, beside the kind's evidence
     series: SeriesUpdate | None = None  # points for the learned baseline's series, stored with the result
+    parts: tuple[SeriesUpdate, ...] = ()  # points for the series of its parts, when it learns several
+
+    @property
+    def updates(self) -> tuple[SeriesUpdate, ...]:
+        """Every series update this evaluation stores."""
+        return ((self.series,) if self.series is not None else ()) + self.parts
 
 
 @dataclass(frozen=True)

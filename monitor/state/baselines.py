@@ -6,7 +6,7 @@ before judging (`Baselines.histories`); `demon feedback` writes and undoes feedb
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -58,21 +58,36 @@ class Baselines:
         feedback."""
         if not series:
             return {}
-        stored = points_table.c
-        query = (
-            sa.select(stored.series, stored.at, stored.value, stored.flagged)
-            .where(stored.series.in_(list(series.values())), stored.at >= since)
-            .order_by(stored.series, stored.at)
-        )
         with self._store.reading("read learned baselines") as conn:
-            points: dict[str, list[SeriesPoint]] = {}
-            for key, at, value, flagged in conn.execute(query):
-                points.setdefault(key, []).append(SeriesPoint(at, value, bool(flagged)))
+            points = _points(conn, series.values(), since)
             taught = _feedback(conn, series.keys())
         return {
             check: SeriesHistory(key, tuple(points.get(key, ())), tuple(taught.get(check, ())))
             for check, key in series.items()
         }
+
+    def parts(self, series: Mapping[str, Mapping[str, str]], since: datetime
+              ) -> dict[str, dict[str, SeriesHistory]]:
+        """Per check id, the series of its parts (`series`: check -> part -> key) from `since` on, each with
+        the check's feedback: one read for all."""
+        keys = [key for parts in series.values() for key in parts.values()]
+        if not keys:
+            return {}
+        with self._store.reading("read learned baselines") as conn:
+            points = _points(conn, keys, since)
+            taught = _feedback(conn, series.keys())
+        return {
+            check: {part: SeriesHistory(key, tuple(points.get(key, ())), tuple(taught.get(check, ())))
+                    for part, key in parts.items()}
+            for check, parts in series.items()
+        }
+
+    def keys_under(self, key: str) -> list[str]:
+        """The series stored as parts of a check's series (`key/part`), for the commands that name one."""
+        stored = points_table.c
+        query = sa.select(stored.series).where(stored.series.startswith(f"{key}/", autoescape=True))
+        with self._store.reading("read learned baselines") as conn:
+            return sorted(set(conn.execute(query.distinct()).scalars()))
 
     def feedback(self, check_ids: Collection[str]) -> dict[str, list[Feedback]]:
         with self._store.reading("read feedback") as conn:
@@ -103,6 +118,25 @@ class Baselines:
             found = _feedback_rows(conn, feedback_table.c.id == feedback_id)
             conn.execute(sa.delete(feedback_table).where(feedback_table.c.id == feedback_id))
         return found[0] if found else None
+
+
+_CHUNK = 500  # keys per query: far below any driver's limit of bound parameters
+
+
+def _points(conn: Connection, keys: Iterable[str], since: datetime) -> dict[str, list[SeriesPoint]]:
+    """The stored points of each series from `since` on, oldest first."""
+    stored = points_table.c
+    wanted = list(dict.fromkeys(keys))
+    points: dict[str, list[SeriesPoint]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        query = (
+            sa.select(stored.series, stored.at, stored.value, stored.flagged)
+            .where(stored.series.in_(wanted[start : start + _CHUNK]), stored.at >= since)
+            .order_by(stored.series, stored.at)
+        )
+        for key, at, value, flagged in conn.execute(query):
+            points.setdefault(key, []).append(SeriesPoint(at, value, bool(flagged)))
+    return points
 
 
 _POINT_ACTIONS = (FeedbackAction.EXPECTED.value, FeedbackAction.ANOMALY.value)

@@ -24,6 +24,7 @@ from monitor.app.daemon.metrics import SchedulerMetrics, exposition
 from monitor.app.daemon.service import Scheduler
 from monitor.app.daemon.status import Status
 from monitor.app.metrics.exposition import CONTENT_TYPE
+from monitor.app.watch import watched
 from monitor.core.config.models import Config
 from monitor.core.config.types import format_duration
 from monitor.core.humanize import first_line
@@ -58,6 +59,8 @@ class Daemon:
     repeats: RepeatLimit
     run_id: int
     notifier: Notifier
+    written: Config | None = None  # the file as loaded, before discovery: what re-discovery starts from
+    discovered_at: float = field(default_factory=time.monotonic)
     pruned_at: float | None = None  # monotonic
     started: float = field(default_factory=time.monotonic)
 
@@ -92,8 +95,21 @@ class Daemon:
         The state store and the endpoint stay those demon started with (`state.retention` applies at once).
         """
         config = self._load()
-        if config is None:
-            return
+        if config is not None:
+            self._apply(config, "config reloaded")
+
+    def rediscover(self) -> None:
+        """Look for tables, folders and dbt nodes that appeared or went: each `discover:` entry's
+        `rediscover` period (the shortest of them), and at every reload."""
+        if self.written is not None:
+            self._apply(self.written, "rediscovered")
+
+    def _apply(self, written: Config, what: str) -> None:
+        found = watched(written, previous=self.scheduler.config)
+        for problem in found.problems:
+            log.warning("discovery: %s", problem)
+        self.written, self.discovered_at = written, time.monotonic()
+        config = found.config
         running = self.scheduler.config
         for name, before, after in (("metrics", running.metrics, config.metrics),
                                     ("state.url", running.state.url, config.state.url)):
@@ -103,8 +119,10 @@ class Daemon:
         self.redacting.redact = self.redacting.redact.extended(config.secrets)
         changes = self.scheduler.reload(config)
         self.notifier.reload(config)
+        if what == "rediscovered" and not (changes.added or changes.removed or changes.changed):
+            return
         log.info(
-            "config reloaded: %d datasets added, %d removed, %d changed, %d rescheduled",
+            what + ": %d datasets added, %d removed, %d changed, %d rescheduled",
             len(changes.added), len(changes.removed), len(changes.changed), len(changes.rescheduled),
             extra={"added": changes.added, "removed": changes.removed, "changed": changes.changed},
         )
@@ -136,7 +154,14 @@ class Daemon:
             return True
         if self.pruned_at is None or time.monotonic() - self.pruned_at >= PRUNE_EVERY:
             self.prune(self.store.clock())
+        if time.monotonic() - self.discovered_at >= self.rediscover_every():
+            self.rediscover()
         return True
+
+    def rediscover_every(self) -> float:
+        """Seconds between discoveries: the shortest `rediscover` of the entries (none: never)."""
+        entries = self.written.discover if self.written is not None else []
+        return min((entry.rediscover for entry in entries), default=float("inf"))
 
     def close(self) -> None:
         self.lock.release()
@@ -177,6 +202,10 @@ def run_daemon(config: Config, config_path: Path, log_format: str, grace: float)
     """`demon run`: the exit code (0 after a stop signal, 2 for TLS files that do not load, 3 when it cannot
     start otherwise or loses its lock)."""
     redacting, repeats = logs.setup(log_format, Redactor(config.secrets))
+    written, found = config, watched(config)
+    for problem in found.problems:
+        log.warning("discovery: %s", problem)
+    config = found.config
     routes: dict[str, WSGIApplication] = {}
     try:
         context = endpoint_tls(config.metrics, config.base_dir)
@@ -194,6 +223,7 @@ def run_daemon(config: Config, config_path: Path, log_format: str, grace: float)
         log.error("cannot start: %s", redacting.redact(str(exc)))
         endpoint.close()
         return EXIT_ERROR
+    daemon.written = written
     routes.update(daemon.routes())
     return serve(daemon, endpoint, grace)
 
@@ -207,7 +237,7 @@ def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
     log.info("demon run: %d datasets scheduled; serving /metrics, /healthz and /readyz on %s://%s",
              len(daemon.scheduler.config.datasets), endpoint.scheme, endpoint.address)
     code = EXIT_OK
-    while (event := inbox.next(timeout=HOUSEKEEPING_SECONDS)) != "stop":
+    while (event := inbox.next(timeout=min(HOUSEKEEPING_SECONDS, daemon.rediscover_every()))) != "stop":
         if event == "reload":
             daemon.reload()
         elif event is None and not daemon.housekeeping():

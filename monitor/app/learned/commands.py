@@ -18,6 +18,7 @@ from monitor.app.learned.feedback import (
     FeedbackError,
     described,
     learner,
+    one_part,
     parse_time,
     parse_window,
     teach,
@@ -38,7 +39,10 @@ def run_backtest(config: Config, check_id: str, days: timedelta, fmt: str, plot:
         baselines = Baselines(store)
         since = baselines.now() - days
         try:
+            one_part(found, baselines)
             history = found.history(baselines, since - found.learning.horizon)
+        except FeedbackError as exc:
+            fail(EXIT_USAGE, str(exc))
         except StateStoreError as exc:
             fail(EXIT_ERROR, str(exc))
     points = backtest(found.learning, history, since)

@@ -3,14 +3,15 @@ and feedback resolved to the point it is about, so a running daemon applies it e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from checks.baselines.learn import series_key
+from checks.baselines.learn import part_key, series_key
 from checks.kinds import KINDS, Learning
 from monitor.core.config.models import CheckSpec, Config
 from monitor.core.humanize import did_you_mean
-from monitor.core.series import Feedback, FeedbackAction, SeriesHistory
+from monitor.core.series import Feedback, FeedbackAction, SeriesHistory, SeriesPoint
 from monitor.state.baselines import Baselines
 
 
@@ -20,18 +21,42 @@ class FeedbackError(Exception):
 
 @dataclass(frozen=True)
 class Learner:
-    """A configured check that learns, with its series' key."""
+    """A configured check that learns, with its series' key; for a check that learns one series per part (a
+    profile), `CHECK/part` names one part's series, and the check alone all of them."""
 
     spec: CheckSpec
     learning: Learning
     key: str
+    part: str | None = None
+
+    @property
+    def whole(self) -> bool:
+        """All the parts of a check that learns several: feedback only, which applies to every part."""
+        return self.learning.parts is not None and self.part is None
 
     def history(self, baselines: Baselines, since: datetime) -> SeriesHistory:
-        return baselines.histories({self.spec.id: self.key}, since)[self.spec.id]
+        if not self.whole:
+            return baselines.histories({self.spec.id: self.key}, since)[self.spec.id]
+        keys = {key: key for key in baselines.keys_under(self.key)}
+        parts = baselines.parts({self.spec.id: keys}, since).get(self.spec.id, {})
+        taught = tuple(baselines.feedback([self.spec.id]).get(self.spec.id, []))
+        return SeriesHistory(self.key, _runs(parts.values()), taught)
+
+
+def _runs(parts: Iterable[SeriesHistory]) -> tuple[SeriesPoint, ...]:
+    """The runs of a check's parts as one series: a run is flagged when any part was (its value is how many
+    parts were, as the model needs a number)."""
+    flagged: dict[datetime, int] = {}
+    for history in parts:
+        for point in history.points:
+            flagged[point.at] = flagged.get(point.at, 0) + point.flagged
+    return tuple(SeriesPoint(at, float(count), count > 0) for at, count in sorted(flagged.items()))
 
 
 def learner(config: Config, check_id: str) -> Learner:
-    """The check `check_id` of the config, which must have an `anomaly:` block."""
+    """The check `check_id` of the config (or `CHECK/part`: one series of a check that learns several), which
+    must have an `anomaly:` block."""
+    check_id, _, part = check_id.partition("/")
     spec = next((spec for spec in config.checks if spec.id == check_id), None)
     if spec is None:
         known = [spec.id for spec in config.checks]
@@ -43,11 +68,28 @@ def learner(config: Config, check_id: str) -> Learner:
             f"check {check_id!r} has no anomaly: block, so it learns nothing"
             + (f"; these do: {', '.join(learners)}" if learners else "")
         )
-    return Learner(spec, learning, series_key(spec.id, learning.definition))
+    key = series_key(spec.id, learning.definition)
+    if not part:
+        return Learner(spec, learning, key)
+    if learning.parts is None:
+        raise FeedbackError(f"check {check_id!r} learns one series: name it without /{part}")
+    return Learner(spec, learning, part_key(key, part), part)
 
 
 def _learns(config: Config, spec: CheckSpec) -> bool:
     return KINDS[spec.kind].learns(spec.params, config.datasets[spec.dataset]) is not None
+
+
+def one_part(found: Learner, baselines: Baselines) -> None:
+    """A backtest replays one series: of a check that learns several, the user names the part."""
+    if not found.whole:
+        return
+    parts = [key.removeprefix(f"{found.key}/") for key in baselines.keys_under(found.key)]
+    shown = ", ".join(f"{found.spec.id}/{part}" for part in parts[:5]) + (", ..." if len(parts) > 5 else "")
+    like = f"{found.spec.id}/email.null_fraction"
+    stored = f" (stored: {shown})" if parts else " (none stored yet)"
+    why = f"{found.spec.id} learns one series per column statistic: name one, like {like}{stored}"
+    raise FeedbackError(why)
 
 
 def parse_time(text: str) -> datetime:
