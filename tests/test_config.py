@@ -268,7 +268,7 @@ def test_unknown_check_kind() -> None:
 def test_two_kinds_in_one_check_item() -> None:
     assert problems(edited("          min: 1\n", "          min: 1\n        schema: {}\n")) == [
         "demon.yml:17: datasets.orders.checks[1]: "
-        "expected exactly one check kind (freshness, volume, schema, quality, metric, profile),"
+        "expected exactly one check kind (freshness, volume, schema, quality, metric, profile, dbt),"
         " got volume and schema"
     ]
 

@@ -24,12 +24,13 @@ from checks.discovery.model import (
     Problem,
 )
 from checks.discovery.names import unique_name
+from checks.discovery.projects import find_models
 from checks.discovery.tables import find_tables
 from checks.sources import Source, SourceError
 from checks.sources.sql import SqlSource
 from monitor.core.config.models import Config, DatasetConfig, DiscoverConfig, DiscoveredDataset
 
-DISCOVERERS: dict[str, Discoverer] = {"sql": find_tables, "lake": find_folders}
+DISCOVERERS: dict[str, Discoverer] = {"sql": find_tables, "lake": find_folders, "dbt": find_models}
 
 @dataclass
 class Discovery:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checks.kinds.base import CheckSetupError, Context, Kind, Learning
+from checks.kinds.dbt import Dbt
 from checks.kinds.freshness import Freshness
 from checks.kinds.metric import Metric
 from checks.kinds.profile import Profile
@@ -19,6 +20,7 @@ KINDS: dict[str, Kind[Any]] = {
     "quality": Quality(),
     "metric": Metric(),
     "profile": Profile(),
+    "dbt": Dbt(),
 }
 
 __all__ = ["KINDS", "CheckSetupError", "Context", "Kind", "Learning"]

@@ -33,6 +33,7 @@ class Context:
     snapshot: Mapping[str, str] | None = None  # columns -> family at the last schema run
     series: SeriesHistory | None = None  # a learned baseline's stored series (kinds whose `learns` says so)
     parts: Mapping[str, SeriesHistory] = field(default_factory=dict)  # part -> series (`Learning.parts`)
+    base_dir: Path = Path()  # the config file's folder: files a check names are relative to it
 
     def part(self, name: str) -> SeriesHistory:
         """One part's stored series; a new one, with the check's feedback, where none is stored yet. Its key

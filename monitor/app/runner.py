@@ -286,7 +286,8 @@ class Runner:
         for spec in list(runnable):
             success = successes.get(spec.id)
             baseline = None if success is None else success.value
-            context = Context(job.dataset, now, baseline, snapshots.get(spec.id), series.get(spec.id))
+            context = Context(job.dataset, now, baseline, snapshots.get(spec.id), series.get(spec.id),
+                              base_dir=self.config.base_dir)
             contexts[spec.id] = context
             try:
                 wanted[spec.id] = KINDS[spec.kind].probes(spec.params, context, self.config.base_dir)

@@ -152,6 +152,18 @@ class QualityReport:
 
 
 @dataclass(frozen=True)
+class DbtTestEvidence:
+    """A dbt test's last outcome as dbt recorded it: which test, when dbt wrote the results, failing rows."""
+
+    test: str  # its unique_id
+    generated_at: str | None
+    failures: int | None
+
+    def dump(self) -> dict[str, Any]:
+        return {"dbt_test": self.test, "generated_at": self.generated_at, "failures": self.failures}
+
+
+@dataclass(frozen=True)
 class LearnedBand:
     """A learned baseline's expected value and bands for one seasonal slot."""
 

@@ -29,7 +29,9 @@ FACTS = {
     "files": ("demon_dataset_files", "Objects under the dataset's prefix, from its latest volume check"),
 }
 CHECK_FACTS = {
-    "failing_rows": ("demon_dataset_failing_rows", "Failing rows of a quality check's worst rule"),
+    "failing_rows": (
+        "demon_dataset_failing_rows", "Failing rows of a quality check's worst rule, or of a dbt test"
+    ),
 }
 
 
