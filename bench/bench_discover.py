@@ -7,20 +7,25 @@ Per engine:
   and, for PostgreSQL, as the server saw them (`log_statement = all` for demon's role: every statement,
   BEGIN and ROLLBACK included, and the connections opened);
 - wall time of `demon check` (the whole process) and, in-process, of discovery (`watched`) and of
-  `Runner.run` alone, on a fresh state store (first run) and on one with history (later run), beside the bare
-  statistics and columns statements timed in the same round (the ratio holds on a shared machine, seconds do
-  not); for DuckDB also the time to open the file, which each of demon's statements pays (NullPool);
-- `demon run` (`rediscover: 5s`): start to ready (/readyz: every dataset's first run done), RSS then and its
-  peak, CPU seconds, one /metrics scrape, and the time from `CREATE TABLE` to the new table's first result,
-  by the rediscovery timer and by SIGHUP. The daemon looks at the timer at its housekeeping, every
-  HOUSEKEEPING_SECONDS: that, not `rediscover`, bounds the timer's latency.
+  `Runner.run` alone (and the CPU seconds it took), on a fresh state store (first run) and on one with history
+  (later run), beside the bare statistics and columns statements timed in the same round (the ratio holds on a
+  shared machine, seconds do not); for DuckDB also the time to open the file, which each of demon's
+  statements pays (NullPool);
+- `demon run`: start to ready (/readyz: every dataset's first run done, with the default `rediscover`), RSS
+  then, its peak so far, CPU seconds, one /metrics scrape; then `rediscover: 5s` by SIGHUP, and the time from
+  `CREATE TABLE` to the new table's first result by the rediscovery timer and by SIGHUP, with RSS after each.
+  The daemon looks at the timer at its housekeeping, every HOUSEKEEPING_SECONDS: that, not `rediscover`,
+  bounds the timer's latency.
 
-`--profile` adds, per engine, a cProfile of one later run with the dataset jobs run one after another in this
-thread (the pool's threads are invisible to cProfile), and the tracemalloc top of a run's memory.
+`--profile` adds, per engine, where one later run's time goes with its dataset jobs run one after another in
+this thread (the pool's threads are invisible to cProfile): the state store's reads and write, the source, the
+kinds, the state-store statements per job, cProfile's top; and tracemalloc's view of a run's memory.
 
 PostgreSQL 15 starts as in the tests (tests/pgserver.py). The DuckDB warehouses are cached under
-/tmp/demon-bench-discover/ (5,000 tables take ~40 s to build) and copied for each run.
-Run: PYTHONPATH=. .venv/bin/python -m bench.bench_discover [--tables 5000] [--rounds 3]
+/tmp/demon-bench-discover/ (5,000 tables take ~40 s to build) and copied for each run. Timing rounds stop once
+--budget seconds have gone (one round at least): while a 5,000-table run takes ~90 s, one round (four runs)
+and the daemon make ~10 minutes per engine; at the goal (a run under 5 s), three rounds take a few minutes.
+Run: PYTHONPATH=. .venv/bin/python -m bench.bench_discover [--tables 5000] [--rounds 3] [--budget 240]
      [--engines postgresql,duckdb] [--no-daemon] [--profile]
 """
 
@@ -247,9 +252,10 @@ class DuckDB:
         pass
 
 
-def write_config(directory: Path, url: str, daemon: bool = False) -> Path:
-    """Just `sources:`, one `discover:` entry (all defaults; `rediscover: 5s` for the daemon) and `state:`."""
-    discover = "  - source: warehouse\n" + (f"    rediscover: {REDISCOVER}\n" if daemon else "")
+def write_config(directory: Path, url: str, daemon: bool = False, rediscover: str | None = None) -> Path:
+    """Just `sources:`, one `discover:` entry (all defaults but `rediscover`) and `state:`; for the daemon,
+    the metrics endpoint too."""
+    discover = "  - source: warehouse\n" + (f"    rediscover: {rediscover}\n" if rediscover else "")
     listen = "metrics: {listen: '127.0.0.1:${DEMON_BENCH_PORT}'}\n" if daemon else ""
     path = directory / ("daemon.yml" if daemon else "demon.yml")
     path.write_text(f"version: 1\nsources:\n  warehouse: {{kind: sql, url: '{url}'}}\ndiscover:\n{discover}"
@@ -556,7 +562,8 @@ class DaemonFigures:
 
 
 def daemon_figures(warehouse: Warehouse, directory: Path, rounds: int) -> DaemonFigures:
-    """Start `demon run`, wait for its first full run, then create tables and time their first results."""
+    """Start `demon run` (the default `rediscover`, so no rediscovery runs during the first run), wait for its
+    first full run; then `rediscover: 5s` by SIGHUP, and create tables and time their first results."""
     config_path = write_config(directory, warehouse.url, daemon=True)
     fresh_state(directory)
     figures = DaemonFigures()
@@ -581,6 +588,9 @@ def daemon_figures(warehouse: Warehouse, directory: Path, rounds: int) -> Daemon
         figures.scrape_seconds, figures.scrape_bytes = time.perf_counter() - start, len(body)
         figures.statements_at_ready = statements_metric(body.decode())
         lines = daemon.new_lines()
+        write_config(directory, warehouse.url, daemon=True, rediscover=REDISCOVER)
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_for_line(daemon, lambda line: str(line.get("message", "")).startswith("config reloaded"))
         for number in range(rounds):
             figures.timer.append(new_table_latency(warehouse, daemon, f"fresh_{number}", number, hup=False))
             figures.rss_after.append(proc_status(daemon.pid, "VmRSS"))
@@ -595,6 +605,18 @@ def daemon_figures(warehouse: Warehouse, directory: Path, rounds: int) -> Daemon
     finally:
         figures.exit_code = daemon.stop()
     return figures
+
+
+def wait_for_line(daemon: Daemon, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    deadline = time.monotonic() + RESULT_TIMEOUT
+    while time.monotonic() < deadline:
+        for line in daemon.new_lines():
+            if wanted(line):
+                return line
+        if daemon.process.poll() is not None:
+            raise RuntimeError(f"demon run exited {daemon.process.returncode}")
+        time.sleep(0.1)
+    raise RuntimeError(f"demon run did not log the line awaited within {RESULT_TIMEOUT:.0f}s")
 
 
 def statements_metric(text: str) -> float | None:
