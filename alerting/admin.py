@@ -5,11 +5,12 @@ Each is one state-store transaction, so a running daemon sees it at its next not
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerting import outbox, records
+from alerting import notices, outbox, records
 from alerting.context import iso
 from alerting.model import EventKind
 from alerting.records import Incident
@@ -45,9 +46,21 @@ def silences(store: StateStore, now: datetime) -> list[dict[str, Any]]:
         return [_plain_dict(asdict(silence)) for silence in records.active_silences(conn, now)]
 
 
-def ack(store: StateStore, incident_id: int, by: str, reason: str, now: datetime) -> Incident:
+@dataclass(frozen=True)
+class Acked:
+    """An acknowledged incident, and the keys of the `acknowledged` notifications waiting to be sent."""
+
+    incident: Incident
+    queued: list[str]
+
+
+def ack(
+    store: StateStore, incident_id: int, by: str, reason: str, now: datetime,
+    acknowledging: Collection[str] = (),
+) -> Acked:
     """Acknowledge an open incident: it stops repeating (a waiting repeat is dropped); a change of outcome
-    or its resolution still notify."""
+    or its resolution still notify. Of the channels its notifications went to, those `acknowledging`
+    (a pager's) are told, after what they were told before; silenced, the notification is suppressed."""
     with store.transaction("acknowledge an incident") as conn:
         incident = records.get(conn, incident_id)
         if incident is None:
@@ -55,9 +68,13 @@ def ack(store: StateStore, incident_id: int, by: str, reason: str, now: datetime
         if incident.resolved_at is not None:
             raise IncidentError(f"incident {incident_id} is resolved already")
         records.update(conn, incident_id, acked_at=now, acked_by=by, ack_reason=reason or None)
-        records.add_event(conn, incident_id, now, "acked", incident.outcome, reason, by)
+        event_id = records.add_event(conn, incident_id, now, "acked", incident.outcome, reason, by)
         outbox.withdraw(conn, [incident_id], "skipped", (EventKind.REPEATED.value,))
-    return incident
+        told = [channel for channel in outbox.channels_of(conn, incident_id) if channel in acknowledging]
+        silenced = any(silence.covers(incident) for silence in records.active_silences(conn, now))
+        note = notices.notification(conn, incident, EventKind.ACKNOWLEDGED, event_id, now, incident.outcome)
+        queued = notices.queue(conn, note, told, event_id, now, "suppressed" if silenced else "pending")
+    return Acked(incident, queued)
 
 
 def silence(store: StateStore, pattern: str, duration: float, reason: str, by: str, now: datetime) -> int:

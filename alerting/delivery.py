@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -46,12 +46,16 @@ def backoff(attempts: int, after: float | None) -> float:
     return delay * random.uniform(0.8, 1.2)
 
 
-def open_channels(alerting: AlertingConfig, env: ChannelEnv) -> dict[str, Channel]:
-    """Every configured channel, or the console when none is; a channel that cannot open is logged and left
-    out (its notifications wait in the outbox)."""
+def open_channels(
+    alerting: AlertingConfig, env: ChannelEnv, only: Collection[str] | None = None
+) -> dict[str, Channel]:
+    """Every configured channel (of those named `only`, if given), or the console when none is configured; a
+    channel that cannot open is logged and left out (its notifications wait in the outbox)."""
     configs = dict(alerting.channels) or {DEFAULT_CHANNEL: ConsoleChannelConfig(kind="console")}
     opened: dict[str, Channel] = {}
     for name, config in configs.items():
+        if only is not None and name not in only:
+            continue
         try:
             opened[name] = open_channel(name, config, env)
         except Exception as exc:  # a missing library or a bad setting must not stop the rest

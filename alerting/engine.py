@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from alerting import outbox, records
-from alerting.context import check_context, iso, source_context, upstream_state
-from alerting.model import Context, EventKind, Notification, RootCause
+from alerting import notices, outbox, records
+from alerting.context import check_context, source_context, upstream_state
+from alerting.model import Context, EventKind
 from alerting.records import Incident, NewIncident
 from alerting.routing import Subject, alerts_on, channels_for
 from monitor.core.clock import Clock, utcnow
@@ -359,23 +359,10 @@ class _Transaction:
         fresh = records.get(self.conn, incident.id)
         assert fresh is not None
         state = "suppressed" if any(s.covers(fresh) for s in self.silences) else "pending"
-        note = self._notification(fresh, change, event_id)
-        for channel in _channels(self.config, change.subjects):
-            sent = replace(note, key=f"{fresh.id}:{event_id}:{channel}", channel=channel)
-            if outbox.enqueue(self.conn, sent, event_id, self.now, state) and state == "pending":
-                self.observed.queued.append(sent.key)
-
-    def _notification(self, incident: Incident, change: _Change, event_id: int) -> Notification:
-        """The event's notification, the same for every channel but for its key and channel."""
-        root = records.get(self.conn, incident.root_id) if incident.root_id else None
-        return Notification(
-            key=f"{incident.id}:{event_id}", channel="", incident=incident.id,
-            incident_key=incident.key, event=change.kind, outcome=change.outcome, severity=incident.severity,
-            title=incident.title, opened_at=iso(incident.opened_at), at=iso(self.now),
-            context=Context(**incident.context),  # type: ignore[typeddict-item]
-            root=None if root is None else RootCause(root.id, root.key, root.title),
-            previous_outcome=change.previous,
-        )
+        note = notices.notification(self.conn, fresh, change.kind, event_id, self.now, change.outcome,
+                                    change.previous)
+        channels = _channels(self.config, change.subjects)
+        self.observed.queued += notices.queue(self.conn, note, channels, event_id, self.now, state)
 
 
 def _highest(subjects: Iterable[Subject]) -> str:

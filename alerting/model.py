@@ -12,11 +12,13 @@ from typing import Any, TypedDict
 
 
 class EventKind(StrEnum):
-    """Why a notification goes out: the incident opened, changed outcome, is still open, or resolved."""
+    """Why a notification goes out: the incident opened, changed outcome, is still open, was acknowledged
+    (`demon ack`: only channels that acknowledge hear it, see alerting/channels) or resolved."""
 
     OPENED = "opened"
     CHANGED = "changed"
     REPEATED = "repeated"
+    ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
 
 

@@ -171,6 +171,17 @@ def fail_channels_not_in(conn: Connection, channels: set[str]) -> int:
     return int(done.rowcount)
 
 
+def channels_of(conn: Connection, incident_id: int) -> list[str]:
+    """The channels the incident's notifications were queued for, in the order they first were."""
+    query = (
+        sa.select(outbox.c.channel)
+        .where(outbox.c.incident_id == incident_id)
+        .group_by(outbox.c.channel)
+        .order_by(sa.func.min(outbox.c.id))
+    )
+    return list(conn.execute(query).scalars())
+
+
 def last_suppressed(conn: Connection, incident_id: int) -> bool:
     """Whether the incident's latest notification was silenced: once the silence ends, it is due again."""
     latest = sa.select(outbox.c.state).where(outbox.c.incident_id == incident_id).order_by(outbox.c.id.desc())

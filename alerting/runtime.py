@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from alerting import outbox, records
-from alerting.channels import DEFAULT_CHANNEL, ChannelEnv
+from alerting import admin, outbox, records
+from alerting.channels import DEFAULT_CHANNEL, ChannelEnv, acknowledging
 from alerting.delivery import Deliverer, open_channels
 from alerting.engine import Alerting
 from alerting.model import EventKind
+from alerting.records import Incident
 from alerting.stats import AlertStats
 from monitor.core.config.models import Config
 from monitor.core.humanize import count
@@ -135,12 +136,44 @@ def notify_once(config: Config, store: StateStore, results: Sequence[Result], do
         now = store.clock()
         with store.transaction("prune incidents") as conn:
             records.prune(conn, now - timedelta(seconds=config.state.retention))
-        with store.reading("read the outbox") as conn:
-            left = outbox.undelivered(conn, set(observed.queued))
+        left = _left(store, observed.queued)
     finally:
         deliverer.stop(grace=0.0)
     return Notified(opened=observed.kinds[EventKind.OPENED], resolved=observed.kinds[EventKind.RESOLVED],
-                    sent=len(observed.queued) - len(left), undelivered=[_undelivered(row) for row in left])
+                    sent=len(observed.queued) - len(left), undelivered=left)
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """What `demon ack` did: the incident acknowledged, and what it could not tell a pager (yet)."""
+
+    incident: Incident
+    undelivered: list[str] = field(default_factory=list)
+
+
+def acknowledge(config: Config, store: StateStore, incident_id: int, by: str, reason: str,
+                timeout: float = DRAIN_SECONDS) -> Acknowledged:
+    """`demon ack`: record the ack and tell the channels that acknowledge (PagerDuty) in the foreground, as
+    `demon check --notify` tells its incidents; what waits stays in the outbox for the daemon or a later
+    command."""
+    telling = acknowledging(config.alerting)
+    acked = admin.ack(store, incident_id, by, reason, store.clock(), telling)
+    if not acked.queued:
+        return Acknowledged(acked.incident)
+    env = channel_env(config, sys.stderr)
+    deliverer = Deliverer(store, open_channels(config.alerting, env, telling), AlertStats(), env,
+                          clock=store.clock)
+    try:
+        deliverer.drain(timeout)
+        return Acknowledged(acked.incident, _left(store, acked.queued))
+    finally:
+        deliverer.stop(grace=0.0)
+
+
+def _left(store: StateStore, keys: Collection[str]) -> list[str]:
+    """Of these notifications, those not delivered, each said in a line."""
+    with store.reading("read the outbox") as conn:
+        return [_undelivered(row) for row in outbox.undelivered(conn, set(keys))]
 
 
 def _undelivered(row: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from alerting.channels.settings import PagerDutyChannelConfig, TeamsChannelConfig
 from checks.kinds.freshness import FreshnessParams
 from checks.kinds.schema import SchemaParams
 from checks.kinds.volume import VolumeParams
@@ -20,6 +21,8 @@ from monitor.app.config import Config, ConfigError, config_json_schema, load_con
 from monitor.core.config.types import Severity
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "demon.example.yml"  # a copy of ../shared/spec's
+ROUTING_KEY = "R0123456789abcdef0123456789ABCDE"
+TEAMS_URL = "https://example.webhook.office.com/webhookb2/t-0/IncomingWebhook/s3cret/u-0"
 TOP_LEVEL = "a mapping of settings (version:, sources:, datasets:, ...)"
 
 # Line numbers below refer to this file; each test changes one fragment in place.
@@ -97,6 +100,8 @@ def example(monkeypatch: pytest.MonkeyPatch) -> Config:
     monkeypatch.delenv("PUSHGATEWAY_URL", raising=False)
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1234-secret")
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/secret")
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", ROUTING_KEY)
+    monkeypatch.setenv("TEAMS_WEBHOOK_URL", TEAMS_URL)
     return load_config(EXAMPLE)
 
 
@@ -145,7 +150,12 @@ def test_example_env_defaults_and_secrets(example: Config) -> None:
     lake = example.sources["lake"]
     assert warehouse(example).url == "duckdb:///demo/warehouse.duckdb"
     assert isinstance(lake, S3SourceConfig) and lake.endpoint_url is None  # `${S3_ENDPOINT_URL:-}`: unset
-    assert example.secrets == {"xoxb-1234-secret", "https://hooks.slack.com/services/T0/B0/secret"}
+    assert example.secrets == {"xoxb-1234-secret", "https://hooks.slack.com/services/T0/B0/secret",
+                               ROUTING_KEY, TEAMS_URL}
+    oncall, teams = example.alerting.channels["oncall"], example.alerting.channels["teams"]
+    assert isinstance(oncall, PagerDutyChannelConfig) and oncall.routing_key == ROUTING_KEY
+    assert oncall.url == "https://events.pagerduty.com/v2/enqueue"
+    assert isinstance(teams, TeamsChannelConfig) and teams.webhook_url == TEAMS_URL
     routes = example.alerting.routes
     assert [route.continue_ for route in routes] == [True, False, False]
     assert routes[0].match.severity == [Severity.CRITICAL]

@@ -24,8 +24,9 @@ import pytest
 
 from alerting.channels import ChannelEnv, open_channel
 from alerting.channels.console import ConsoleChannel
+from alerting.channels.http import retry_after
 from alerting.channels.settings import ConsoleChannelConfig, WebhookChannelConfig
-from alerting.channels.webhook import WebhookChannel, retry_after
+from alerting.channels.webhook import WebhookChannel
 from alerting.model import Context, Delivered, EventKind, Notification, Permanent, Retry
 from alerting.render.text import render_text
 from monitor.core.redact import Redactor

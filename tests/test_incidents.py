@@ -518,7 +518,7 @@ def test_ack_stops_repeats_but_not_changes_or_the_resolution(
     observe(engine, config, [result(RAW, "fail", at(0))])
     incident = the_open(store, RAW)
     acked = admin.ack(store, incident["id"], "bob", "on it", clock())
-    assert acked.id == incident["id"]
+    assert acked.incident.id == incident["id"] and acked.queued == []  # no channel acknowledges
     assert the_open(store, RAW)["acked_by"] == "bob"
     for second in (5, 10, 15):
         clock.set(second)

@@ -154,6 +154,8 @@ def test_a_route_to_an_unknown_channel_is_a_config_error(tmp_path: Path) -> None
 def test_the_example_config_routes_as_its_comments_say(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1234-secret")
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/secret")
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", "R0123456789abcdef0123456789ABCDE")
+    monkeypatch.setenv("TEAMS_WEBHOOK_URL", "https://example.webhook.office.com/webhookb2/x")
     config: Config = load_config(EXAMPLE)
     routes = config.alerting
     fact = subject(severity="critical", owner="sales-analytics", tags=("sales", "tier1"))

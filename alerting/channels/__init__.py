@@ -12,12 +12,14 @@ from typing import Protocol, TextIO
 
 from alerting.channels.settings import (
     ConsoleChannelConfig,
+    PagerDutyChannelConfig,
     SlackChannelConfig,
     SnsChannelConfig,
+    TeamsChannelConfig,
     WebhookChannelConfig,
 )
 from alerting.model import Delivered, Notification, Permanent
-from monitor.core.config.models import ChannelConfig
+from monitor.core.config.models import AlertingConfig, ChannelConfig
 from monitor.core.distribution import MissingModule, load
 from monitor.core.redact import Redactor
 
@@ -26,10 +28,15 @@ DEFAULT_CHANNEL = "console"  # the channel used when the config names none
 
 @dataclass(frozen=True)
 class ChannelKind:
-    """A kind of channel: `opener` ("module:factory") is called as factory(name, settings, env)."""
+    """A kind of channel: `opener` ("module:factory") is called as factory(name, settings, env).
+
+    `acknowledges`: whether `demon ack` is told to it (an `acknowledged` notification). A pager acknowledges
+    its alert so nobody else is paged; a chat or a topic has nothing to add to what `demon incidents` shows.
+    """
 
     settings: type[ChannelConfig]
     opener: str
+    acknowledges: bool = False
 
 
 CHANNELS: dict[str, ChannelKind] = {
@@ -37,7 +44,15 @@ CHANNELS: dict[str, ChannelKind] = {
     "webhook": ChannelKind(WebhookChannelConfig, "alerting.channels.webhook:WebhookChannel"),
     "slack": ChannelKind(SlackChannelConfig, "alerting.channels.slack:open_slack"),
     "sns": ChannelKind(SnsChannelConfig, "alerting.channels.sns:SnsChannel"),
+    "pagerduty": ChannelKind(PagerDutyChannelConfig, "alerting.channels.pagerduty:PagerDutyChannel",
+                             acknowledges=True),
+    "teams": ChannelKind(TeamsChannelConfig, "alerting.channels.teams:TeamsChannel"),
 }
+
+
+def acknowledging(alerting: AlertingConfig) -> set[str]:
+    """The configured channels `demon ack` is told to."""
+    return {name for name, config in alerting.channels.items() if CHANNELS[config.kind].acknowledges}
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,13 @@ from alerting.render.text import render_text
 
 log = logging.getLogger("alerting.console")
 
-# An open incident is a warning in the daemon's log; its resolution is news, not a problem.
+# An open incident is a warning in the daemon's log; its acknowledgement and resolution are news, not
+# problems.
 LEVELS: Mapping[EventKind, int] = {
     EventKind.OPENED: logging.WARNING,
     EventKind.CHANGED: logging.WARNING,
     EventKind.REPEATED: logging.WARNING,
+    EventKind.ACKNOWLEDGED: logging.INFO,
     EventKind.RESOLVED: logging.INFO,
 }
 

@@ -3,12 +3,16 @@ boto3: the registry in alerting/channels/__init__.py needs them to read a config
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor.core.config.models import TOPIC_ARN_PATTERN, ChannelConfig
 from monitor.core.config.types import OptionalText
+
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+_ROUTING_KEY = re.compile(r"[A-Za-z0-9]{32}")  # PagerDuty: "the 32 character Integration Key"
 
 
 class SlackChannelConfig(ChannelConfig):
@@ -42,3 +46,38 @@ class WebhookChannelConfig(ChannelConfig):
     kind: Literal["webhook"]
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
+
+
+class PagerDutyChannelConfig(ChannelConfig):
+    kind: Literal["pagerduty"]
+    routing_key: str = Field(description="the integration key of an Events API v2 integration (a secret)")
+    url: str = Field(default=PAGERDUTY_EVENTS_URL, description="another Events API endpoint (tests, proxies)")
+
+    @field_validator("routing_key")
+    @classmethod
+    def _key_shape(cls, value: str) -> str:
+        if not _ROUTING_KEY.fullmatch(value):  # the value is a secret: never quoted
+            raise ValueError("expected the 32 letters and digits of an Events API v2 integration key")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _http(value)
+
+
+class TeamsChannelConfig(ChannelConfig):
+    kind: Literal["teams"]
+    webhook_url: str = Field(description="a Teams incoming webhook or Workflows URL (a secret)")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _http(value)
+
+
+def _http(url: str) -> str:
+    """An http(s) URL. A wrong one is not quoted: a webhook's URL is its secret."""
+    if not url.startswith(("https://", "http://")):
+        raise ValueError("expected an https:// URL")
+    return url

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from alerting.model import FailingRule, Notification
-from alerting.render.text import cell, expected_text, headline, render_text
+from alerting.render.text import cell, facts, headline, render_text
 
 Block = dict[str, Any]
 
@@ -129,22 +129,7 @@ def _head(n: Notification, shape: _Shape) -> list[Block]:
 
 
 def _facts(n: Notification, shape: _Shape) -> list[Block]:
-    context = n.context
-    outcome = n.outcome + (f" (was {n.previous_outcome})" if n.previous_outcome else "")
-    unit = f" {context['unit']}" if context.get("unit") else ""
-    facts = [
-        ("Severity", n.severity),
-        ("Outcome", outcome),
-        ("Observed", f"{'none' if context.get('value') is None else format(context['value'], 'g')}{unit}"
-         if "value" in context else None),
-        ("Expected", expected_text(context) or None),
-        ("Open since", n.opened_at),
-        ("Last passed", context.get("last_passed_at") or "never (in the kept history)"),
-        ("Dataset", context.get("dataset")),
-        ("Source", context.get("source")),
-        ("Kind", context.get("kind")),
-    ]
-    fields = [_mrkdwn(f"*{label}*\n{escaped(value, shape.name)}") for label, value in facts if value]
+    fields = [_mrkdwn(f"*{label}*\n{escaped(value, shape.name)}") for label, value in facts(n)]
     return [{"type": "section", "fields": fields[:MAX_FIELDS]}]
 
 

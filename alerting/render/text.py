@@ -7,6 +7,7 @@ and the text says what was cut, so nothing disappears silently.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,10 +16,13 @@ from alerting.model import Context, EventKind, Notification
 SAMPLE_ROWS = 3  # sample rows shown per failing rule
 CELL = 200  # characters of one sample value
 STATEMENT = 500  # characters of one statement: enough to recognise it; the full text is in the history
+LINK_CHARS = 2000  # a longer URL is not made a link
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+")  # RFC 3986's characters only
 _VERB = {
     EventKind.OPENED: "opened",
     EventKind.CHANGED: "changed",
     EventKind.REPEATED: "still open",
+    EventKind.ACKNOWLEDGED: "acknowledged",
     EventKind.RESOLVED: "resolved",
 }
 
@@ -42,6 +46,14 @@ def cell(value: Any) -> str:
     """A data value on one line, bounded."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return clip(" ".join(text.split()), CELL)
+
+
+def links(context: Context) -> list[tuple[str, str]]:
+    """The runbook and the dashboard as (label, URL), when they are plain http(s) URLs: anything else (a
+    `javascript:` URL, markup) is data, and shown only as text."""
+    found = (("Runbook", context.get("runbook")), ("Dashboard", context.get("dashboard_url")))
+    return [(label, url) for label, url in found
+            if url and len(url) <= LINK_CHARS and _PLAIN_URL.fullmatch(url)]
 
 
 def observed_line(context: Context) -> str | None:
@@ -68,12 +80,37 @@ def expected_text(context: Context) -> str:
     return ", ".join(fixed)
 
 
-def trend_line(context: Context) -> str | None:
+def facts(notification: Notification) -> list[tuple[str, str]]:
+    """The facts a chat message shows side by side, as (label, value); those unknown are left out."""
+    n, context = notification, notification.context
+    outcome = n.outcome + (f" (was {n.previous_outcome})" if n.previous_outcome else "")
+    unit = f" {context['unit']}" if context.get("unit") else ""
+    value = context.get("value")
+    observed = f"{'none' if value is None else format(value, 'g')}{unit}" if "value" in context else None
+    found = [
+        ("Severity", n.severity),
+        ("Outcome", outcome),
+        ("Observed", observed),
+        ("Expected", expected_text(context) or None),
+        ("Open since", n.opened_at),
+        ("Last passed", context.get("last_passed_at") or "never (in the kept history)"),
+        ("Dataset", context.get("dataset")),
+        ("Source", context.get("source")),
+        ("Kind", context.get("kind")),
+    ]
+    return [(label, text) for label, text in found if text]
+
+
+def trend_values(context: Context) -> str | None:
+    """The check's last values and outcomes, newest first: `12 (fail), 130 (pass)`."""
     points = context.get("trend") or []
-    if not points:
-        return None
     shown = [f"{'-' if p['value'] is None else format(p['value'], 'g')} ({p['outcome']})" for p in points]
-    return "trend, newest first: " + ", ".join(shown)
+    return ", ".join(shown) or None
+
+
+def trend_line(context: Context) -> str | None:
+    values = trend_values(context)
+    return f"trend, newest first: {values}" if values else None
 
 
 def schema_lines(context: Context) -> list[str]:

@@ -459,19 +459,25 @@ def incidents(config_path: Path, open_only: bool, since: float, fmt: str) -> Non
 @click.argument("incident_id", type=int)
 @click.option("--reason", "-r", default="", help="Why, for the incident's history.")
 def ack(config_path: Path, incident_id: int, reason: str) -> None:
-    """Acknowledge an incident: it stops repeating; a change or its resolution still notify."""
-    from alerting import admin
+    """Acknowledge an incident: it stops repeating, and a pager (PagerDuty) is told; a change or its
+    resolution still notify. Exits 3 when a pager could not be told yet (it is, later, from the outbox)."""
+    from alerting.admin import IncidentError
+    from alerting.runtime import acknowledge
     from monitor.state.store import StateStoreError
 
     config = load(config_path)
     with open_store(config) as store:
         try:
-            incident = admin.ack(store, incident_id, _user(), reason, utcnow())
-        except admin.IncidentError as exc:
+            acked = acknowledge(config, store, incident_id, _user(), reason)
+        except IncidentError as exc:
             fail_usage(str(exc))
         except StateStoreError as exc:
             fail(EXIT_ERROR, str(exc))
-    click.echo(f"incident {incident_id} ({incident.title}) acknowledged")
+    click.echo(f"incident {incident_id} ({acked.incident.title}) acknowledged")
+    for problem in acked.undelivered:
+        click.echo(f"demon: {problem}", err=True)
+    if acked.undelivered:
+        sys.exit(EXIT_ERROR)
 
 
 @main.command()
