@@ -25,6 +25,8 @@ from monitor.app.watch import Watched, watched
 from monitor.core.config.types import parse_name
 from monitor.core.evidence import ProfileEvidence
 from monitor.core.results import Outcome, Result
+from monitor.core.series import SeriesPoint, SeriesUpdate
+from monitor.state.baselines import Baselines
 from monitor.state.store import StateStore
 from tests.daemon_support import Daemon, wait_for
 from tests.pgserver import PostgresServer
@@ -344,3 +346,50 @@ def test_datasets_run_in_groups_as_wide_as_the_source_runs_at_once(tmp_path: Pat
     assert len(batches) == 4 and max(map(len, batches)) <= GROUP  # max_concurrency 4 (the default)
     few = groups(config, jobs[:3])
     assert [len(batch) for batch in few] == [1, 1, 1]  # a few datasets still run side by side
+
+
+def test_many_long_series_are_stored_in_one_record(state_url: str, tmp_path: Path) -> None:
+    """A group's first run of hourly learned checks: 60 series of 672 points (28 days), stored at once, and
+    stored again (replacing the same points) keeping a flag a user saw."""
+    hours = [START - HOUR * index for index in range(672)]
+    updates = [SeriesUpdate(f"s{index}", tuple(SeriesPoint(at, float(index), at == hours[0]) for at in hours))
+               for index in range(60)]
+    with StateStore.open(state_url, tmp_path) as store:
+        run_id = store.start_run("check")
+        store.record(run_id, [], {}, updates)
+        store.record(run_id, [], {}, [SeriesUpdate("s7", (SeriesPoint(hours[0], 99.0, False),))])
+        found = Baselines(store).histories({"c7": "s7", "c59": "s59"}, hours[-1])
+    assert len(found["c59"].points) == 672
+    latest = found["c7"].points[-1]
+    assert (latest.at, latest.value, latest.flagged) == (hours[0], 99.0, True)
+
+
+def test_a_table_keeps_its_name_while_another_source_is_down(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        execute(f"duckdb:///{tmp_path / name}.duckdb", ["CREATE TABLE orders (id INTEGER)"])
+    path = tmp_path / "demon.yml"
+    path.write_text(
+        "version: 1\nsources:\n"
+        + "".join(f"  {name}: {{kind: sql, url: 'duckdb:///{tmp_path / name}.duckdb'}}\n" for name in "ab")
+        + "discover:\n  - source: a\n  - source: b\nstate: {url: 'sqlite:///state.db'}\n")
+    first = discovered(path).config
+    assert {name: first.datasets[name].source for name in first.datasets} == {"orders": "a", "b-orders": "b"}
+    (tmp_path / "a.duckdb").rename(tmp_path / "away.duckdb")
+    down = watched(load_config(path), previous=first)
+    assert {name: down.config.datasets[name].source for name in down.config.datasets} == {
+        "orders": "a", "b-orders": "b"}  # a's kept, and its name not handed to b's table
+    (tmp_path / "away.duckdb").rename(tmp_path / "a.duckdb")
+    back = watched(load_config(path), previous=down.config).config
+    assert {name: back.datasets[name].source for name in back.datasets} == {"orders": "a", "b-orders": "b"}
+
+
+def test_a_changed_name_carries_a_digest_so_look_alikes_never_compete(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    execute(url, ["CREATE TABLE my_table (id INTEGER)"])
+    path = write(tmp_path, url, "  - source: warehouse\n")
+    assert list(discovered(path).config.datasets) == ["my_table"]
+    execute(url, ['CREATE TABLE "my table" (x INTEGER)'])
+    names = list(discovered(path).config.datasets)
+    assert "my_table" in names and len(names) == 2
+    [other] = [name for name in names if name != "my_table"]
+    assert re.fullmatch(r"my_table-[0-9a-f]{6}", other)

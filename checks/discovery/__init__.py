@@ -47,20 +47,29 @@ def flavour(entry: DiscoverConfig, config: Config, families: Mapping[str, str]) 
     return "dbt" if entry.dbt is not None else families[config.sources[entry.source].kind]
 
 
-def discover(config: Config, opener: Callable[[str], Source], families: Mapping[str, str]) -> Discovery:
-    """Ask every entry of `config.discover`; sources come from `opener` (and stay open for the caller)."""
+Owner = tuple[str, Key]  # (source, key): what a dataset watches
+
+
+def discover(
+    config: Config, opener: Callable[[str], Source], families: Mapping[str, str],
+    given: Mapping[str, Owner] | None = None,
+) -> Discovery:
+    """Ask every entry of `config.discover`; sources come from `opener` (and stay open for the caller).
+    `given`: the names a running daemon gave before, each to what it watches: a table keeps its name, and no
+    other table takes it, even while the first one's source is down."""
     result = Discovery()
     taken = set(config.datasets)
-    named: dict[tuple[str, Key], str] = {}  # (source, key) -> dataset name, written ones first
+    named: dict[Owner, str] = {}  # (source, key) -> dataset name, written ones first
+    names = _Names(taken, dict(given or {}))
     order = sorted(range(len(config.discover)), key=lambda index: config.discover[index].dbt is None)
     for index in order:
         entry = config.discover[index]
         found = _ask(index, entry, config, opener, families, result, named)
         if found is None:
             continue
-        keyed = {candidate.key: candidate for candidate in found.candidates}
+        keyed = {candidate.key: candidate for candidate in sorted(found.candidates, key=lambda c: c.key)}
         for candidate in keyed.values():
-            _adopt(config, entry, candidate, taken, named, index, result)
+            _adopt(config, entry, candidate, names, named, index, result)
         _link(entry, keyed, named, result)
     return result
 
@@ -86,8 +95,28 @@ def _ask(
     return Found(kept, found.problems)
 
 
+@dataclass
+class _Names:
+    """Names taken this time, and those given before (kept by what they name)."""
+
+    taken: set[str]
+    given: dict[str, Owner]
+
+    def __post_init__(self) -> None:
+        self._sticky = {owner: name for name, owner in self.given.items() if name not in self.taken}
+
+    def name(self, candidate: Candidate, source: str) -> str:
+        owner = (source, candidate.key)
+        found = self._sticky.get(owner)
+        if found is None or found in self.taken:
+            blocked = self.taken | {name for name, given in self.given.items() if given != owner}
+            found = unique_name(candidate.name, source, candidate.key, blocked)
+        self.taken.add(found)
+        return found
+
+
 def _adopt(
-    config: Config, entry: DiscoverConfig, candidate: Candidate, taken: set[str],
+    config: Config, entry: DiscoverConfig, candidate: Candidate, names: _Names,
     named: dict[tuple[str, Key], str], index: int, result: Discovery,
 ) -> None:
     if (entry.source, candidate.key) in named:  # found by an earlier entry
@@ -97,10 +126,9 @@ def _adopt(
     except ValidationError as exc:
         result.problems.append(Problem(index, f"{candidate.name}: {exc.errors()[0]['msg']}"))
         return
-    name = unique_name(candidate.name, entry.source, candidate.key, taken)
-    taken.add(name)
+    name = names.name(candidate, entry.source)
     named[(entry.source, candidate.key)] = name
-    result.found[name] = DiscoveredDataset(dataset, candidate.origin, index)
+    result.found[name] = DiscoveredDataset(dataset, candidate.origin, index, candidate.key)
 
 
 def _link(

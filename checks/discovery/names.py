@@ -2,8 +2,9 @@
 
 A table in the source's default schema is named after the table (`fact_orders`); in another schema,
 `schema-table` (`sales-orders`): '-' is not in SQL's usual identifiers, so two tables never meet on one
-name. Characters a dataset name cannot hold become '_'. A name already taken (a written dataset of another
-table, or another source's table) is prefixed with the source: `staging-fact_orders`.
+name. Characters a dataset name cannot hold become '_', and the name then ends in a short digest of the real
+one (`my_table-3fa2b1`). A name already taken (a written dataset of another table, another source's table, or
+a name a running daemon gave another table before) is prefixed with the source: `staging-fact_orders`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,14 @@ def _kept(char: str) -> str:
 
 
 def table_name(schema: str, table: str, default_schema: str | None) -> str:
+    """`table` or `schema-table`; one whose characters had to change ends in a digest of the real name, so
+    `my table` and `my_table` never compete for one name (whoever came first would win it)."""
     same = default_schema is not None and schema.lower() == default_schema.lower()
-    return dataset_name(table) if same else dataset_name(schema, table)
+    parts = (table,) if same else (schema, table)
+    name = dataset_name(*parts)
+    if name == "-".join(parts):
+        return name
+    return f"{name}-{hashlib.sha1(f'{schema}.{table}'.encode()).hexdigest()[:6]}"
 
 
 def unique_name(name: str, source: str, key: Key, taken: set[str]) -> str:

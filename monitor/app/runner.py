@@ -216,6 +216,10 @@ class Runner:
             known: _Known | StateStoreError = self._known(jobs, self.clock())
         except StateStoreError as exc:  # without baselines and snapshots a judgement would be wrong
             known = exc
+        except Exception as exc:  # a bug must not take the run down: every dataset of the group says it
+            log.error("datasets %s: unexpected failure\n%s", ", ".join(job.name for job in jobs),
+                      self.redact(traceback.format_exc()))
+            known = StateStoreError(f"internal error: {type(exc).__name__}: {exc}")
         done: list[_Done] = []
         for job in jobs:
             if self._interrupted.is_set():

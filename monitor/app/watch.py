@@ -39,7 +39,8 @@ def watched(config: Config, previous: Config | None = None) -> Watched:
         return sources[name]
 
     try:
-        discovery = discover(config, opener, {kind: spec.family for kind, spec in SOURCES.items()})
+        families = {kind: spec.family for kind, spec in SOURCES.items()}
+        discovery = discover(config, opener, families, _given(previous) if previous is not None else None)
     finally:
         for source in sources.values():
             source.close()
@@ -49,6 +50,12 @@ def watched(config: Config, previous: Config | None = None) -> Watched:
     said = [(problem.failed, redact(str(problem))) for problem in discovery.problems]
     return Watched(config.watching(found), tuple(line for failed, line in said if not failed),
                    tuple(line for failed, line in said if failed))
+
+
+def _given(previous: Config) -> dict[str, tuple[str, str]]:
+    """The names the replaced config gave discovered datasets, each with what it watches."""
+    found = ((name, previous.discovered(name)) for name in previous.datasets)
+    return {name: (entry.dataset.source, entry.key) for name, entry in found if entry is not None}
 
 
 def _kept(

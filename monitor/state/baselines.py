@@ -25,23 +25,30 @@ def save(conn: Connection, updates: Iterable[SeriesUpdate]) -> None:
     """Upsert points by (series, at): a recomputed bucket replaces the stored one, keeping its flag unless
     this run judged it (flagged), so a late row re-counted later does not unflag what a user saw flagged.
 
-    Three statements for up to _CHUNK series, however many: a run of thousands of tables writes its points
-    in a few."""
-    found = [update for update in updates if update.points]
-    for start in range(0, len(found), _CHUNK):
-        _upsert(conn, found[start:start + _CHUNK])
+    A few statements for up to _CHUNK points, however many series: a run of thousands of tables writes its
+    points in a few, and the first run of an hourly series (a training window of points) in a few more."""
+    chunk: list[SeriesUpdate] = []
+    for update in (update for update in updates if update.points):
+        if chunk and sum(len(item.points) for item in chunk) + len(update.points) > _CHUNK:
+            _upsert(conn, chunk)
+            chunk = []
+        chunk.append(update)
+    if chunk:
+        _upsert(conn, chunk)
 
 
-_CHUNK = 500  # series a statement (bound parameters stay far below SQLite's limit)
+_CHUNK = 400  # (series, at) pairs a statement: 800 bound parameters, under every engine's limit
 
 
 def _upsert(conn: Connection, updates: list[SeriesUpdate]) -> None:
     stored = points_table.c
     pairs = list(dict.fromkeys((update.key, point.at) for update in updates for point in update.points))
-    where = sa.tuple_(stored.series, stored.at).in_(pairs)
-    flags = {(key, at): flagged for key, at, flagged in
-             conn.execute(sa.select(stored.series, stored.at, stored.flagged).where(where))}
-    conn.execute(sa.delete(points_table).where(where))
+    flags: dict[tuple[str, datetime], bool] = {}
+    for start in range(0, len(pairs), _CHUNK):  # one series may hold more points than a chunk
+        where = sa.tuple_(stored.series, stored.at).in_(pairs[start:start + _CHUNK])
+        flags.update(((key, at), flagged) for key, at, flagged in
+                     conn.execute(sa.select(stored.series, stored.at, stored.flagged).where(where)))
+        conn.execute(sa.delete(points_table).where(where))
     rows = []
     for update in updates:
         for point in update.points:  # the same time twice: the last value, either flag

@@ -105,11 +105,11 @@ class Daemon:
             self._apply(self.written, "rediscovered")
 
     def _apply(self, written: Config, what: str) -> None:
-        found = watched(written, previous=self.scheduler.config)
-        for problem in found.problems:
-            log.warning("discovery: %s", problem)
-        self.written, self.discovered_at = written, time.monotonic()
-        config = found.config
+        self.discovered_at = time.monotonic()
+        config = discovered(written, self.scheduler.config)
+        if config is None:
+            return
+        self.written = written
         running = self.scheduler.config
         for name, before, after in (("metrics", running.metrics, config.metrics),
                                     ("state.url", running.state.url, config.state.url)):
@@ -198,14 +198,26 @@ class Daemon:
         }
 
 
+def discovered(written: Config, previous: Config | None = None) -> Config | None:
+    """`written` with what its discover entries find, their problems logged; None, logged, when discovery
+    itself failed (a bug, say): the daemon then keeps running what it ran."""
+    try:
+        found = watched(written, previous)
+    except Exception as exc:
+        failure = exc.with_traceback(None)
+        log.error("discovery failed, keeping the datasets watched before: %s: %s", type(failure).__name__,
+                  first_line(failure))
+        return None
+    for problem in found.problems:
+        log.warning("discovery: %s", problem)
+    return found.config
+
+
 def run_daemon(config: Config, config_path: Path, log_format: str, grace: float) -> int:
     """`demon run`: the exit code (0 after a stop signal, 2 for TLS files that do not load, 3 when it cannot
     start otherwise or loses its lock)."""
     redacting, repeats = logs.setup(log_format, Redactor(config.secrets))
-    written, found = config, watched(config)
-    for problem in found.problems:
-        log.warning("discovery: %s", problem)
-    config = found.config
+    written, config = config, discovered(config) or config
     routes: dict[str, WSGIApplication] = {}
     try:
         context = endpoint_tls(config.metrics, config.base_dir)

@@ -284,11 +284,13 @@ class Plugins:
 
 @dataclass(frozen=True)
 class DiscoveredDataset:
-    """A dataset a `discover:` entry found (checks/discovery), and which entry (its index) found it."""
+    """A dataset a `discover:` entry found (checks/discovery), which entry (its index) found it, and what it
+    watches on its source (`schema.table` in lower case, or a path): a name sticks to that."""
 
     dataset: DatasetConfig
     origin: Origin
     entry: int
+    key: str = ""
 
 
 @dataclass(frozen=True)
