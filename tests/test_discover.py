@@ -393,3 +393,31 @@ def test_a_changed_name_carries_a_digest_so_look_alikes_never_compete(tmp_path: 
     assert "my_table" in names and len(names) == 2
     [other] = [name for name in names if name != "my_table"]
     assert re.fullmatch(r"my_table-[0-9a-f]{6}", other)
+
+
+def test_an_engine_without_statistics_gets_schema_checks_and_says_why(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    execute(url, ["CREATE TABLE orders (id INTEGER)", "CREATE VIEW v_orders AS SELECT * FROM orders"])
+    path = write(tmp_path, url, "  - source: warehouse\n")
+    found = discovered(path)
+    assert sorted(spec.id for spec in found.config.checks) == ["orders.schema", "v_orders.schema"]
+    assert any("reads no table statistics on this engine" in warning for warning in found.warnings)
+    results, _ = run_at(path, START)
+    assert {check: result.outcome for check, result in results.items()} == {
+        "orders.schema": Outcome.PASS, "v_orders.schema": Outcome.PASS}
+
+
+def test_tables_differing_only_in_case_are_never_guessed_between(
+    tmp_path: Path, pg: tuple[PostgresServer, str, str]
+) -> None:
+    postgres, url, database = pg
+    postgres.psql('CREATE TABLE sales."Orders" (id int); CREATE TABLE sales.orders (id int, note text)',
+                  database)
+    written = "  orders:\n    source: warehouse\n    table: sales.orders\n    checks:\n      - schema: {}\n"
+    path = write(tmp_path, url, "  - source: warehouse\n    include: ['sales.o*', 'sales.O*']\n", written)
+    found = discovered(path)
+    assert list(found.config.datasets) == ["orders"]
+    assert any("differs from it only in case" in warning for warning in found.warnings)
+    results, _ = run_at(path, START)
+    assert results["orders.schema"].outcome is Outcome.ERROR
+    assert "ambiguous: sales.Orders, sales.orders" in results["orders.schema"].message

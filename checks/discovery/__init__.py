@@ -67,7 +67,7 @@ def discover(
         found = _ask(index, entry, config, opener, families, result, named)
         if found is None:
             continue
-        keyed = {candidate.key: candidate for candidate in sorted(found.candidates, key=lambda c: c.key)}
+        keyed = {candidate.key: candidate for candidate in found.candidates}
         for candidate in keyed.values():
             _adopt(config, entry, candidate, names, named, index, result)
         _link(entry, keyed, named, result)

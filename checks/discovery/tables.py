@@ -9,7 +9,7 @@ from typing import Any
 from checks.discovery.defaults import SQL_TABLE, SQL_VIEW, checks_of
 from checks.discovery.model import Candidate, DiscoverContext, Found
 from checks.discovery.names import table_name
-from checks.sources.catalog import CatalogTable
+from checks.sources.catalog import Catalog, CatalogTable
 from checks.sources.sql import SqlSource
 from monitor.core.config.models import DiscoverConfig
 
@@ -30,25 +30,37 @@ def find_tables(entry: DiscoverConfig, context: DiscoverContext) -> Found:
         return Found(problems=[f"source {entry.source} is not a sql source"])
     catalog = source.catalog()
     chosen = [table for table in catalog.tables if selected(table.qualified, entry.include, entry.exclude)]
+    problems = _problems(entry, catalog, chosen)
+    candidates = [
+        Candidate(table_name(table.schema, table.name, catalog.default_schema),
+                  _fields(entry, table, catalog.statistics),
+                  "discover", ".".join(table.key))
+        for table in chosen if table.readable and table.key not in catalog.ambiguous
+    ]
+    return Found(candidates, problems)
+
+
+def _problems(entry: DiscoverConfig, catalog: Catalog, chosen: list[CatalogTable]) -> list[str]:
+    """Tables left out and why (no grant, a look-alike name), an engine without statistics, idle globs."""
     unreadable = Counter(table.schema for table in chosen if not table.readable)
     problems = [
         f"{count} table(s) of schema {schema} left out: demon's role may not read them"
         f" (grant USAGE on schema {schema} and SELECT on its tables)"
         for schema, count in sorted(unreadable.items())
     ]
+    problems += [f"{table.qualified} left out: another table's name differs from it only in case"
+                 for table in chosen if table.key in catalog.ambiguous]
+    if not catalog.statistics and chosen:
+        problems.append(f"source {entry.source}: demon reads no table statistics on this engine, so its"
+                        " tables get schema checks only (freshness and volume need a column: write them)")
     problems += [f"include {pattern!r} matched no table of source {entry.source}"
                  for pattern in entry.include
                  if not any(selected(table.qualified, [pattern], []) for table in catalog.tables)]
-    candidates = [
-        Candidate(table_name(table.schema, table.name, catalog.default_schema), _fields(entry, table),
-                  "discover", ".".join(table.key))
-        for table in chosen if table.readable
-    ]
-    return Found(candidates, problems)
+    return problems
 
 
-def _fields(entry: DiscoverConfig, table: CatalogTable) -> dict[str, Any]:
-    checks = checks_of(entry.checks, SQL_VIEW if table.view else SQL_TABLE)
+def _fields(entry: DiscoverConfig, table: CatalogTable, statistics: bool) -> dict[str, Any]:
+    checks = checks_of(entry.checks, SQL_TABLE if statistics and not table.view else SQL_VIEW)
     return {"source": entry.source, "table": table.qualified, "checks": checks, **shared(entry)}
 
 

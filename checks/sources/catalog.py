@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,12 +23,13 @@ from checks.probes import Column, TableState
 MAX_AGE = 60.0  # seconds a snapshot answers for: jobs of one scheduled tick share it
 
 # PostgreSQL keeps no modification time: the insert/update/delete counters and the relation's file node (a
-# TRUNCATE or a rewrite changes it) make the signature; rows are the live-tuple estimate, else reltuples.
+# TRUNCATE or a rewrite changes it) make the signature; rows are the live-tuple estimate, else reltuples;
+# bytes the pages VACUUM and ANALYZE last counted (pg_total_relation_size, exact, took 3/4 of the statement).
 _PG_STATS = (
     "SELECT n.nspname, c.relname, c.relkind IN ('v', 'm'),"
     " has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT'),"
     " COALESCE(s.n_live_tup, NULLIF(c.reltuples, -1)::bigint),"
-    " CASE WHEN c.relkind IN ('r', 'm', 'p') THEN pg_total_relation_size(c.oid) END,"
+    " CASE WHEN c.relkind IN ('r', 'm') THEN c.relpages::bigint * current_setting('block_size')::bigint END,"
     " CASE WHEN c.relkind <> 'v' THEN concat_ws(':', c.relfilenode, s.n_tup_ins, s.n_tup_upd, s.n_tup_del,"
     " s.n_live_tup) END,"
     " CAST(NULL AS timestamptz)"
@@ -125,10 +127,17 @@ class Catalog:
 
     tables: list[CatalogTable]
     default_schema: str | None
+    statistics: bool = True  # False: an engine whose statistics demon does not read (names only)
 
     @cached_property
     def _by_key(self) -> dict[Key, CatalogTable]:
         return {table.key: table for table in self.tables}
+
+    @cached_property
+    def ambiguous(self) -> frozenset[Key]:
+        """Keys of tables whose names differ only in case (`"Orders"` and `orders`): never guessed between."""
+        seen = Counter(table.key for table in self.tables)
+        return frozenset(key for key, count in seen.items() if count > 1)
 
     def key_of(self, name: str) -> Key:
         """The key of a dataset's `table` (`t`, `s.t` or `"db"."s"."t"`; the database is the source's own)."""
@@ -136,7 +145,7 @@ class Catalog:
         return ((schema or self.default_schema or "").lower(), table.lower())
 
     def table(self, key: Key) -> CatalogTable | None:
-        return self._by_key.get(key)
+        return None if key in self.ambiguous else self._by_key.get(key)
 
 
 def catalog_table(row: Sequence[Any]) -> CatalogTable:
@@ -177,7 +186,7 @@ class Cached(Generic[T]):
         with self._lock:
             now = self._clock()
             if self._failure is not None and now - self._failure[1] <= self._max_age:
-                raise self._failure[0]
+                raise self._failure[0].with_traceback(None)  # not a traceback grown by every asker
             if self._snapshot is None or now - self._snapshot.taken > self._max_age:
                 try:
                     value, statement = read()

@@ -258,10 +258,12 @@ class SqlSource:
                 unknown = TableState(None, None, None, None)
                 tables = [CatalogTable(schema, name, False, True, unknown)
                           for schema, name in self._table_names(conn)]
-                return Catalog(tables, default_schema), "-- table names (no statistics read here)"
+                shown = "-- table names (no statistics read here)"
+                return Catalog(tables, default_schema, statistics=False), shown
             statement = sa.text(sql)
             rows = self._run(conn, statement)
-        return Catalog([catalog_table(row) for row in rows], default_schema), self._display(statement)
+        tables = sorted((catalog_table(row) for row in rows), key=lambda table: (table.schema, table.name))
+        return Catalog(tables, default_schema), self._display(statement)
 
     def _read_columns(self) -> tuple[dict[Key, list[Column]], str]:
         statement = sa.text(COLUMNS_SQL.get(self._backend, DEFAULT_COLUMNS_SQL))
@@ -272,6 +274,10 @@ class SqlSource:
     def _not_in(self, catalog: Catalog, name: str) -> str:
         """`table X not found`, naming the nearest tables of the catalog (as `_not_found` does)."""
         schema, table = catalog.key_of(name)
+        if (schema, table) in catalog.ambiguous:
+            alike = ", ".join(sorted(item.qualified for item in catalog.tables
+                                     if item.key == (schema, table)))
+            return f"table {name} not found in source {self.name} (ambiguous: {alike})"
         near = {item.key: item.qualified for item in catalog.tables
                 if item.key[0] == schema or item.key[1] == table}
         close = set(closest(table, {key[1] for key in near}, n=3))
@@ -691,7 +697,9 @@ class SqlSource:
 
     def _table_names(self, conn: Connection) -> list[tuple[str, str]]:
         if self._profile.tables_sql is None:
-            names = self._in_transaction(conn, lambda: sa.inspect(conn).get_table_names())
+            names = self._in_transaction(
+                conn, lambda: sa.inspect(conn).get_table_names() + sa.inspect(conn).get_view_names()
+            )
             return [("main", name) for name in names]
         rows = self._run(conn, sa.text(self._profile.tables_sql))
         return [(str(schema), str(table)) for schema, table in rows]

@@ -172,7 +172,9 @@ class DiscoverConfig(Model):
     source: str
     dbt: str | None = Field(default=None, description="a dbt manifest.json, relative to this file")
     run_results: str | None = Field(default=None, description="dbt's run_results.json: dbt tests as results")
-    include: StrList = Field(default_factory=lambda: ["*"], description="schema.table (or path) globs")
+    include: StrList = Field(
+        default_factory=lambda: ["*"], min_length=1, description="schema.table (or path) globs"
+    )
     exclude: StrList = Field(default_factory=list, description="globs; an excluded name is never watched")
     checks: list[DiscoveredCheck] = Field(
         default_factory=lambda: list(DEFAULT_DISCOVERED_CHECKS),
