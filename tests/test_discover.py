@@ -421,3 +421,11 @@ def test_tables_differing_only_in_case_are_never_guessed_between(
     results, _ = run_at(path, START)
     assert results["orders.schema"].outcome is Outcome.ERROR
     assert "ambiguous: sales.Orders, sales.orders" in results["orders.schema"].message
+
+
+def test_validate_says_discover_entries_run_with_connect(tmp_path: Path, duckdb_url: str) -> None:
+    path = write(tmp_path, duckdb_url, "  - source: warehouse\n    include: [main.orders]\n")
+    code, out, _ = cli(path, "validate")
+    assert code == 0 and "0 datasets, 0 checks; 1 discover entries: --connect runs them)" in out
+    code, out, _ = cli(path, "validate", "--connect")
+    assert code == 0 and "discover[0] (source warehouse): 1 datasets" in out

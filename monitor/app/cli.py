@@ -265,9 +265,10 @@ def validate(config_path: Path, connect: bool) -> None:
         click.echo(f"{config_path}: {problem}", err=True)
     if unloadable:
         sys.exit(EXIT_USAGE)
+    found = f"; {len(config.discover)} discover entries: --connect runs them" if config.discover else ""
     click.echo(
         f"{config_path}: valid ({len(config.sources)} sources, {len(config.datasets)} datasets, "
-        f"{len(config.checks)} checks)"
+        f"{len(config.checks)} checks{found})"
     )
     if connect:
         from monitor.app.connectivity import check_discovery, check_sources
