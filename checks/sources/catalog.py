@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from checks.probes import Column, TableState
+from checks.sources.dialects import pg_catalog_columns
 
 MAX_AGE = 60.0  # seconds a snapshot answers for: jobs of one scheduled tick share it
 
@@ -73,18 +74,9 @@ STATS_SQL: dict[str, str] = {
 
 # The columns of every table: PostgreSQL's catalog (as for one table, see dialects.PG_CATALOG_COLUMNS), or
 # information_schema elsewhere. Rows: schema, table, column, type name; in column order.
-_PG_COLUMNS = (
-    "SELECT n.nspname, c.relname, a.attname, format_type("
-    "CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,"
-    " CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)"
-    " FROM pg_catalog.pg_attribute AS a"
-    " JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid"
-    " JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace"
-    " JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid"
-    " WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND NOT c.relispartition AND a.attnum > 0"
-    " AND NOT a.attisdropped AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+_PG_COLUMNS = pg_catalog_columns(
+    "NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
     " AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'"
-    " ORDER BY n.nspname, c.relname, a.attnum"
 )
 _INFORMATION_SCHEMA_COLUMNS = (
     "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns"

@@ -115,18 +115,23 @@ INFORMATION_SCHEMA_COLUMNS = (
 # would look missing and a column-level grant would hide columns: read the catalog instead, where every
 # table is visible; reading an unreadable table then fails with the server's "permission denied".
 # Domains show as their base type, as information_schema does.
-PG_CATALOG_COLUMNS = (
-    "SELECT n.nspname, c.relname, a.attname, format_type("
-    "CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,"
-    " CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)"
-    " FROM pg_catalog.pg_attribute AS a"
-    " JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid"
-    " JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace"
-    " JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid"
-    " WHERE lower(c.relname) = lower(:table) AND c.relkind IN ('r', 'v', 'm', 'f', 'p')"
-    " AND a.attnum > 0 AND NOT a.attisdropped"
-    " ORDER BY n.nspname, c.relname, a.attnum"
-)
+def pg_catalog_columns(tables: str) -> str:
+    """The columns of the tables the condition `tables` selects (over `c`, pg_class, and `n`, its schema)."""
+    return (
+        "SELECT n.nspname, c.relname, a.attname, format_type("
+        "CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,"
+        " CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)"
+        " FROM pg_catalog.pg_attribute AS a"
+        " JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid"
+        " JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace"
+        " JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid"
+        f" WHERE {tables} AND c.relkind IN ('r', 'v', 'm', 'f', 'p')"
+        " AND a.attnum > 0 AND NOT a.attisdropped"
+        " ORDER BY n.nspname, c.relname, a.attnum"
+    )
+
+
+PG_CATALOG_COLUMNS = pg_catalog_columns("lower(c.relname) = lower(:table)")
 
 
 # Every table and view (schema, name), for naming the nearest ones when a dataset's table is not found.
