@@ -70,10 +70,25 @@ class Learned(TypedDict):
     trained: str  # "8 Mondays"
 
 
+class Member(TypedDict):
+    """Another incident told in the same notification: a check of the same dataset whose event came in the same
+    run (what breaks together is told together). Its own outbox row is not written: this one carries it."""
+
+    incident: int
+    key: str
+    event: str  # an EventKind's value
+    outcome: str
+    title: str
+    headline: str | None  # what is wrong, in words (alerting/headline.py)
+    message: str
+    query: str | None  # a statement a person can paste and run to see it
+
+
 class Context(TypedDict, total=False):
     """The root-cause context: everything a responder needs, in one place. Keys are absent when unknown."""
 
     check: str
+    headline: str  # what is wrong, in words: "8 duplicated order lines in fact_orders" (alerting/headline.py)
     dataset: str
     kind: str
     source: str
@@ -90,6 +105,7 @@ class Context(TypedDict, total=False):
     downstream: list[str]  # datasets declaring this one upstream whose checks fail too
     members: list[str]  # a source incident: the checks that could not run
     statements: list[str]
+    query: str | None  # a short statement a person can paste and run: the failing rows, the count, ...
     owner: str | None
     tags: list[str]
     description: str | None
@@ -101,7 +117,9 @@ class Context(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class RootCause:
-    """The probable root cause of a downstream incident: the open incident of one of its upstreams."""
+    """The probable root cause of a downstream incident: the open incident of one of its upstreams whose
+    failure could cause this one (alerting/causes.py); an upstream that merely fails too is only listed in
+    the context's `upstream`, as "also failing"."""
 
     incident: int
     key: str
@@ -129,6 +147,7 @@ class Notification:
     context: Context = field(default_factory=lambda: Context())
     root: RootCause | None = None
     previous_outcome: str | None = None  # on a change: the outcome before
+    group: list[Member] = field(default_factory=list)  # the dataset's other incidents told with this one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
