@@ -67,13 +67,16 @@ def check_context(
     return context
 
 
-def source_context(config: Config, source: str, results: Sequence[Result], reason: str) -> Context:
-    """The context of a source incident: why the source cannot be reached and which checks could not run."""
+def source_context(
+    config: Config, source: str, results: Sequence[Result], reason: str, dataset: str | None = None
+) -> Context:
+    """The context of a folded incident (a source that is down, or a dataset none of whose checks can run):
+    why, and which checks could not run."""
     failing = [result for result in results if Outcome(result.outcome) in _FAILING]
     datasets = [config.datasets[name] for name in dict.fromkeys(r.dataset for r in failing)
                 if name in config.datasets]
     owners = list(dict.fromkeys(dataset.owner for dataset in datasets if dataset.owner))
-    return Context(
+    context = Context(
         source=source,
         outcome=Outcome.ERROR.value,
         message=clip(reason, TEXT),
@@ -81,6 +84,11 @@ def source_context(config: Config, source: str, results: Sequence[Result], reaso
         owner=clip(", ".join(owners), TEXT) if owners else None,
         tags=sorted({tag for dataset in datasets for tag in dataset.tags}),
     )
+    if dataset is not None and dataset in config.datasets:
+        context.update(about(config.datasets[dataset]))
+        context["dataset"] = dataset
+        context["dashboard_url"] = dashboard_url(config.alerting.grafana_url, dataset)
+    return context
 
 
 def upstream_state(

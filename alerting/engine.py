@@ -11,20 +11,23 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from alerting import notices, outbox, records
-from alerting.context import check_context, source_context, upstream_state
-from alerting.model import Context, EventKind
+from alerting import causes, notices, outbox, records
+from alerting.channels import acknowledging
+from alerting.context import TEXT, check_context, source_context, upstream_state
+from alerting.model import Context, EventKind, Member
 from alerting.records import Incident, NewIncident
+from alerting.render.text import clip
 from alerting.routing import Subject, alerts_on, channels_for
 from monitor.core.clock import Clock, utcnow
 from monitor.core.config.models import Config
 from monitor.core.config.types import Severity
+from monitor.core.failures import Reason
 from monitor.core.results import Outcome, Result
 from monitor.state.store import StateStore
 
@@ -37,11 +40,63 @@ _VERB = {"fail": "failed", "error": "errored", "warn": "warns", "pass": "passes"
 
 
 def source_key(source: str) -> str:
-    return f"source:{source}"
+    return f"{causes.SOURCE}{source}"
+
+
+def dataset_key(dataset: str) -> str:
+    return f"{causes.DATASET}{dataset}"
 
 
 def title(check: str, outcome: str) -> str:
     return f"{check} {_VERB[outcome]}"
+
+
+# How a dataset none of whose checks can run is named, by the reason they share.
+_UNREADABLE = {Reason.MISSING: "is missing", Reason.DENIED: "cannot be read: permission denied",
+               Reason.TIMEOUT: "times out", Reason.STATEMENT: "is refused by its source"}
+_REMOVED = "the check was removed from the config (or no longer discovered)"
+_LEAD = ("fail", "error", "warn", "pass")  # which incident of a group a notification leads with
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Errors that share one cause, told as one incident keyed by that cause: a source that is down
+    (`source:NAME`), or a dataset none of whose checks can run, such as a missing table (`dataset:NAME`)."""
+
+    key: str
+    source: str
+    dataset: str | None
+    title: str
+    reason: str
+    members: tuple[Result, ...]
+
+
+def folds(results: Sequence[Result], down: Mapping[str, str]) -> list[Fold]:
+    """The folds of one batch of results: sources first; then datasets of at least two checks that all
+    errored for the same reason."""
+    found = []
+    for source in dict.fromkeys(result.source for result in results):
+        errors = tuple(r for r in results if r.source == source and r.outcome is Outcome.ERROR)
+        if source in down and errors:
+            found.append(Fold(source_key(source), source, None, f"source {source} is unreachable",
+                              down[source], errors))
+    taken = {result.check for fold in found for result in fold.members}
+    for dataset, members in _by_dataset(r for r in results if r.check not in taken).items():
+        reasons = {result.reason for result in members}
+        all_errors = all(result.outcome is Outcome.ERROR for result in members)
+        if len(members) >= 2 and all_errors and len(reasons) == 1 and None not in reasons:
+            reason = members[0].reason or Reason.INTERNAL  # never None here: said so above
+            found.append(Fold(dataset_key(dataset), members[0].source, dataset,
+                              f"{dataset} {_UNREADABLE.get(reason, 'cannot be checked')}",
+                              members[0].message, members))
+    return found
+
+
+def _by_dataset(results: Iterable[Result]) -> dict[str, tuple[Result, ...]]:
+    grouped: dict[str, list[Result]] = {}
+    for result in results:
+        grouped.setdefault(result.dataset, []).append(result)
+    return {name: tuple(members) for name, members in grouped.items()}
 
 
 @dataclass
@@ -69,6 +124,37 @@ class _Change:
     updates: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Told:
+    """A recorded event that notifies: grouped with the others of its dataset before it is queued."""
+
+    change: _Change
+    incident: Incident  # as it stands after the event
+    event_id: int
+    state: str  # pending, or suppressed (silenced, or its root cause acknowledged or silenced)
+    channels: tuple[str, ...]
+
+    @property
+    def unit(self) -> tuple[str, bool]:
+        """What it is told with: its dataset's other events of the same sort (problems, or resolutions)."""
+        incident = self.incident
+        return (incident.dataset if incident.check_id and incident.dataset else incident.key,
+                self.change.kind is EventKind.RESOLVED)
+
+    def lead_order(self) -> tuple[int, bool, str]:
+        """The worst outcome leads; of equals, one that nothing upstream explains (the news)."""
+        outcome = self.change.outcome
+        rank = _LEAD.index(outcome) if outcome in _LEAD else len(_LEAD)
+        return rank, self.incident.root_id is not None, self.incident.key
+
+    def member(self, root: Incident | None) -> Member:
+        context = self.incident.context
+        return Member(incident=self.incident.id, key=self.incident.key, event=self.change.kind.value,
+                      outcome=self.change.outcome, title=self.incident.title,
+                      headline=context.get("headline"), message=clip(self.change.message, TEXT),
+                      query=context.get("query"), root=root.title if root else None)
+
+
 def subject_of(config: Config, result: Result, outcome: str | None = None) -> Subject:
     dataset = config.datasets[result.dataset]
     return Subject(
@@ -92,7 +178,7 @@ class Alerting:
         """Apply results; `down` maps each source found unreachable to why."""
         if not results:
             return Observed()
-        keys = {result.check for result in results} | {source_key(result.source) for result in results}
+        keys = _keys(results)
         with self.store.reading("read open incidents") as conn:
             current = records.open_incidents(conn, keys)
         if not current and not any(_alerting(config, result) for result in results):
@@ -112,7 +198,7 @@ class Alerting:
 
     def retain(self, config: Config) -> int:
         """Resolve, without notifying, the incidents of checks and sources no longer in the config."""
-        now = self.clock()
+        now, queued = self.clock(), list[str]()
         with self.store.transaction("resolve removed incidents") as conn:
             gone = [
                 incident for incident in records.listing(conn, now, open_only=True)
@@ -120,8 +206,14 @@ class Alerting:
             ]
             for incident in gone:
                 records.update(conn, incident.id, resolved_at=now, updated_at=now)
-                records.add_event(conn, incident.id, now, "resolved", incident.outcome,
-                                  "the check was removed from the config (or no longer discovered)")
+                event_id = records.add_event(conn, incident.id, now, "resolved", incident.outcome, _REMOVED)
+                ended = records.get(conn, incident.id)
+                assert ended is not None
+                note = notices.notification(conn, ended, EventKind.RESOLVED, event_id, now, "pass")
+                queued += notices.queue(conn, note, _told_pagers(conn, config, incident.id), event_id, now,
+                                        "pending")
+        if queued:
+            self.on_queued()
         return len(gone)
 
     def _contexts(
@@ -134,10 +226,9 @@ class Alerting:
         """The root-cause context of every result that may notify, read before the write transaction (one
         connection at a time: many dataset runs end together)."""
         contexts: dict[str, Context] = {}
-        for source, reason in down.items():
-            failed = [r for r in results if r.source == source and r.outcome is Outcome.ERROR]
-            if failed:
-                contexts[source_key(source)] = source_context(config, source, failed, reason)
+        for fold in folds(results, down):
+            contexts[fold.key] = source_context(config, fold.source, fold.members, fold.reason, fold.dataset)
+            contexts[fold.key]["headline"] = fold.title
         for result in results:
             if result.check in current or _alerting(config, result):
                 contexts[result.check] = self._check_context(config, result)
@@ -166,9 +257,17 @@ def _alerting(config: Config, result: Result) -> bool:
 
 
 def _configured(config: Config, incident: Incident) -> bool:
-    if incident.check_id is None:
-        return any(dataset.source == incident.source for dataset in config.datasets.values())
-    return any(spec.id == incident.check_id for spec in config.checks)
+    if incident.check_id is not None:
+        return any(spec.id == incident.check_id for spec in config.checks)
+    if incident.key.startswith(causes.DATASET):
+        return incident.dataset in config.datasets
+    return any(dataset.source == incident.source for dataset in config.datasets.values())
+
+
+def _keys(results: Iterable[Result]) -> set[str]:
+    """The incident keys a batch of results may touch: their checks', datasets' and sources'."""
+    return {key for result in results
+            for key in (result.check, dataset_key(result.dataset), source_key(result.source))}
 
 
 class _Transaction:
@@ -182,31 +281,42 @@ class _Transaction:
         self.superseded = superseded
         self.silences = records.active_silences(conn, now)
         self.observed = Observed()
+        self.told: list[_Told] = []
 
     def apply(self, results: Sequence[Result], down: Mapping[str, str]) -> Observed:
         newest: dict[str, Result] = {}
         for result in results:  # one result per check: the newest
             if result.check not in newest or result.started_at > newest[result.check].started_at:
                 newest[result.check] = result
-        keys = set(newest) | {source_key(result.source) for result in results}
+        keys = _keys(results)
         current = records.open_incidents(self.conn, keys)
         # Results at or before what an incident of their key took in (even a resolved one) are stale: two
         # runs of a check ended out of order, or the same results are observed again.
         self.applied = records.applied_until(self.conn, keys)
         results = [r for r in newest.values() if r.started_at > self.applied.get(r.check, _EPOCH)]
         self.results = results
-        folded: set[str] = set()
-        for source in dict.fromkeys(result.source for result in results):
-            errors = [r for r in results if r.source == source and r.outcome is Outcome.ERROR]
-            errors = errors if source in down else []
-            self._source(source, errors, down.get(source, ""), current.get(source_key(source)))
-            folded.update(result.check for result in errors)
+        found = {fold.key: fold for fold in folds(results, down)}
+        folded = {result.check for fold in found.values() for result in fold.members}
+        down_sources = {fold.source for fold in found.values() if fold.dataset is None}
+        for key, answered in self._units(results, down_sources).items():
+            self._fold(key, found.get(key), answered, current.get(key))
         # Upstream datasets first: a downstream incident opened in the same batch then points at their
         # incidents as its probable root cause, and notifies as their follow-up.
         for result in sorted(results, key=lambda result: lineage_depth(self.config, result.dataset)):
             if result.check not in folded and result.dataset in self.config.datasets:
                 self._check(result, current.get(result.check))
+        self._queue()
         return self.observed
+
+    def _units(self, results: Sequence[Result], down: Collection[str]) -> dict[str, list[Result]]:
+        """Each source's and dataset's key, with its results that show it answers: any result of a source
+        not down, a dataset's results other than errors."""
+        units: dict[str, list[Result]] = {}
+        for result in results:
+            units.setdefault(source_key(result.source), []).append(result)
+            answered = result.source not in down and result.outcome is not Outcome.ERROR
+            units.setdefault(dataset_key(result.dataset), []).extend([result] if answered else [])
+        return units
 
     # --- decisions ---------------------------------------------------------------------------------------
 
@@ -237,34 +347,38 @@ class _Transaction:
         else:
             records.update(self.conn, incident.id, updated_at=self.now, **updates)
 
-    def _source(self, source: str, folded: list[Result], reason: str, incident: Incident | None) -> None:
-        if not folded:
-            answered = max((r.started_at for r in self.results if r.source == source), default=None)
-            if incident is not None and answered is not None and answered > incident.last_result_at:
-                subjects = self._source_subjects(incident.context.get("members", []), "error")
-                self._record(_Change(incident, EventKind.RESOLVED, "pass", f"source {source} answers again",
+    def _fold(self, key: str, fold: Fold | None, answered: list[Result], incident: Incident | None) -> None:
+        """Open, keep or resolve the incident of a source or a dataset: it resolves once the source or the
+        dataset answers again with a result newer than the ones it took in."""
+        if fold is None:
+            newest = max((r.started_at for r in answered), default=None)
+            if incident is not None and newest is not None and newest > incident.last_result_at:
+                subjects = self._member_subjects(incident.context.get("members", []), "error")
+                name = key.split(":", 1)[1]
+                self._record(_Change(incident, EventKind.RESOLVED, "pass", f"{name} answers again",
                                      subjects, updates={"resolved_at": self.now, "outcome": "pass"}))
             return
-        newest = max(result.started_at for result in folded)
-        if newest <= self.applied.get(source_key(source), _EPOCH):
-            return  # stale: the source incident took in newer results already
-        context = dict(self.contexts.get(source_key(source), Context()))
+        newest = max(result.started_at for result in fold.members)
+        if newest <= self.applied.get(key, _EPOCH):
+            return  # stale: the incident took in newer results already
+        context = dict(self.contexts.get(key, Context()))
         if incident is None:
-            self._open_source(source, folded, reason, context, newest)
+            self._open_fold(fold, context, newest)
             return
-        members = sorted(set(incident.context.get("members", [])) | {r.check for r in folded})
-        subjects = self._source_subjects(members, "error")
+        members = sorted(set(incident.context.get("members", [])) | {r.check for r in fold.members})
+        subjects = self._member_subjects(members, "error")
         updates = {"last_result_at": newest, "context": {**context, "members": members},
                    "severity": _highest(subjects)}
         if self._repeat_due(incident):
-            self._record(_Change(incident, EventKind.REPEATED, "error", reason, subjects, updates=updates))
+            repeated = _Change(incident, EventKind.REPEATED, "error", fold.reason, subjects, updates=updates)
+            self._record(repeated)
         else:
             records.update(self.conn, incident.id, updated_at=self.now, **updates)
 
     def _repeat_due(self, incident: Incident) -> bool:
-        """Every `repeat_every` unless acknowledged; and once when a silence that held its last notification
-        has ended."""
-        if incident.acked_at is not None or any(silence.covers(incident) for silence in self.silences):
+        """Every `repeat_every` unless acknowledged or held; and once when a silence that held its last
+        notification has ended."""
+        if incident.acked_at is not None or self._held(incident):
             return False
         if outbox.last_suppressed(self.conn, incident.id):
             return True
@@ -273,37 +387,47 @@ class _Transaction:
             return False
         return self.now - incident.last_notified_at >= timedelta(seconds=every)
 
+    def _held(self, incident: Incident) -> bool:
+        """Silenced, or following a root cause someone acknowledged or silenced: the follow-ups it explains
+        wait with it."""
+        if any(silence.covers(incident) for silence in self.silences):
+            return True
+        root = records.get(self.conn, incident.root_id) if incident.root_id else None
+        if root is None or root.resolved_at is not None:
+            return False
+        return root.acked_at is not None or any(silence.covers(root) for silence in self.silences)
+
     # --- opening -----------------------------------------------------------------------------------------
 
     def _open_check(self, result: Result, subjects: list[Subject], context: Context) -> None:
         outcome = result.outcome.value
-        root = self._root_of(result.dataset)
-        downstream = self._downstream_of(result.dataset)
-        if downstream:
-            context = Context(**{**context, "downstream": sorted({i.dataset or "" for i in downstream})})
+        root = self._root_of(result.dataset, causes.of_result(result))
+        failing_below = self._downstream_of([result.dataset])
+        if failing_below:
+            context = Context(**{**context, "downstream": sorted({i.dataset or "" for i in failing_below})})
         incident = self._insert(NewIncident(
             key=result.check, check_id=result.check, dataset=result.dataset, source=result.source,
             kind=result.kind, severity=subjects[0].severity, outcome=outcome,
             title=title(result.check, outcome), last_result_at=result.started_at,
             root_id=None if root is None else root.id, context=dict(context),
         ))
-        cause = incident.root_id or incident.id
-        for follower in downstream:  # opened earlier, they now follow this one's cause as their root cause
-            if follower.id != cause:
-                records.update(self.conn, follower.id, root_id=cause)
+        self._adopt(incident, failing_below)
         self._record(_Change(incident, EventKind.OPENED, outcome, result.message, subjects))
 
-    def _open_source(
-        self, source: str, folded: list[Result], reason: str, context: dict[str, Any], newest: datetime
-    ) -> None:
-        members = sorted(result.check for result in folded)
-        subjects = self._source_subjects(members, "error")
+    def _open_fold(self, fold: Fold, context: dict[str, Any], newest: datetime) -> None:
+        """A source or dataset incident: nothing upstream explains it (a missing table is nobody's follow-up),
+        and it explains late and short data below."""
+        members = sorted(result.check for result in fold.members)
+        subjects = self._member_subjects(members, "error")
         opened = self._insert(NewIncident(
-            key=source_key(source), check_id=None, dataset=None, source=source, kind=None,
-            severity=_highest(subjects), outcome="error", title=f"source {source} is unreachable",
+            key=fold.key, check_id=None, dataset=fold.dataset, source=fold.source, kind=None,
+            severity=_highest(subjects), outcome="error", title=fold.title,
             last_result_at=newest, root_id=None, context={**context, "members": members},
         ))
-        self._record(_Change(opened, EventKind.OPENED, "error", reason, subjects))
+        below = [fold.dataset] if fold.dataset else [
+            name for name, dataset in self.config.datasets.items() if dataset.source == fold.source]
+        self._adopt(opened, self._downstream_of(below))
+        self._record(_Change(opened, EventKind.OPENED, "error", fold.reason, subjects))
 
     def _insert(self, new: NewIncident) -> Incident:
         incident_id = records.insert(self.conn, new, self.now)
@@ -311,28 +435,38 @@ class _Transaction:
         assert incident is not None
         return incident
 
-    def _root_of(self, dataset: str) -> Incident | None:
-        """The open incident of an upstream dataset (or of its source), or the one it follows in turn: the
-        probable root cause."""
+    def _root_of(self, dataset: str, effect: causes.Downstream) -> Incident | None:
+        """The first open incident of an upstream dataset (or of its source) that could cause this failure,
+        or the cause it follows in turn: the probable root cause. None when no upstream failure explains it,
+        however many fail too."""
         upstreams = [name for name in self.config.datasets[dataset].upstream if name in self.config.datasets]
-        found = records.open_by_dataset(self.conn, upstreams)
-        if not found:
-            sources = {source_key(self.config.datasets[name].source) for name in upstreams}
-            return next(iter(records.open_incidents(self.conn, sources).values()), None)
-        root = next(found[name] for name in upstreams if name in found)
+        sources = {source_key(self.config.datasets[name].source) for name in upstreams}
+        found = [*records.open_in_datasets(self.conn, upstreams),
+                 *records.open_incidents(self.conn, sources).values()]
+        root = next((i for i in found if causes.explains(causes.upstream(i), effect)), None)
         for _ in range(len(self.config.datasets)):  # up the chain to the first cause (cycles cannot loop)
-            above = records.get(self.conn, root.root_id) if root.root_id else None
+            above = records.get(self.conn, root.root_id) if root and root.root_id else None
             if above is None or above.resolved_at is not None:
                 break
             root = above
         return root
 
-    def _downstream_of(self, dataset: str) -> list[Incident]:
-        """Open incidents of datasets that declare this one upstream and have no root cause yet."""
-        names = [name for name, config in self.config.datasets.items() if dataset in config.upstream]
-        return [i for i in records.open_by_dataset(self.conn, names).values() if i.root_id is None]
+    def _downstream_of(self, datasets: Collection[str]) -> list[Incident]:
+        """Open incidents of datasets that declare one of these upstream."""
+        names = [name for name, config in self.config.datasets.items()
+                 if set(config.upstream) & set(datasets) and name not in datasets]
+        return records.open_in_datasets(self.conn, names)
 
-    def _source_subjects(self, members: Iterable[str], outcome: str) -> list[Subject]:
+    def _adopt(self, incident: Incident, below: Iterable[Incident]) -> None:
+        """Incidents below opened earlier, with no root cause yet, that this one explains now follow its
+        cause."""
+        cause, explaining = incident.root_id or incident.id, causes.upstream(incident)
+        for follower in below:
+            unexplained = follower.root_id is None and follower.id != cause
+            if unexplained and causes.explains(explaining, causes.of_incident(follower)):
+                records.update(self.conn, follower.id, root_id=cause)
+
+    def _member_subjects(self, members: Iterable[str], outcome: str) -> list[Subject]:
         specs = {spec.id: spec for spec in self.config.checks}
         subjects = []
         for check in members:
@@ -345,6 +479,7 @@ class _Transaction:
     # --- recording -----------------------------------------------------------------------------------------
 
     def _record(self, change: _Change) -> None:
+        """Record the event; one that notifies waits for the others of its dataset (`_queue`)."""
         incident = change.incident
         notify = change.kind is not EventKind.RESOLVED or self.config.alerting.notify_resolved
         stamps: dict[str, Any] = {"updated_at": self.now}
@@ -354,15 +489,51 @@ class _Transaction:
         event_id = records.add_event(self.conn, incident.id, self.now, change.kind.value, change.outcome,
                                      change.message)
         self.observed.kinds[change.kind] += 1
-        if not notify:
-            return
         fresh = records.get(self.conn, incident.id)
         assert fresh is not None
-        state = "suppressed" if any(s.covers(fresh) for s in self.silences) else "pending"
-        note = notices.notification(self.conn, fresh, change.kind, event_id, self.now, change.outcome,
-                                    change.previous)
-        channels = _channels(self.config, change.subjects)
-        self.observed.queued += notices.queue(self.conn, note, channels, event_id, self.now, state)
+        if notify:
+            channels = _channels(self.config, change.subjects)
+        elif change.kind is EventKind.RESOLVED:  # a pager that was told must hear the end, told or not
+            channels = _told_pagers(self.conn, self.config, fresh.id)
+        else:
+            return
+        state = "suppressed" if self._held(fresh) else "pending"
+        self.told.append(_Told(change, fresh, event_id, state, tuple(channels)))
+
+    def _queue(self) -> None:
+        """Queue what this observe tells: per dataset and channel, one notification that leads with the
+        worst of its events and carries the others as its group (their incidents keep their own events).
+        Held events are queued each on its own, as suppressed, so each repeats once its silence ends."""
+        units: dict[tuple[str, bool], list[_Told]] = {}
+        for told in self.told:
+            units.setdefault(told.unit, []).append(told)
+        for members in units.values():
+            members.sort(key=_Told.lead_order)
+            for channel in dict.fromkeys(c for told in members for c in told.channels):
+                hearing = [told for told in members if channel in told.channels]
+                for told in hearing:
+                    if told.state != "pending":
+                        self._queue_one(told, channel, [])
+                pending = [told for told in hearing if told.state == "pending"]
+                if pending:
+                    self._queue_one(pending[0], channel, [self._member(told) for told in pending[1:]])
+
+    def _member(self, told: _Told) -> Member:
+        root_id = told.incident.root_id
+        return told.member(records.get(self.conn, root_id) if root_id else None)
+
+    def _queue_one(self, told: _Told, channel: str, group: list[Member]) -> None:
+        change = told.change
+        note = notices.notification(self.conn, told.incident, change.kind, told.event_id, self.now,
+                                    change.outcome, change.previous)
+        note = replace(note, group=group)
+        self.observed.queued += notices.queue(self.conn, note, [channel], told.event_id, self.now, told.state)
+
+
+def _told_pagers(conn: Connection, config: Config, incident_id: int) -> list[str]:
+    """The channels that keep an incident open on their side (PagerDuty) and were told of this one."""
+    pagers = acknowledging(config.alerting)
+    return [channel for channel in outbox.channels_of(conn, incident_id) if channel in pagers]
 
 
 def _highest(subjects: Iterable[Subject]) -> str:

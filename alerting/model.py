@@ -71,8 +71,9 @@ class Learned(TypedDict):
 
 
 class Member(TypedDict):
-    """Another incident told in the same notification: a check of the same dataset whose event came in the same
-    run (what breaks together is told together). Its own outbox row is not written: this one carries it."""
+    """Another incident told in the same notification: a check of the same dataset whose event came in the
+    same run (what breaks together is told together). No outbox row of its own is written: this one carries
+    it."""
 
     incident: int
     key: str
@@ -82,6 +83,7 @@ class Member(TypedDict):
     headline: str | None  # what is wrong, in words (alerting/headline.py)
     message: str
     query: str | None  # a statement a person can paste and run to see it
+    root: str | None  # the title of its probable root cause, when an upstream failure explains it
 
 
 class Context(TypedDict, total=False):

@@ -75,8 +75,12 @@ class Silence:
     ends_at: datetime
 
     def covers(self, incident: Incident) -> bool:
+        """By its key, dataset or check; a folded incident also when the silence covers all its checks
+        (`fact_orders.*` silences `dataset:fact_orders`)."""
         names = (incident.key, incident.dataset or "", incident.check_id or "")
-        return any(fnmatchcase(name, self.pattern) for name in names if name)
+        members = incident.context.get("members") or []
+        return any(fnmatchcase(name, self.pattern) for name in names if name) or (
+            bool(members) and all(fnmatchcase(str(check), self.pattern) for check in members))
 
 
 def serialise(conn: Connection) -> None:
@@ -107,6 +111,18 @@ def open_by_dataset(conn: Connection, datasets: Collection[str]) -> dict[str, In
         .order_by(incidents.c.opened_at.desc())
     )
     return {row["dataset"]: _incident(row) for row in conn.execute(query).mappings()}
+
+
+def open_in_datasets(conn: Connection, datasets: Collection[str]) -> list[Incident]:
+    """Every open incident of these datasets (their checks' and their own), oldest first."""
+    if not datasets:
+        return []
+    query = (
+        sa.select(incidents)
+        .where(incidents.c.dataset.in_(list(datasets)), incidents.c.resolved_at.is_(None))
+        .order_by(incidents.c.opened_at, incidents.c.id)
+    )
+    return [_incident(row) for row in conn.execute(query).mappings()]
 
 
 def applied_until(conn: Connection, keys: Collection[str]) -> dict[str, datetime]:
