@@ -50,9 +50,9 @@ def _clip(match: re.Match[str]) -> str:
 
 def columns_query(schema: str | None, table: str) -> sa.Select[Any]:
     """The table's columns and types from information_schema, in order: what a schema check compares."""
-    statement = sa.select(sa.column("column_name"), sa.column("data_type"))
-    statement = statement.select_from(sa.table("columns", schema="information_schema"))
-    statement = statement.where(sa.column("table_name") == table)
+    names: list[sa.ColumnClause[Any]] = [sa.column("column_name"), sa.column("data_type")]
+    catalog = sa.table("columns", schema="information_schema")
+    statement: sa.Select[Any] = sa.select(*names).select_from(catalog).where(sa.column("table_name") == table)
     if schema:
         statement = statement.where(sa.column("table_schema") == schema)
     return statement.order_by(sa.column("ordinal_position"))
