@@ -56,6 +56,8 @@ def check_context(
         downstream=sorted(set(downstream)),
         statements=[clip(text, TEXT) for text in result.statements[:MAX_STATEMENTS]],
     )
+    if result.query is not None:
+        context["query"] = clip(result.query, TEXT)
     dataset = config.datasets.get(result.dataset)
     context.update(evidence_context(result.evidence, pii_columns(dataset)))
     if result.learned is not None and result.learned.band is not None:
@@ -173,13 +175,16 @@ def _failing_rule(rule: RuleResult, pii: frozenset[str]) -> FailingRule:
     name = rule.check + (f" (could not run: {rule.error})" if rule.error else "")
     columns = rule.column.split(",") if rule.column else []
     hidden = any(part.strip().casefold() in pii for part in columns)
-    return FailingRule(
+    shown = FailingRule(
         rule=clip(name, CELL),
         column=None if rule.column is None else clip(rule.column, CELL),
         failing_rows=rule.failing,
         failing_pct=_number(rule.pct),
         sample=[] if hidden else _sample(rule, pii),
     )
+    if rule.query:
+        shown["query"] = clip(rule.query, TEXT)
+    return shown
 
 
 def _sample(rule: RuleResult, pii: frozenset[str]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class EventKind(StrEnum):
@@ -52,6 +52,7 @@ class FailingRule(TypedDict):
     failing_rows: int
     failing_pct: float | None
     sample: list[dict[str, Any]]
+    query: NotRequired[str]  # a short statement showing its failing rows, where the warehouse counted them
 
 
 class Upstream(TypedDict):

@@ -172,6 +172,9 @@ class Observed:
     statement: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)  # merged into the results that used it
     followups: tuple[str, ...] = ()  # statements run after `statement` for this answer (failing-row samples)
+    # A short read-only statement a person can paste and run to see this answer alone (the fused `statement`
+    # answers every probe of the dataset at once): `SELECT count(*) FROM t WHERE ...`; None: there is none.
+    query: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -84,7 +84,9 @@ class Kind(ABC, Generic[P]):
     params: type[P]
 
     @abstractmethod
-    def probes(self, params: P, context: Context, base_dir: Path) -> list[Probe[Any]]: ...
+    def probes(self, params: P, context: Context, base_dir: Path) -> list[Probe[Any]]:
+        """What the check asks of the source; the first is its measure, whose short query (`Observed.query`)
+        the result carries to notifications."""
 
     @abstractmethod
     def evaluate(self, params: P, answers: Answers, context: Context) -> Evaluation: ...

@@ -269,3 +269,13 @@ def failing_rows(
         condition = (keys[0].in_(wanted) if len(keys) == 1 else sa.tuple_(*keys).in_(wanted))
         return scan.scoped(statement, condition).limit(limit)
     return scan.scoped(statement, failing_condition(rule, scan)).limit(limit)
+
+
+def failing_query(rule: Rule, scan: Scan, limit: int) -> sa.Select[Any]:
+    """What a person runs to see a rule's failures: its failing rows, every column; for uniqueness, each
+    duplicated key and its rows, most duplicated first (the failing rows are their sum)."""
+    if rule.check in UNIQUENESS:
+        _, groups = _duplicate_keys(rule, scan)
+        return groups.order_by(sa.func.count().desc()).limit(limit)
+    statement: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(scan.table)
+    return scan.scoped(statement, failing_condition(rule, scan)).limit(limit)

@@ -8,6 +8,7 @@ run in parallel up to the source's `max_concurrency`, and every call is counted 
 
 from __future__ import annotations
 
+import posixpath
 import re
 import threading
 from collections import Counter
@@ -17,6 +18,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import sqlalchemy as sa
 
 from checks.probes import (
     BucketCounts,
@@ -38,6 +41,7 @@ from checks.sources.base import SourceError
 from checks.sources.formats import FORMATS, FileFacts, FormatError
 from checks.sources.localstore import LocalStore
 from checks.sources.objects import Listing, ObjectInfo, ObjectStore, ObjectStoreError
+from checks.sources.queries import duckdb_rendered, read_files
 from checks.sources.settings import FilesSourceConfig, S3SourceConfig
 from monitor.core.config.models import DatasetConfig
 from monitor.core.distribution import missing_module
@@ -152,7 +156,9 @@ class LakeSource:
         for probe in wanted:
             try:
                 value, statement = run.answer(probe)
-                answers[probe] = Observed(value=value, statement=statement)
+                query = run.query(probe)
+                answers[probe] = Observed(value=value, statement=statement,
+                                          query=self._redact(query) if query is not None else None)
             except (ObjectStoreError, FormatError, _Unanswerable) as exc:
                 answers[probe] = Observed(error=self._redact(str(exc)), reason=exc.reason)
         requests = {"list": run.store.requests["list"], "get": run.store.requests["get"]}
@@ -291,6 +297,40 @@ class _Run:
                 }
                 return variants, self._statement(len(facts))
         raise _Unanswerable(f"a {self.format} lake dataset cannot answer {probe.describe()}")
+
+    def query(self, probe: Probe[Any]) -> str | None:
+        """A DuckDB statement over the files a probe read, answering it as demon did; None for what DuckDB
+        does not see as demon does (objects' times and sizes, a quality sample)."""
+        match probe:
+            case RowCount(scope=scope):
+                return self._over(scope, lambda files: sa.select(sa.func.count()).select_from(files))
+            case MaxValue(column=column) if self.format == "parquet":
+                return self._over(self.newest_scope(),
+                                  lambda files: sa.select(sa.func.max(sa.column(column))).select_from(files))
+            case FileCount(scope=scope):
+                pattern = self._pattern(self.files(scope))
+                found = sa.select(sa.func.count()).select_from(sa.func.glob(pattern).table_valued())
+                return duckdb_rendered(found) if pattern else None
+            case Columns():
+                every = self._over("all", lambda files: sa.select(sa.literal_column("*")).select_from(files))
+                return f"DESCRIBE {every}" if every else None
+        return None
+
+    def _over(self, scope: Scope, build: Callable[[sa.TableValuedAlias], sa.Select[Any]]) -> str | None:
+        pattern = self._pattern(self.files(scope))
+        return duckdb_rendered(build(read_files(self.format, pattern))) if pattern else None
+
+    def _pattern(self, files: list[ObjectInfo]) -> str | None:
+        """A glob matching `files`: their common folder, any depth below it when they are in several, and
+        their extension when they share one."""
+        if not files:
+            return None
+        folders = {posixpath.dirname(info.key) for info in files}
+        common = posixpath.commonpath(list(folders)) if len(folders) > 1 else next(iter(folders))
+        suffixes = {posixpath.splitext(info.key)[1] for info in files}
+        extension = suffixes.pop() if len(suffixes) == 1 else ""
+        below = "**/" if len(folders) > 1 else ""
+        return f"{self.store.describe()}{common + '/' if common else ''}{below}*{extension}"
 
     def _maximum(self, column: str) -> tuple[Any, str]:
         if self.format != "parquet":

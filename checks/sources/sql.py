@@ -54,6 +54,7 @@ from checks.sources.catalog import (
     split_name,
 )
 from checks.sources.dialects import Deadline, DialectProfile, EpochSeconds, error_codes, profile_for
+from checks.sources.queries import bounded, columns_query, rendered
 from checks.sources.settings import SqlSourceConfig
 from monitor.core.clock import as_utc
 from monitor.core.config.models import DatasetConfig
@@ -301,7 +302,8 @@ class SqlSource:
                     observed[probe] = Observed(value=found.state, statement=snapshot.statement)
                 else:
                     columns = self._columns.get(self._read_columns)
-                    observed[probe] = Observed(value=columns.value.get(key, []), statement=columns.statement)
+                    observed[probe] = Observed(value=columns.value.get(key, []), statement=columns.statement,
+                                               query=self._columns_query(found.schema, found.name))
             return observed
         except _StatementFailed as failure:
             return dict.fromkeys(probes, failure.observed())
@@ -389,7 +391,22 @@ class SqlSource:
             reason=observed.reason,
             statement=self._redact(observed.statement) if observed.statement is not None else None,
             followups=tuple(self._redact(statement) for statement in observed.followups),
+            query=self._redact(observed.query) if observed.query is not None else None,
         )
+
+    def _query(self, statement: sa.ClauseElement) -> str | None:
+        """A statement as a person pastes it (`queries.rendered`) in this source's dialect."""
+        return rendered(statement, self._display_dialect)
+
+    def _columns_query(self, schema: str | None, table: str) -> str | None:
+        """information_schema's columns of the table; none where the engine has no information_schema."""
+        return self._query(columns_query(schema, table)) if self._profile.columns_sql is not None else None
+
+    def _alone(self, probe: Probe[Any], table: Table | None, where: str | None, part: Part) -> str | None:
+        """A fused probe's own statement: its aggregate over the dataset's rows, or a metric as written."""
+        if isinstance(probe, ScalarQuery):
+            return bounded(probe.sql.strip().rstrip(";").rstrip())
+        return self._query(fused_statement(table, where, [part])) if table is not None else None
 
     # --- probes ------------------------------------------------------------------------------------
 
@@ -404,7 +421,9 @@ class SqlSource:
             metrics: dict[Probe[Any], Part] = {probe: _metric(probe.sql) for probe in probes
                                           if isinstance(probe, ScalarQuery)}
             missing = Observed(error=found, reason=Reason.MISSING, statement=metadata_statement)
-            answers = self._aggregate(conn, None, None, metrics) if metrics else {}
+            ran = self._aggregate(conn, None, None, metrics) if metrics else {}
+            answers = {probe: replace(answer, query=self._alone(probe, None, None, metrics[probe]))
+                       for probe, answer in ran.items()}
             return {probe: answers.get(probe, missing) for probe in probes}
         observed: dict[Probe[Any], Observed] = {}
         aggregates: dict[Probe[Any], Part] = {}
@@ -413,7 +432,7 @@ class SqlSource:
         for probe in probes:
             if isinstance(probe, Validation | BucketCounts | ColumnProfiles):
                 continue
-            answer = self._plan(probe, found.columns, dataset.table, metadata_statement)
+            answer = self._plan(probe, found, dataset.table, metadata_statement)
             if isinstance(answer, Observed):
                 observed[probe] = answer
             else:
@@ -425,7 +444,10 @@ class SqlSource:
         for profile in profiles.values():
             aggregates.update(profile.fused_parts())
         answers = self._aggregate(conn, found, dataset.where, aggregates) if aggregates else {}
-        observed.update((probe, answer) for probe, answer in answers.items() if probe in probes)
+        observed.update(
+            (probe, replace(answer, query=self._alone(probe, found, dataset.where, aggregates[probe])))
+            for probe, answer in answers.items() if probe in probes
+        )
         observed.update(self._bucket_counts(conn, found, dataset, grouped, metadata_statement, answers))
         observed.update(self._profiles(conn, dataset.where, profiles, answers))
         fetched: dict[str, list[tuple[Any, ...]]] = {}  # two checks sampling the same rows read them once
@@ -441,7 +463,7 @@ class SqlSource:
                     fetched[key] = self._run(conn, statement)
                 return fetched[key]
 
-            observed[probe] = replace(query.finish(answers, run), followups=tuple(followups))
+            observed[probe] = replace(query.finish(answers, run, self._query), followups=tuple(followups))
         return observed
 
     def _bucket_counts(
@@ -475,7 +497,8 @@ class SqlSource:
         except _StatementFailed as failure:
             return failure.observed(text)
         seconds = int(BUCKET_SECONDS[bucket])
-        return Observed(value=tuple(_bucket(row, seconds) for row in rows), statement=text)
+        return Observed(value=tuple(_bucket(row, seconds) for row in rows), statement=text,
+                        query=self._query(statement))
 
     def _grouped(
         self, probe: BucketCounts, table: Table, where: str | None, metadata_statement: str
@@ -574,18 +597,21 @@ class SqlSource:
         return queries
 
     def _plan(
-        self, probe: Probe[Any], columns: list[Column], table: str, metadata_statement: str
+        self, probe: Probe[Any], table: Table, name: str, metadata_statement: str
     ) -> Observed | ColumnElement[Any]:
-        """The aggregate expression answering a probe, or its answer when no aggregate is needed."""
+        """The aggregate expression answering a probe, or its answer when no aggregate is needed; `name`: the
+        table as the dataset names it."""
+        columns = table.columns
         match probe:
             case Columns():
-                return Observed(value=columns, statement=metadata_statement)
+                query = self._columns_query(table.schema, table.name)
+                return Observed(value=columns, statement=metadata_statement, query=query)
             case RowCount():
                 return sa.func.count()
             case MaxValue(column=wanted):
                 found = find_column(columns, wanted)
                 if found is None:
-                    error = missing_column(wanted, table, columns)
+                    error = missing_column(wanted, name, columns)
                     return Observed(error=error, reason=Reason.MISSING, statement=metadata_statement)
                 return sa.func.max(sa.column(found))
             case ScalarQuery(sql=sql):

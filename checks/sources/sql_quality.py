@@ -19,13 +19,16 @@ from checks.probes import Observed, Probe, RowCount
 from checks.quality import frame
 from checks.quality.rules import MAX_SAMPLES, SHAPE_CHECKS, QualityPlan, Rule
 from checks.quality.shape import Shape
-from checks.quality.sql import Flavor, Scan, failing_count, failing_rows
+from checks.quality.sql import Flavor, Scan, failing_count, failing_query, failing_rows
 from checks.sources.sql import Part, Table, condition, missing_column
 from monitor.core.evidence import QualityReport, RuleResult
 from monitor.core.humanize import first_line
 
 # Runs a statement; the second one, if given, is how it is shown (without data values in it).
 Run = Callable[[sa.Select[Any], sa.Select[Any] | None], list[tuple[Any, ...]]]
+# A statement as a person pastes it, or None (sources/queries.py).
+Show = Callable[[sa.Select[Any]], str | None]
+QUERY_ROWS = 20  # rows (or duplicated keys) a rule's paste-able query returns
 
 
 @dataclass(frozen=True)
@@ -67,19 +70,22 @@ class QualityQuery:
                 counts[RuleCount(rule)] = failing_count(self._real(rule), self._scan)
         return counts
 
-    def finish(self, answers: Mapping[Probe[Any], Observed], run: Run) -> Observed:
-        """The report, once the fused statement answered; samples fetched for the failing rules."""
+    def finish(self, answers: Mapping[Probe[Any], Observed], run: Run, show: Show) -> Observed:
+        """The report, once the fused statement answered; samples fetched for the failing rules. Its query
+        is that of the rule with the most failing rows, whose count is the check's value."""
         total = answers[RowCount()]
         if not total.ok:
             return Observed(error=total.error, statement=total.statement)
         rows = int(total.value)
-        results = [self._result(rule, rows, answers, run) for rule in self._rules]
+        results = [self._result(rule, rows, answers, run, show) for rule in self._rules]
+        queried = [result for result in results if result.query]
+        worst = max(queried, key=lambda result: result.failing).query if queried else None
         sample_rows = None
         if self.plan.residual is not None:
             sampled, sample_rows = self._sampled(run)
             results.extend(sampled)
         report = QualityReport(tuple(results), rows=rows, sample_rows=sample_rows)
-        return Observed(value=report, statement=total.statement)
+        return Observed(value=report, statement=total.statement, query=worst)
 
     # --- compiled rules ----------------------------------------------------------------------------
 
@@ -88,7 +94,9 @@ class QualityQuery:
         return Rule(rule.check, tuple(self._names[name] for name in rule.columns), rule.label,
                     rule.arguments, rule.ignore_na)
 
-    def _result(self, rule: Rule, rows: int, answers: Mapping[Probe[Any], Observed], run: Run) -> RuleResult:
+    def _result(
+        self, rule: Rule, rows: int, answers: Mapping[Probe[Any], Observed], run: Run, show: Show
+    ) -> RuleResult:
         column = rule.shown_column
         if rule.check in SHAPE_CHECKS:
             return self._shape.result(rule, rows, "in_warehouse")
@@ -98,8 +106,11 @@ class QualityQuery:
         found = answer.value if isinstance(answer.value, tuple) else (answer.value,)
         failing = int(found[0] or 0)
         duplicated = found[1] if len(found) > 1 else None
-        values, sample = self._failing_sample(rule, run, duplicated) if failing else ((), ())
-        return RuleResult(column, rule.label, "in_warehouse", rows, failing, values, sample)
+        if not failing:
+            return RuleResult(column, rule.label, "in_warehouse", rows, 0)
+        values, sample = self._failing_sample(rule, run, duplicated)
+        query = show(failing_query(self._real(rule), self._scan, QUERY_ROWS))
+        return RuleResult(column, rule.label, "in_warehouse", rows, failing, values, sample, query=query)
 
     def _shown(self) -> list[str]:
         return [found for name, found in self._names.items() if name.lower() not in self.plan.pii]

@@ -41,10 +41,12 @@ GROUP = 200  # datasets at most whose history is read, and whose results are sto
 
 @dataclass(frozen=True)
 class Provenance:
-    """What produced a check's value: the statements or requests, and the details the source attached."""
+    """What produced a check's value: the statements or requests, the details the source attached, and the
+    short query showing it (that of the check's first probe, its measure)."""
 
     statements: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+    query: str | None = None
 
 
 _NONE = Provenance()
@@ -63,7 +65,8 @@ class _Judged:
 def _provenance(answers: Sequence[Observed]) -> Provenance:
     found = (statement for answer in answers for statement in (answer.statement, *answer.followups))
     statements = tuple(dict.fromkeys(statement for statement in found if statement))
-    return Provenance(statements, {key: value for answer in answers for key, value in answer.details.items()})
+    details = {key: value for answer in answers for key, value in answer.details.items()}
+    return Provenance(statements, details, answers[0].query if answers else None)
 
 
 @dataclass(frozen=True)
@@ -430,4 +433,5 @@ def _result(
         last_success_at=last_success,
         learned=evaluation.learned,
         reason=(evaluation.reason or Reason.DATA) if evaluation.outcome is Outcome.ERROR else None,
+        query=provenance.query,
     )

@@ -114,6 +114,7 @@ class RuleResult:
     sample: tuple[Mapping[str, Any], ...] = ()  # failing rows, without pii columns
     error: str | None = None
     broken: bool = False  # the dataset's shape breaks the rule (a dtype, an extra column): fails on any rows
+    query: str | None = None  # a short statement showing its failing rows (counted in the warehouse)
 
     @property
     def pct(self) -> float | None:
@@ -130,6 +131,8 @@ class RuleResult:
             found["sample"] = [dict(row) for row in self.sample]
         if self.error:
             found["error"] = self.error
+        if self.query:
+            found["query"] = self.query
         return found
 
 

@@ -76,6 +76,8 @@ class Result:
     last_success_at: datetime | None = None  # this run if it passed or warned, else the latest that did
     reason: Reason | None = None  # why it is an error (None for the other outcomes)
     learned: LearnedEvidence | None = None  # a learned baseline's judgement; read back, it is in details
+    # A short statement showing what the check saw, for notifications; not stored (None when read back).
+    query: str | None = None
 
     @property
     def all_details(self) -> dict[str, Any]:
