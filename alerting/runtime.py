@@ -116,10 +116,13 @@ class Notified:
     resolved: int = 0
     sent: int = 0
     undelivered: list[str] = field(default_factory=list)
+    refused: int = 0  # of the undelivered, those a channel refused for good; the others wait in the outbox
 
     def summary(self) -> str:
-        """`2 incidents opened, 1 resolved; 3 notifications sent` (`, 1 not delivered` when so)."""
-        missed = f", {len(self.undelivered)} not delivered" if self.undelivered else ""
+        """`2 incidents opened, 1 resolved; 3 notifications sent, 1 waiting in the outbox, 1 refused`."""
+        waiting = len(self.undelivered) - self.refused
+        missed = (f", {waiting} waiting in the outbox" if waiting else "") + (
+            f", {self.refused} refused" if self.refused else "")
         return (f"{count(self.opened, 'incidents')} opened, {self.resolved} resolved; "
                 f"{count(self.sent, 'notifications')} sent{missed}")
 
@@ -136,11 +139,12 @@ def notify_once(config: Config, store: StateStore, results: Sequence[Result], do
         now = store.clock()
         with store.transaction("prune incidents") as conn:
             records.prune(conn, now - timedelta(seconds=config.state.retention))
-        left = _left(store, observed.queued)
+        left = _left_rows(store, observed.queued)
     finally:
         deliverer.stop(grace=0.0)
     return Notified(opened=observed.kinds[EventKind.OPENED], resolved=observed.kinds[EventKind.RESOLVED],
-                    sent=len(observed.queued) - len(left), undelivered=left)
+                    sent=len(observed.queued) - len(left), undelivered=[_undelivered(row) for row in left],
+                    refused=sum(row["state"] == "failed" for row in left))
 
 
 @dataclass(frozen=True)
@@ -172,8 +176,12 @@ def acknowledge(config: Config, store: StateStore, incident_id: int, by: str, re
 
 def _left(store: StateStore, keys: Collection[str]) -> list[str]:
     """Of these notifications, those not delivered, each said in a line."""
+    return [_undelivered(row) for row in _left_rows(store, keys)]
+
+
+def _left_rows(store: StateStore, keys: Collection[str]) -> list[dict[str, Any]]:
     with store.reading("read the outbox") as conn:
-        return [_undelivered(row) for row in outbox.undelivered(conn, set(keys))]
+        return outbox.undelivered(conn, set(keys))
 
 
 def _undelivered(row: dict[str, Any]) -> str:

@@ -441,7 +441,10 @@ def test_notify_once_leaves_what_it_could_not_deliver_and_says_so(lite: StateSto
         assert time.monotonic() - started < 30  # it gave up after its 1 s instead of waiting on retries
     rows, left = outbox(lite), notified.undelivered
     assert (notified.opened, notified.resolved, notified.sent) == (2, 0, 0)
-    assert notified.summary() == "2 incidents opened, 0 resolved; 0 notifications sent, 2 not delivered"
+    assert notified.summary() == ("2 incidents opened, 0 resolved; 0 notifications sent, "
+                                  "2 waiting in the outbox")
+    assert Notified(3, 1, 2, ["a", "b", "c"], refused=1).summary() == (
+        "3 incidents opened, 1 resolved; 2 notifications sent, 2 waiting in the outbox, 1 refused")
     assert Notified(1, 0, 1).summary() == "1 incident opened, 0 resolved; 1 notification sent"
     assert len(left) == len(rows) == 2 and {row["state"] for row in rows} == {"pending"}
     first = rows[0]

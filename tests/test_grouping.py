@@ -4,6 +4,7 @@ called the probable root cause only when it could cause the failure below it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,15 +13,20 @@ import pytest
 from alerting import admin, causes, tables
 from alerting.engine import Alerting
 from alerting.model import EventKind
-from monitor.app.config import Config
+from monitor.app.config import Config, load_config
 from monitor.core.evidence import Drift, QualityReport, RuleResult, SchemaEvidence
 from monitor.core.failures import Reason
 from monitor.core.results import Result
 from monitor.state.store import StateStore
+from tests.httpserver import serving
+from tests.pdserver import ROUTING_KEY, FakePagerDuty
+from tests.test_delivery import deliverer, pump
 from tests.test_incidents import (
+    DATASETS,
     FACT,
     RAW,
     REPORT,
+    SOURCES_YML,
     Clock,
     at,
     incidents,
@@ -299,3 +305,45 @@ def test_acking_or_silencing_the_root_cause_holds_back_what_it_explains(
     assert repeated.event is EventKind.REPEATED
     # the silence has ended: the held follow-up is due again, told with the other
     assert [member["key"] for member in repeated.group] == ([] if hold == "ack" else [FACT])
+
+
+# --- PagerDuty ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pd() -> Iterator[FakePagerDuty]:
+    with serving(FakePagerDuty()) as server:
+        yield server
+
+
+def pager_config(tmp_path: Path, pd: FakePagerDuty, datasets: str = DATASETS) -> Config:
+    """Only PagerDuty, which is told no resolution (`notify_resolved: false`)."""
+    path = tmp_path / "demon.yml"
+    path.write_text(
+        f"version: 1\nsources:\n{SOURCES_YML}datasets:\n{datasets}alerting:\n  channels:\n"
+        f"    oncall: {{kind: pagerduty, routing_key: {ROUTING_KEY}, url: '{pd.url}'}}\n"
+        f"  notify_resolved: false\nstate:\n  url: sqlite:///{tmp_path / 'state.db'}\n")
+    return load_config(path)
+
+
+def test_pagerduty_gets_one_alert_per_dataset_run_and_always_hears_its_end(
+    store: StateStore, pd: FakePagerDuty, tmp_path: Path, clock: Clock
+) -> None:
+    config = pager_config(tmp_path, pd)
+    engine, sender = Alerting(store, clock), deliverer(store, config, tmp_path, clock)
+    observe(engine, config, [result(FACT, "fail", at(0)), result(FACT_FRESH, "fail", at(0)),
+                             result(REPORT, "fail", at(0))])
+    pump(sender, clock, "oncall")
+    fact, report = (f"demon-{the_open(store, key)['id']}-{key}" for key in (FACT_FRESH, REPORT))
+    assert sorted(event["dedup_key"] for event in pd.accepted()) == sorted([fact, report])
+
+    clock.set(10)  # fact_orders passes again: its pager alert resolves, though nobody else is told
+    observe(engine, config, [result(FACT, "pass", at(10)), result(FACT_FRESH, "pass", at(10))])
+    pump(sender, clock, "oncall")
+    assert pd.alert(fact).status == "resolved" and pd.alert(report).status == "triggered"
+
+    clock.set(20)  # report leaves the config: its alert resolves too
+    Alerting(store, clock).retain(pager_config(tmp_path, pd, DATASETS.split("  report:")[0]))
+    pump(sender, clock, "oncall")
+    assert pd.alert(report).status == "resolved"
+    assert [event["event_action"] for event in pd.accepted()] == ["trigger", "trigger", "resolve", "resolve"]
