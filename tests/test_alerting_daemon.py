@@ -481,3 +481,26 @@ def test_a_check_removed_by_reload_resolves_silently(tmp_path: Path, spawn: Spaw
     shown = json.loads(demon(config, "incidents", "-f", "json", env=env).stdout)
     [listed] = [item for item in shown["incidents"] if item["key"] == "orders.volume.big"]
     assert listed["state"] == "resolved"
+
+
+# --- 8. grouping ---------------------------------------------------------------------------------------
+
+
+def test_a_datasets_failing_checks_are_one_message_across_a_restart(
+    tmp_path: Path, spawn: Spawn, slack: FakeSlack
+) -> None:
+    checks = (VOLUME, '- metric: {name: rows, sql: "SELECT count(*) FROM orders", min: 5}',
+              '- metric: {name: top_id, sql: "SELECT max(id) FROM orders", min: 5}')
+    config = make_config(tmp_path, FAILING, *checks, channels=SLACK, repeat_every="1h")
+    for restart in range(2):
+        daemon = spawn(config, env=slack_env(slack))
+        wait_for(lambda: len(incidents(tmp_path)) == 3 and settled(tmp_path, "slack"),
+                 what="three incidents, told")
+        more_runs(tmp_path, "orders.volume", 2)  # runs after the first tell nothing new
+        stop(daemon)
+        [message] = posted(slack)
+        [row] = outbox(tmp_path)
+        assert key_of(message) == row["idempotency_key"], f"after {restart} restarts"
+    payload = json.loads(query(tmp_path, "SELECT payload FROM outbox")[0]["payload"])
+    assert sorted([payload["incident_key"], *(m["key"] for m in payload["group"])]) == [
+        "orders.metric.rows", "orders.metric.top_id", "orders.volume"]
