@@ -295,7 +295,8 @@ class _Transaction:
         self.applied = records.applied_until(self.conn, keys)
         results = [r for r in newest.values() if r.started_at > self.applied.get(r.check, _EPOCH)]
         self.results = results
-        found = {fold.key: fold for fold in folds(results, down)}
+        found = {fold.key: fold for fold in folds(results, down)
+                 if fold.dataset is None or fold.dataset in self.config.datasets}
         folded = {result.check for fold in found.values() for result in fold.members}
         down_sources = {fold.source for fold in found.values() if fold.dataset is None}
         for key, answered in self._units(results, down_sources).items():
