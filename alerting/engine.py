@@ -282,6 +282,8 @@ class _Transaction:
         self.silences = records.active_silences(conn, now)
         self.observed = Observed()
         self.told: list[_Told] = []
+        # A run that began before a reload may end after it: the results of checks it removed open nothing.
+        self.configured = {spec.id for spec in config.checks}
 
     def apply(self, results: Sequence[Result], down: Mapping[str, str]) -> Observed:
         newest: dict[str, Result] = {}
@@ -304,7 +306,7 @@ class _Transaction:
         # Upstream datasets first: a downstream incident opened in the same batch then points at their
         # incidents as its probable root cause, and notifies as their follow-up.
         for result in sorted(results, key=lambda result: lineage_depth(self.config, result.dataset)):
-            if result.check not in folded and result.dataset in self.config.datasets:
+            if result.check not in folded and result.check in self.configured:
                 self._check(result, current.get(result.check))
         self._queue()
         return self.observed

@@ -39,13 +39,19 @@ from tests.test_incidents import (
 )
 
 TEAM_ONLY = "    - notify: [team]\n"
+# fact_orders with a quality check too (its schema is never loaded: results are made here)
+WITH_QUALITY = DATASETS.replace("""      - freshness: {column: loaded_at, fail_after: 6h}
+  report:""", """      - freshness: {column: loaded_at, fail_after: 6h}
+      - quality: {schema: fact_orders.yml}
+  report:""")
 FACT_FRESH, RAW_FRESH = "fact_orders.freshness", "raw_orders.freshness"
 FACT_QUALITY, FACT_SCHEMA, RAW_SCHEMA = "fact_orders.quality", "fact_orders.schema", "raw_orders.schema"
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    return write_config(tmp_path, routes=TEAM_ONLY, repeat_every="1h")
+    assert WITH_QUALITY != DATASETS
+    return write_config(tmp_path, routes=TEAM_ONLY, repeat_every="1h", datasets=WITH_QUALITY)
 
 
 @pytest.fixture
@@ -243,6 +249,7 @@ def test_an_upstream_schema_change_explains_rules_on_the_columns_it_changed_only
     upstream: [raw_orders]
     checks:
       - schema: {}
+      - quality: {schema: fact_orders.yml}
 """
     config = write_config(tmp_path, routes=TEAM_ONLY, datasets=datasets, repeat_every="1h")
     engine = Alerting(store, clock)

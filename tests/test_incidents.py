@@ -567,6 +567,9 @@ def test_removed_checks_and_sources_resolve_silently(lite: StateStore, tmp_path:
         removed = incidents(lite, tables.incidents.c.key == key)[0]
         assert removed["resolved_at"] == at(10) and event_kinds(lite, removed["id"]) == ["opened", "resolved"]
     assert engine.retain(reloaded) == 0
+    # A run that began before the reload ends after it: its removed check opens nothing again.
+    assert observe(engine, reloaded, [result(FACT, "fail", at(5)), result(FACT, "fail", at(11))]) == 0
+    assert not incidents(lite, tables.incidents.c.key == FACT, tables.incidents.c.resolved_at.is_(None))
 
 
 def test_prune_removes_old_resolved_incidents_with_their_rows(
