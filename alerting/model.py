@@ -50,7 +50,7 @@ class FailingRule(TypedDict):
     rule: str
     column: str | None
     failing_rows: int
-    failing_pct: float | None
+    failing_pct: float | None  # a fraction of the rows it ran over (0.01 is 1%), as `*_failing_pct` are
     sample: list[dict[str, Any]]
 
 
@@ -71,8 +71,9 @@ class Learned(TypedDict):
 
 
 class Member(TypedDict):
-    """Another incident told in the same notification: a check of the same dataset whose event came in the same
-    run (what breaks together is told together). Its own outbox row is not written: this one carries it."""
+    """Another incident told in the same notification: a check of the same dataset whose event came in the
+    same run (what breaks together is told together). Its own outbox row is not written: this one carries
+    it."""
 
     incident: int
     key: str
