@@ -103,6 +103,7 @@ def test_a_trigger_carries_the_context_the_links_and_the_incidents_dedup_key(pd:
             "text": render_text(sent, render.TEXT_CHARS), "incident": 7, "incident_key": "orders.volume",
             "event": "opened", "outcome": "fail", "opened_at": "2024-05-01T10:00:00Z",
             "root_cause": {"incident": 3, "title": "raw.volume failed"},
+            "commands": ["demon ack 7", "demon silence 'orders.*' --for 2h --reason investigating"],
             "context": json.loads(json.dumps(CONTEXT)),
         },
     }

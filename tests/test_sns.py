@@ -117,7 +117,7 @@ def test_raw_and_wrapped_queues_get_the_incident_json_and_attributes(aws: Aws) -
     assert incident["context"]["check"] == "fact_orders.volume" and "truncated" not in incident["context"]
     assert incident["root"] == {"incident": 7, "key": "raw_orders.freshness", "title": "raw late"}
     assert incident["text"] == render_text(notification)
-    assert "probable root cause: raw late (incident 7)" in incident["text"]
+    assert "probable root cause: raw late (incident #7)" in incident["text"]
     assert Notification.from_dict({k: v for k, v in incident.items() if k != "text"}) == notification
     got = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
     assert got == {"severity": "critical", "dataset": "fact_orders", "owner": "sales-analytics",
