@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -381,6 +382,121 @@ def test_a_context_that_fits_is_not_cut() -> None:
     built = render.blocks(note(context=hostile_context()))
     assert "cut to fit" not in texts(built)
     assert "(cut to fit: samples)" in texts(render.blocks(note(context=Context(truncated=["samples"]))))
+
+
+# --- what a notification says (issue 19) -------------------------------------------------------------------
+
+
+def member(incident: int, said: str, query: str | None = None, outcome: str = "fail") -> Member:
+    return Member(incident=incident, key=f"fact_orders.check{incident}", event="opened", outcome=outcome,
+                  title=f"fact_orders.check{incident} failed", headline=said, message="m", query=query)
+
+
+GROUPED = Context(
+    check="fact_orders.volume", dataset="fact_orders", kind="volume", message="40 rows, expected 77-289",
+    headline="fact_orders has 40 rows, 78.1% fewer than expected (77 to 289)", value=40.0, unit="rows",
+    thresholds={"expected": 183.0, "expected_min": 76.9, "expected_max": 289.1, "max_drop": 0.5},
+    trend=[{"at": "t3", "outcome": "fail", "value": 40.0}, {"at": "t2", "outcome": "pass", "value": 190.0},
+           {"at": "t1", "outcome": "pass", "value": None}, {"at": "t0", "outcome": "pass", "value": 160.0}],
+    statements=["SELECT count(*) AS demon_p0 FROM analytics.fact_orders WHERE loaded_at >= ..."],
+    query="SELECT count(*) FROM analytics.fact_orders\nWHERE loaded_at >= current_date - 1",
+    upstream=[{"dataset": "raw_orders", "outcome": "fail", "failing": ["raw_orders.volume"], "incident": 5},
+              {"dataset": "dim_products", "outcome": "pass", "failing": [], "incident": None}],
+    runbook="https://wiki.example/fact_orders")
+
+
+def test_a_grouped_notification_through_slack_says_what_is_wrong_and_how_to_act(
+    slack_server: FakeSlack,
+) -> None:
+    group = [member(8, "8 duplicated order_id values in fact_orders",
+                    "SELECT order_id, count(*) FROM fact_orders GROUP BY 1 HAVING count(*) > 1 <!channel>"),
+             member(9, "fact_orders last loaded 3h ago (warn_after 2h)")]
+    channel = bot(slack_server)
+    channel.send(note(context=GROUPED, incident=7, group=group), None)
+    assert slack_server.violations == []
+    [message] = slack_server.all_messages()
+    shown = texts(message.blocks)
+    assert ("*fact_orders: 3 checks failing — fact_orders has 40 rows, 78.1% fewer than expected (77 to 289)*"
+            in shown)
+    assert "*Also failing in this dataset* (2)" in shown
+    assert "• 8 duplicated order_id values in fact_orders (incident #8)" in shown
+    assert "GROUP BY 1 HAVING count(*) &gt; 1 &lt;!channel&gt;\n```" in shown  # the member's query, escaped
+    assert "• fact_orders last loaded 3h ago (warn_after 2h) (incident #9)" in shown
+    # the paste-able query instead of the fused statement
+    assert "*Run this to see it*\n```\nSELECT count(*) FROM analytics.fact_orders\nWHERE loaded_at" in shown
+    assert "demon_p0" not in shown
+    # thresholds in their units, a sparkline oldest to newest
+    assert "max_drop 50%" in shown and "77 to 289" in shown and "0.5" not in shown
+    assert ("*Trend* ▇·█▁ (oldest to newest)\nnewest first: 40 (fail), 190 (pass), - (pass), 160 (pass)"
+            in shown)
+    # an upstream that fails too is not called a cause when the engine named none
+    assert "upstream raw_orders is also failing: raw_orders.volume" in shown
+    assert "root cause" not in shown.lower()
+    # the commands end the message, as demon's CLI takes them
+    assert message.blocks[-1]["text"]["text"] == (
+        "*Act on it*\n```\ndemon ack 7\ndemon silence 'fact_orders.*' --for 2h --reason investigating\n```")
+    assert "demon ack 7" in message.text and "3 checks failing" in message.text  # the fallback says it too
+
+
+def test_the_root_cause_is_named_only_when_the_engine_found_one() -> None:
+    cause = RootCause(incident=5, key="raw_orders.volume", title="raw_orders.volume failed")
+    shown = texts(render.blocks(note(context=GROUPED, root=cause)))
+    assert "probable root cause: raw_orders.volume failed (incident #5)" in shown
+    assert "also failing" not in shown  # the root cause's dataset is not listed twice
+    assert "upstream dim_products: pass" in shown
+
+
+def test_a_huge_group_is_cut_before_the_leads_essentials_saying_how_many(slack_server: FakeSlack) -> None:
+    group = [member(100 + i, f"rule_{i} fails on {'x' * 250}", "SELECT " + "y" * 2000) for i in range(300)]
+    built = render.blocks(note(context=GROUPED, group=group))
+    assert block_problems(built) == [] and block_text_size(built) <= render.TEXT_BUDGET
+    shown = texts(built)
+    assert "fact_orders: 301 checks failing" in shown and "*Run this to see it*" in shown
+    assert "more checks of this dataset, cut to fit" in shown and "group" in shown.splitlines()[-1]
+    assert "Act on it" in shown and "max_drop 50%" in shown  # the lead's essentials stay
+    bot(slack_server).send(note(context=GROUPED, group=group), None)
+    assert slack_server.violations == []
+
+
+def test_the_rules_failing_share_reads_as_in_the_terminal(slack_server: FakeSlack) -> None:
+    """`failing_pct` is a fraction of the rows (as in the result's details): Slack once showed 0.00087108%
+    where the terminal said 0.0871%."""
+    from alerting.context import check_context
+    from checks.kinds.quality import _finding  # the words of the check's message, as the terminal prints it
+    from monitor.app.config import plugins
+    from monitor.core.config.models import config_model
+    from monitor.core.evidence import QualityReport, RuleResult
+    from monitor.core.results import Outcome, Result
+
+    found_rule = RuleResult("order_id", "field_uniqueness", "in_warehouse", 9180, 8)
+    terminal = _finding(found_rule)
+    assert terminal == "order_id field_uniqueness: 8 rows (0.0871%)"
+    config = config_model(plugins()).model_validate({
+        "version": 1, "sources": {"wh": {"kind": "sql", "url": "duckdb:///x"}},
+        "datasets": {"fact_orders": {"source": "wh", "table": "fact_orders"}}})
+    result = Result("fact_orders.quality", "fact_orders", "quality", "wh", Outcome.FAIL, terminal,
+                    datetime(2026, 1, 1, tzinfo=UTC), 0.1, value=8.0, unit="rows",
+                    evidence=QualityReport((found_rule,)))
+    bot(slack_server).send(note(context=check_context(config, result, [], [])), None)
+    [message] = slack_server.all_messages()
+    slack_rule = next(line for line in texts(message.blocks).splitlines() if line.startswith("*Rule*"))
+    assert slack_rule == "*Rule* field_uniqueness on order_id: 8 failing rows (0.0871%)"
+    assert "(0.0871%)" in terminal and "0.00087" not in texts(message.blocks) + message.text
+    assert "rule field_uniqueness on order_id: 8 failing rows (0.0871%)" in message.text  # the text agrees
+
+
+def test_a_resolution_says_only_what_passes_again_and_after_how_long(slack_server: FakeSlack) -> None:
+    channel = bot(slack_server)
+    thread = channel.send(note(context=GROUPED), None).thread
+    assert thread is not None
+    channel.send(note(EventKind.RESOLVED, context=GROUPED, group=[member(8, "x", outcome="pass")]), thread)
+    root, reply = slack_server.messages[thread["channel"]]
+    assert texts(reply.blocks) == ("✅ resolved: fact_orders.volume passes again after 1h\n"
+                                   "also resolved: x (passes again) (incident #8)\n"
+                                   "<https://wiki.example/fact_orders|Runbook>")
+    assert reply.text == ("resolved: fact_orders.volume passes again after 1h\n"
+                          "also resolved: x (passes again) (incident #8)\nrunbook: https://wiki.example/fact_orders")
+    assert "after 1h" in texts(root.blocks) and root.edits == 1  # the root message, marked resolved
 
 
 # --- the renderer's own rules -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerting.context import check_context
-from alerting.model import Context, EventKind, Notification, RootCause
+from alerting.model import Context, EventKind, Member, Notification, RootCause
 from alerting.render.text import CELL, SAMPLE_ROWS, cell, clip, headline, render_text
 from monitor.app.config import plugins
 from monitor.core.config.models import config_model
@@ -227,3 +227,68 @@ def test_cutting_samples_keeps_the_failing_rules() -> None:
 
 def test_a_tiny_limit_is_still_a_limit() -> None:
     assert len(render_text(note(), limit=20)) <= 20
+
+
+# --- issue 19: headline, group, query, commands, resolution -------------------------------------------------
+
+
+def member(incident: int, said: str | None, query: str | None = None, outcome: str = "fail") -> Member:
+    return Member(incident=incident, key=f"orders.c{incident}", event="opened", outcome=outcome,
+                  title=f"orders.c{incident} failed", headline=said, message="m", query=query)
+
+
+def test_a_group_says_how_many_checks_fail_then_each_with_its_query() -> None:
+    context = full_context(headline="5 rows of orders fail isin on status", statements=["SELECT fused"],
+                           query="SELECT status, count(*)\nFROM orders GROUP BY 1")
+    duplicates = "SELECT id FROM orders GROUP BY 1 HAVING count(*) > 1"
+    group = [member(43, "3 duplicated id values in orders", duplicates), member(44, None)]
+    lines = render_text(note(context, group=group)).splitlines()
+    assert lines[:3] == ["[critical] orders.quality failed (opened)",
+                         "orders: 3 checks failing — 5 rows of orders fail isin on status", "2 rules failing"]
+    assert lines[5:8] == ["run this to see it:", "  SELECT status, count(*)", "  FROM orders GROUP BY 1"]
+    assert "SELECT fused" not in "\n".join(lines)  # the query replaces the fused statement
+    start = lines.index("- 3 duplicated id values in orders (incident #43)")
+    assert lines[start:start + 3] == ["- 3 duplicated id values in orders (incident #43)",
+                                      "    SELECT id FROM orders GROUP BY 1 HAVING count(*) > 1",
+                                      "- orders.c44 failed (incident #44)"]
+    assert lines[-3:] == COMMANDS.splitlines()
+
+
+def test_a_group_too_long_for_the_limit_is_cut_saying_how_many() -> None:
+    group = [member(100 + index, "x" * 200, "SELECT " + "y" * 400) for index in range(40)]
+    text = render_text(note(full_context(headline="h"), group=group), limit=4000)
+    assert len(text) <= 4000 and "orders: 41 checks failing — h" in text
+    assert "... 40 more checks of this dataset, cut to fit" in text
+    assert "(cut to fit: statements, trend, samples, group)" in text and text.endswith(COMMANDS)
+    assert "rule isin on status: 5 failing rows (50%)" in text  # the lead's rules stay
+
+
+@pytest.mark.parametrize(("root", "said"), [
+    (None, "upstream raw is also failing: raw.volume"),
+    (RootCause(7, "raw.volume", "raw.volume failed"), "probable root cause: raw.volume failed (incident #7)"),
+])
+def test_an_upstream_is_a_cause_only_when_the_engine_says_so(root: RootCause | None, said: str) -> None:
+    text = render_text(note(root=root))
+    assert said in text.splitlines()
+    assert ("root cause" in text) is (root is not None)
+
+
+def test_a_resolution_says_only_what_passes_again_and_after_how_long() -> None:
+    resolved = note(event=EventKind.RESOLVED, outcome="pass", opened_at="2026-03-01T08:48:00Z",
+                    group=[member(43, "3 duplicated id values in orders", outcome="pass")])
+    assert render_text(resolved).splitlines() == [
+        "resolved: orders.quality passes again after 3h 12m",
+        "also resolved: 3 duplicated id values in orders (passes again) (incident #43)",
+        "runbook: https://wiki/x", "dashboard: https://g/d/demon-dataset/?var-dataset=orders"]
+    source = note(Context(source="wh"), event=EventKind.RESOLVED, outcome="pass", incident_key="source:wh")
+    assert render_text(source) == "resolved: source wh answers again after 30m"
+
+
+@pytest.mark.parametrize("event", [EventKind.OPENED, EventKind.CHANGED, EventKind.REPEATED])
+def test_what_a_responder_acts_on_ends_with_the_commands(event: EventKind) -> None:
+    assert render_text(note(event=event)).endswith(COMMANDS)
+
+
+@pytest.mark.parametrize("event", [EventKind.ACKNOWLEDGED, EventKind.RESOLVED])
+def test_what_needs_no_action_has_no_commands(event: EventKind) -> None:
+    assert "demon ack" not in render_text(note(event=event))

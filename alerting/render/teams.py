@@ -27,7 +27,6 @@ from alerting.render.text import (
     lead_line,
     links,
     member_lines,
-    more_members,
     query_text,
     resolved_summary,
     rule_lines,
@@ -80,7 +79,7 @@ class _Shape:
     rows: int = 3  # sample rows of a failing rule
     statements: bool = True
     trend: bool = True
-    group: int | None = None  # incidents told with the lead shown; None: all
+    group: int = 12  # incidents told with the lead (two lines each with a query: a section's 30 lines)
     sections: bool = True  # anything beyond the headline, the message and the facts
 
 
@@ -152,7 +151,7 @@ def _query(n: Notification, shape: _Shape) -> list[Element]:
 
 def _group(n: Notification, shape: _Shape) -> list[Element]:
     """The dataset's other incidents told here, each with its query; cut before the lead's details."""
-    lines = member_lines(n, shape.group) if shape.group != 0 else more_members(n, 0)
+    lines = member_lines(n, shape.group)
     return _section(f"Also failing in this dataset ({len(n.group)})", lines, shape)
 
 

@@ -25,7 +25,7 @@ def trimmed(data: Data, cuts: int) -> Data:
         return data
     smaller = dict(data, context=dict(data["context"]))
     said = [(name, cut(smaller)) for name, cut in CUTS[:cuts]]
-    names = [done if isinstance(done, str) else name for name, done in said if done]
+    names = list(dict.fromkeys(done if isinstance(done, str) else name for name, done in said if done))
     smaller["context"]["truncated"] = [*data["context"].get("truncated", []), *names]
     return smaller
 
@@ -73,6 +73,21 @@ def _short(value: Any) -> Any:
     return value if value is None or isinstance(value, bool | int | float) else cell(value)
 
 
+def _brief_group(data: Data) -> bool:
+    """Each incident told with the lead by what it is (its id, outcome, headline or title), without its
+    message and query: the lead's text still says how many fail and which."""
+    group = data.get("group") or []
+    brief = [_brief(member) for member in group]
+    data["group"] = brief
+    return brief != group
+
+
+def _brief(member: Any) -> Any:
+    if not isinstance(member, dict):
+        return member
+    return {**_clipped(member, SHORT_STRING), "message": "", "query": None}
+
+
 def _no_group(data: Data) -> bool | str:
     """The incidents told with the lead go before the lead's own evidence; the cut says how many."""
     group = data.get("group") or []
@@ -105,6 +120,7 @@ CUTS: list[tuple[str, Cut]] = [
     ("samples", _few_samples),
     ("trend", _without("trend")),
     ("statements", _without("statements")),
+    ("group", _brief_group),
     ("group", _no_group),
     ("failing_rules", _without("failing_rules")),
     ("members", _without("members")),
