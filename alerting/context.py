@@ -15,6 +15,7 @@ from functools import singledispatch
 from typing import Any
 from urllib.parse import quote
 
+from alerting.headline import headline, source_headline
 from alerting.model import Context, FailingRule, Learned, Point, Retyped, SchemaChange, Upstream
 from alerting.render.text import clip
 from monitor.core.config.models import Config, DatasetConfig
@@ -66,6 +67,7 @@ def check_context(
     if dataset is not None:
         context.update(about(dataset))
     context["dashboard_url"] = dashboard_url(config.alerting.grafana_url, result.dataset)
+    context["headline"] = headline(context)
     return context
 
 
@@ -80,6 +82,7 @@ def source_context(
     owners = list(dict.fromkeys(dataset.owner for dataset in datasets if dataset.owner))
     context = Context(
         source=source,
+        headline=source_headline(source),
         outcome=Outcome.ERROR.value,
         message=clip(reason, TEXT),
         members=sorted({result.check for result in failing}),

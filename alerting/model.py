@@ -50,7 +50,7 @@ class FailingRule(TypedDict):
     rule: str
     column: str | None
     failing_rows: int
-    failing_pct: float | None
+    failing_pct: float | None  # a fraction of the rows it ran over (0.01 is 1%), as `*_failing_pct` are
     sample: list[dict[str, Any]]
     query: NotRequired[str]  # a short statement showing its failing rows, where the warehouse counted them
 

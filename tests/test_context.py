@@ -372,7 +372,8 @@ def test_source_context_lists_the_checks_owners_and_tags() -> None:
                result("d.volume", Outcome.PASS)]
     context = source_context(cfg, "wh", results, "cannot connect: connection refused")
     assert context == {
-        "source": "wh", "outcome": "error", "message": "cannot connect: connection refused",
+        "source": "wh", "headline": "source wh is unreachable", "outcome": "error",
+        "message": "cannot connect: connection refused",
         "members": ["a.freshness", "a.volume", "b.volume", "c.volume"],
         "owner": "team-b, team-a", "tags": ["x", "y", "z"],
     }

@@ -508,9 +508,9 @@ def test_a_notification_says_the_learned_range_and_what_trained_it() -> None:
     thresholds = {"min": 1.0, "expected": 1204.0, "expected_min": 950.0, "expected_max": 1460.0}
     learned = Learned(slot="09:00-10:00 Mon", trained="8 Mondays")
     context = Context(value=312.0, unit="rows", learned=learned, thresholds=thresholds)
-    assert expected_text(context) == "min 1, 950 to 1460 in 09:00-10:00 Mon (learnt from 8 Mondays)"
+    assert expected_text(context) == "min 1, 950 to 1,460 in 09:00-10:00 Mon (learnt from 8 Mondays)"
     assert observed_line(context) == (
-        "observed 312 rows; expected min 1, 950 to 1460 in 09:00-10:00 Mon (learnt from 8 Mondays)"
+        "observed 312 rows; expected min 1, 950 to 1,460 in 09:00-10:00 Mon (learnt from 8 Mondays)"
     )
     fixed_only = Context(value=3.0, unit=None, thresholds={"max": 0.0})
     assert expected_text(fixed_only) == "max 0"

@@ -9,6 +9,7 @@ import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from alerting.channels.pagerduty import PagerDutyChannel
 from alerting.channels.settings import PagerDutyChannelConfig
 from alerting.delivery import Attempt
 from alerting.engine import Alerting
-from alerting.model import Context, Delivered, EventKind, Notification, Permanent, Retry, RootCause
+from alerting.model import Context, Delivered, EventKind, Member, Notification, Permanent, Retry, RootCause
 from alerting.render import pagerduty as render
 from alerting.render.text import render_text
 from monitor.app.config import Config, ConfigError, load_config
@@ -103,6 +104,7 @@ def test_a_trigger_carries_the_context_the_links_and_the_incidents_dedup_key(pd:
             "text": render_text(sent, render.TEXT_CHARS), "incident": 7, "incident_key": "orders.volume",
             "event": "opened", "outcome": "fail", "opened_at": "2024-05-01T10:00:00Z",
             "root_cause": {"incident": 3, "title": "raw.volume failed"},
+            "commands": ["demon ack 7", "demon silence 'orders.*' --for 2h --reason investigating"],
             "context": json.loads(json.dumps(CONTEXT)),
         },
     }
@@ -194,6 +196,24 @@ def test_no_answer_is_retried() -> None:
         with pytest.raises(Retry, match=r"no answer from http://127\.0\.0\.1") as caught:
             open_channel("oncall", config, ChannelEnv(Path(), Redactor())).send(note(), None)
     assert "refused" in caught.value.reason.lower()
+
+
+def test_a_grouped_trigger_leads_with_the_headline_and_carries_the_group(pd: FakePagerDuty) -> None:
+    member = Member(incident=8, key="orders.quality", event="opened", outcome="fail",
+                    title="orders.quality failed", headline="8 duplicated order_id values in orders",
+                    message="1 rule failing",
+                    query="SELECT order_id FROM orders GROUP BY 1 HAVING count(*) > 1")
+    context = Context(**{**CONTEXT, "headline": "orders has 2 rows, below min 5"})
+    sent = replace(note(context=context), group=[member])
+    channel(pd).send(sent, None)
+    payload = pd.accepted()[0]["payload"]
+    assert payload["summary"] == (
+        "orders.volume failed: orders: 2 checks failing — orders has 2 rows, below min 5")
+    details = payload["custom_details"]
+    assert details["group"] == [dict(member)]
+    assert details["commands"] == ["demon ack 7", "demon silence 'orders.*' --for 2h --reason investigating"]
+    assert "- 8 duplicated order_id values in orders (incident #8)" in details["text"]
+    assert "    SELECT order_id FROM orders GROUP BY 1 HAVING count(*) > 1" in details["text"]
 
 
 def test_a_huge_context_is_cut_to_fit_and_says_what_it_cut(pd: FakePagerDuty) -> None:

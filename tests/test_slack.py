@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from alerting.channels import Channel, ChannelEnv, open_channel
 from alerting.channels.settings import SlackChannelConfig
 from alerting.channels.slack import open_slack
-from alerting.model import Context, EventKind, Notification, Permanent, Retry, RootCause
+from alerting.model import Context, EventKind, Member, Notification, Permanent, Retry, RootCause
 from alerting.render import slack as render
 from monitor.core.redact import Redactor
 from tests.slackserver import HOOK_PATH, TOKEN, FakeSlack, block_problems, block_text_size, start_slack
@@ -56,12 +57,13 @@ PLAIN = Context(message="12 rows, expected at least 100", value=12.0, thresholds
 
 
 def note(event: EventKind = EventKind.OPENED, incident: int = 1, context: Context = PLAIN,
-         root: RootCause | None = None, title: str = "fact_orders.volume failed") -> Notification:
+         root: RootCause | None = None, title: str = "fact_orders.volume failed",
+         group: list[Member] | None = None) -> Notification:
     return Notification(
         key=f"{incident}:{event.value}:sales-slack", channel="sales-slack", incident=incident,
         incident_key="fact_orders.volume", event=event, severity="critical", title=title,
         outcome="pass" if event is EventKind.RESOLVED else "fail", opened_at="2024-05-01T10:00:00Z",
-        at="2024-05-01T11:00:00Z", context=context, root=root)
+        at="2024-05-01T11:00:00Z", context=context, root=root, group=group or [])
 
 
 def texts(blocks: list[dict[str, Any]]) -> str:
@@ -123,7 +125,7 @@ def test_follow_up_in_a_root_causes_thread_never_edits_that_root(slack_server: F
     root, opened, resolved = slack_server.messages[root_thread["channel"]]
     assert root.edits == 0 and "raw_orders.freshness failed" in root.blocks[0]["text"]["text"]
     assert opened.thread_ts == resolved.thread_ts == root_thread["ts"]
-    assert "Probable root cause" in texts(opened.blocks)
+    assert "probable root cause: raw_orders.freshness failed (incident #1)" in texts(opened.blocks)
     assert not [route for route, _, _ in slack_server.requests if route == "chat.update"]
 
 
@@ -174,7 +176,7 @@ def test_webhook_posts_are_standalone(slack_server: FakeSlack) -> None:
     first, second = slack_server.webhook_posts
     assert first["unfurl_links"] is False and first["unfurl_media"] is False
     assert "thread_ts" not in second and first["text"] and first["blocks"]
-    assert "(resolved)" in second["blocks"][0]["text"]["text"]
+    assert second["blocks"][0]["text"]["text"] == "✅ resolved: fact_orders.volume passes again after 1h"
     assert slack_server.all_messages() == []
 
 
@@ -382,6 +384,121 @@ def test_a_context_that_fits_is_not_cut() -> None:
     assert "(cut to fit: samples)" in texts(render.blocks(note(context=Context(truncated=["samples"]))))
 
 
+# --- what a notification says (issue 19) -------------------------------------------------------------------
+
+
+def member(incident: int, said: str, query: str | None = None, outcome: str = "fail") -> Member:
+    return Member(incident=incident, key=f"fact_orders.check{incident}", event="opened", outcome=outcome,
+                  title=f"fact_orders.check{incident} failed", headline=said, message="m", query=query)
+
+
+GROUPED = Context(
+    check="fact_orders.volume", dataset="fact_orders", kind="volume", message="40 rows, expected 77-289",
+    headline="fact_orders has 40 rows, 78.1% fewer than expected (77 to 289)", value=40.0, unit="rows",
+    thresholds={"expected": 183.0, "expected_min": 76.9, "expected_max": 289.1, "max_drop": 0.5},
+    trend=[{"at": "t3", "outcome": "fail", "value": 40.0}, {"at": "t2", "outcome": "pass", "value": 190.0},
+           {"at": "t1", "outcome": "pass", "value": None}, {"at": "t0", "outcome": "pass", "value": 160.0}],
+    statements=["SELECT count(*) AS demon_p0 FROM analytics.fact_orders WHERE loaded_at >= ..."],
+    query="SELECT count(*) FROM analytics.fact_orders\nWHERE loaded_at >= current_date - 1",
+    upstream=[{"dataset": "raw_orders", "outcome": "fail", "failing": ["raw_orders.volume"], "incident": 5},
+              {"dataset": "dim_products", "outcome": "pass", "failing": [], "incident": None}],
+    runbook="https://wiki.example/fact_orders")
+
+
+def test_a_grouped_notification_through_slack_says_what_is_wrong_and_how_to_act(
+    slack_server: FakeSlack,
+) -> None:
+    group = [member(8, "8 duplicated order_id values in fact_orders",
+                    "SELECT order_id, count(*) FROM fact_orders GROUP BY 1 HAVING count(*) > 1 <!channel>"),
+             member(9, "fact_orders last loaded 3h ago (warn_after 2h)")]
+    channel = bot(slack_server)
+    channel.send(note(context=GROUPED, incident=7, group=group), None)
+    assert slack_server.violations == []
+    [message] = slack_server.all_messages()
+    shown = texts(message.blocks)
+    assert ("*fact_orders: 3 checks failing — fact_orders has 40 rows, 78.1% fewer than expected (77 to 289)*"
+            in shown)
+    assert "*Also failing in this dataset* (2)" in shown
+    assert "• 8 duplicated order_id values in fact_orders (incident #8)" in shown
+    assert "GROUP BY 1 HAVING count(*) &gt; 1 &lt;!channel&gt;\n```" in shown  # the member's query, escaped
+    assert "• fact_orders last loaded 3h ago (warn_after 2h) (incident #9)" in shown
+    # the paste-able query instead of the fused statement
+    assert "*Run this to see it*\n```\nSELECT count(*) FROM analytics.fact_orders\nWHERE loaded_at" in shown
+    assert "demon_p0" not in shown
+    # thresholds in their units, a sparkline oldest to newest
+    assert "max_drop 50%" in shown and "77 to 289" in shown and "0.5" not in shown
+    assert ("*Trend* ▇·█▁ (oldest to newest)\nnewest first: 40 (fail), 190 (pass), - (pass), 160 (pass)"
+            in shown)
+    # an upstream that fails too is not called a cause when the engine named none
+    assert "upstream raw_orders is also failing: raw_orders.volume" in shown
+    assert "root cause" not in shown.lower()
+    # the commands end the message, as demon's CLI takes them
+    assert message.blocks[-1]["text"]["text"] == (
+        "*Act on it*\n```\ndemon ack 7\ndemon silence 'fact_orders.*' --for 2h --reason investigating\n```")
+    assert "demon ack 7" in message.text and "3 checks failing" in message.text  # the fallback says it too
+
+
+def test_the_root_cause_is_named_only_when_the_engine_found_one() -> None:
+    cause = RootCause(incident=5, key="raw_orders.volume", title="raw_orders.volume failed")
+    shown = texts(render.blocks(note(context=GROUPED, root=cause)))
+    assert "probable root cause: raw_orders.volume failed (incident #5)" in shown
+    assert "also failing" not in shown  # the root cause's dataset is not listed twice
+    assert "upstream dim_products: pass" in shown
+
+
+def test_a_huge_group_is_cut_before_the_leads_essentials_saying_how_many(slack_server: FakeSlack) -> None:
+    group = [member(100 + i, f"rule_{i} fails on {'x' * 250}", "SELECT " + "y" * 2000) for i in range(300)]
+    built = render.blocks(note(context=GROUPED, group=group))
+    assert block_problems(built) == [] and block_text_size(built) <= render.TEXT_BUDGET
+    shown = texts(built)
+    assert "fact_orders: 301 checks failing" in shown and "*Run this to see it*" in shown
+    assert "more checks of this dataset, cut to fit" in shown and "group" in shown.splitlines()[-1]
+    assert "Act on it" in shown and "max_drop 50%" in shown  # the lead's essentials stay
+    bot(slack_server).send(note(context=GROUPED, group=group), None)
+    assert slack_server.violations == []
+
+
+def test_the_rules_failing_share_reads_as_in_the_terminal(slack_server: FakeSlack) -> None:
+    """`failing_pct` is a fraction of the rows (as in the result's details): Slack once showed 0.00087108%
+    where the terminal said 0.0871%."""
+    from alerting.context import check_context
+    from checks.kinds.quality import _finding  # the words of the check's message, as the terminal prints it
+    from monitor.app.config import plugins
+    from monitor.core.config.models import config_model
+    from monitor.core.evidence import QualityReport, RuleResult
+    from monitor.core.results import Outcome, Result
+
+    found_rule = RuleResult("order_id", "field_uniqueness", "in_warehouse", 9180, 8)
+    terminal = _finding(found_rule)
+    assert terminal == "order_id field_uniqueness: 8 rows (0.0871%)"
+    config = config_model(plugins()).model_validate({
+        "version": 1, "sources": {"wh": {"kind": "sql", "url": "duckdb:///x"}},
+        "datasets": {"fact_orders": {"source": "wh", "table": "fact_orders"}}})
+    result = Result("fact_orders.quality", "fact_orders", "quality", "wh", Outcome.FAIL, terminal,
+                    datetime(2026, 1, 1, tzinfo=UTC), 0.1, value=8.0, unit="rows",
+                    evidence=QualityReport((found_rule,)))
+    bot(slack_server).send(note(context=check_context(config, result, [], [])), None)
+    [message] = slack_server.all_messages()
+    slack_rule = next(line for line in texts(message.blocks).splitlines() if line.startswith("*Rule*"))
+    assert slack_rule == "*Rule* field_uniqueness on order_id: 8 failing rows (0.0871%)"
+    assert "(0.0871%)" in terminal and "0.00087" not in texts(message.blocks) + message.text
+    assert "rule field_uniqueness on order_id: 8 failing rows (0.0871%)" in message.text  # the text agrees
+
+
+def test_a_resolution_says_only_what_passes_again_and_after_how_long(slack_server: FakeSlack) -> None:
+    channel = bot(slack_server)
+    thread = channel.send(note(context=GROUPED), None).thread
+    assert thread is not None
+    channel.send(note(EventKind.RESOLVED, context=GROUPED, group=[member(8, "x", outcome="pass")]), thread)
+    root, reply = slack_server.messages[thread["channel"]]
+    assert texts(reply.blocks) == ("✅ resolved: fact_orders.volume passes again after 1h\n"
+                                   "also resolved: x (passes again) (incident #8)\n"
+                                   "<https://wiki.example/fact_orders|Runbook>")
+    assert reply.text == ("resolved: fact_orders.volume passes again after 1h\n"
+                          "also resolved: x (passes again) (incident #8)\nrunbook: https://wiki.example/fact_orders")
+    assert "after 1h" in texts(root.blocks) and root.edits == 1  # the root message, marked resolved
+
+
 # --- the renderer's own rules -------------------------------------------------------------------------------
 
 
@@ -500,15 +617,21 @@ _contexts = st.fixed_dictionaries({}, optional={
     "dashboard_url": st.none() | st.just("https://grafana.example/d/demon-dataset?var-dataset=a&b") | _text,
     "dataset": _short, "source": _short, "kind": _short,
     "truncated": st.lists(st.sampled_from(["samples", "trend", "statements"]), max_size=3, unique=True),
+    "headline": _text, "query": st.none() | _text, "check": _short,
 })
+_members = st.lists(st.fixed_dictionaries({
+    "incident": st.integers(1, 10**6), "key": _short, "event": st.sampled_from([e.value for e in EventKind]),
+    "outcome": _short | st.just("pass"), "title": _text, "headline": st.none() | _text, "message": _text,
+    "query": st.none() | _text}), max_size=40)
 
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(context=_contexts, root=st.none() | st.builds(RootCause, st.integers(1, 9), _short, _text),
-       event=st.sampled_from(EventKind))
-def test_any_context_fits_every_slack_limit(context: Any, root: RootCause | None, event: EventKind) -> None:
-    notification = note(event=event, context=context, root=root)
+       event=st.sampled_from(EventKind), group=_members)
+def test_any_context_fits_every_slack_limit(context: Any, root: RootCause | None, event: EventKind,
+                                            group: list[Member]) -> None:
+    notification = note(event=event, context=context, root=root, group=group)
     built = render.blocks(notification)
     assert block_problems(built) == []
     assert len(built) <= render.MAX_BLOCKS and block_text_size(built) <= render.TEXT_BUDGET

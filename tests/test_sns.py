@@ -27,6 +27,7 @@ from alerting.model import (
     Delivered,
     EventKind,
     FailingRule,
+    Member,
     Notification,
     Permanent,
     Retry,
@@ -117,7 +118,7 @@ def test_raw_and_wrapped_queues_get_the_incident_json_and_attributes(aws: Aws) -
     assert incident["context"]["check"] == "fact_orders.volume" and "truncated" not in incident["context"]
     assert incident["root"] == {"incident": 7, "key": "raw_orders.freshness", "title": "raw late"}
     assert incident["text"] == render_text(notification)
-    assert "probable root cause: raw late (incident 7)" in incident["text"]
+    assert "probable root cause: raw late (incident #7)" in incident["text"]
     assert Notification.from_dict({k: v for k, v in incident.items() if k != "text"}) == notification
     got = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
     assert got == {"severity": "critical", "dataset": "fact_orders", "owner": "sales-analytics",
@@ -230,7 +231,7 @@ def _rows(count: int) -> list[dict[str, Any]]:
 
 HOSTILE: dict[str, Context] = {
     "10k sample rows": {"failing_rules": [{"rule": "not_null", "column": "name", "failing_rows": 10_000,
-                                           "failing_pct": 100.0, "sample": _rows(10_000)}]},
+                                           "failing_pct": 1.0, "sample": _rows(10_000)}]},
     "a 2 MB message": {"message": "é\n\"\\" * 500_000, "trend": [
         {"at": "2024-05-01T10:00:00Z", "outcome": "pass", "value": 1.0}]},
     "long trend and statements": {
@@ -289,6 +290,33 @@ def test_trimming_cuts_the_least_needed_part_first() -> None:
     assert message["context"]["truncated"] == ["long_strings"]
     assert message["context"]["trend"] == HOSTILE["a 2 MB message"]["trend"]
     assert message["context"]["message"].endswith("more characters")
+
+
+def test_a_huge_group_is_cut_before_the_leads_evidence_saying_how_many() -> None:
+    member = Member(incident=50, key="fact_orders.quality", event="opened", outcome="fail",
+                    title="fact_orders.quality failed",
+                    headline="8 duplicated order_id values in fact_orders",
+                    message="m" * 2000, query="SELECT " + "x" * 2000)
+    rules = [{"rule": "field_uniqueness", "column": "order_id", "failing_rows": 8, "failing_pct": 0.00087,
+              "sample": []}]
+    notification = make_notification(group=[member] * 200, context={
+        **make_notification().context, "failing_rules": rules, "headline": "fact_orders has 12 rows"})
+    incident = assert_valid(publish_request(notification, f"{ACCOUNT_ARN}:t"))
+    assert incident["context"]["truncated"] == ["trend", "statements", "group"]
+    assert [(m["message"], m["query"]) for m in incident["group"]] == [("", None)] * 200
+    assert incident["context"]["failing_rules"] == rules
+    assert "fact_orders: 201 checks failing — fact_orders has 12 rows" in incident["text"]
+    assert "rule field_uniqueness on order_id: 8 failing rows (0.087%)" in incident["text"]
+
+    many = replace(notification, group=[member] * 5000)
+    emptied = assert_valid(publish_request(many, f"{ACCOUNT_ARN}:t"))
+    assert emptied["context"]["truncated"] == ["trend", "statements", "group", "group (5000 more checks)"]
+    assert emptied["group"] == [] and emptied["context"]["failing_rules"] == rules
+
+    small = make_notification(group=[member] * 2, context={**make_notification().context, "headline": "h"})
+    kept = assert_valid(publish_request(small, f"{ACCOUNT_ARN}:t"))
+    assert len(kept["group"]) == 2
+    assert "- 8 duplicated order_id values in fact_orders (incident #50)" in kept["text"]
 
 
 def test_nan_and_lone_surrogates_still_give_json_and_utf8() -> None:

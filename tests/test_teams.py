@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,9 @@ from alerting.channels.settings import TeamsChannelConfig
 from alerting.channels.teams import TeamsChannel
 from alerting.delivery import Attempt
 from alerting.engine import Alerting
-from alerting.model import Context, Delivered, EventKind, Notification, Permanent, Retry, RootCause
+from alerting.model import Context, Delivered, EventKind, Member, Notification, Permanent, Retry, RootCause
 from alerting.render import teams as render
-from alerting.render.text import headline
+from alerting.render.text import headline, resolved_line
 from monitor.app.config import ConfigError, load_config
 from monitor.core.redact import Redactor
 from monitor.state.store import StateStore
@@ -91,12 +92,13 @@ def test_a_card_says_what_a_responder_needs(teams: FakeTeams) -> None:
     shown = texts(card)
     assert shown[1] == "2 rows, below min 5"
     for expected in ("Severity: ", "critical", "Observed: ", "2", "Expected: ", "min 5", "Dataset: ",
-                     "orders", "Trend, newest first", "10 (pass)", "Upstream",
-                     "probable root cause: raw_orders.volume failed (incident 3)",
-                     "upstream raw_orders: fail: raw_orders.volume", "Queries",
+                     "orders", "Trend", "▅ (oldest to newest)", "newest first: 10 (pass)", "Upstream",
+                     "probable root cause: raw_orders.volume failed (incident #3)", "Queries",
                      "query: select count(*) from orders", "owner: sales",
-                     "description: the orders of the day", "tags: tier1"):
+                     "description: the orders of the day", "tags: tier1", "Act on it", "demon ack 7",
+                     "demon silence 'orders.*' --for 2h --reason investigating"):
         assert expected in shown, expected
+    assert not any(text.startswith("upstream raw_orders") for text in shown)  # the root cause says it
     assert card["actions"] == [
         {"type": "Action.OpenUrl", "title": "Runbook", "url": "https://wiki.example/run?a=1&b=2"},
         {"type": "Action.OpenUrl", "title": "Dashboard",
@@ -105,10 +107,56 @@ def test_a_card_says_what_a_responder_needs(teams: FakeTeams) -> None:
     assert "cut to fit" not in " ".join(shown)
 
 
-def test_a_resolution_is_green(teams: FakeTeams) -> None:
+def test_a_resolution_is_green_and_short(teams: FakeTeams) -> None:
+    """What passes again and after how long, the links as buttons: not the whole context again."""
     channel(teams.url).send(note(EventKind.RESOLVED), None)
-    first = teams.cards[0]["body"][0]["inlines"][0]
-    assert (first["text"], first["color"]) == ("[critical] orders.volume failed (resolved)", "Good")
+    [card] = teams.cards
+    first = card["body"][0]["inlines"][0]
+    assert (first["text"], first["color"]) == ("resolved: orders.volume passes again after 5m", "Good")
+    assert texts(card) == ["resolved: orders.volume passes again after 5m"]
+    assert [action["title"] for action in card["actions"]] == ["Runbook", "Dashboard"]
+
+
+def member(incident: int, query: str | None = None) -> Member:
+    return Member(incident=incident, key="orders.quality", event="opened", outcome="fail",
+                  title="orders.quality failed", headline=f"{incident} duplicated id values in orders",
+                  message="m", query=query)
+
+
+def test_a_grouped_card_counts_the_checks_lists_each_and_ends_with_the_commands(teams: FakeTeams) -> None:
+    context = Context(**{**CONTEXT, "headline": "orders has 2 rows, below min 5",
+                         "query": "SELECT count(*) FROM orders"})
+    query = "SELECT id FROM orders GROUP BY 1 HAVING count(*) > 1"
+    sent = replace(note(context=context), group=[member(8, query)])
+    channel(teams.url).send(sent, None)
+    [card] = teams.cards
+    shown = texts(card)
+    assert shown[1] == "orders: 2 checks failing — orders has 2 rows, below min 5"
+    for expected in ("Run this to see it", "SELECT count(*) FROM orders", "Also failing in this dataset (1)",
+                     "- 8 duplicated id values in orders (incident #8)",
+                     "    SELECT id FROM orders GROUP BY 1 HAVING count(*) > 1"):
+        assert expected in shown, expected
+    assert "Queries" not in shown  # the query replaces the statements
+    assert shown[-3:] == [
+        "Act on it", "demon ack 7", "demon silence 'orders.*' --for 2h --reason investigating"]
+
+
+def test_a_group_is_bounded_and_a_huge_one_cut_first_saying_how_many(teams: FakeTeams) -> None:
+    many = texts(card_of(render.card_message(replace(note(), group=[member(100 + i) for i in range(200)]))))
+    assert "- 111 duplicated id values in orders (incident #111)" in many
+    assert "... 188 more checks of this dataset, cut to fit" in many
+    rules = [{"rule": f"r{i}" + "z" * 1000, "column": "c", "failing_rows": 1, "failing_pct": None,
+              "sample": []} for i in range(30)]
+    group = [member(100 + i, "SELECT " + "x" * 2000) for i in range(12)]
+    sent = replace(note(context=Context(**{**CONTEXT, "failing_rules": rules})), group=group)
+    message = render.card_message(sent)
+    assert len(render.encoded(message)) <= render.MAX_BYTES
+    shown = texts(card_of(message))
+    assert "... 12 more checks of this dataset, cut to fit" in shown
+    assert any(text.startswith("(cut to fit: ") and "group" in text for text in shown)
+    assert "Act on it" in shown and "Expected: " in shown
+    channel(teams.url).send(sent, None)
+    assert teams.cards and teams.markdown == []
 
 
 HOSTILE = ("[click](javascript:alert(1)) <script>alert('x')</script> **bold** _it_ <at>everyone</at> "
@@ -173,7 +221,8 @@ def test_any_context_fits_and_keeps_its_headline(context: Any, event: EventKind,
     assert len(render.encoded(message)) <= render.MAX_BYTES
     assert card_problems(json.loads(render.encoded(message))) == []
     card = card_of(message)
-    assert texts(card)[0] == render.shown(headline(sent), render.HEADLINE_CHARS)
+    first = resolved_line(sent) if event is EventKind.RESOLVED else headline(sent)
+    assert texts(card)[0] == render.shown(first, render.HEADLINE_CHARS)
     assert all(element["type"] == "RichTextBlock" for element in card["body"])
     for text in texts(card):
         assert "{{" not in text and not INVISIBLE.search(text)
@@ -264,8 +313,10 @@ def test_check_notify_posts_the_opening_and_the_resolution_and_ack_tells_teams_n
     set_rows(tmp_path, PASSING)
     resolved = demon(config, "check", "--notify", env=env)
     assert resolved.returncode == 0, resolved.stderr
-    assert [texts(card)[0] for card in teams.cards] == [
-        "[high] orders.volume failed (opened)", "[high] orders.volume passes (resolved)"]
+    opening, resolution = teams.cards
+    assert texts(opening)[:2] == ["[high] orders.volume failed (opened)", "orders has 2 rows, below min 5"]
+    assert f"demon ack {incident['id']}" in texts(opening)
+    assert re.fullmatch(r"resolved: orders\.volume passes again after \d+(\.\d+)?s", texts(resolution)[0])
     assert [(row["event_kind"], row["state"]) for row in outbox(tmp_path)] == [
         ("opened", "sent"), ("resolved", "sent")]
     assert HOOK_PATH not in opened.stderr + acked.stderr + resolved.stderr

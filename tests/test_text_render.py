@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerting.context import check_context
-from alerting.model import Context, EventKind, Notification, RootCause
+from alerting.model import Context, EventKind, Member, Notification, RootCause
 from alerting.render.text import CELL, SAMPLE_ROWS, cell, clip, headline, render_text
 from monitor.app.config import plugins
 from monitor.core.config.models import config_model
@@ -20,6 +20,7 @@ from monitor.core.evidence import QualityReport, RuleResult
 from monitor.core.results import Outcome, Result
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+COMMANDS = "act on it:\n  demon ack 42\n  demon silence 'orders.*' --for 2h --reason investigating"
 HOSTILE = "<!channel> & ```\n<@U1>\r\n" + "x" * 10_000
 
 
@@ -105,15 +106,14 @@ def test_everything_a_responder_needs_in_reading_order() -> None:
         "columns added: extra",
         "columns removed: note",
         "columns retyped: amount float -> string",
-        "rule isin on status: 5 failing rows",
+        "rule isin on status: 5 failing rows (50%)",
         "  id=0, status=lost0",
         "  id=1, status=lost1",
         "  id=2, status=lost2",
         "  ... 2 more rows",
-        "trend, newest first: 3 (fail), - (pass)",
+        "trend ·▅ (oldest to newest); newest first: 3 (fail), - (pass)",
         "query: SELECT count(*) FROM orders",
-        "probable root cause: raw.volume failed (incident 7)",
-        "upstream raw: fail: raw.volume",
+        "probable root cause: raw.volume failed (incident #7)",
         "upstream ref: pass",
         "also affected downstream: marts",
         "owner: sales",
@@ -121,6 +121,9 @@ def test_everything_a_responder_needs_in_reading_order() -> None:
         "runbook: https://wiki/x",
         "dashboard: https://g/d/demon-dataset/?var-dataset=orders",
         "tags: tier-1, sales",
+        "act on it:",
+        "  demon ack 42",
+        "  demon silence 'orders.*' --for 2h --reason investigating",
     ]
 
 
@@ -129,6 +132,7 @@ def test_a_bare_context_says_little_and_never_passed() -> None:
     assert text.splitlines() == [
         "[critical] orders.quality failed (opened)", "boom", "observed none",
         "open since 2026-03-01T11:30:00Z; last passed never (in the kept history)",
+        "act on it:", "  demon ack 42", "  demon silence orders.quality --for 2h --reason investigating",
     ]
 
 
@@ -140,7 +144,8 @@ def test_a_source_incident_lists_its_checks_up_to_twenty() -> None:
         "cannot connect", "open since 2026-03-01T11:30:00Z; last passed never (in the kept history)",
     ]
     assert lines[3] == f"checks that could not run (25): {', '.join(members[:20])} ... 5 more"
-    assert lines[4:] == ["owner: a, b"]
+    assert lines[4:] == ["owner: a, b", "act on it:", "  demon ack 42",
+                         "  demon silence source:wh --for 2h --reason investigating"]
     assert not any(line.startswith("observed") for line in lines)
 
 
@@ -157,7 +162,9 @@ def test_a_real_context_renders() -> None:
     assert len(sample_lines) == SAMPLE_ROWS
     assert all(len(line) < CELL + 20 for line in sample_lines)
     assert "  ... 7 more rows" in text.splitlines()  # 10 kept by the context, 3 shown
-    assert "observed 12 rows" in text and "trend, newest first: 12 (fail)" in text
+    assert "observed 12 rows" in text and "trend ▅ (oldest to newest); newest first: 12 (fail)" in text
+    assert text.splitlines()[1] == "12 rows of orders fail str_length(1, 5) on note"  # the headline
+    assert "rule str_length(1, 5) on note: 12 failing rows (12%)" in text
 
 
 # --- cutting to a limit -------------------------------------------------------------------------
@@ -183,15 +190,16 @@ def test_parts_are_cut_least_needed_first_and_the_text_says_so() -> None:
         1000: ("statements", "trend", "samples", "schema"),
     }
     for limit, cut in shown.items():
+        limit += len(COMMANDS) + 1  # the commands end every message, whatever is cut
         text = render_text(note(long_context()), limit=limit)
         assert len(text) <= limit
-        assert text.endswith(f"(cut to fit: {', '.join(cut)})")
+        assert text.endswith(f"(cut to fit: {', '.join(cut)})\n{COMMANDS}")
         assert ("query:" in text) is ("statements" not in cut)
-        assert ("trend, newest first" in text) is ("trend" not in cut)
+        assert ("newest first" in text) is ("trend" not in cut)
         assert ("  v=" in text) is ("samples" not in cut)
         assert ("columns added" in text) is ("schema" not in cut)
         assert text.startswith("[critical] orders.quality failed (opened)\n2 rules failing\nobserved 3 rows")
-        assert "owner: sales" in text and "upstream raw: fail: raw.volume" in text
+        assert "owner: sales" in text and "upstream raw is also failing: raw.volume" in text
 
 
 def test_when_even_the_essentials_do_not_fit_the_text_is_clipped() -> None:
@@ -213,9 +221,74 @@ def test_the_text_is_json_safe_for_every_channel() -> None:
 
 def test_cutting_samples_keeps_the_failing_rules() -> None:
     text = render_text(note(long_context()), limit=3000)
-    assert "samples" in text.splitlines()[-1]
+    assert "samples" in text.splitlines()[-4]
     assert "rule rule0 on c: 1 failing rows" in text
 
 
 def test_a_tiny_limit_is_still_a_limit() -> None:
     assert len(render_text(note(), limit=20)) <= 20
+
+
+# --- issue 19: headline, group, query, commands, resolution -------------------------------------------------
+
+
+def member(incident: int, said: str | None, query: str | None = None, outcome: str = "fail") -> Member:
+    return Member(incident=incident, key=f"orders.c{incident}", event="opened", outcome=outcome,
+                  title=f"orders.c{incident} failed", headline=said, message="m", query=query)
+
+
+def test_a_group_says_how_many_checks_fail_then_each_with_its_query() -> None:
+    context = full_context(headline="5 rows of orders fail isin on status", statements=["SELECT fused"],
+                           query="SELECT status, count(*)\nFROM orders GROUP BY 1")
+    duplicates = "SELECT id FROM orders GROUP BY 1 HAVING count(*) > 1"
+    group = [member(43, "3 duplicated id values in orders", duplicates), member(44, None)]
+    lines = render_text(note(context, group=group)).splitlines()
+    assert lines[:3] == ["[critical] orders.quality failed (opened)",
+                         "orders: 3 checks failing — 5 rows of orders fail isin on status", "2 rules failing"]
+    assert lines[5:8] == ["run this to see it:", "  SELECT status, count(*)", "  FROM orders GROUP BY 1"]
+    assert "SELECT fused" not in "\n".join(lines)  # the query replaces the fused statement
+    start = lines.index("- 3 duplicated id values in orders (incident #43)")
+    assert lines[start:start + 3] == ["- 3 duplicated id values in orders (incident #43)",
+                                      "    SELECT id FROM orders GROUP BY 1 HAVING count(*) > 1",
+                                      "- orders.c44 failed (incident #44)"]
+    assert lines[-3:] == COMMANDS.splitlines()
+
+
+def test_a_group_too_long_for_the_limit_is_cut_saying_how_many() -> None:
+    group = [member(100 + index, "x" * 200, "SELECT " + "y" * 400) for index in range(40)]
+    text = render_text(note(full_context(headline="h"), group=group), limit=4000)
+    assert len(text) <= 4000 and "orders: 41 checks failing — h" in text
+    assert "... 40 more checks of this dataset, cut to fit" in text
+    assert "(cut to fit: statements, trend, samples, group)" in text and text.endswith(COMMANDS)
+    assert "rule isin on status: 5 failing rows (50%)" in text  # the lead's rules stay
+
+
+@pytest.mark.parametrize(("root", "said"), [
+    (None, "upstream raw is also failing: raw.volume"),
+    (RootCause(7, "raw.volume", "raw.volume failed"), "probable root cause: raw.volume failed (incident #7)"),
+])
+def test_an_upstream_is_a_cause_only_when_the_engine_says_so(root: RootCause | None, said: str) -> None:
+    text = render_text(note(root=root))
+    assert said in text.splitlines()
+    assert ("root cause" in text) is (root is not None)
+
+
+def test_a_resolution_says_only_what_passes_again_and_after_how_long() -> None:
+    resolved = note(event=EventKind.RESOLVED, outcome="pass", opened_at="2026-03-01T08:48:00Z",
+                    group=[member(43, "3 duplicated id values in orders", outcome="pass")])
+    assert render_text(resolved).splitlines() == [
+        "resolved: orders.quality passes again after 3h 12m",
+        "also resolved: 3 duplicated id values in orders (passes again) (incident #43)",
+        "runbook: https://wiki/x", "dashboard: https://g/d/demon-dataset/?var-dataset=orders"]
+    source = note(Context(source="wh"), event=EventKind.RESOLVED, outcome="pass", incident_key="source:wh")
+    assert render_text(source) == "resolved: source wh answers again after 30m"
+
+
+@pytest.mark.parametrize("event", [EventKind.OPENED, EventKind.CHANGED, EventKind.REPEATED])
+def test_what_a_responder_acts_on_ends_with_the_commands(event: EventKind) -> None:
+    assert render_text(note(event=event)).endswith(COMMANDS)
+
+
+@pytest.mark.parametrize("event", [EventKind.ACKNOWLEDGED, EventKind.RESOLVED])
+def test_what_needs_no_action_has_no_commands(event: EventKind) -> None:
+    assert "demon ack" not in render_text(note(event=event))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from alerting.model import EventKind, Notification
-from alerting.render.text import clip, links, render_text
+from alerting.render.text import clip, commands, lead_line, links, render_text
 from alerting.render.trim import CUTS, jsonable, trimmed
 
 MAX_BYTES = 512_000  # PagerDuty: "Events API payloads are limited to 512 KB"
@@ -70,7 +70,7 @@ def encoded(body: dict[str, Any]) -> bytes:
 
 def _trigger(n: Notification) -> dict[str, Any]:
     context = n.context
-    message = " ".join(str(context.get("message") or "").split())
+    message = " ".join(str(lead_line(n) or context.get("message") or "").split())
     payload = {
         "summary": clip(f"{n.title}: {message}" if message else n.title, SUMMARY_CHARS),
         "source": str(context.get("source") or "").strip() or CLIENT,  # PagerDuty refuses a blank one
@@ -89,7 +89,8 @@ def _trigger(n: Notification) -> dict[str, Any]:
 
 
 def _details(n: Notification) -> dict[str, Any]:
-    """What a responder reads in the alert: the text, the incident, and the context as demon keeps it."""
+    """What a responder reads in the alert: the text, the incident, the incidents told with it, the commands
+    to act on it, and the context as demon keeps it."""
     root = {"root_cause": {"incident": n.root.incident, "title": n.root.title}} if n.root else {}
     return {
         "text": render_text(n, TEXT_CHARS),
@@ -100,5 +101,7 @@ def _details(n: Notification) -> dict[str, Any]:
         "opened_at": n.opened_at,
         **root,
         **({"previous_outcome": n.previous_outcome} if n.previous_outcome else {}),
+        **({"group": [dict(member) for member in n.group]} if n.group else {}),
+        "commands": commands(n),
         "context": dict(n.context),
     }

@@ -13,8 +13,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from alerting.model import FailingRule, Notification
-from alerting.render.text import cell, facts, headline, render_text
+from alerting.model import EventKind, FailingRule, Notification
+from alerting.render.text import (
+    cause_lines,
+    cell,
+    commands,
+    facts,
+    failing_share,
+    headline,
+    lead_line,
+    member_line,
+    more_members,
+    open_for,
+    query_text,
+    render_text,
+    resolved_line,
+    sparkline,
+)
 
 Block = dict[str, Any]
 
@@ -108,6 +123,7 @@ class _Shape:
     rules: int = 10
     rows: int = 3
     names: int = 30  # items of a list (members, columns, upstreams, downstreams, tags)
+    group: int = 20  # incidents told with the lead, a line each
     line: int = 600  # characters of one line of such a list
     name: int = 200  # characters of one name or value
 
@@ -119,13 +135,19 @@ _CUTS: list[tuple[str, dict[str, int]]] = [
     ("trend", {"trend": 0}),
     ("samples", {"rows": 1}),
     ("samples", {"rows": 0}),
+    ("group", {"group": 3}),
+    ("group", {"group": 0}),
     ("failing rules", {"rules": 3}),
     ("details", {"names": 5, "line": 200, "name": 100, "message": 500}),
 ]
 
 
 def _head(n: Notification, shape: _Shape) -> list[Block]:
-    return [_header(headline(n)), *_section(escaped(n.context.get("message") or "", shape.message))]
+    """The title, what is wrong in words (bold), then the check's message when it says more."""
+    lead, message = lead_line(n), n.context.get("message") or ""
+    said = f"*{escaped(lead, shape.line)}*" if lead else ""
+    told = escaped(message, shape.message) if message != lead else ""
+    return [_header(headline(n)), *_section("\n".join(text for text in (said, told) if text))]
 
 
 def _facts(n: Notification, shape: _Shape) -> list[Block]:
@@ -160,9 +182,8 @@ def _rules(n: Notification, shape: _Shape) -> list[Block]:
 
 def _rule(rule: FailingRule, shape: _Shape) -> str:
     where = f" on {rule['column']}" if rule["column"] else ""
-    pct = f" ({rule['failing_pct']:g}%)" if rule["failing_pct"] is not None else ""
     name = escaped(rule["rule"] + where, shape.name * 2)
-    title = f"*Rule* {name}: {rule['failing_rows']} failing rows{pct}"
+    title = f"*Rule* {name}: {rule['failing_rows']} failing rows{failing_share(rule['failing_pct'])}"
     sample = rule["sample"]
     lines = [escaped(", ".join(f"{k}={cell(v)}" for k, v in row.items()), ROW_CHARS)
              for row in sample[:shape.rows]]
@@ -172,29 +193,26 @@ def _rule(rule: FailingRule, shape: _Shape) -> str:
 
 
 def _trend(n: Notification, shape: _Shape) -> list[Block]:
-    points = (n.context.get("trend") or [])[:shape.trend]
-    if not points:
+    """A sparkline, oldest to newest, always; the values, newest first, while there is room."""
+    trend = n.context.get("trend") or []
+    if not trend:
         return []
+    points = trend[:shape.trend]
     shown = [f"{'-' if p['value'] is None else format(p['value'], 'g')} ({p['outcome']})" for p in points]
-    more = len(n.context.get("trend") or []) - len(points)
-    return _section(f"*Trend*, newest first: {escaped(', '.join(shown), shape.line * 2)}"
-                    + (f" ... {more} more" if more else ""))
+    more = f" ... {len(trend) - len(points)} more" if len(points) < len(trend) else ""
+    detail = f"\nnewest first: {escaped(', '.join(shown), shape.line * 2)}{more}" if points else ""
+    return _section(f"*Trend* {sparkline(trend)} (oldest to newest){detail}")
 
 
 def _upstream(n: Notification, shape: _Shape) -> list[Block]:
-    lines = []
-    if n.root is not None:
-        root = escaped(n.root.title, shape.name)
-        lines.append(f"*Probable root cause:* {root} (incident {n.root.incident})")
-    upstream = n.context.get("upstream") or []
-    shown = min(shape.names, UPSTREAM_SHOWN)
-    for item in upstream[:shown]:
-        failing = f": {_names(item['failing'], shape.names)}" if item["failing"] else ""
-        line = f"{item['dataset']} {item['outcome']}{failing}"
-        lines.append(f"upstream {escaped(line, shape.line // 2)}")
-    if len(upstream) > shown:
-        lines.append(f"... {len(upstream) - shown} more upstream datasets")
-    return _section("\n".join(lines))
+    """The probable root cause when there is one, and each upstream's state (failing ones "also failing"):
+    the text's lines, escaped and bounded."""
+    lines = cause_lines(n)
+    shown = min(shape.names, UPSTREAM_SHOWN) + (1 if n.root is not None else 0)
+    said = [escaped(line, shape.line // 2) for line in lines[:shown]]
+    if len(lines) > shown:
+        said.append(f"... {len(lines) - shown} more upstream datasets")
+    return _section("\n".join(said))
 
 
 def _downstream(n: Notification, shape: _Shape) -> list[Block]:
@@ -204,13 +222,42 @@ def _downstream(n: Notification, shape: _Shape) -> list[Block]:
     return _section(_listing("Also affected downstream", downstream, shape))
 
 
+def _query(n: Notification, shape: _Shape) -> list[Block]:
+    """The statement to paste and run, when the check has one: it replaces the statements."""
+    query = query_text(n.context)
+    if query is None:
+        return []
+    return _section("*Run this to see it*\n" + _code([escaped(query, shape.statement_chars)]))
+
+
 def _statements(n: Notification, shape: _Shape) -> list[Block]:
+    if n.context.get("query"):
+        return []
     statements = n.context.get("statements") or []
     blocks = [block for text in statements[:shape.statements]
               for block in _section("*Query*\n" + _code([escaped(text, shape.statement_chars)]))]
     if len(statements) > shape.statements:
         blocks += _section(f"... {len(statements) - shape.statements} more queries")
     return blocks
+
+
+def _group(n: Notification, shape: _Shape) -> list[Block]:
+    """The dataset's other incidents told here: a line each with its query; past `shape.group`, how many."""
+    if not n.group:
+        return []
+    blocks = _section(f"*Also failing in this dataset* ({len(n.group)})")
+    for member in n.group[:shape.group]:
+        said = f"• {escaped(member_line(member), shape.line)}"
+        query = [_code([escaped(member["query"], shape.statement_chars // 2)])] if member["query"] else []
+        blocks += _section("\n".join([said, *query]))
+    blocks += _section("\n".join(more_members(n, shape.group)))
+    return blocks
+
+
+def _commands(n: Notification, shape: _Shape) -> list[Block]:
+    """`demon ack` and `demon silence` for this incident, to paste."""
+    found = [escaped(command, shape.line) for command in commands(n)]
+    return _section("*Act on it*\n" + _code(found)) if found else []
 
 
 def _about(n: Notification, shape: _Shape) -> list[Block]:
@@ -229,7 +276,8 @@ def _about(n: Notification, shape: _Shape) -> list[Block]:
 
 # The parts in the order a responder reads them.
 _PARTS: list[Callable[[Notification, _Shape], list[Block]]] = [
-    _head, _facts, _members, _schema, _rules, _trend, _upstream, _downstream, _statements, _about,
+    _head, _facts, _members, _query, _schema, _rules, _trend, _statements, _group, _upstream, _downstream,
+    _about, _commands,
 ]
 
 
@@ -260,7 +308,10 @@ def text_objects(block: Block) -> list[Block]:
 
 
 def blocks(notification: Notification) -> list[Block]:
-    """The Block Kit message; within every Slack limit whatever the context holds, and never failing."""
+    """The Block Kit message; within every Slack limit whatever the context holds, and never failing. A
+    resolution is short: what passes again and after how long, the links at most."""
+    if notification.event is EventKind.RESOLVED:
+        return _resolution(notification)
     shape, cut = _Shape(), list(notification.context.get("truncated") or [])
     built = _parts(notification, shape)
     for name, smaller in _CUTS:
@@ -274,11 +325,28 @@ def blocks(notification: Notification) -> list[Block]:
     return _noted(built, cut)
 
 
+RESOLVED_SHOWN = 10  # incidents resolved with the lead, a line each (at most 250 characters: one section)
+
+
+def _resolution(n: Notification) -> list[Block]:
+    also = [f"also resolved: {escaped(member_line(member), 250)}" for member in n.group[:RESOLVED_SHOWN]]
+    also += more_members(n, RESOLVED_SHOWN)
+    return [*_section(f"✅ {escaped(resolved_line(n), 500)}"), *_section("\n".join(also)), *_links(n)]
+
+
+def _links(n: Notification) -> list[Block]:
+    found = [_link(n.context.get("runbook"), "Runbook"), _link(n.context.get("dashboard_url"), "Dashboard")]
+    elements = [_mrkdwn(item) for item in found if item]
+    return [{"type": "context", "elements": elements}] if elements else []
+
+
 def resolved_blocks(notification: Notification) -> list[Block]:
     """The root message once its incident resolves: short and marked resolved; the thread keeps the rest."""
     n = notification
     title = escaped(n.title, HEADER_CHARS)
-    when = f"resolved at {escape(n.at)}, open since {escape(n.opened_at)} ({escape(n.severity)})"
+    lasted = open_for(n)
+    when = f"resolved at {escape(n.at)}" + (f" after {escape(lasted)}" if lasted else "")
+    when += f", open since {escape(n.opened_at)} ({escape(n.severity)})"
     return [_header(f"✅ Resolved: {n.title}"), *_section(f"~{title}~ {when}. The thread has its history.")]
 
 

@@ -17,15 +17,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from alerting.model import Notification
+from alerting.model import EventKind, Notification
 from alerting.render.text import (
     about_lines,
     clip,
+    commands,
     facts,
     headline,
+    lead_line,
     links,
+    member_lines,
+    query_text,
+    resolved_summary,
     rule_lines,
     schema_lines,
+    sparkline,
     statement_lines,
     trend_values,
     upstream_lines,
@@ -73,6 +79,7 @@ class _Shape:
     rows: int = 3  # sample rows of a failing rule
     statements: bool = True
     trend: bool = True
+    group: int = 12  # incidents told with the lead (two lines each with a query: a section's 30 lines)
     sections: bool = True  # anything beyond the headline, the message and the facts
 
 
@@ -81,6 +88,7 @@ _CUTS: list[tuple[str, dict[str, Any]]] = [
     ("statements", {"statements": False}),
     ("trend", {"trend": False}),
     ("samples", {"rows": 0}),
+    ("group", {"group": 0}),
     ("details", {"lines": 5, "line": 300, "message": 500}),
     ("context", {"sections": False}),
 ]
@@ -89,8 +97,10 @@ _CUTS: list[tuple[str, dict[str, Any]]] = [
 def _head(n: Notification, shape: _Shape) -> list[Element]:
     color = COLORS.get(n.outcome, "Default")
     title = _block(_run(shown(headline(n), HEADLINE_CHARS), size="Large", weight="Bolder", color=color))
-    message = n.context.get("message")
-    return [title, *([_block(_run(shown(message, shape.message)))] if message else [])]
+    lead, message = lead_line(n), n.context.get("message")
+    said = [_block(_run(shown(lead, shape.message), weight="Bolder"))] if lead else []
+    told = [_block(_run(shown(message, shape.message)))] if message and message != lead else []
+    return [title, *said, *told]
 
 
 def _facts(n: Notification, shape: _Shape) -> list[Element]:
@@ -126,8 +136,27 @@ def _rules(n: Notification, shape: _Shape) -> list[Element]:
 
 
 def _trend(n: Notification, shape: _Shape) -> list[Element]:
+    """A sparkline, oldest to newest; the values, newest first, while there is room."""
+    trend = n.context.get("trend") or []
     values = trend_values(n.context) if shape.trend else None
-    return _section("Trend, newest first", [values] if values else [], shape)
+    lines = [f"{sparkline(trend)} (oldest to newest)", f"newest first: {values}" if values else ""]
+    return _section("Trend", lines, shape) if trend else []
+
+
+def _query(n: Notification, shape: _Shape) -> list[Element]:
+    """The statement to paste and run, as written; it replaces the statements."""
+    query = query_text(n.context)
+    return _section("Run this to see it", query.splitlines() if query else [], shape, monospace=True)
+
+
+def _group(n: Notification, shape: _Shape) -> list[Element]:
+    """The dataset's other incidents told here, each with its query; cut before the lead's details."""
+    lines = member_lines(n, shape.group)
+    return _section(f"Also failing in this dataset ({len(n.group)})", lines, shape)
+
+
+def _commands(n: Notification, shape: _Shape) -> list[Element]:
+    return _section("Act on it", commands(n), shape, monospace=True)
 
 
 def _upstream(n: Notification, shape: _Shape) -> list[Element]:
@@ -145,12 +174,22 @@ def _about(n: Notification, shape: _Shape) -> list[Element]:
 
 # The parts in the order a responder reads them.
 _PARTS: list[Callable[[Notification, _Shape], list[Element]]] = [
-    _head, _facts, _members, _schema, _rules, _trend, _upstream, _statements, _about,
+    _head, _facts, _members, _query, _schema, _rules, _trend, _statements, _group, _upstream, _about,
+    _commands,
 ]
 
 
 def _body(n: Notification, shape: _Shape) -> list[Element]:
+    if n.event is EventKind.RESOLVED:
+        return _resolution(n, shape)
     return [element for part in _PARTS for element in part(n, shape)]
+
+
+def _resolution(n: Notification, shape: _Shape) -> list[Element]:
+    """Only what passes again and after how long (the links are the card's buttons)."""
+    first, *also = resolved_summary(n)
+    title = _block(_run(shown(first, HEADLINE_CHARS), size="Large", weight="Bolder", color=COLORS["pass"]))
+    return [title, *_section("Also resolved", also, shape)]
 
 
 def _message(n: Notification, body: list[Element], cut: Sequence[str]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ LONG_STRING = 10_000  # characters of one context string, the first cut
 SHORT_STRING = 500  # characters of any string in the last resort
 
 Data = dict[str, Any]  # a notification as a dict (Notification.to_dict)
-Cut = Callable[[Data], bool]  # cuts a part of the notification in place; says whether there was any
+# Cuts a part of the notification in place; says whether there was any (or, as a name, what it cut).
+Cut = Callable[[Data], bool | str]
 
 
 def trimmed(data: Data, cuts: int) -> Data:
@@ -23,7 +24,8 @@ def trimmed(data: Data, cuts: int) -> Data:
     if cuts == 0:
         return data
     smaller = dict(data, context=dict(data["context"]))
-    names = [name for name, cut in CUTS[:cuts] if cut(smaller)]
+    said = [(name, cut(smaller)) for name, cut in CUTS[:cuts]]
+    names = list(dict.fromkeys(done if isinstance(done, str) else name for name, done in said if done))
     smaller["context"]["truncated"] = [*data["context"].get("truncated", []), *names]
     return smaller
 
@@ -71,6 +73,28 @@ def _short(value: Any) -> Any:
     return value if value is None or isinstance(value, bool | int | float) else cell(value)
 
 
+def _brief_group(data: Data) -> bool:
+    """Each incident told with the lead by what it is (its id, outcome, headline or title), without its
+    message and query: the lead's text still says how many fail and which."""
+    group = data.get("group") or []
+    brief = [_brief(member) for member in group]
+    data["group"] = brief
+    return brief != group
+
+
+def _brief(member: Any) -> Any:
+    if not isinstance(member, dict):
+        return member
+    return {**_clipped(member, SHORT_STRING), "message": "", "query": None}
+
+
+def _no_group(data: Data) -> bool | str:
+    """The incidents told with the lead go before the lead's own evidence; the cut says how many."""
+    group = data.get("group") or []
+    data["group"] = []
+    return f"group ({len(group)} more checks)" if group else False
+
+
 def _keep_scalars(data: Data) -> bool:
     """The last resort: what identifies the incident, every string short; bounded whatever came in."""
     context = {key: value for key, value in data["context"].items()
@@ -96,6 +120,8 @@ CUTS: list[tuple[str, Cut]] = [
     ("samples", _few_samples),
     ("trend", _without("trend")),
     ("statements", _without("statements")),
+    ("group", _brief_group),
+    ("group", _no_group),
     ("failing_rules", _without("failing_rules")),
     ("members", _without("members")),
     ("schema", _without("schema")),
