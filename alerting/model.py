@@ -84,7 +84,7 @@ class Member(TypedDict):
     headline: str | None  # what is wrong, in words (alerting/headline.py)
     message: str
     query: str | None  # a statement a person can paste and run to see it
-    root: str | None  # the title of its probable root cause, when an upstream failure explains it
+    root: NotRequired[str | None]  # the title of its probable root cause, when an upstream explains it
 
 
 class Context(TypedDict, total=False):

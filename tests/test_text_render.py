@@ -254,6 +254,15 @@ def test_a_group_says_how_many_checks_fail_then_each_with_its_query() -> None:
     assert lines[-3:] == COMMANDS.splitlines()
 
 
+def test_a_grouped_incident_names_its_probable_root_cause() -> None:
+    said = "orders has 3 rows, 81% fewer than expected"
+    followed = Member(**member(45, said), root="raw_orders.volume failed")
+    text = render_text(note(full_context(headline="h"), group=[followed, member(46, None)]))
+    assert ("- orders has 3 rows, 81% fewer than expected (incident #45; probable root cause: "
+            "raw_orders.volume failed)") in text.splitlines()
+    assert "- orders.c46 failed (incident #46)" in text.splitlines()
+
+
 def test_a_group_too_long_for_the_limit_is_cut_saying_how_many() -> None:
     group = [member(100 + index, "x" * 200, "SELECT " + "y" * 400) for index in range(40)]
     text = render_text(note(full_context(headline="h"), group=group), limit=4000)

@@ -254,7 +254,9 @@ def member_line(member: Member) -> str:
     """One incident told with the lead: its headline (or title), its outcome if it passes again, its id."""
     said = member["headline"] or member["title"]
     state = " (passes again)" if member["outcome"] == "pass" else ""
-    return clip(f"{said}{state} (incident #{member['incident']})", MEMBER)
+    root = member.get("root")
+    cause = f"; probable root cause: {root}" if root and member["outcome"] != "pass" else ""
+    return clip(f"{said}{state} (incident #{member['incident']}{cause})", MEMBER)
 
 
 def member_lines(notification: Notification, shown: int | None = None) -> list[str]:
