@@ -89,9 +89,13 @@ def statements_of(demon: str, config: Path) -> list[str]:
     return seen
 
 
+# As installed from a wheel, demon's modules have their bytecode: let the warm-up write it for a checkout too.
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def once(argv: list[str], cwd: Path | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, check=False, capture_output=True, cwd=cwd)
+    subprocess.run(argv, check=False, capture_output=True, cwd=cwd, env=ENV)
     return time.perf_counter() - start
 
 
