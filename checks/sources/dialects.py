@@ -12,14 +12,16 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnElement
 
 from monitor.core.config.types import format_duration
 from monitor.core.failures import Reason
@@ -147,6 +149,27 @@ PG_CATALOG_TABLES = (
 )
 
 
+# Values whose SQL literal is exact (a float's or a Decimal's literal may be read as another number).
+_EXACT_LITERALS = (str, int, date)  # bool is an int, datetime a date
+
+
+def inline_values(statement: sa.Executable) -> sa.Executable:
+    """The statement with its bound values of exact literal form rendered into its text at execution
+    (`literal_execute`), the rest left bound.
+
+    DuckDB's Python client imports pandas, numpy and pyarrow the first time it converts a bound value
+    (other than None) to look for their types: half a second of imports that a SQL-only `demon check`
+    does not otherwise need.
+    """
+
+    def inline(bind: BindParameter[Any]) -> None:
+        if isinstance(bind.value, _EXACT_LITERALS) and bind.callable is None:
+            bind.literal_execute = True
+
+    clause = cast(ClauseElement, statement)  # every statement demon runs is one
+    return cast(sa.Executable, visitors.cloned_traverse(clause, {}, {"bindparam": inline}))
+
+
 def _duckdb_read_only(url: URL) -> tuple[URL, dict[str, Any]]:
     return url, {"read_only": True}
 
@@ -189,6 +212,7 @@ class DialectProfile:
     sandbox: Callable[[bool], dict[str, Any]] | None = None
     connect_timeout_arg: str | None = None  # the driver's connect() keyword for a timeout in seconds
     epoch_seconds: EpochSeconds | None = None  # for rows per UTC hour or day; None: the dialect cannot bucket
+    inline_values: bool = False  # send simple bound values as literals (see `inline_values`)
 
     def transaction_setup(self, timeout: float) -> list[str]:
         """Statements that make a transaction read-only and bound its statements to `timeout` seconds."""
@@ -275,6 +299,7 @@ PROFILES: dict[str, DialectProfile] = {
     "duckdb": DialectProfile(
         client_stop=interrupt, file_database=True, remote_prefixes=("md:", "motherduck:"),
         open_read_only=_duckdb_read_only, sandbox=_duckdb_sandbox, epoch_seconds=extract_epoch,
+        inline_values=True,
     ),
     "sqlite": DialectProfile(
         client_stop=interrupt, columns_sql=None, tables_sql=None, file_database=True,

@@ -53,7 +53,14 @@ from checks.sources.catalog import (
     columns_by_key,
     split_name,
 )
-from checks.sources.dialects import Deadline, DialectProfile, EpochSeconds, error_codes, profile_for
+from checks.sources.dialects import (
+    Deadline,
+    DialectProfile,
+    EpochSeconds,
+    error_codes,
+    inline_values,
+    profile_for,
+)
 from checks.sources.queries import bounded, columns_query, rendered
 from checks.sources.settings import SqlSourceConfig
 from monitor.core.clock import as_utc
@@ -321,6 +328,8 @@ class SqlSource:
 
     def _run(self, conn: Connection, statement: sa.Executable) -> list[tuple[Any, ...]]:
         """One statement in its own read-only, time-bounded transaction; its rows."""
+        if self._profile.inline_values:
+            statement = inline_values(statement)
         return self._in_transaction(conn, lambda: [tuple(row) for row in conn.execute(statement)])
 
     def _in_transaction(self, conn: Connection, work: Callable[[], T]) -> T:

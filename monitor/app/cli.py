@@ -218,9 +218,9 @@ def notify_results(
 
 
 def write_report(report: Report, fmt: str) -> None:
-    from monitor.app.report import FORMATS
+    from monitor.app.report import writer
 
-    FORMATS[fmt](report, sys.stdout)
+    writer(fmt)(report, sys.stdout)
 
 
 @main.command()

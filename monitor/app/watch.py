@@ -7,12 +7,16 @@ watched, so a bad deploy of a manifest never drops a project's checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from checks.discovery import discover
 from checks.sources import SOURCES, Source, open_source
 from monitor.core.config.models import Config, DiscoveredDataset
 from monitor.core.redact import Redactor
+
+if TYPE_CHECKING:
+    from checks.discovery import Discovery
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class Watched:
 def watched(config: Config, previous: Config | None = None) -> Watched:
     """`config` with what its discover entries find; `previous`: the config it replaces (a reload)."""
     if not config.discover:
-        return Watched(config)
+        return Watched(config)  # and discovery (SQLAlchemy, Arrow, dbt manifests) is never imported
     redact = Redactor(config.secrets)
     sources: dict[str, Source] = {}
 
@@ -39,8 +43,7 @@ def watched(config: Config, previous: Config | None = None) -> Watched:
         return sources[name]
 
     try:
-        families = {kind: spec.family for kind, spec in SOURCES.items()}
-        discovery = discover(config, opener, families, _given(previous) if previous is not None else None)
+        discovery = _discover(config, opener, previous)
     finally:
         for source in sources.values():
             source.close()
@@ -50,6 +53,13 @@ def watched(config: Config, previous: Config | None = None) -> Watched:
     said = [(problem.failed, redact(str(problem))) for problem in discovery.problems]
     return Watched(config.watching(found), tuple(line for failed, line in said if not failed),
                    tuple(line for failed, line in said if failed))
+
+
+def _discover(config: Config, opener: Callable[[str], Source], previous: Config | None) -> Discovery:
+    from checks.discovery import discover
+
+    families = {kind: spec.family for kind, spec in SOURCES.items()}
+    return discover(config, opener, families, _given(previous) if previous is not None else None)
 
 
 def _given(previous: Config) -> dict[str, tuple[str, str]]:

@@ -5,20 +5,27 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from monitor.core.distribution import load
 from monitor.state.tables import statements as table
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    Insert = Callable[[sa.Table], sqlite.Insert | postgresql.Insert]
 
 # `last_used_at` is refreshed at most this often (one UPDATE an hour, not one per result); pruning keeps the
 # same margin, so a statement is dropped only when every result that could use it is older than the cut-off.
 TOUCH_EVERY = timedelta(hours=1)
-# The store's two backends, each with its own INSERT ... ON CONFLICT DO NOTHING.
-_INSERTS: dict[str, Callable[[sa.Table], sqlite.Insert | postgresql.Insert]] = {
-    "sqlite": sqlite.insert,
-    "postgresql": postgresql.insert,
+# The store's two backends, each with its own INSERT ... ON CONFLICT DO NOTHING (imported with its dialect:
+# a SQLite store does not load PostgreSQL's).
+_INSERTS: dict[str, str] = {
+    "sqlite": "sqlalchemy.dialects.sqlite:insert",
+    "postgresql": "sqlalchemy.dialects.postgresql:insert",
 }
 
 
@@ -41,7 +48,8 @@ def intern(conn: Connection, texts: Iterable[str], now: datetime) -> dict[str, i
     # Usually every text is known and nothing is inserted (an INSERT ... ON CONFLICT of known rows would burn
     # a PostgreSQL sequence value each). A second pass only if another process's prune raced this one.
     ids = _ids(conn, wanted)
-    insert = _INSERTS[conn.dialect.name](table).on_conflict_do_nothing(index_elements=["digest"])
+    inserter: Insert = load(_INSERTS[conn.dialect.name])
+    insert = inserter(table).on_conflict_do_nothing(index_elements=["digest"])
     for _attempt in range(2):
         missing = {key: text for key, text in wanted.items() if key not in ids}
         if not missing:

@@ -1,17 +1,26 @@
-"""Output formats of `demon check`, `demo` and `history`: a registry from `--format` name to its writer."""
+"""Output formats of `demon check`, `demo` and `history`: a registry from `--format` name to its writer,
+each named "module:function" and imported when that format is written (JUnit's XML is not loaded for JSON)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, cast
 
-from monitor.app.report.json_report import write_json
-from monitor.app.report.junit import write_junit
 from monitor.app.report.model import Report
-from monitor.app.report.table import write_table
+from monitor.core.distribution import load
 
 Writer = Callable[[Report, TextIO], None]
 
-FORMATS: dict[str, Writer] = {"table": write_table, "json": write_json, "junit": write_junit}
+FORMATS: dict[str, str] = {
+    "table": "monitor.app.report.table:write_table",
+    "json": "monitor.app.report.json_report:write_json",
+    "junit": "monitor.app.report.junit:write_junit",
+}
 
-__all__ = ["FORMATS", "Report", "Writer"]
+
+def writer(fmt: str) -> Writer:
+    """The writer of a `--format` name (one of FORMATS)."""
+    return cast(Writer, load(FORMATS[fmt]))
+
+
+__all__ = ["FORMATS", "Report", "Writer", "writer"]

@@ -63,7 +63,7 @@ OutcomeList = Annotated[
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # --- sources -------------------------------------------------------------------------------------
