@@ -52,29 +52,9 @@ def counted(postgres: PostgresServer, postgres_url: str) -> tuple[str, Seen]:
     role = f"counted_{url.database}"
     postgres.psql(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'pw'")
     postgres.psql(f"ALTER ROLE {role} SET log_statement = 'all'")  # no other role logs its statements
-    log = postgres.datadir.parent / "server.log"
-    start = log.stat().st_size
-
-    def seen() -> list[str]:
-        with log.open("rb") as lines:
-            lines.seek(start)
-            return logged(lines.read().decode())
-
-    return url.set(username=role, password="pw").render_as_string(hide_password=False), seen
-
-
-def logged(text: str) -> list[str]:
-    """The statements of a server log (`LOG:  statement: BEGIN`, `LOG:  execute <unnamed>: SELECT ...`), a
-    statement's later lines indented with a tab."""
-    statements: list[str] = []
-    marks = ("LOG:  statement: ", "LOG:  execute <unnamed>: ")
-    for line in text.splitlines():
-        mark = next((mark for mark in marks if mark in line), None)
-        if mark is not None:
-            statements.append(line.split(mark, 1)[1])
-        elif line.startswith("\t") and statements:
-            statements[-1] += "\n" + line[1:]
-    return statements
+    start = postgres.log.stat().st_size
+    url_of_role = url.set(username=role, password="pw").render_as_string(hide_password=False)
+    return url_of_role, lambda: postgres.logged_since(start)
 
 
 def check(config: Path) -> dict[str, dict[str, object]]:

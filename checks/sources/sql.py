@@ -515,7 +515,7 @@ class SqlSource:
         metadata_statement: str,
         fused: dict[Probe[Any], Observed],
     ) -> dict[Probe[Any], Observed]:
-        """A grouped statement per probe, each in its own read-only transaction on this connection; none once
+        """A grouped statement per probe, each in the run's read-only transaction; none once
         a statement ended early (timed out, interrupted, connection lost): it would wait as long again."""
         ended = _ended_early(fused.values())
         observed: dict[Probe[Any], Observed] = {}
