@@ -1,7 +1,8 @@
 """Issue 2 benchmark: 200 datasets against one real PostgreSQL with `max_concurrency: 4`.
 
 Starts its own PostgreSQL on 127.0.0.1 (tests/pgserver.py). Prints datasets per second and
-statements per dataset run.
+statements per dataset run, as demon sends them and as the server saw them (`log_statement = all`:
+connection set-up and transaction control too).
 Run: .venv/bin/python -m bench.bench_postgres [--datasets 200] [--rows 20000]
 """
 
@@ -16,6 +17,24 @@ import sqlalchemy as sa
 
 from bench.common import count_statements, run_demon
 from tests.pgserver import destroy, start_postgres
+
+# What SQLAlchemy's dialect initialisation sends on an engine's first connection (before issue 20 also
+# psycopg's look-up of the hstore type, in a savepoint).
+SET_UP = ("select pg_catalog.version()", "select current_schema()", "show transaction isolation level",
+          "show standard_conforming_strings")
+CONTROL = ("BEGIN", "ROLLBACK", "COMMIT", "SAVEPOINT", "RELEASE")
+
+
+def server_view(statements: list[str], datasets: int) -> str:
+    """The statements the server saw, grouped: demon's own, connection set-up, pings (SQLAlchemy's pre-ping
+    of a pooled connection is an empty statement), transaction control."""
+    set_up = sum(statement in SET_UP or "typarray" in statement for statement in statements)
+    pings = statements.count(";")
+    control = sum(statement.upper().startswith(CONTROL) for statement in statements)
+    own = len(statements) - set_up - pings - control
+    return (f"statements seen by PostgreSQL: {len(statements)} in all = {len(statements) / datasets:.1f} per "
+            f"dataset run ({own} demon's own, {set_up} connection set-up, {pings} pings, {control} "
+            "transaction control)")
 
 
 def build(url: str, datasets: int, rows: int) -> None:
@@ -62,10 +81,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             config = write_config(Path(tmp), url, args.datasets)
             run_demon(config)  # warm-up: connections, state store migration
+            server.psql(f"ALTER ROLE {server.user} SET log_statement = 'all'")
+            offset = server.log.stat().st_size
             with count_statements("postgresql") as statements:
                 start = time.perf_counter()
                 results = run_demon(config)
                 elapsed = time.perf_counter() - start
+            seen = server.logged_since(offset)
         outcomes = sorted({r.outcome.value for r in results})
         data = [s for s in statements if "pg_catalog.pg_attribute" in s or "FROM bench" in s]
         print(f"{args.datasets} datasets x {args.rows:,} rows, {len(results)} checks, outcomes {outcomes}")
@@ -74,6 +96,7 @@ def main() -> None:
             f"statements against PostgreSQL: {len(statements)} in all, {len(data)} data/metadata "
             f"= {len(data) / args.datasets:.1f} per dataset run"
         )
+        print(server_view(seen, args.datasets))
     finally:
         destroy(server)
 

@@ -69,13 +69,38 @@ class PostgresServer:
         argv = [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-t", "60", *args]
         subprocess.run(_as_server_user(argv), check=True, capture_output=True, text=True)
 
+    @property
+    def log(self) -> Path:
+        """The server's log (with `log_statement = all` for a role, every statement of that role)."""
+        return self.datadir.parent / "server.log"
+
+    def logged_since(self, offset: int) -> list[str]:
+        """The statements the server logged past `offset` bytes of its log (`log.stat().st_size` earlier)."""
+        with self.log.open("rb") as lines:
+            lines.seek(offset)
+            return logged_statements(lines.read().decode())
+
     def start(self) -> None:
-        log = self.datadir.parent / "server.log"
+        log = self.log
         options = f"-p {self.port} -k {self.datadir.parent} -c listen_addresses=127.0.0.1"
         self.pg_ctl("-l", str(log), "-o", options, "start")
 
     def stop(self, mode: str = "fast") -> None:
         self.pg_ctl("-m", mode, "stop")
+
+
+def logged_statements(text: str) -> list[str]:
+    """The statements of a server log (`LOG:  statement: BEGIN`, `LOG:  execute <unnamed>: SELECT ...`), a
+    statement's later lines indented with a tab."""
+    statements: list[str] = []
+    marks = ("LOG:  statement: ", "LOG:  execute <unnamed>: ")
+    for line in text.splitlines():
+        mark = next((mark for mark in marks if mark in line), None)
+        if mark is not None:
+            statements.append(line.split(mark, 1)[1])
+        elif line.startswith("\t") and statements:
+            statements[-1] += "\n" + line[1:]
+    return statements
 
 
 def start_postgres() -> PostgresServer:

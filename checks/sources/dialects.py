@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import select
 import socket
 import threading
 from collections.abc import Callable
@@ -94,6 +95,18 @@ class Deadline:
             if self._active and self._stop_action is not None and not (self.fired or self.stopped):
                 self.stopped, self.fired = interrupted, not interrupted
                 self._stop_action(self._connection)
+
+
+def idle_and_open(driver_connection: Any) -> bool:
+    """Whether a pooled psycopg connection is still usable, told without a round trip (SQLAlchemy's
+    `pool_pre_ping` costs one per checkout): the server sends an idle session nothing unless it ends it (a
+    restart, `pg_terminate_backend`, `idle_session_timeout`: an error, then EOF), and a peer that keepalives
+    found dead makes the socket readable too. A readable idle socket is a dead connection."""
+    if driver_connection.closed or driver_connection.broken:
+        return False
+    poller = select.poll()
+    poller.register(driver_connection.fileno(), select.POLLIN)
+    return not poller.poll(0)
 
 
 OpenReadOnly = Callable[[URL], tuple[URL, dict[str, Any]]]
@@ -202,6 +215,10 @@ class DialectProfile:
     # WATCHDOG_GRACE later, when the server's own timeout did not end it (a frozen PostgreSQL backend).
     client_stop: Stop | None = None
     connect_args: tuple[tuple[str, Any], ...] = ()  # fixed driver settings (TCP keepalives, ...)
+    # create_engine() keywords, each passed only where the driver's dialect takes it
+    engine_args: tuple[tuple[str, Any], ...] = ()
+    # whether a pooled connection is still usable, at no round trip; None: SQLAlchemy's pre-ping (one)
+    alive: Callable[[Any], bool] | None = None
     timeout_codes: frozenset[str] = frozenset()  # driver error codes that mean "statement timeout"
     columns_sql: str | None = INFORMATION_SCHEMA_COLUMNS  # see there; None: SQLAlchemy reflection
     tables_sql: str | None = INFORMATION_SCHEMA_TABLES  # see there; None: SQLAlchemy reflection
@@ -309,7 +326,10 @@ PROFILES: dict[str, DialectProfile] = {
         session_options="-c default_transaction_read_only=on -c statement_timeout={ms}",
         timeout_codes=frozenset({"57014"}), columns_sql=PG_CATALOG_COLUMNS, tables_sql=PG_CATALOG_TABLES,
         connect_timeout_arg="connect_timeout", client_stop=abandon, connect_args=PG_TCP,
-        epoch_seconds=extract_epoch,
+        epoch_seconds=extract_epoch, alive=idle_and_open,
+        # no hstore type look-up: a SAVEPOINT and a query on psycopg's first connection, one per connection
+        # on psycopg2's; an hstore value then reads as its text
+        engine_args=(("use_native_hstore", False),),
     ),
     "redshift": DialectProfile(
         timeout_sql="SET statement_timeout TO {ms}", timeout_codes=frozenset({"57014"}),

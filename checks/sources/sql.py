@@ -13,7 +13,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -40,6 +40,7 @@ from checks.probes import (
     TableStats,
     Validation,
 )
+from checks.sources import engines
 from checks.sources.base import SourceError
 from checks.sources.catalog import (
     COLUMNS_SQL,
@@ -111,6 +112,28 @@ class _StatementFailed(Exception):
         return Observed(error=str(self), reason=self.reason, statement=statement)
 
 
+class _Session:
+    """The connection of one dataset run, checked out at its first statement and shared by the rest, so they
+    are one transaction; leaving the block rolls it back and returns the connection to the pool."""
+
+    def __init__(self, connect: Callable[[], Connection]) -> None:
+        self._connect = connect
+        self._conn: Connection | None = None
+
+    def __call__(self) -> Connection:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._conn is not None:
+            _roll_back(self._conn)  # first: a rollback failing inside close() would keep the connection
+            self._conn.close()
+
+
 @dataclass(frozen=True)
 class Table:
     """A table as the catalog spells it, with its columns in order."""
@@ -137,7 +160,7 @@ def condition(where: str) -> sa.TextClause:
 
 
 class SqlSource:
-    """A warehouse reached through SQLAlchemy; one engine (and pool) per source."""
+    """A warehouse reached through SQLAlchemy; one engine (and pool) per source, shared in the process."""
 
     def __init__(self, name: str, config: SqlSourceConfig, base_dir: Path, redact: Redactor) -> None:
         self.name = name
@@ -146,6 +169,7 @@ class SqlSource:
         self._timeout = config.query_timeout
         self._lock = threading.Lock()
         self._deadlines: set[Deadline] = set()  # of the statements running now
+        self._closed = False
         try:
             url = sa.make_url(config.url)
         except (sa.exc.ArgumentError, ValueError):  # ValueError: a bad port, an unclosed [IPv6] host, ...
@@ -182,15 +206,19 @@ class SqlSource:
         return label, redact.extended(hidden)
 
     def _create_engine(self, connect_args: dict[str, Any], local_file: bool) -> sa.Engine:
-        """A pooled engine; for a local database file, one whose connections close when released: an
-        open DuckDB file is locked, and the pipeline that loads it must be able to write between runs."""
+        """The process's pooled engine for this source (see engines.py); for a local database file, one whose
+        connections close when released: an open DuckDB file is locked, and the pipeline that loads it must
+        be able to write between runs."""
         try:
             dialect_class: Any = self._url.get_dialect()
             pool_class = sa.pool.NullPool if local_file else dialect_class.get_pool_class(self._url)
-            pooling: dict[str, Any] = {"poolclass": pool_class, "pool_pre_ping": not local_file}
+            alive = None if local_file else self._profile.alive
+            taken = sa.util.get_cls_kwargs(dialect_class)
+            options: dict[str, Any] = {key: value for key, value in self._profile.engine_args if key in taken}
+            options.update(poolclass=pool_class, pool_pre_ping=not local_file and alive is None)
             if issubclass(pool_class, sa.pool.QueuePool):
-                pooling.update(pool_size=self.max_concurrency, max_overflow=0)
-            return sa.create_engine(self._url, connect_args=connect_args, **pooling)
+                options.update(pool_size=self.max_concurrency, max_overflow=0)
+            return engines.acquire(self._url, connect_args, options, alive)
         except (sa.exc.NoSuchModuleError, ImportError) as error:
             why = missing_module(error) if isinstance(error, ModuleNotFoundError) else str(error)
             message = f"source {self.name}: cannot load the driver for {self._label}: {why}"
@@ -202,12 +230,15 @@ class SqlSource:
         return self._label
 
     def close(self) -> None:
-        self._engine.dispose()
+        with self._lock:
+            closed, self._closed = self._closed, True
+        if not closed:  # the engine is shared: let go of it once
+            engines.release(self._engine)
 
     def ping(self) -> None:
         try:
-            with self._connect() as conn:
-                self._run(conn, sa.select(sa.literal(1)))
+            with _Session(self._connect) as session:
+                self._run(session(), sa.select(sa.literal(1)))
         except _StatementFailed as failure:
             raise SourceError(self._redact(str(failure))) from None
 
@@ -215,7 +246,8 @@ class SqlSource:
         if not dataset.table:
             raise SourceError(f"dataset has no table for source {self.name}")
         try:
-            with self._connect() as conn:
+            with _Session(self._connect) as session:
+                conn = session()
                 found, _ = self._table(conn, dataset.table)
                 problem = None if isinstance(found, str) else self._where_problem(conn, found, dataset.where)
         except _StatementFailed as failure:
@@ -231,20 +263,21 @@ class SqlSource:
         only_columns = scanned == [Columns()] and self._backend in STATS_SQL
         from_catalog = [probe for probe in wanted if probe not in scanned or only_columns]
         scanned = [probe for probe in scanned if probe not in from_catalog]
-        observed = self._from_catalog(dataset, from_catalog) if from_catalog else {}
-        if scanned:
-            try:
-                with self._connect() as conn:
-                    observed.update(self._observe(conn, dataset, scanned))
-            except _StatementFailed as failure:
-                observed.update(dict.fromkeys(scanned, failure.observed()))
+        with _Session(self._connect) as session:  # the run's statements: one connection, one transaction
+            observed = self._from_catalog(session, dataset, from_catalog) if from_catalog else {}
+            if scanned:
+                try:
+                    observed.update(self._observe(session(), dataset, scanned))
+                except _StatementFailed as failure:
+                    observed.update(dict.fromkeys(scanned, failure.observed()))
         return {probe: self._redacted(observed[probe]) for probe in wanted}
 
     def catalog(self) -> Catalog:
         """Every table and view of the source with what the engine keeps of it: one statement, its answer
         shared for a minute (discovery, every metadata-first check of a run); SourceError if unreadable."""
         try:
-            return self._catalog.get(self._read_catalog).value
+            with _Session(self._connect) as session:
+                return self._catalog.get(lambda: self._read_catalog(session())).value
         except _StatementFailed as failure:
             raise SourceError(self._redact(str(failure)), failure.reason) from None
 
@@ -252,32 +285,30 @@ class SqlSource:
         """The columns of every table and view by `Key`, in order: one statement, shared like the catalog's
         (`demon init` looks for load-time columns in them); SourceError if unreadable."""
         try:
-            return self._columns.get(self._read_columns).value
+            with _Session(self._connect) as session:
+                return self._columns.get(lambda: self._read_columns(session())).value
         except _StatementFailed as failure:
             raise SourceError(self._redact(str(failure)), failure.reason) from None
 
     # --- the catalog -------------------------------------------------------------------------------
 
-    def _read_catalog(self) -> tuple[Catalog, str]:
+    def _read_catalog(self, conn: Connection) -> tuple[Catalog, str]:
         sql = STATS_SQL.get(self._backend)
-        with self._connect() as conn:
-            default_schema = conn.dialect.default_schema_name
-            if sql is None:  # an engine without statistics demon reads: the names alone
-                unknown = TableState(None, None, None, None)
-                tables = [CatalogTable(schema, name, False, True, unknown)
-                          for schema, name in self._table_names(conn)]
-                shown = "-- table names (no statistics read here)"
-                return Catalog(tables, default_schema, statistics=False), shown
-            statement = sa.text(sql)
-            rows = self._run(conn, statement)
+        default_schema = conn.dialect.default_schema_name
+        if sql is None:  # an engine without statistics demon reads: the names alone
+            unknown = TableState(None, None, None, None)
+            tables = [CatalogTable(schema, name, False, True, unknown)
+                      for schema, name in self._table_names(conn)]
+            shown = "-- table names (no statistics read here)"
+            return Catalog(tables, default_schema, statistics=False), shown
+        statement = sa.text(sql)
+        rows = self._run(conn, statement)
         tables = sorted((catalog_table(row) for row in rows), key=lambda table: (table.schema, table.name))
         return Catalog(tables, default_schema), self._display(statement)
 
-    def _read_columns(self) -> tuple[dict[Key, list[Column]], str]:
+    def _read_columns(self, conn: Connection) -> tuple[dict[Key, list[Column]], str]:
         statement = sa.text(COLUMNS_SQL.get(self._backend, DEFAULT_COLUMNS_SQL))
-        with self._connect() as conn:
-            rows = self._run(conn, statement)
-        return columns_by_key(rows), self._display(statement)
+        return columns_by_key(self._run(conn, statement)), self._display(statement)
 
     def _not_in(self, catalog: Catalog, name: str) -> str:
         """`table X not found`, naming the nearest tables of the catalog (as `_not_found` does)."""
@@ -292,10 +323,13 @@ class SqlSource:
         found = [near[key] for key in sorted(near) if key[1] in close]
         return f"table {name} not found in source {self.name}{suggestion(found[:3])}"
 
-    def _from_catalog(self, dataset: DatasetConfig, probes: list[Probe[Any]]) -> dict[Probe[Any], Observed]:
-        """Statistics and columns of the dataset's table from the source-wide snapshots."""
+    def _from_catalog(
+        self, session: _Session, dataset: DatasetConfig, probes: list[Probe[Any]]
+    ) -> dict[Probe[Any], Observed]:
+        """Statistics and columns of the dataset's table from the source-wide snapshots, read (when they are
+        stale) in the dataset run's transaction."""
         try:
-            snapshot = self._catalog.get(self._read_catalog)
+            snapshot = self._catalog.get(lambda: self._read_catalog(session()))
             catalog = snapshot.value
             key = catalog.key_of(dataset.table or "")
             found = catalog.table(key)
@@ -308,7 +342,7 @@ class SqlSource:
                 if isinstance(probe, TableStats):
                     observed[probe] = Observed(value=found.state, statement=snapshot.statement)
                 else:
-                    columns = self._columns.get(self._read_columns)
+                    columns = self._columns.get(lambda: self._read_columns(session()))
                     observed[probe] = Observed(value=columns.value.get(key, []), statement=columns.statement,
                                                query=self._columns_query(found.schema, found.name))
             return observed
@@ -327,27 +361,33 @@ class SqlSource:
             ) from error
 
     def _run(self, conn: Connection, statement: sa.Executable) -> list[tuple[Any, ...]]:
-        """One statement in its own read-only, time-bounded transaction; its rows."""
+        """One statement in the connection's read-only, time-bounded transaction; its rows."""
         if self._profile.inline_values:
             statement = inline_values(statement)
         return self._in_transaction(conn, lambda: [tuple(row) for row in conn.execute(statement)])
 
     def _in_transaction(self, conn: Connection, work: Callable[[], T]) -> T:
+        """`work` in the transaction of the dataset run, begun by its first statement and rolled back when
+        the run's connection closes: one BEGIN and one ROLLBACK a run, not one of each per statement.
+
+        Nothing is committed, ever, and the rollback also undoes any session-wide SET a metric made (say
+        `set_config('default_transaction_read_only', 'off', false)`) before the next run has the connection.
+        A failed statement rolls the transaction back at once: PostgreSQL and DuckDB refuse every later
+        statement of a failed transaction, and the parts re-run alone need a clean one (no savepoints).
+        """
         with self._lock:
             self.requests["statement"] += 1
         deadline: Deadline | None = None
         try:
             deadline = self._profile.deadline(conn.connection.driver_connection, self._timeout)
-            with conn.begin() as transaction:
+            if not conn.in_transaction():
+                conn.begin()
                 for setup in self._profile.transaction_setup(self._timeout):
                     conn.exec_driver_sql(setup)
-                with self._running(deadline):
-                    result = work()
-                # Nothing to commit, and a rollback also undoes any session-wide SET a metric made (say
-                # `set_config('default_transaction_read_only', 'off', false)`) before the next statement.
-                transaction.rollback()
-                return result
+            with self._running(deadline):
+                return work()
         except Exception as error:
+            _roll_back(conn)
             raise self._failure(error, deadline) from error
 
     def _failure(self, error: Exception, deadline: Deadline | None) -> _StatementFailed:
@@ -484,7 +524,7 @@ class SqlSource:
         metadata_statement: str,
         fused: dict[Probe[Any], Observed],
     ) -> dict[Probe[Any], Observed]:
-        """A grouped statement per probe, each in its own read-only transaction on this connection; none once
+        """A grouped statement per probe, each in the run's read-only transaction; none once
         a statement ended early (timed out, interrupted, connection lost): it would wait as long again."""
         ended = _ended_early(fused.values())
         observed: dict[Probe[Any], Observed] = {}
@@ -841,6 +881,12 @@ def _zoned(type_name: str) -> bool:
     """A timestamp type holding instants: `timestamp with time zone` (PostgreSQL, DuckDB), `timestamptz`."""
     name = " ".join(type_name.lower().split())
     return "with time zone" in name or name.startswith("timestamptz")
+
+
+def _roll_back(conn: Connection) -> None:
+    """End a failed statement's transaction; on a lost connection there is nothing left to end."""
+    with suppress(sa.exc.SQLAlchemyError):
+        conn.rollback()
 
 
 def _ended_early(answers: Iterable[Observed]) -> Observed | None:
