@@ -127,6 +127,13 @@ class RootCause:
     incident: int
     key: str
     title: str
+    dataset: str | None = None  # None for a source's incident
+
+    def incident_of(self, upstream: Upstream) -> bool:
+        """Whether the upstream's failure is this root cause (its incident may have opened in the same run,
+        after the context was read: the dataset tells)."""
+        same = self.dataset is not None and upstream["dataset"] == self.dataset
+        return same or upstream["incident"] == self.incident
 
 
 @dataclass(frozen=True)

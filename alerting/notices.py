@@ -29,7 +29,7 @@ def notification(
         incident_key=incident.key, event=event, outcome=outcome, severity=incident.severity,
         title=incident.title, opened_at=iso(incident.opened_at), at=iso(at),
         context=Context(**incident.context),  # type: ignore[typeddict-item]
-        root=None if root is None else RootCause(root.id, root.key, root.title),
+        root=None if root is None else RootCause(root.id, root.key, root.title, root.dataset),
         previous_outcome=previous,
     )
 

@@ -427,8 +427,8 @@ def test_a_grouped_notification_through_slack_says_what_is_wrong_and_how_to_act(
     assert "demon_p0" not in shown
     # thresholds in their units, a sparkline oldest to newest
     assert "max_drop 50%" in shown and "77 to 289" in shown and "0.5" not in shown
-    assert ("*Trend* ▇·█▁ (oldest to newest)\nnewest first: 40 (fail), 190 (pass), - (pass), 160 (pass)"
-            in shown)
+    assert ("*Trend* ▇·█▁ (oldest to newest)\nnewest first: "
+            "40 rows (fail), 190 rows (pass), - (pass), 160 rows (pass)") in shown
     # an upstream that fails too is not called a cause when the engine named none
     assert "upstream raw_orders is also failing: raw_orders.volume" in shown
     assert "root cause" not in shown.lower()

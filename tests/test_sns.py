@@ -116,7 +116,8 @@ def test_raw_and_wrapped_queues_get_the_incident_json_and_attributes(aws: Aws) -
     incident = json.loads(message["Body"])
     assert incident["key"] == "42:1:pager" and incident["incident"] == 42
     assert incident["context"]["check"] == "fact_orders.volume" and "truncated" not in incident["context"]
-    assert incident["root"] == {"incident": 7, "key": "raw_orders.freshness", "title": "raw late"}
+    assert incident["root"] == {"incident": 7, "key": "raw_orders.freshness", "title": "raw late",
+                                "dataset": None}
     assert incident["text"] == render_text(notification)
     assert "probable root cause: raw late (incident #7)" in incident["text"]
     assert Notification.from_dict({k: v for k, v in incident.items() if k != "text"}) == notification

@@ -111,7 +111,7 @@ def test_everything_a_responder_needs_in_reading_order() -> None:
         "  id=1, status=lost1",
         "  id=2, status=lost2",
         "  ... 2 more rows",
-        "trend ·▅ (oldest to newest); newest first: 3 (fail), - (pass)",
+        "trend ·▅ (oldest to newest); newest first: 3 rows (fail), - (pass)",
         "query: SELECT count(*) FROM orders",
         "probable root cause: raw.volume failed (incident #7)",
         "upstream ref: pass",
@@ -162,7 +162,7 @@ def test_a_real_context_renders() -> None:
     assert len(sample_lines) == SAMPLE_ROWS
     assert all(len(line) < CELL + 20 for line in sample_lines)
     assert "  ... 7 more rows" in text.splitlines()  # 10 kept by the context, 3 shown
-    assert "observed 12 rows" in text and "trend ▅ (oldest to newest); newest first: 12 (fail)" in text
+    assert "observed 12 rows" in text and "trend ▅ (oldest to newest); newest first: 12 rows (fail)" in text
     assert text.splitlines()[1] == "12 rows of orders fail str_length(1, 5) on note"  # the headline
     assert "rule str_length(1, 5) on note: 12 failing rows (12%)" in text
 
@@ -184,7 +184,7 @@ def test_parts_are_cut_least_needed_first_and_the_text_says_so() -> None:
     full = render_text(note(long_context()), limit=100_000)
     assert "(cut to fit" not in full
     shown = {
-        8000: ("statements",),
+        9000: ("statements",),
         6000: ("statements", "trend"),
         3000: ("statements", "trend", "samples"),
         1000: ("statements", "trend", "samples", "schema"),

@@ -29,6 +29,7 @@ from alerting.render.text import (
     render_text,
     resolved_line,
     sparkline,
+    trend_values,
 )
 
 Block = dict[str, Any]
@@ -198,9 +199,9 @@ def _trend(n: Notification, shape: _Shape) -> list[Block]:
     if not trend:
         return []
     points = trend[:shape.trend]
-    shown = [f"{'-' if p['value'] is None else format(p['value'], 'g')} ({p['outcome']})" for p in points]
+    shown = trend_values(n.context, len(points)) or ""
     more = f" ... {len(trend) - len(points)} more" if len(points) < len(trend) else ""
-    detail = f"\nnewest first: {escaped(', '.join(shown), shape.line * 2)}{more}" if points else ""
+    detail = f"\nnewest first: {escaped(shown, shape.line * 2)}{more}" if points else ""
     return _section(f"*Trend* {sparkline(trend)} (oldest to newest){detail}")
 
 

@@ -113,11 +113,13 @@ def facts(notification: Notification) -> list[tuple[str, str]]:
     return [(label, text) for label, text in found if text]
 
 
-def trend_values(context: Context) -> str | None:
-    """The check's last values and outcomes, newest first: `12 (fail), 130 (pass)`."""
-    points = context.get("trend") or []
-    shown = [f"{'-' if p['value'] is None else format(p['value'], 'g')} ({p['outcome']})" for p in points]
-    return ", ".join(shown) or None
+def trend_values(context: Context, shown: int | None = None) -> str | None:
+    """The check's last values (the first `shown`) in its unit, with their outcomes, newest first:
+    `1,070 rows (fail), 2,657 rows (pass)`, `3d (fail), 0s (pass)`."""
+    points = (context.get("trend") or [])[:shown]
+    unit = context.get("unit")
+    said = [f"{'-' if p['value'] is None else observed(p['value'], unit)} ({p['outcome']})" for p in points]
+    return ", ".join(said) or None
 
 
 def sparkline(points: Sequence[Point]) -> str:
@@ -192,7 +194,7 @@ def cause_lines(notification: Notification) -> list[str]:
     if root is not None:
         lines.append(root_line(root.title, root.incident))
     for item in notification.context.get("upstream", []):
-        if root is not None and item["incident"] == root.incident:
+        if root is not None and root.incident_of(item):
             continue  # said just above
         failing = f": {', '.join(item['failing'])}" if item["failing"] else ""
         state = UPSTREAM_STATES.get(item["outcome"], f": {item['outcome']}")
