@@ -46,8 +46,10 @@
     var th = data.th || {};
     if ("expected_max" in th && "expected_min" in th) {
       columns.push(column(th.expected_max, n), column(th.expected_min, n));
-      series.push({ label: "expected max", stroke: css("--accent"), width: 1, dash: [2, 3], value: function (u, v) { return fmt(v); } });
-      series.push({ label: "expected min", stroke: css("--accent"), width: 1, dash: [2, 3], value: function (u, v) { return fmt(v); } });
+      ["expected max", "expected min"].forEach(function (label) {
+        series.push({ label: label, stroke: css("--accent"), width: 1, dash: [2, 3], points: { show: false },
+          value: function (u, v) { return fmt(v); } });
+      });
       bands.push({ series: [columns.length - 2, columns.length - 1], fill: css("--band") });
     }
     Object.keys(th).forEach(function (name) {
@@ -133,6 +135,15 @@
     timer = setTimeout(function () { resize(); drawVisible(); }, 150);
   });
   window.addEventListener("hashchange", function () { drawVisible(); });
+  // Colours are read from the stylesheet when a chart is drawn: a switch to dark mode draws them again.
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
+    document.querySelectorAll(".plot").forEach(function (plot) {
+      if (plot.uplot) plot.uplot.destroy();
+      plot.uplot = null;
+      delete plot.dataset.drawn;
+    });
+    drawVisible();
+  });
   filters();
   drawVisible();
 })();
