@@ -23,7 +23,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
+                                reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
 SHOTS = Path(os.environ.get("DEMON_UI_SCREENSHOTS", Path(__file__).parent / "artifacts" / "ui"))
 WIDTH, HEIGHT = 1366, 900  # a laptop screen
 
@@ -149,7 +150,8 @@ def test_the_live_ui_in_chromium(tmp_path: Path, browser: Any) -> None:
         check_dataset(browser)
         screenshot(browser, "live-dataset")
         browser.find_element(By.LINK_TEXT, "customers").click()  # its upstream
-        wait_for(lambda: browser.current_url.endswith("/datasets/customers"), timeout=60, what="upstream link")
+        wait_for(lambda: browser.current_url.endswith("/datasets/customers"), timeout=60,
+                 what="the upstream link")
         browser.find_element(By.PARTIAL_LINK_TEXT, "Incidents").click()
         wait_for(lambda: browser.current_url.endswith("/incidents"), timeout=60, what="incidents link")
         table = browser.find_element(By.CSS_SELECTOR, "table.incidents").text

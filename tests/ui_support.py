@@ -114,7 +114,8 @@ def _result(check: str, dataset: str, kind: str, at: datetime, hour: int) -> Res
         outcome = Outcome.FAIL if hour <= 5 else Outcome.PASS
     elif kind == "quality":  # failing rows as a stored result holds them, the pii column among them
         value, thresholds, outcome = 2.0, {"max_failing_rows": 0.0}, Outcome.FAIL
-        sample = [{"id": 2, "email": SECRET_EMAIL, "status": SCRIPT}, {"id": 3, "email": "c@x", "status": IMG}]
+        sample = [{"id": 2, "email": SECRET_EMAIL, "status": SCRIPT},
+                  {"id": 3, "email": "c@x", "status": IMG}]
         rule = {"column": "status", "check": "isin(['ok'])", "rows": 4, "failing_rows": 2, "sample": sample}
         return Result(check=check, dataset=dataset, kind=kind, source="warehouse", outcome=outcome,
                       message="1 rule failing", started_at=at, duration_seconds=0.01, value=value,
