@@ -81,7 +81,7 @@ def test_the_report_ships_no_secret_and_no_credentials(tmp_path: Path) -> None:
 
 def chart_points(html: str) -> int:
     blocks = re.findall(r'<script type="application/json" class="chart-data">(.*?)</script>', html)
-    return sum(len(json.loads(block)["t"]) for block in blocks)
+    return sum(len(json.loads(block)["o"]) for block in blocks)
 
 
 def test_days_bound_the_report(seeded: Path) -> None:

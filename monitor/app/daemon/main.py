@@ -36,7 +36,7 @@ from monitor.state.store import PruneRefused, StateStore, StateStoreError
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
-    from monitor.app.ui.model import Snapshot
+    from monitor.app.ui.model import DatasetView, Snapshot
 
 log = logging.getLogger("monitor.daemon")
 
@@ -205,7 +205,7 @@ class Daemon:
             from monitor.app.ui.server import Credentials, ui_app
 
             credentials = Credentials(ui.auth) if ui.auth else None
-            routes["/"] = ui_app(self.snapshot, credentials)
+            routes["/"] = ui_app(self.snapshot, self.dataset, credentials)
         return routes
 
     def snapshot(self) -> Snapshot:
@@ -216,7 +216,14 @@ class Daemon:
         sources = {name: SourceState(state.up, state.since, self.redacting.redact(state.reason))
                    for name, state in self.status.sources().items()}
         live = Live(self.status.latest(), sources, self.status.pending)
-        return read_snapshot(self.scheduler.config, self.store, self.store.clock(), UI_DAYS, live)
+        return read_snapshot(self.scheduler.config, self.store, self.store.clock(), UI_DAYS, live,
+                             histories=False)
+
+    def dataset(self, snapshot: Snapshot, name: str) -> DatasetView:
+        """A dataset of the UI's snapshot with its checks' histories, read for its page."""
+        from monitor.app.ui.read import read_dataset
+
+        return read_dataset(self.store, snapshot.inputs, name)
 
 
 def discovered(written: Config, previous: Config | None = None) -> Config | None:

@@ -12,9 +12,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
-from monitor.core.config.models import Config, DatasetConfig
+from monitor.core.config.models import Config, DatasetConfig, dataset_checks
 from monitor.core.results import Outcome, Result
 from monitor.state.store import Point
 
@@ -23,8 +24,7 @@ OUTCOMES = (Outcome.ERROR.value, Outcome.FAIL.value, Outcome.WARN.value, Outcome
 RANK = {outcome: len(OUTCOMES) - index for index, outcome in enumerate(OUTCOMES)}  # error is the worst
 BANDS = ("expected_min", "expected_max")  # a learned baseline's range, drawn as a band
 RELATIVE = ("_pct", "_drop", "_growth")  # thresholds on a ratio, not on the value: not drawn beside it
-MAX_POINTS = 120  # per chart: older points are thinned, the worst outcome of each stretch kept
-MAX_TIMELINE = 48  # outcome cells per check
+MAX_POINTS = 100  # per chart: older points are thinned, the worst outcome of each stretch kept
 MAX_SAMPLE = 10  # failing rows shown per rule
 CELL = 200  # characters of a sample cell
 
@@ -79,11 +79,10 @@ class CheckView:
     value: float | None
     unit: str | None
     at: datetime | None
-    since: datetime | None  # when it stopped passing (None: it passes, or history does not say)
+    passed: datetime | None  # when it last passed or warned, if it does not pass now
     thresholds: dict[str, float]
     statement: str | None
     chart: dict[str, Any] | None
-    timeline: list[tuple[datetime, str, float | None]]
     rules: list[Rule] = field(default_factory=list)
     schema: Schema | None = None
 
@@ -130,12 +129,27 @@ class FreshnessRow:
 
 
 @dataclass(frozen=True)
+class Inputs:
+    """What was read for a snapshot, kept so one dataset's view can be built again with its histories."""
+
+    config: Config
+    newest: Mapping[str, Result]
+    snapshots: Mapping[str, Mapping[str, str]]
+    passed: Mapping[str, datetime]
+    downstream: Mapping[str, list[str]]
+    now: datetime
+    days: int
+    redact: Callable[[str], str]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     generated_at: datetime
     days: int
     datasets: list[DatasetView]  # worst first
     incidents: list[dict[str, Any]]
     silences: list[dict[str, Any]]
+    inputs: Inputs
     live: Live | None = None
 
     @property
@@ -150,7 +164,8 @@ class Snapshot:
         """Checks not passing, worst and longest-failing first."""
         found = [(dataset, check) for dataset in self.datasets for check in dataset.checks
                  if check.outcome in (Outcome.WARN, Outcome.FAIL, Outcome.ERROR)]
-        found.sort(key=lambda pair: (-RANK[pair[1].outcome], pair[1].since or self.generated_at, pair[1].id))
+        oldest = datetime.min.replace(tzinfo=self.generated_at.tzinfo)
+        found.sort(key=lambda pair: (-RANK[pair[1].outcome], pair[1].passed or oldest, pair[1].id))
         return found
 
     def open_incidents(self) -> list[dict[str, Any]]:
@@ -190,18 +205,29 @@ _SEVERITY = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
 
 def gather(
-    config: Config,
+    inputs: Inputs,
     points: Mapping[str, Sequence[Point]],
-    latest: Mapping[str, Result],
-    snapshots: Mapping[str, Mapping[str, str]],
     incidents: list[dict[str, Any]],
     silences: list[dict[str, Any]],
+    live: Live | None = None,
+) -> Snapshot:
+    """The snapshot of the config's datasets from what was read (see `read.py`); charts for the checks
+    `points` has histories of."""
+    views = [dataset_view(inputs, name, points) for name in inputs.config.datasets]
+    views.sort(key=lambda view: (-RANK[view.outcome], view.name))
+    return Snapshot(inputs.now, inputs.days, views, incidents, silences, inputs, live)
+
+
+def inputs(
+    config: Config,
+    latest: Mapping[str, Result],
+    snapshots: Mapping[str, Mapping[str, str]],
+    passed: Mapping[str, datetime],
     now: datetime,
     days: int,
     redact: Callable[[str], str],
     live: Live | None = None,
-) -> Snapshot:
-    """The snapshot of the config's datasets from what was read (see `read.py`)."""
+) -> Inputs:
     newest = dict(latest)
     if live is not None:  # the daemon's own results are as new as the store's, or newer
         newest.update({check: result for check, result in live.latest.items()
@@ -210,29 +236,29 @@ def gather(
     for name, dataset in config.datasets.items():
         for parent in dataset.upstream:
             downstream.setdefault(parent, []).append(name)
-    views = []
-    for name, dataset in config.datasets.items():
-        checks = [
-            _check(spec.id, spec.kind, newest.get(spec.id), points.get(spec.id, ()), snapshots.get(spec.id),
-                   dataset, now - timedelta(days=days), redact)
-            for spec in config.checks if spec.dataset == name
-        ]
-        worst = max((check.outcome for check in checks), key=RANK.__getitem__, default=NONE)
-        views.append(DatasetView(
-            name=name, source=dataset.source, owner=dataset.owner, tags=list(dataset.tags),
-            severity=None if dataset.severity is None else str(dataset.severity.value),
-            description=dataset.description, runbook=dataset.runbook, origin=config.origin(name),
-            upstream=list(dataset.upstream), downstream=sorted(downstream.get(name, [])), checks=checks,
-            outcome=worst,
-        ))
-    views.sort(key=lambda view: (-RANK[view.outcome], view.name))
-    return Snapshot(now, days, views, incidents, silences, live)
+    return Inputs(config, newest, snapshots, passed, downstream, now, days, redact)
+
+
+def dataset_view(inputs: Inputs, name: str, points: Mapping[str, Sequence[Point]]) -> DatasetView:
+    """One dataset with its checks (charted where `points` holds their histories)."""
+    dataset = inputs.config.datasets[name]
+    start = inputs.now - timedelta(days=inputs.days)
+    checks = [_check(spec.id, spec.kind, inputs, points.get(spec.id, ()), dataset, start)
+              for spec in dataset_checks(name, dataset)]
+    return DatasetView(
+        name=name, source=dataset.source, owner=dataset.owner, tags=list(dataset.tags),
+        severity=None if dataset.severity is None else str(dataset.severity.value),
+        description=dataset.description, runbook=dataset.runbook, origin=inputs.config.origin(name),
+        upstream=list(dataset.upstream), downstream=sorted(inputs.downstream.get(name, [])), checks=checks,
+        outcome=max((check.outcome for check in checks), key=RANK.__getitem__, default=NONE),
+    )
 
 
 def _check(
-    check_id: str, kind: str, result: Result | None, points: Sequence[Point],
-    columns: Mapping[str, str] | None, dataset: DatasetConfig, start: datetime, redact: Callable[[str], str],
+    check_id: str, kind: str, inputs: Inputs, points: Sequence[Point], dataset: DatasetConfig,
+    start: datetime,
 ) -> CheckView:
+    result, redact, columns = inputs.newest.get(check_id), inputs.redact, inputs.snapshots.get(check_id)
     pii = frozenset(name.casefold() for name in dataset.pii_columns)
     details = result.all_details if result is not None else {}
     statement = redact(result.statements[0]) if result is not None and result.statements else None
@@ -244,40 +270,32 @@ def _check(
         value=_finite(result.value) if result is not None else None,
         unit=result.unit if result is not None else None,
         at=result.started_at if result is not None else None,
-        since=_since(points) if result is not None and result.outcome is not Outcome.PASS else None,
+        passed=None if result is None or result.outcome is Outcome.PASS else inputs.passed.get(check_id),
         thresholds={key: value for key, value in (result.thresholds if result else {}).items()
                     if _finite(value) is not None},
         statement=statement,
         chart=chart(points, start, result.unit if result is not None else None) if points else None,
-        timeline=[(point.at, point.outcome.value, _finite(point.value)) for point in points[-MAX_TIMELINE:]],
         rules=_rules(details, pii, redact) if kind == "quality" else [],
         schema=_schema(details, columns) if kind == "schema" else None,
     )
 
 
-def _since(points: Sequence[Point]) -> datetime | None:
-    """The first result of the latest run of results that did not pass (None: all of them in the window)."""
-    since = None
-    for point in reversed(points):
-        if point.outcome is Outcome.PASS:
-            return since
-        since = point.at
-    return None
-
-
 def chart(points: Sequence[Point], start: datetime, unit: str | None) -> dict[str, Any]:
-    """A check's history as the chart script draws it: times (epoch seconds), values, outcomes, and per
-    threshold its value at each point (a learned band moves; a fixed threshold stays put)."""
+    """A check's history as the chart script draws it, compact (a report holds thousands): the first time
+    (epoch seconds) and the steps after it, values, outcomes as one letter each, and per threshold its value
+    at each point (a learned band moves) or once (a fixed threshold stays put)."""
     kept = _thin([point for point in points if point.at >= start], MAX_POINTS)
     names = sorted({name for point in kept for name in point.thresholds if not name.endswith(RELATIVE)})
     lines: dict[str, Any] = {}
     for name in names:
         values = [_finite(point.thresholds.get(name)) for point in kept]
         lines[name] = values[0] if len(set(values)) == 1 else values
+    times = [int(point.at.timestamp()) for point in kept]
     return {
-        "t": [int(point.at.timestamp()) for point in kept],
+        "t0": times[0] if times else 0,
+        "dt": [after - before for before, after in pairwise(times)],
         "v": [_round(point.value) for point in kept],
-        "o": [point.outcome.value[0] for point in kept],  # p, w, f, e
+        "o": "".join(point.outcome.value[0] for point in kept),  # p, w, f, e
         "th": lines,
         "unit": unit or "",
     }

@@ -1,9 +1,10 @@
 """The web UI of `demon run`: read-only pages at / of `metrics.listen`, behind `ui.auth` when set.
 
-Pages come from one snapshot of the state store and the daemon's live status, read at most every
-SNAPSHOT_SECONDS by one request at a time (others wait for it, or take the previous one): a browser left
-open, or many, never turns into a load on the store or on the scrape path. The lock here is the UI's own;
-/metrics never waits for it.
+Pages come from one snapshot of the state store and the daemon's live status (latest results, incidents:
+no histories), read again when older than SNAPSHOT_SECONDS by one request while the others are answered
+from the previous one; a dataset's page reads its own checks' histories. A browser left open, or many, never
+turns into a load on the store or on the scrape path. The locks here are the UI's own: /metrics never waits
+for them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.app.ui.model import Snapshot
+from monitor.app.ui.model import DatasetView, Snapshot
 from monitor.app.ui.render import SERVER_CSP, STATIC, render_page, static_file
 
 if TYPE_CHECKING:
@@ -61,28 +62,51 @@ class Credentials:
 
 
 class Snapshots:
-    """The latest snapshot, read again when older than `max_age` seconds, by one thread at a time."""
+    """The latest snapshot and its rendered pages; read again when older than `max_age` seconds by one
+    thread, while the others answer from the one before (only the very first read is waited for)."""
 
     def __init__(self, read: Callable[[], Snapshot], max_age: float = SNAPSHOT_SECONDS) -> None:
         self._read = read
         self._max_age = max_age
-        self._lock = threading.Lock()
-        self._latest: tuple[float, Snapshot] | None = None
-        self._pages: dict[str, bytes] = {}
+        self._reading = threading.Lock()  # one read of the store at a time
+        self._lock = threading.Lock()  # guards the two fields below, never held while reading or rendering
+        self._latest: tuple[float, Snapshot, dict[str, bytes]] | None = None
 
     def page(self, key: str, render: Callable[[Snapshot], str]) -> bytes:
         """A page of the current snapshot, rendered once per snapshot."""
+        _, snapshot, pages = self._current()
         with self._lock:
-            if self._latest is None or time.monotonic() - self._latest[0] > self._max_age:
-                self._latest = (time.monotonic(), self._read())
-                self._pages = {}
-            if key not in self._pages:
-                self._pages[key] = render(self._latest[1]).encode()
-            return self._pages[key]
+            found = pages.get(key)
+        if found is None:
+            found = render(snapshot).encode()
+            with self._lock:
+                pages[key] = found
+        return found
+
+    def _current(self) -> tuple[float, Snapshot, dict[str, bytes]]:
+        with self._lock:
+            latest = self._latest
+        fresh = latest is not None and time.monotonic() - latest[0] <= self._max_age
+        if latest is not None and (fresh or not self._reading.acquire(blocking=False)):
+            return latest  # fresh, or another request is reading the next one
+        if latest is None:
+            self._reading.acquire()
+        try:
+            with self._lock:  # another request may have read it while this one waited for the lock
+                if self._latest is not None and time.monotonic() - self._latest[0] <= self._max_age:
+                    return self._latest
+            latest = (time.monotonic(), self._read(), {})
+            with self._lock:
+                self._latest = latest
+            return latest
+        finally:
+            self._reading.release()
 
 
-def ui_app(read: Callable[[], Snapshot], credentials: Credentials | None) -> WSGIApplication:
-    """The UI's pages and static files; every answer carries the strict CSP."""
+def ui_app(read: Callable[[], Snapshot], history: Callable[[Snapshot, str], DatasetView],
+           credentials: Credentials | None) -> WSGIApplication:
+    """The UI's pages and static files; every answer carries the strict CSP. `read` takes a snapshot,
+    `history` one of its datasets with its checks' histories."""
     snapshots = Snapshots(read)
     statics = {f"/static/{name}": (static_file(name), kind) for name, kind in STATIC.items()}
 
@@ -98,7 +122,7 @@ def ui_app(read: Callable[[], Snapshot], credentials: Credentials | None) -> WSG
         if path in statics:
             body, kind = statics[path]
             return _answer(start_response, "200 OK", body, kind, [("Cache-Control", "max-age=3600")])
-        page = _page(path)
+        page = _page(path, history)
         if page is None:
             return _answer(start_response, "404 Not Found", b"not found\n", "text/plain; charset=utf-8")
         try:
@@ -114,7 +138,7 @@ class _NoSuchDataset(Exception):
     pass
 
 
-def _page(path: str) -> Callable[[Snapshot], str] | None:
+def _page(path: str, history: Callable[[Snapshot, str], DatasetView]) -> Callable[[Snapshot], str] | None:
     if path in ("/", ""):
         return lambda snapshot: render_page(snapshot, "overview")
     if path in ("/incidents", "/lineage"):
@@ -123,10 +147,9 @@ def _page(path: str) -> Callable[[Snapshot], str] | None:
         name = path.removeprefix("/datasets/")  # wsgiref has percent-decoded it
 
         def dataset(snapshot: Snapshot) -> str:
-            found = next((view for view in snapshot.datasets if view.name == name), None)
-            if found is None:
+            if name not in snapshot.inputs.config.datasets:
                 raise _NoSuchDataset(name)
-            return render_page(snapshot, "dataset", found)
+            return render_page(snapshot, "dataset", history(snapshot, name))
 
         return dataset
     return None

@@ -5,6 +5,7 @@
   "use strict";
 
   var OUTCOMES = { p: "pass", w: "warn", f: "fail", e: "error" };
+  var TIMELINE = 60;  // outcome cells per check
   var DURATIONS = [["w", 604800], ["d", 86400], ["h", 3600], ["m", 60], ["s", 1]];
 
   function css(name) {
@@ -36,10 +37,29 @@
     return out;
   }
 
-  function build(data, width) {
-    var n = data.t.length;
+  function times(data) {
+    var out = [data.t0];
+    for (var i = 0; i < data.dt.length; i++) out.push(out[i] + data.dt[i]);
+    return out;
+  }
+
+  function timeline(element, data, t, fmt) {
+    // Newest TIMELINE runs; the height tells the outcome apart without colour (see ui.css).
+    var start = Math.max(0, data.o.length - TIMELINE);
+    for (var i = start; i < data.o.length; i++) {
+      var cell = document.createElement("span");
+      var outcome = OUTCOMES[data.o[i]] || "none";
+      cell.className = "cell o-" + outcome;
+      cell.title = new Date(t[i] * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC: " + outcome +
+        " (" + fmt(data.v[i]) + ")";
+      element.appendChild(cell);
+    }
+  }
+
+  function build(data, t, width) {
+    var n = t.length;
     var fmt = data.unit === "seconds" ? duration : number;
-    var columns = [data.t, data.v];
+    var columns = [t, data.v];
     var series = [{}, { label: "value", stroke: css("--accent"), width: 2, value: function (u, v) { return fmt(v); },
       points: { show: n < 60, size: 4 } }];
     var bands = [];
@@ -60,7 +80,7 @@
         value: function (u, v) { return fmt(v); } });
     });
     ["w", "f", "e"].forEach(function (code) {
-      var marks = data.o.map(function (o, i) { return o === code ? data.v[i] : null; });
+      var marks = data.o.split("").map(function (o, i) { return o === code ? data.v[i] : null; });
       if (!marks.some(function (v) { return v != null; })) return;
       var colour = css("--" + OUTCOMES[code]);
       columns.push(marks);
@@ -83,8 +103,11 @@
     var width = plot.clientWidth;
     if (plot.dataset.drawn || width === 0) return;  // hidden (another page of the report): drawn when shown
     var data = JSON.parse(figure.querySelector("script.chart-data").textContent);
-    var built = build(data, width);
+    var t = times(data);
+    var built = build(data, t, width);
     plot.uplot = new uPlot(built.options, built.columns, plot);
+    var strip = figure.querySelector(".timeline");
+    if (!strip.firstChild) timeline(strip, data, t, data.unit === "seconds" ? duration : number);
     plot.dataset.drawn = "1";
   }
 
