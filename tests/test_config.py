@@ -652,7 +652,8 @@ def test_json_schema_is_draft_2020_12_with_the_file_keys() -> None:
     schema = json.loads(json.dumps(config_json_schema()))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"].startswith("demon")
-    sections = {"version", "sources", "defaults", "datasets", "discover", "alerting", "metrics", "state"}
+    sections = {"version", "sources", "defaults", "datasets", "discover", "alerting", "metrics", "ui",
+                "state"}
     assert set(schema["properties"]) == sections
     assert schema["required"] == ["version", "sources"] and schema["additionalProperties"] is False
     Draft202012Validator.check_schema(schema)

@@ -515,6 +515,35 @@ def silence(config_path: Path, pattern: str | None, duration: float | None, reas
 
 @main.command()
 @CONFIG_OPTION
+@click.option("-o", "--output", default="report.html", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The HTML file to write.")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1),
+              help="How much history the charts and the incidents cover.")
+def report(config_path: Path, output: Path, days: int) -> None:
+    """Write one self-contained HTML file: data health, each dataset's checks with their histories (and
+    learned bands), incidents and lineage. It loads nothing from a network: share it as a CI artifact, on
+    S3 or in an email. Exits 3 when the state store cannot be read or the file cannot be written."""
+    from monitor.app.ui.report import build_report, write_atomically
+    from monitor.core.redact import Redactor
+    from monitor.state.store import StateStoreError
+
+    config, failures = load_watched(config_path)
+    for failure in failures:
+        click.echo(f"demon: warning: {failure}", err=True)
+    with open_store(config) as store:
+        try:
+            text = build_report(config, store, utcnow(), days)
+        except StateStoreError as exc:
+            fail(EXIT_ERROR, Redactor(config.secrets)(str(exc)))
+    try:
+        write_atomically(output, text)
+    except OSError as exc:
+        fail(EXIT_ERROR, f"cannot write {output}: {exc.strerror or exc}")
+    click.echo(f"{output}: {len(config.datasets)} datasets, {days} days, {len(text.encode()) / 1e6:.2f} MB")
+
+
+@main.command()
+@CONFIG_OPTION
 @click.argument("check_id")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(min=1), help="How far back.")
 @click.option(

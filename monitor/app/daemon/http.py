@@ -1,4 +1,5 @@
-"""The daemon's HTTP endpoint on `metrics.listen`: /metrics, /healthz and /readyz, over https if configured.
+"""The daemon's HTTP endpoint on `metrics.listen`: /metrics, /healthz, /readyz and the web UI (/, when
+`ui.enabled`; monitor/app/ui/server.py), over https if configured.
 
 A threaded WSGI server from the standard library. /metrics is the text exposition, gzipped when the scraper
 accepts it; the two probes answer JSON saying why they fail, for whoever is looking at a 503. With TLS, each
@@ -123,8 +124,10 @@ def exposition_app(exposition: Callable[[], bytes], content_type: str) -> WSGIAp
 
 
 def routes_app(routes: dict[str, WSGIApplication]) -> WSGIApplication:
+    """Exact paths first; the route of "/", when there is one (the web UI), answers every other path."""
+
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        found = routes.get(environ.get("PATH_INFO", ""))
+        found = routes.get(environ.get("PATH_INFO", "")) or routes.get("/")
         if found is None:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found: try /metrics, /healthz or /readyz\n"]

@@ -36,12 +36,15 @@ from monitor.state.store import PruneRefused, StateStore, StateStoreError
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
+    from monitor.app.ui.model import DatasetView, Snapshot
+
 log = logging.getLogger("monitor.daemon")
 
 EXIT_OK, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 3, 130  # 3: cannot start, or lost the state store
 HOUSEKEEPING_SECONDS = 30.0  # how often the lock is verified and pruning considered
 PRUNE_EVERY = 3600.0  # seconds, on the monotonic clock: a wall clock that steps must not stop pruning
 NOTIFY_GRACE = 5.0  # seconds a send in progress may take at a stop; an unfinished one is sent again later
+UI_DAYS = 7  # of history the web UI's charts show
 _SIGNALS = {signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGHUP: "reload"}
 
 
@@ -112,7 +115,8 @@ class Daemon:
         self.written = written
         running = self.scheduler.config
         for name, before, after in (("metrics", running.metrics, config.metrics),
-                                    ("state.url", running.state.url, config.state.url)):
+                                    ("state.url", running.state.url, config.state.url),
+                                    ("ui", running.ui, config.ui)):
             if before != after:
                 log.warning("config reload: %s changed; restart demon run to apply it", name)
         # Runs of the old config may still be going: their secrets stay masked too.
@@ -191,11 +195,35 @@ class Daemon:
                           self.notifier.stats.snapshot())
 
     def routes(self) -> dict[str, WSGIApplication]:
-        return {
+        routes = {
             "/metrics": exposition_app(self.exposition, CONTENT_TYPE),
             "/healthz": probe_app(self.health),
             "/readyz": probe_app(self.readiness),
         }
+        ui = self.scheduler.config.ui
+        if ui.enabled:  # imported only then: Jinja2 is for the UI alone
+            from monitor.app.ui.server import Credentials, ui_app
+
+            credentials = Credentials(ui.auth) if ui.auth else None
+            routes["/"] = ui_app(self.snapshot, self.dataset, credentials)
+        return routes
+
+    def snapshot(self) -> Snapshot:
+        """What the web UI shows: the running config's datasets, from the store and the live status."""
+        from monitor.app.ui.model import Live, SourceState
+        from monitor.app.ui.read import read_snapshot
+
+        sources = {name: SourceState(state.up, state.since, self.redacting.redact(state.reason))
+                   for name, state in self.status.sources().items()}
+        live = Live(self.status.latest(), sources, self.status.pending)
+        return read_snapshot(self.scheduler.config, self.store, self.store.clock(), UI_DAYS, live,
+                             histories=False)
+
+    def dataset(self, snapshot: Snapshot, name: str) -> DatasetView:
+        """A dataset of the UI's snapshot with its checks' histories, read for its page."""
+        from monitor.app.ui.read import read_dataset
+
+        return read_dataset(self.store, snapshot.inputs, name)
 
 
 def discovered(written: Config, previous: Config | None = None) -> Config | None:
@@ -246,8 +274,10 @@ def serve(daemon: Daemon, endpoint: Endpoint, grace: float) -> int:
     daemon.notifier.start(daemon.scheduler.config)
     daemon.scheduler.start()
     endpoint.start()
-    log.info("demon run: %d datasets scheduled; serving /metrics, /healthz and /readyz on %s://%s",
-             len(daemon.scheduler.config.datasets), endpoint.scheme, endpoint.address)
+    served = "/metrics, /healthz, /readyz and the web UI (/)" if daemon.scheduler.config.ui.enabled else (
+        "/metrics, /healthz and /readyz")
+    log.info("demon run: %d datasets scheduled; serving %s on %s://%s",
+             len(daemon.scheduler.config.datasets), served, endpoint.scheme, endpoint.address)
     code = EXIT_OK
     while (event := inbox.next(timeout=min(HOUSEKEEPING_SECONDS, daemon.rediscover_every()))) != "stop":
         if event == "reload":

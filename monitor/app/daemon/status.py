@@ -83,6 +83,11 @@ class Status:
         with self._lock:
             return len(self._pending)
 
+    def latest(self) -> dict[str, Result]:
+        """Each check's latest result, copied at once (the web UI's live view)."""
+        with self._lock:
+            return dict(self._latest)
+
     def sources(self) -> dict[str, SourceStatus]:
         with self._lock:
             return dict(self._sources)

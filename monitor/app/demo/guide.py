@@ -48,6 +48,7 @@ def _next_steps(config: Path) -> str:
 def _serving(listen: str) -> str:
     host, _, port = listen.rpartition(":")
     return (
+        f"Open http://{host or '0.0.0.0'}:{port}/ in a browser: the web UI (`demon report`: one file).\n"
         f"Serving http://{host or '0.0.0.0'}:{port}/metrics: every dataset runs every minute, so every\n"
         "dashboard panel has data within two minutes. Ctrl-C stops. In another terminal:\n"
         "  demon dashboards export monitoring        # Grafana dashboards, provisioning, Prometheus rules\n"

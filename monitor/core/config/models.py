@@ -6,6 +6,7 @@ ids, which checks suit which source) live in `references.py`, where they can nam
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -249,6 +250,27 @@ class MetricsConfig(Model):
     tls: TlsConfig | None = None
 
 
+class UiConfig(Model):
+    """The read-only web UI at / of `metrics.listen` (`demon run`); off loopback it needs `auth`."""
+
+    enabled: bool = Field(default=False, description="serve the web UI at / of metrics.listen")
+    auth: OptionalText = Field(
+        default=None,
+        description="a bearer token, or user:password for basic auth; required when listen is off loopback",
+    )
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether `host:port` listens on the loopback interface only (an empty host means every interface)."""
+    host = listen.rpartition(":")[0].strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
 class StateConfig(Model):
     url: str = "sqlite:///.demon/state.db"
     retention: Duration = Field(default="90d", validate_default=True)
@@ -315,6 +337,7 @@ class Config(Model):
     discover: list[DiscoverConfig] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
     state: StateConfig = Field(default_factory=StateConfig)
 
     _path: str = PrivateAttr(default="demon.yml")
@@ -373,8 +396,10 @@ class Config(Model):
 
     @property
     def secrets(self) -> frozenset[str]:
-        """Values that came from the environment: never printed, logged or exported."""
-        return self._secrets
+        """Values that came from the environment, and the web UI's credentials: never printed, logged or
+        exported."""
+        auth = self.ui.auth
+        return self._secrets | ({auth, *auth.split(":", 1)} if auth else set())
 
     @cached_property
     def checks(self) -> list[CheckSpec]:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from monitor.core.config.document import Document, Loc
 from monitor.core.config.errors import ConfigIssue
-from monitor.core.config.models import Config, DatasetConfig, Plugins, SourceFamily, check_id
+from monitor.core.config.models import Config, DatasetConfig, Plugins, SourceFamily, check_id, is_loopback
 from monitor.core.humanize import did_you_mean
 
 Finding = tuple[Loc, str]
@@ -123,6 +123,15 @@ def _check_ids(config: Config, plugins: Plugins) -> Iterator[Finding]:
             first.setdefault(identifier, index)
 
 
+def _ui_auth(config: Config, plugins: Plugins) -> Iterator[Finding]:
+    """Off loopback, the web UI shows the data's health to whoever reaches the port: it needs credentials."""
+    if config.ui.enabled and config.ui.auth is None and not is_loopback(config.metrics.listen):
+        yield ("ui", "auth"), (
+            f"required: the web UI is enabled and metrics.listen {config.metrics.listen!r} is off loopback; "
+            "set a bearer token or user:password (say ${DEMON_UI_TOKEN}), or listen on 127.0.0.1"
+        )
+
+
 RULES: tuple[Callable[[Config, Plugins], Iterator[Finding]], ...] = (
     _sources,
     _discover,
@@ -132,4 +141,5 @@ RULES: tuple[Callable[[Config, Plugins], Iterator[Finding]], ...] = (
     _dataset_keys,
     _check_fit,
     _check_ids,
+    _ui_auth,
 )
