@@ -9,15 +9,19 @@ table, duplicated keys, or a rule on a column upstream did not touch: those are 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from alerting.context import schema_change
 from alerting.model import Context
 from alerting.records import Incident
-from monitor.core.evidence import QualityReport
+from monitor.core.evidence import QualityReport, SchemaEvidence
 from monitor.core.results import Outcome, Result
 
 ARRIVAL = frozenset({"freshness", "volume"})  # kinds that say data came late or short
+NOTHING_ARRIVES = frozenset({"missing", "timeout", "unreachable"})  # a folded dataset's reasons that starve
+UPPER = ("max", "warn_max", "expected_max", "expected_warn_max")
 SOURCE, DATASET = "source:", "dataset:"  # the keys of folded incidents (alerting/engine.py)
 
 
@@ -37,26 +41,35 @@ class Downstream:
     kind: str | None
     error: bool
     unreadable: bool  # a dataset that cannot be read at all (missing table): nothing upstream explains it
-    columns: frozenset[str]
+    columns: frozenset[str]  # of its failing rules
     message: str
+    grew: bool = False  # a value above an upper bound: too much data is not late data
+    changed: frozenset[str] = frozenset()  # a schema check's columns added, removed or retyped
 
 
 def upstream(incident: Incident) -> Upstream:
-    """A source that is down or a dataset that cannot be read delivers nothing: late and short downstream."""
-    folded = incident.key.startswith((SOURCE, DATASET))
-    schema = incident.context.get("schema") or {}
-    changed = [*schema.get("removed", []), *(item["column"] for item in schema.get("retyped", []))]
-    return Upstream(arrival=folded or incident.kind in ARRIVAL,
-                    changed=frozenset(str(name).casefold() for name in changed))
+    """Nothing arrives from a source that is down or a dataset that is missing or times out; a failing
+    freshness or a volume that fell says data came late or short. An error says neither."""
+    context = incident.context
+    folded = incident.key.startswith(SOURCE) or (
+        incident.key.startswith(DATASET) and context.get("reason") in NOTHING_ARRIVES)
+    failed = incident.outcome == Outcome.FAIL.value and incident.kind in ARRIVAL
+    grew = _grew(context.get("value"), context.get("thresholds") or {}, context.get("message"))
+    short = failed and not grew
+    return Upstream(arrival=folded or short, changed=_schema_columns(context.get("schema"), added=False))
 
 
 def of_result(result: Result) -> Downstream:
     report = result.evidence if isinstance(result.evidence, QualityReport) else None
     rules = report.rules if report else ()
+    evidence = result.evidence
+    found = schema_change(evidence, frozenset()) if isinstance(evidence, SchemaEvidence) else None
+    schema = found.get("schema") if found else None
     return Downstream(
         kind=result.kind, error=result.outcome is Outcome.ERROR, unreadable=False,
         columns=_columns(rule.column for rule in rules if rule.failing or rule.error),
-        message=result.message,
+        message=result.message, grew=_grew(result.value, result.thresholds, result.message),
+        changed=_schema_columns(schema, added=True),
     )
 
 
@@ -67,6 +80,8 @@ def of_incident(incident: Incident) -> Downstream:
         kind=incident.kind, error=incident.outcome == Outcome.ERROR.value,
         unreadable=incident.key.startswith(DATASET),
         columns=_columns(rule["column"] for rule in rules), message=context.get("message", ""),
+        grew=_grew(context.get("value"), context.get("thresholds") or {}, context.get("message")),
+        changed=_schema_columns(context.get("schema"), added=True),
     )
 
 
@@ -76,11 +91,12 @@ def explains(cause: Upstream, effect: Downstream) -> bool:
 
 
 def _late_or_short(cause: Upstream, effect: Downstream) -> bool:
-    return cause.arrival and effect.kind in ARRIVAL and not effect.error
+    return cause.arrival and effect.kind in ARRIVAL and not effect.error and not effect.grew
 
 
 def _schema(cause: Upstream, effect: Downstream) -> bool:
-    return bool(cause.changed) and effect.kind == "schema"
+    """A downstream schema change on a column the upstream changed."""
+    return effect.kind == "schema" and bool(cause.changed & effect.changed)
 
 
 def _changed_columns(cause: Upstream, effect: Downstream) -> bool:
@@ -95,6 +111,23 @@ def _changed_columns(cause: Upstream, effect: Downstream) -> bool:
 
 
 _RULES: tuple[Callable[[Upstream, Downstream], bool], ...] = (_late_or_short, _schema, _changed_columns)
+
+
+def _grew(value: object, thresholds: Mapping[str, float], message: object) -> bool:
+    """Above an upper bound, or grown since the last good run (`max_growth` says so in its message)."""
+    above = isinstance(value, int | float) and any(
+        value > thresholds[name] for name in UPPER if name in thresholds)
+    return above or " grew " in f" {message} "
+
+
+def _schema_columns(change: Mapping[str, Any] | None, added: bool) -> frozenset[str]:
+    """A schema change's columns, case-folded: removed and retyped (what breaks what reads them), and added
+    ones too for the change a downstream schema check saw."""
+    if not change:
+        return frozenset()
+    names = [*change.get("removed", []), *(item["column"] for item in change.get("retyped", []))]
+    names += change.get("added", []) if added else []
+    return frozenset(str(name).casefold() for name in names)
 
 
 def _columns(names: Iterable[str | None]) -> frozenset[str]:

@@ -67,7 +67,8 @@ class Fold:
     source: str
     dataset: str | None
     title: str
-    reason: str
+    reason: str  # the message: why
+    why: Reason  # the reason the errors share
     members: tuple[Result, ...]
 
 
@@ -79,7 +80,7 @@ def folds(results: Sequence[Result], down: Mapping[str, str]) -> list[Fold]:
         errors = tuple(r for r in results if r.source == source and r.outcome is Outcome.ERROR)
         if source in down and errors:
             found.append(Fold(source_key(source), source, None, f"source {source} is unreachable",
-                              down[source], errors))
+                              down[source], Reason.UNREACHABLE, errors))
     taken = {result.check for fold in found for result in fold.members}
     for dataset, members in _by_dataset(r for r in results if r.check not in taken).items():
         reasons = {result.reason for result in members}
@@ -88,7 +89,7 @@ def folds(results: Sequence[Result], down: Mapping[str, str]) -> list[Fold]:
             reason = members[0].reason or Reason.INTERNAL  # never None here: said so above
             found.append(Fold(dataset_key(dataset), members[0].source, dataset,
                               f"{dataset} {_UNREADABLE.get(reason, 'cannot be checked')}",
-                              members[0].message, members))
+                              members[0].message, reason, members))
     return found
 
 
@@ -229,6 +230,7 @@ class Alerting:
         for fold in folds(results, down):
             contexts[fold.key] = source_context(config, fold.source, fold.members, fold.reason, fold.dataset)
             contexts[fold.key]["headline"] = fold.title
+            contexts[fold.key]["reason"] = fold.why.value
         for result in results:
             if result.check in current or _alerting(config, result):
                 contexts[result.check] = self._check_context(config, result)
@@ -284,6 +286,7 @@ class _Transaction:
         self.told: list[_Told] = []
         # A run that began before a reload may end after it: the results of checks it removed open nothing.
         self.configured = {spec.id for spec in config.checks}
+        self.pagers = acknowledging(config.alerting)
 
     def apply(self, results: Sequence[Result], down: Mapping[str, str]) -> Observed:
         newest: dict[str, Result] = {}
@@ -506,31 +509,42 @@ class _Transaction:
     def _queue(self) -> None:
         """Queue what this observe tells: per dataset and channel, one notification that leads with the
         worst of its events and carries the others as its group (their incidents keep their own events).
-        Held events are queued each on its own, as suppressed, so each repeats once its silence ends."""
+        Held events are queued each on its own, as suppressed, so each repeats once its silence ends.
+
+        A pager (PagerDuty) is told of each incident on its own: its alert resolves as one, so an alert
+        standing for a group would resolve while some of it still fails. It groups alerts itself (by
+        `component`, the dataset)."""
         units: dict[tuple[str, bool], list[_Told]] = {}
         for told in self.told:
             units.setdefault(told.unit, []).append(told)
         for members in units.values():
             members.sort(key=_Told.lead_order)
             for channel in dict.fromkeys(c for told in members for c in told.channels):
-                hearing = [told for told in members if channel in told.channels]
-                for told in hearing:
-                    if told.state != "pending":
-                        self._queue_one(told, channel, [])
-                pending = [told for told in hearing if told.state == "pending"]
-                if pending:
-                    self._queue_one(pending[0], channel, [self._member(told) for told in pending[1:]])
+                hearing = [(told, self._state(told, channel)) for told in members if channel in told.channels]
+                pending = [told for told, state in hearing if state == "pending"]
+                alone = [item for item in hearing if item[1] != "pending" or channel in self.pagers]
+                for told, state in alone:
+                    self._queue_one(told, channel, state, [])
+                if pending and channel not in self.pagers:
+                    group = [self._member(told) for told in pending[1:]]
+                    self._queue_one(pending[0], channel, "pending", group)
+
+    def _state(self, told: _Told, channel: str) -> str:
+        """Held events are suppressed; but a pager that was told of an incident always hears it resolve."""
+        resolves = told.change.kind is EventKind.RESOLVED and channel in self.pagers
+        told_before = resolves and channel in outbox.channels_of(self.conn, told.incident.id)
+        return "pending" if told_before else told.state
 
     def _member(self, told: _Told) -> Member:
         root_id = told.incident.root_id
         return told.member(records.get(self.conn, root_id) if root_id else None)
 
-    def _queue_one(self, told: _Told, channel: str, group: list[Member]) -> None:
+    def _queue_one(self, told: _Told, channel: str, state: str, group: list[Member]) -> None:
         change = told.change
         note = notices.notification(self.conn, told.incident, change.kind, told.event_id, self.now,
                                     change.outcome, change.previous)
         note = replace(note, group=group)
-        self.observed.queued += notices.queue(self.conn, note, [channel], told.event_id, self.now, told.state)
+        self.observed.queued += notices.queue(self.conn, note, [channel], told.event_id, self.now, state)
 
 
 def _told_pagers(conn: Connection, config: Config, incident_id: int) -> list[str]:

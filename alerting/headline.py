@@ -96,8 +96,9 @@ def _columns(rule: FailingRule) -> str:
 
 
 def _duplicated(rule: FailingRule, dataset: str) -> str:
-    values = "value" if rule["failing_rows"] == 1 else "values"
-    return f"{humanize.number(rule['failing_rows'])} duplicated {_columns(rule)} {values} in {dataset}"
+    """Pandera counts every row of a duplicated key: `8 rows of fact_orders share their order_id`."""
+    verb = "shares its" if rule["failing_rows"] == 1 else "share their"
+    return f"{_rows(rule['failing_rows'])} of {dataset} {verb} {_columns(rule)} with another row"
 
 
 def _missing_values(rule: FailingRule, dataset: str) -> str:
@@ -130,6 +131,8 @@ def _versus_expected(context: Context, value: float) -> str | None:
         return None
     band = ""
     if "expected_min" in thresholds and "expected_max" in thresholds:
+        if thresholds["expected_min"] <= value <= thresholds["expected_max"]:
+            return None  # within the band: something else failed it
         low, high = (approximate(thresholds[name], unit) for name in ("expected_min", "expected_max"))
         band = f" ({low} to {high})"
     return f"{_relative(value, expected)} than expected{band}"
@@ -154,10 +157,7 @@ def _versus_last_good(context: Context, value: float) -> str | None:
 
 
 # Fixed bounds a value broke, tried in order: (name, whether it is a maximum).
-_BOUNDS: Sequence[tuple[str, bool]] = (
-    ("min", False), ("max", True), ("warn_min", False), ("warn_max", True),
-    ("expected_min", False), ("expected_max", True),
-)
+_BOUNDS: Sequence[tuple[str, bool]] = (("min", False), ("max", True), ("warn_min", False), ("warn_max", True))
 
 
 def _versus_bound(context: Context, value: float) -> str | None:
@@ -171,7 +171,9 @@ def _versus_bound(context: Context, value: float) -> str | None:
 
 
 def _compared(context: Context, value: float) -> str:
-    for compare in (_versus_expected, _versus_last_good, _versus_bound):
+    """What the value broke: a fixed bound first (it fails whatever else says), then a learned band it is
+    outside of, then the drop or growth since the last good run."""
+    for compare in (_versus_bound, _versus_expected, _versus_last_good):
         said = compare(context, value)
         if said:
             return f", {said}"
@@ -184,7 +186,9 @@ def _volume(context: Context) -> str | None:
     if value is None:
         return None
     amount = observed(value, context.get("unit") or "rows")
-    return f"{_dataset(context)} has {amount}{_compared(context, value)}"
+    learned = context.get("learned")
+    slot = f" ({learned['slot']})" if learned and learned["slot"] else ""  # a bucket's rows, not the table's
+    return f"{_dataset(context)} has {amount}{slot}{_compared(context, value)}"
 
 
 def _metric(context: Context) -> str | None:

@@ -107,6 +107,7 @@ class Context(TypedDict, total=False):
     upstream: list[Upstream]
     downstream: list[str]  # datasets declaring this one upstream whose checks fail too
     members: list[str]  # a source incident: the checks that could not run
+    reason: str  # a folded incident: the reason its checks could not run (monitor.core.failures.Reason)
     statements: list[str]
     query: str | None  # a short statement a person can paste and run: the failing rows, the count, ...
     owner: str | None

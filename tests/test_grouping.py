@@ -224,6 +224,20 @@ def test_the_root_cause_chain_skips_an_unexplained_link(
     assert root_of(store, REPORT) == RAW
 
 
+@pytest.mark.parametrize("upstream", [
+    replace(result(RAW, "error", at(0)), reason=Reason.STATEMENT),  # an upstream check that cannot run
+    replace(result(RAW, "fail", at(0), "18 rows, above max 10"), value=18.0, thresholds={"max": 10.0}),
+])
+def test_an_upstream_that_errors_or_grew_explains_no_short_data(
+    store: StateStore, config: Config, clock: Clock, upstream: Result
+) -> None:
+    engine = Alerting(store, clock)
+    observe(engine, config, [upstream])
+    clock.set(1)
+    observe(engine, config, [result(FACT, "fail", at(1))])
+    assert root_of(store, FACT) is None
+
+
 def test_a_missing_table_below_a_short_upstream_is_not_its_follow_up(
     store: StateStore, config: Config, clock: Clock
 ) -> None:
@@ -281,6 +295,12 @@ def test_an_upstream_schema_change_explains_rules_on_the_columns_it_changed_only
      causes.Downstream("quality", False, False, frozenset({"price", "qty"}), ""), False),
     (causes.Upstream(arrival=True, changed=frozenset({"price"})),
      causes.Downstream(None, True, True, frozenset(), "price"), False),  # a missing table: never
+    (causes.Upstream(arrival=True, changed=frozenset()),
+     causes.Downstream("volume", False, False, frozenset(), "", grew=True), False),  # late is not more
+    (causes.Upstream(arrival=False, changed=frozenset({"price"})),
+     causes.Downstream("schema", False, False, frozenset(), "", changed=frozenset({"price"})), True),
+    (causes.Upstream(arrival=False, changed=frozenset({"price"})),
+     causes.Downstream("schema", False, False, frozenset(), "", changed=frozenset({"phone"})), False),
 ])
 def test_what_explains_what(cause: causes.Upstream, effect: causes.Downstream, explained: bool) -> None:
     assert causes.explains(cause, effect) is explained
@@ -333,24 +353,43 @@ def pager_config(tmp_path: Path, pd: FakePagerDuty, datasets: str = DATASETS) ->
     return load_config(path)
 
 
-def test_pagerduty_gets_one_alert_per_dataset_run_and_always_hears_its_end(
+def test_pagerduty_gets_an_alert_per_incident_and_always_hears_its_end(
     store: StateStore, pd: FakePagerDuty, tmp_path: Path, clock: Clock
 ) -> None:
+    """A pager's alert resolves as one: grouped, it would resolve while some of its group still fails."""
     config = pager_config(tmp_path, pd)
     engine, sender = Alerting(store, clock), deliverer(store, config, tmp_path, clock)
     observe(engine, config, [result(FACT, "fail", at(0)), result(FACT_FRESH, "fail", at(0)),
                              result(REPORT, "fail", at(0))])
     pump(sender, clock, "oncall")
-    fact, report = (f"demon-{the_open(store, key)['id']}-{key}" for key in (FACT_FRESH, REPORT))
-    assert sorted(event["dedup_key"] for event in pd.accepted()) == sorted([fact, report])
+    fact, fresh, report = (f"demon-{the_open(store, key)['id']}-{key}" for key in (FACT, FACT_FRESH, REPORT))
+    assert sorted(event["dedup_key"] for event in pd.accepted()) == sorted([fact, fresh, report])
 
-    clock.set(10)  # fact_orders passes again: its pager alert resolves, though nobody else is told
-    observe(engine, config, [result(FACT, "pass", at(10)), result(FACT_FRESH, "pass", at(10))])
+    clock.set(10)  # fact_orders.volume passes again: its alert resolves, though nobody else is told
+    observe(engine, config, [result(FACT, "pass", at(10)), result(FACT_FRESH, "fail", at(10))])
     pump(sender, clock, "oncall")
-    assert pd.alert(fact).status == "resolved" and pd.alert(report).status == "triggered"
+    assert [pd.alert(key).status for key in (fact, fresh, report)] == ["resolved", "triggered", "triggered"]
 
     clock.set(20)  # report leaves the config: its alert resolves too
     Alerting(store, clock).retain(pager_config(tmp_path, pd, DATASETS.split("  report:")[0]))
     pump(sender, clock, "oncall")
     assert pd.alert(report).status == "resolved"
-    assert [event["event_action"] for event in pd.accepted()] == ["trigger", "trigger", "resolve", "resolve"]
+    assert [event["event_action"] for event in pd.accepted()].count("resolve") == 2
+
+
+def test_pagerduty_hears_the_resolve_of_a_held_incident(
+    store: StateStore, pd: FakePagerDuty, tmp_path: Path, clock: Clock
+) -> None:
+    config = pager_config(tmp_path, pd)
+    engine, sender = Alerting(store, clock), deliverer(store, config, tmp_path, clock)
+    observe(engine, config, [result(RAW, "fail", at(0))])
+    clock.set(1)
+    observe(engine, config, [result(FACT, "fail", at(1))])
+    pump(sender, clock, "oncall")  # both told, before anyone acted
+    raw, fact = (the_open(store, key) for key in (RAW, FACT))
+    assert fact["root_id"] == raw["id"]
+    admin.silence(store, "raw_orders.*", 3600, "reloading raw", "bob", clock())  # holds fact_orders too
+    clock.set(2)
+    observe(engine, config, [result(FACT, "pass", at(2))])
+    pump(sender, clock, "oncall")
+    assert pd.alert(f"demon-{fact['id']}-{FACT}").status == "resolved"

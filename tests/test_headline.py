@@ -43,10 +43,11 @@ def trend(*values: float | None) -> list[Point]:
 @pytest.mark.parametrize(("fields", "said"), [
     # quality: a unique rule, a not-null rule, any other rule; the worst first, the others counted
     ({"kind": "quality", "failing_rules": [rule("field_uniqueness", "order_id", 8)]},
-     "8 duplicated order_id values in fact_orders"),
+     "8 rows of fact_orders share their order_id with another row"),
     ({"kind": "quality", "failing_rules": [rule("multiple_fields_uniqueness", "order_number, order_line", 8),
                                            rule("in_range(1, 1000)", "quantity", 6)]},
-     "8 duplicated (order_number, order_line) values in fact_orders (and 1 more failing rule)"),
+     "8 rows of fact_orders share their (order_number, order_line) with another row "
+     "(and 1 more failing rule)"),
     ({"kind": "quality", "failing_rules": [rule("not_nullable", "customer_id", 12)]},
      "12 rows of fact_orders with no customer_id"),
     ({"kind": "quality", "failing_rules": [rule("in_range(1, 1000)", "quantity", 5)]},
@@ -61,6 +62,17 @@ def trend(*values: float | None) -> list[Point]:
      "fact_orders has 1,070 rows, 59.7% fewer than the last good run (2,657)"),
     ({"kind": "volume", "value": 3.0, "unit": "rows", "thresholds": {"min": 100.0}},
      "fact_orders has 3 rows, below min 100"),
+    # the bound it broke, not a drop within what max_drop allows, nor a band it is inside of
+    ({"kind": "volume", "value": 900.0, "unit": "rows", "thresholds": {"min": 1000.0, "max_drop": 0.5},
+      "trend": trend(900.0, 918.0)},
+     "fact_orders has 900 rows, below min 1,000"),
+    ({"kind": "volume", "value": 900.0, "unit": "rows",
+      "thresholds": {"min": 950.0, "expected": 950.0, "expected_min": 800.0, "expected_max": 1100.0}},
+     "fact_orders has 900 rows, below min 950"),
+    # a learned baseline of rows per bucket: the bucket's rows, not the table's
+    ({"kind": "volume", "value": 40.0, "unit": "rows", "learned": {"slot": "Sun", "trained": "4 Sundays"},
+      "thresholds": {"expected": 183.0, "expected_min": 76.886, "expected_max": 289.11}},
+     "fact_orders has 40 rows (Sun), 78.1% fewer than expected (77 to 289)"),
     ({"kind": "volume", "value": 1.0, "unit": "files"}, "fact_orders has 1 file"),
     # freshness: the age, and the bound it broke in its unit
     ({"kind": "freshness", "value": 25200.0, "unit": "seconds",
@@ -124,7 +136,8 @@ def test_check_context_sets_the_headline_from_the_evidence() -> None:
              RuleResult("customer_id", "not_nullable", "in_warehouse", 8623, 0))
     found = Result("fact_orders.quality", "fact_orders", "quality", "wh", Outcome.FAIL, "1 rule failing", T0,
                    0.1, value=8.0, unit="rows", evidence=QualityReport(rules))
-    assert check_context(CONFIG, found, [], [])["headline"] == "8 duplicated order_id values in fact_orders"
+    said = "8 rows of fact_orders share their order_id with another row"
+    assert check_context(CONFIG, found, [], [])["headline"] == said
 
 
 def test_check_context_sets_the_headline_of_a_schema_change() -> None:

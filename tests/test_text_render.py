@@ -115,7 +115,7 @@ def test_everything_a_responder_needs_in_reading_order() -> None:
         "query: SELECT count(*) FROM orders",
         "probable root cause: raw.volume failed (incident #7)",
         "upstream ref: pass",
-        "also affected downstream: marts",
+        "downstream also failing: marts",
         "owner: sales",
         "description: Orders",
         "runbook: https://wiki/x",

@@ -197,5 +197,8 @@ def test_the_report_in_chromium(tmp_path: Path, browser: Any) -> None:
     browser.find_element(By.LINK_TEXT, "Lineage").click()
     wait_for(lambda: browser.find_element(By.ID, "lineage").is_displayed(), timeout=60, what="lineage")
     screenshot(browser, "report-lineage")
+    browser.get("about:blank")  # a shared link to a dataset, opened afresh, draws its charts
+    open_page(browser, f"{out.as_uri()}#ds-orders")
+    wait_for(lambda: charts_drawn(browser) == visible_plots(browser) > 0, timeout=60, what="charts at a link")
     assert_not_pwned(browser)
     assert console_errors(browser) == []

@@ -220,7 +220,7 @@ def _downstream(n: Notification, shape: _Shape) -> list[Block]:
     downstream = n.context.get("downstream") or []
     if not downstream:
         return []
-    return _section(_listing("Also affected downstream", downstream, shape))
+    return _section(_listing("Downstream also failing", downstream, shape))
 
 
 def _query(n: Notification, shape: _Shape) -> list[Block]:

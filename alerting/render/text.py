@@ -182,7 +182,7 @@ def rule_lines(context: Context, rows: int = SAMPLE_ROWS) -> list[str]:
 def upstream_lines(notification: Notification) -> list[str]:
     """The probable root cause, the upstreams' states, the downstream datasets affected."""
     downstream = notification.context.get("downstream")
-    affected = ["also affected downstream: " + ", ".join(downstream)] if downstream else []
+    affected = ["downstream also failing: " + ", ".join(downstream)] if downstream else []
     return cause_lines(notification) + affected
 
 
@@ -244,6 +244,7 @@ def lead_line(notification: Notification) -> str | None:
     """What is wrong, in words; with a group, how many checks of the dataset fail first:
     `fact_orders: 3 checks failing — 8 duplicated order_id values in fact_orders`."""
     words = notification.context.get("headline")
+    words = None if words == notification.title else words  # a folded incident's title says it already
     failing = [member for member in notification.group if member["outcome"] != "pass"]
     if not failing:
         return words
@@ -308,14 +309,15 @@ def resolved_line(notification: Notification) -> str:
     """`resolved: fact_orders.volume passes again after 3h 12m`."""
     n = notification
     what = n.context.get("check") or n.incident_key
-    source = n.incident_key.removeprefix("source:") if n.incident_key.startswith("source:") else None
+    folded = _FOLDED.get(n.incident_key.split(":", 1)[0]) if ":" in n.incident_key else None
     again = _AGAIN.get(n.outcome, f"is {n.outcome}")
-    said = f"source {source} answers again" if source else f"{what} {again}"
+    said = folded.format(n.incident_key.split(":", 1)[1]) if folded else f"{what} {again}"
     lasted = open_for(n)
     return f"resolved: {said}" + (f" after {lasted}" if lasted else "")
 
 
 _AGAIN: Mapping[str, str] = {"pass": "passes again", "warn": "only warns now"}
+_FOLDED: Mapping[str, str] = {"source": "source {} answers again", "dataset": "{} can be checked again"}
 
 
 def open_for(notification: Notification) -> str | None:

@@ -169,4 +169,7 @@
   });
   filters();
   drawVisible();
+  // Opened at a page's address (report.html#ds-orders), the page shows only once `:target` applies: the
+  // charts hidden at the first pass are drawn when the page has loaded.
+  window.addEventListener("load", function () { drawVisible(); });
 })();
