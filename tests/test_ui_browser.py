@@ -156,7 +156,7 @@ def test_the_live_ui_in_chromium(tmp_path: Path, browser: Any) -> None:
         wait_for(lambda: browser.current_url.endswith("/incidents"), timeout=60, what="incidents link")
         table = browser.find_element(By.CSS_SELECTOR, "table.incidents").text
         assert "acked" in table and "oncall" in table and ui_support.SCRIPT in table
-        browser.find_element(By.CSS_SELECTOR, "table.incidents summary").click()
+        browser.find_element(By.XPATH, "//table[@class='incidents']//summary[text()='All context']").click()
         assert ui_support.LINK in browser.find_element(By.CSS_SELECTOR, "dl.context").text
         assert_not_pwned(browser)
         screenshot(browser, "live-incidents")

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from alerting.render.text import observed_line, sparkline
 from monitor.app.ui.lineage import layout
 from monitor.app.ui.model import OUTCOMES, DatasetView, Snapshot
 from monitor.core.humanize import duration, number
@@ -116,9 +117,15 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "allow_nan": False}
-    environment.filters.update(when=when, ago=ago, num=shown_number, age=age, web_url=web_url)
+    environment.filters.update(when=when, ago=ago, num=shown_number, age=age, web_url=web_url,
+                               observed=observed_line, spark=trend_line)
     environment.globals.update(SYMBOLS=SYMBOLS, OUTCOMES=OUTCOMES, plain=plain)
     return environment
+
+
+def trend_line(context: dict[str, Any]) -> str:
+    """A notification's trend as the notification draws it: bars, oldest to newest."""
+    return sparkline(context.get("trend") or [])
 
 
 def when(moment: datetime | str | None) -> str:
