@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from checks.baselines.params import BUCKET_SECONDS
 from checks.probes import (
+    Aggregate,
     Bucket,
     BucketCounts,
     BucketSize,
@@ -137,6 +138,7 @@ class SqlSource:
         self.max_concurrency = config.max_concurrency
         self.requests: Counter[str] = Counter()
         self._timeout = config.query_timeout
+        self._work_mem = config.work_mem
         self._lock = threading.Lock()
         self._deadlines: set[Deadline] = set()  # of the statements running now
         try:
@@ -319,18 +321,20 @@ class SqlSource:
                 reason=Reason.UNREACHABLE,
             ) from error
 
-    def _run(self, conn: Connection, statement: sa.Executable) -> list[tuple[Any, ...]]:
-        """One statement in its own read-only, time-bounded transaction; its rows."""
-        return self._in_transaction(conn, lambda: [tuple(row) for row in conn.execute(statement)])
+    def _run(self, conn: Connection, statement: sa.Executable, rows: bool = False) -> list[tuple[Any, ...]]:
+        """One statement in its own read-only, time-bounded transaction; its rows. `rows`: it reads the
+        dataset's rows (sorting or hashing them, perhaps), and gets the source's `work_mem`."""
+        return self._in_transaction(conn, lambda: [tuple(row) for row in conn.execute(statement)], rows)
 
-    def _in_transaction(self, conn: Connection, work: Callable[[], T]) -> T:
+    def _in_transaction(self, conn: Connection, work: Callable[[], T], rows: bool = False) -> T:
         with self._lock:
             self.requests["statement"] += 1
         deadline: Deadline | None = None
         try:
             deadline = self._profile.deadline(conn.connection.driver_connection, self._timeout)
             with conn.begin() as transaction:
-                for setup in self._profile.transaction_setup(self._timeout):
+                memory = self._profile.memory_setup(self._work_mem) if rows else []
+                for setup in self._profile.transaction_setup(self._timeout) + memory:
                     conn.exec_driver_sql(setup)
                 with self._running(deadline):
                     result = work()
@@ -460,7 +464,7 @@ class SqlSource:
                 shown.append(self._display(display if display is not None else statement))
                 key = self._display(statement)
                 if key not in fetched:
-                    fetched[key] = self._run(conn, statement)
+                    fetched[key] = self._run(conn, statement, rows=True)
                 return fetched[key]
 
             observed[probe] = replace(query.finish(answers, run, self._query), followups=tuple(followups))
@@ -493,7 +497,7 @@ class SqlSource:
     def _count_buckets(self, conn: Connection, statement: sa.Select[Any], bucket: BucketSize) -> Observed:
         text = self._display(statement)
         try:
-            rows = self._run(conn, statement)
+            rows = self._run(conn, statement, rows=True)
         except _StatementFailed as failure:
             return failure.observed(text)
         seconds = int(BUCKET_SECONDS[bucket])
@@ -566,7 +570,7 @@ class SqlSource:
             else:
                 text = self._display(statement)
                 try:
-                    observed[probe] = query.from_row(self._run(conn, statement)[0], text)
+                    observed[probe] = query.from_row(self._run(conn, statement, rows=True)[0], text)
                 except _StatementFailed as failure:
                     observed[probe] = failure.observed(text)
         return observed
@@ -616,6 +620,8 @@ class SqlSource:
                 return sa.func.max(sa.column(found))
             case ScalarQuery(sql=sql):
                 return _metric(sql)
+            case Aggregate(expression=expression):
+                return sa.literal_column(f"({expression})")
         unanswerable = f"source {self.name} (sql) cannot answer {probe.describe()}"
         return Observed(error=unanswerable, reason=Reason.SETUP)
 
@@ -632,7 +638,7 @@ class SqlSource:
         statement = fused_statement(table, where, [aggregates[probe] for probe in probes])
         text = self._display(statement)
         try:
-            row = self._run(conn, statement)[0]
+            row = self._run(conn, statement, rows=True)[0]
         except _StatementFailed as failure:
             if failure.final:
                 error = shared_error(str(failure), probes)
@@ -650,12 +656,8 @@ class SqlSource:
                 for probe in probes
                 for answer in self._aggregate(conn, table, where, {probe: aggregates[probe]}).values()
             }
-        answers, start = {}, 0
-        for probe, width in zip(probes, widths([aggregates[probe] for probe in probes]), strict=True):
-            value = row[start] if width == 1 else tuple(row[start : start + width])
-            answers[probe] = Observed(value=value, statement=text)
-            start += width
-        return answers
+        return {probe: Observed(value=value, statement=text)
+                for probe, value in zip(probes, row, strict=True)}
 
     def _where_problem(self, conn: Connection, table: Table, where: str | None) -> str | None:
         """Why the dataset's `where` cannot scope its table (a statement that reads no rows), or None."""
@@ -731,7 +733,7 @@ class SqlSource:
         return [(str(schema), str(table)) for schema, table in rows]
 
 
-Part = ColumnElement[Any] | sa.Select[Any]
+Part = ColumnElement[Any]  # an aggregate over the dataset's rows, or a metric statement (a scalar subquery)
 
 
 def _metric(sql: str) -> sa.ScalarSelect[Any]:
@@ -747,48 +749,23 @@ def fused_statement(table: Table | None, where: str | None, parts: Sequence[Part
     aggregates' derived table, so an unqualified name in a metric can never bind to a column of the
     dataset's table (a correlated subquery), only fail:
     `SELECT demon_agg.demon_p0, (<metric>) AS demon_p1 FROM (SELECT count(*) AS demon_p0 FROM t) demon_agg`.
-    A one-row select (several values of one grouped subquery, say a uniqueness rule's failing rows and
-    a duplicated key) is a derived table of its own, `demon_d<i>`, joined on true with the others.
     """
     labels = [f"demon_p{index}" for index in range(len(parts))]
-    metrics = {
-        label: part.label(label)
-        for label, part in zip(labels, parts, strict=True)
-        if isinstance(part, sa.ScalarSelect)
-    }
-    rows = {
-        label: part.subquery(f"demon_d{index}")
-        for index, (label, part) in enumerate(zip(labels, parts, strict=True))
-        if isinstance(part, sa.Select)
-    }
-    scoped = [
-        part.label(label) for label, part in zip(labels, parts, strict=True)
-        if label not in metrics and label not in rows and not isinstance(part, sa.Select)
-    ]
-    froms: list[Any] = list(rows.values())
-    if scoped:
-        assert table is not None, "only metrics run without the dataset's table"
-        aggregates = sa.select(*scoped).select_from(_table_clause(table))
-        if where:
-            aggregates = aggregates.where(condition(where))
-        if not metrics and not rows:
-            return aggregates
-        froms.insert(0, aggregates.subquery("demon_agg"))
-    columns: list[Any] = []
-    for label in labels:
-        if label in metrics:
-            columns.append(metrics[label])
-        elif label in rows:
-            columns.extend(rows[label].c)
-        else:
-            columns.append(froms[0].c[label])
-    statement = sa.select(*columns)
-    if len(froms) > 1:
-        joined = froms[0]
-        for other in froms[1:]:
-            joined = joined.join(other, sa.true())
-        statement = statement.select_from(joined)
-    return statement
+    labelled = [part.label(label) for label, part in zip(labels, parts, strict=True)]
+    metric = [isinstance(part, sa.ScalarSelect) for part in parts]
+    scoped = [column for column, own in zip(labelled, metric, strict=True) if not own]
+    if not scoped:
+        return sa.select(*labelled)
+    assert table is not None, "only metrics run without the dataset's table"
+    aggregates = sa.select(*scoped).select_from(_table_clause(table))
+    if where:
+        aggregates = aggregates.where(condition(where))
+    if len(scoped) == len(parts):
+        return aggregates
+    derived = aggregates.subquery("demon_agg")
+    return sa.select(*(
+        column if own else derived.c[column.name] for column, own in zip(labelled, metric, strict=True)
+    ))
 
 
 def bucket_statement(
@@ -849,11 +826,6 @@ def _table_clause(table: Table) -> sa.TableClause:
 
 def _qualified(table: Table) -> str:
     return f"{table.schema}.{table.name}" if table.schema else table.name
-
-
-def widths(parts: Sequence[Part]) -> list[int]:
-    """How many columns of the fused statement answer each part (a one-row select answers with all of its)."""
-    return [len(part.selected_columns) if isinstance(part, sa.Select) else 1 for part in parts]
 
 
 def best_matches(
