@@ -11,7 +11,7 @@ Prints best and median of the rounds, demon's ratio to its bare statements, the 
 `--metrics sql` writes the metrics as `sql:` statements (all the code before issue 20 knew); `expression` as
 aggregate expressions fused into the dataset's scan.
 Run: .venv/bin/python -m bench.bench_check [--rows 10000000] [--rounds 5] [--metrics expression|sql]
-     [--engines duckdb,postgresql]
+     [--engines duckdb,postgresql] [--work-mem 256MB]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from bench.common import run_demon
 STATUSES = ("new", "paid", "shipped", "delivered", "returned")
 EMAIL = r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}"
 AGGREGATES = {"min_amount": "min(amount)", "max_amount": "max(amount)", "mean_amount": "avg(amount)"}
-SCHEMA_MODULE = f'''"""The orders' Pandera schema: four null counts, allowed values, duplicates, an email pattern."""
+SCHEMA_MODULE = f'''"""The orders' Pandera schema: four null counts, allowed values, duplicates, an email."""
 import pandera.pandas as pa
 
 ORDERS = pa.DataFrameSchema({{
@@ -48,12 +48,16 @@ ORDERS = pa.DataFrameSchema({{
 '''
 # The same twelve answers in one scan, written by hand: what a peer running them fused at best costs.
 FLOOR = {
-    "duckdb": """SELECT count(*), max(loaded_at), count(*) - count(order_id), count(*) - count(customer_id),
-        count(*) - count(status), count(*) - count(amount), count(*) FILTER (WHERE status NOT IN ({statuses})),
+    "duckdb": """SELECT count(*), max(loaded_at), count(*) - count(order_id),
+        count(*) - count(customer_id),
+        count(*) - count(status), count(*) - count(amount),
+        count(*) FILTER (WHERE status NOT IN ({statuses})),
         min(amount), max(amount), avg(amount), count(order_id) - count(DISTINCT order_id),
         count(*) FILTER (WHERE NOT regexp_matches(email, '^(?:{email})')) FROM bench.orders""",
-    "postgresql": """SELECT count(*), max(loaded_at), count(*) - count(order_id), count(*) - count(customer_id),
-        count(*) - count(status), count(*) - count(amount), count(*) FILTER (WHERE status NOT IN ({statuses})),
+    "postgresql": """SELECT count(*), max(loaded_at), count(*) - count(order_id),
+        count(*) - count(customer_id),
+        count(*) - count(status), count(*) - count(amount),
+        count(*) FILTER (WHERE status NOT IN ({statuses})),
         min(amount), max(amount), avg(amount), count(order_id) - count(DISTINCT order_id),
         count(*) FILTER (WHERE email !~ '^(?:{email})') FROM bench.orders""",
 }
@@ -93,17 +97,19 @@ def build_postgres(url: str, rows: int) -> None:
     engine.dispose()
 
 
-def write_config(directory: Path, name: str, url: str, metrics: str) -> Path:
+def write_config(directory: Path, name: str, url: str, metrics: str, work_mem: str | None) -> Path:
     (directory / "bench_orders.py").write_text(SCHEMA_MODULE)
     if metrics == "sql":
         lines = [f'      - metric: {{name: {label}, sql: "SELECT {sql} FROM bench.orders"}}\n'
                  for label, sql in AGGREGATES.items()]
     else:
-        lines = [f'      - metric: {{name: {label}, expression: "{sql}"}}\n' for label, sql in AGGREGATES.items()]
+        lines = [f'      - metric: {{name: {label}, expression: "{sql}"}}\n'
+                 for label, sql in AGGREGATES.items()]
     path = directory / f"{name}.yml"
+    memory = f", work_mem: {work_mem}" if work_mem and name == "postgresql" else ""
     path.write_text(
         "version: 1\n"
-        f"sources:\n  warehouse: {{kind: sql, url: '{url}', query_timeout: 10m}}\n"
+        f"sources:\n  warehouse: {{kind: sql, url: '{url}', query_timeout: 10m{memory}}}\n"
         "datasets:\n  orders:\n    source: warehouse\n    table: bench.orders\n    checks:\n"
         "      - volume: {min: 1}\n"
         "      - freshness: {column: loaded_at, fail_after: 6h}\n"
@@ -163,17 +169,20 @@ def passed(config: Path) -> None:
 def peak_rss_mib(config: Path) -> float:
     """VmHWM of a fresh interpreter running the dataset once (imports included)."""
     code = (
-        "import sys; from pathlib import Path; from bench.common import run_demon; run_demon(Path(sys.argv[1]));"
+        "import sys; from pathlib import Path; from bench.common import run_demon;"
+        "run_demon(Path(sys.argv[1]));"
         "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(config)], check=True, capture_output=True, text=True)
+    argv = [sys.executable, "-c", code, str(config)]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True)
     return int(out.stdout.split()[-1]) / 1024
 
 
 def spilled_bytes(url: str) -> int:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        found = conn.execute(sa.text("SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"))
+        sql = "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"
+        found = conn.execute(sa.text(sql))
         value = int(found.scalar() or 0)
     engine.dispose()
     return value
@@ -192,7 +201,7 @@ def figures(samples: list[float]) -> str:
 
 
 def bench_engine(name: str, url: str, directory: Path, args: argparse.Namespace, log: Path | None) -> None:
-    config = write_config(directory, name, url, args.metrics)
+    config = write_config(directory, name, url, args.metrics, args.work_mem)
     run_demon(config)  # warm-up: imports, the table in the OS cache, the first (baseline-less) results
     spilled = spilled_bytes(url) if log else 0
     start = log.stat().st_size if log else 0
@@ -201,7 +210,8 @@ def bench_engine(name: str, url: str, directory: Path, args: argparse.Namespace,
     outcomes = sorted({f"{r.check.split('.', 1)[1]}={r.outcome.value}" for r in results})
     work = [(s, p) for s, p in sent if s.lstrip().upper().startswith(("SELECT", "WITH"))]
     print(f"\n{name}: {len(results)} checks: {', '.join(outcomes)}")
-    print(f"  statements demon sent per dataset run: {len(work)} (+{len(sent) - len(work)} session/transaction)")
+    others = len(sent) - len(work)
+    print(f"  statements demon sent per dataset run: {len(work)} (+{others} session/transaction)")
     for statement, _ in work:
         print("    ", " ".join(statement.split())[:160], "..." if len(statement) > 160 else "")
     if log:
@@ -238,9 +248,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--metrics", choices=("expression", "sql"), default="expression")
     parser.add_argument("--engines", default="duckdb,postgresql")
+    parser.add_argument("--work-mem", help="the PostgreSQL source's work_mem (256MB); else the server's 4MB")
     args = parser.parse_args()
     engines = args.engines.split(",")
-    print(f"{args.rows:,} rows, {args.rounds} rounds, metrics as {args.metrics}")
+    memory = args.work_mem or "the server's"
+    print(f"{args.rows:,} rows, {args.rounds} rounds, metrics as {args.metrics}, work_mem {memory}")
     with tempfile.TemporaryDirectory(prefix="demon-bench-check-") as tmp:
         directory = Path(tmp)
         if "duckdb" in engines:
@@ -258,7 +270,8 @@ def main() -> None:
                 build_postgres(server.url(), args.rows)
                 print(f"postgresql table built in {time.perf_counter() - began:.1f}s "
                       f"(work_mem {server.psql('SHOW work_mem').strip()})")
-                bench_engine("postgresql", server.url(), directory, args, server.datadir.parent / "server.log")
+                log = server.datadir.parent / "server.log"
+                bench_engine("postgresql", server.url(), directory, args, log)
             finally:
                 destroy(server)
 
