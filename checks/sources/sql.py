@@ -321,19 +321,19 @@ class SqlSource:
                 reason=Reason.UNREACHABLE,
             ) from error
 
-    def _run(self, conn: Connection, statement: sa.Executable, rows: bool = False) -> list[tuple[Any, ...]]:
-        """One statement in its own read-only, time-bounded transaction; its rows. `rows`: it reads the
+    def _run(self, conn: Connection, statement: sa.Executable, scan: bool = False) -> list[tuple[Any, ...]]:
+        """One statement in its own read-only, time-bounded transaction; its rows. `scan`: it reads the
         dataset's rows (sorting or hashing them, perhaps), and gets the source's `work_mem`."""
-        return self._in_transaction(conn, lambda: [tuple(row) for row in conn.execute(statement)], rows)
+        return self._in_transaction(conn, lambda: [tuple(row) for row in conn.execute(statement)], scan)
 
-    def _in_transaction(self, conn: Connection, work: Callable[[], T], rows: bool = False) -> T:
+    def _in_transaction(self, conn: Connection, work: Callable[[], T], scan: bool = False) -> T:
         with self._lock:
             self.requests["statement"] += 1
         deadline: Deadline | None = None
         try:
             deadline = self._profile.deadline(conn.connection.driver_connection, self._timeout)
             with conn.begin() as transaction:
-                memory = self._profile.memory_setup(self._work_mem) if rows else []
+                memory = self._profile.memory_setup(self._work_mem) if scan else []
                 for setup in self._profile.transaction_setup(self._timeout) + memory:
                     conn.exec_driver_sql(setup)
                 with self._running(deadline):
@@ -464,7 +464,7 @@ class SqlSource:
                 shown.append(self._display(display if display is not None else statement))
                 key = self._display(statement)
                 if key not in fetched:
-                    fetched[key] = self._run(conn, statement, rows=True)
+                    fetched[key] = self._run(conn, statement, scan=True)
                 return fetched[key]
 
             observed[probe] = replace(query.finish(answers, run, self._query), followups=tuple(followups))
@@ -497,7 +497,7 @@ class SqlSource:
     def _count_buckets(self, conn: Connection, statement: sa.Select[Any], bucket: BucketSize) -> Observed:
         text = self._display(statement)
         try:
-            rows = self._run(conn, statement, rows=True)
+            rows = self._run(conn, statement, scan=True)
         except _StatementFailed as failure:
             return failure.observed(text)
         seconds = int(BUCKET_SECONDS[bucket])
@@ -570,7 +570,7 @@ class SqlSource:
             else:
                 text = self._display(statement)
                 try:
-                    observed[probe] = query.from_row(self._run(conn, statement, rows=True)[0], text)
+                    observed[probe] = query.from_row(self._run(conn, statement, scan=True)[0], text)
                 except _StatementFailed as failure:
                     observed[probe] = failure.observed(text)
         return observed
@@ -638,7 +638,7 @@ class SqlSource:
         statement = fused_statement(table, where, [aggregates[probe] for probe in probes])
         text = self._display(statement)
         try:
-            row = self._run(conn, statement, rows=True)[0]
+            row = self._run(conn, statement, scan=True)[0]
         except _StatementFailed as failure:
             if failure.final:
                 error = shared_error(str(failure), probes)
