@@ -162,3 +162,19 @@ def test_an_expression_is_its_own_learned_series() -> None:
     assert by_expression is not None and by_sql is not None
     assert by_expression.definition["expression"] == "avg(amount)" and "sql" not in by_expression.definition
     assert by_expression.definition != by_sql.definition
+
+
+GOOD_EXPRESSIONS = [
+    "avg(amount)",
+    "count(*) FILTER (WHERE amount < 0 AND region = 'it''s (')",
+    "sum(amount) / nullif(count(*), 0)",
+    "avg(extract(epoch FROM loaded_at))",
+    "percentile_cont(0.5) WITHIN GROUP (ORDER BY amount)",
+    'max("select")::float8',
+    "COUNT(DISTINCT region)",
+]
+
+
+@pytest.mark.parametrize("expression", GOOD_EXPRESSIONS)
+def test_an_aggregate_expression_is_accepted_as_written(expression: str) -> None:
+    assert MetricParams.model_validate({"expression": expression}).expression == expression
