@@ -1,128 +1,279 @@
-"""Issue 2 benchmark: one dataset on a 10-million-row DuckDB table, and `demon --help` start time.
+"""Issue 20 benchmark: the twelve checks of a peer comparison on one order table, DuckDB and PostgreSQL.
 
-Prints: statements issued per dataset run, wall time of demon's run against the bare fused SQL in
-the same process, end-to-end `demon check` wall time, and `demon --help` start time.
-Run: .venv/bin/python -m bench.bench_check [--rows 10000000]
+One dataset, `orders` (10M rows by default, no bad row: the usual case of a check is that it passes), with
+row count (volume), freshness, four null counts, allowed values, duplicates and an email pattern (a Pandera
+schema), min, max and mean of `amount` (metrics) and the required columns (schema). Each round, interleaved:
+demon's dataset run in-process (load the config, open store and source, run, judge, record), the statements
+demon sent run bare on the driver, and one hand-written scan computing the same twelve answers (the floor).
+Prints best and median of the rounds, demon's ratio to its bare statements, the statements the server saw
+(PostgreSQL: `log_statement = all` of the run), the temporary bytes PostgreSQL spilled, and the peak RSS of a
+`demon check` of its own (VmHWM).
+`--metrics sql` writes the metrics as `sql:` statements (all the code before issue 20 knew); `expression` as
+aggregate expressions fused into the dataset's scan.
+Run: .venv/bin/python -m bench.bench_check [--rows 10000000] [--rounds 5] [--metrics expression|sql]
+     [--engines duckdb,postgresql] [--work-mem 256MB]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import duckdb
+import sqlalchemy as sa
 
-from bench.common import count_statements, run_demon, timed
+from bench.common import run_demon
 
-METRICS = [
-    ("negative_amounts", "SELECT count(*) FROM analytics.events WHERE amount < 0"),
-    ("null_users", "SELECT count(*) FROM analytics.events WHERE user_id IS NULL"),
-    ("revenue", "SELECT sum(amount) FROM analytics.events"),
-    ("distinct_categories", "SELECT count(DISTINCT category) FROM analytics.events"),
-    ("future_events", "SELECT count(*) FROM analytics.events WHERE loaded_at > now() + INTERVAL 1 DAY"),
-    ("max_amount", "SELECT max(amount) FROM analytics.events"),
-    ("avg_amount", "SELECT avg(amount) FROM analytics.events"),
-    ("refunds", "SELECT count(*) FROM analytics.events WHERE category = 'refund'"),
-    ("empty_categories", "SELECT count(*) FROM analytics.events WHERE category = ''"),
-]
+STATUSES = ("new", "paid", "shipped", "delivered", "returned")
+EMAIL = r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}"
+AGGREGATES = {"min_amount": "min(amount)", "max_amount": "max(amount)", "mean_amount": "avg(amount)"}
+SCHEMA_MODULE = f'''"""The orders' Pandera schema: four null counts, allowed values, duplicates, an email."""
+import pandera.pandas as pa
+
+ORDERS = pa.DataFrameSchema({{
+    "order_id": pa.Column(None, unique=True),
+    "customer_id": pa.Column(None),
+    "status": pa.Column(None, pa.Check.isin({list(STATUSES)!r})),
+    "amount": pa.Column(None),
+    "email": pa.Column(None, pa.Check.str_matches({EMAIL!r}), nullable=True),
+}})
+'''
+# The same twelve answers in one scan, written by hand: what a peer running them fused at best costs.
+FLOOR = {
+    "duckdb": """SELECT count(*), max(loaded_at), count(*) - count(order_id),
+        count(*) - count(customer_id),
+        count(*) - count(status), count(*) - count(amount),
+        count(*) FILTER (WHERE status NOT IN ({statuses})),
+        min(amount), max(amount), avg(amount), count(order_id) - count(DISTINCT order_id),
+        count(*) FILTER (WHERE NOT regexp_matches(email, '^(?:{email})')) FROM bench.orders""",
+    "postgresql": """SELECT count(*), max(loaded_at), count(*) - count(order_id),
+        count(*) - count(customer_id),
+        count(*) - count(status), count(*) - count(amount),
+        count(*) FILTER (WHERE status NOT IN ({statuses})),
+        min(amount), max(amount), avg(amount), count(order_id) - count(DISTINCT order_id),
+        count(*) FILTER (WHERE email !~ '^(?:{email})') FROM bench.orders""",
+}
+ORDERS_SELECT = """SELECT g AS order_id, g % 100000 AS customer_id,
+       (ARRAY[{statuses}])[1 + g % {n}] AS status, (((g * 7919) % 100000) / 100.0)::float8 AS amount,
+       'user' || g || '@mail' || g % 13 || '.example.com' AS email, {loaded_at} AS loaded_at
+FROM {rows}"""
 
 
-def build(path: Path, rows: int) -> None:
+def build_duckdb(directory: Path, rows: int) -> str:
+    import duckdb
+
+    path = directory / "orders.duckdb"
     with duckdb.connect(str(path)) as conn:
-        conn.execute("CREATE SCHEMA analytics")
-        conn.execute(
-            f"""CREATE TABLE analytics.events AS
-            SELECT range AS id, (range % 100000)::BIGINT AS user_id,
-                   ((range * 7919) % 100000) / 100.0 AS amount,
-                   ['sale', 'refund', 'fee', 'tip'][1 + range % 4] AS category,
-                   now() - to_seconds((range % 3600)::BIGINT) AS loaded_at
-            FROM range({rows})"""
+        conn.execute("CREATE SCHEMA bench")
+        select = ORDERS_SELECT.format(
+            statuses=", ".join(f"'{s}'" for s in STATUSES), n=len(STATUSES),
+            loaded_at="now()::TIMESTAMP - to_seconds((g % 3600)::BIGINT)",
+            rows=f"(SELECT range + 1 AS g FROM range({rows}))",
         )
+        conn.execute(f"CREATE TABLE bench.orders AS {select}")
+    return f"duckdb:///{path}"
 
 
-def write_config(directory: Path) -> Path:
-    metrics = "".join(f'      - metric: {{name: {name}, sql: "{sql}"}}\n' for name, sql in METRICS)
-    path = directory / "demon.yml"
+def build_postgres(url: str, rows: int) -> None:
+    select = ORDERS_SELECT.format(
+        statuses=", ".join(f"'{s}'" for s in STATUSES), n=len(STATUSES),
+        loaded_at="now()::timestamp - (g % 3600) * interval '1 second'",
+        rows=f"generate_series(1::bigint, {rows}) g",
+    )
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE SCHEMA bench"))
+        conn.execute(sa.text(f"CREATE TABLE bench.orders AS {select}"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE bench.orders"))
+    engine.dispose()
+
+
+def write_config(directory: Path, name: str, url: str, metrics: str, work_mem: str | None) -> Path:
+    (directory / "bench_orders.py").write_text(SCHEMA_MODULE)
+    if metrics == "sql":
+        lines = [f'      - metric: {{name: {label}, sql: "SELECT {sql} FROM bench.orders"}}\n'
+                 for label, sql in AGGREGATES.items()]
+    else:
+        lines = [f'      - metric: {{name: {label}, expression: "{sql}"}}\n'
+                 for label, sql in AGGREGATES.items()]
+    path = directory / f"{name}.yml"
+    memory = f", work_mem: {work_mem}" if work_mem and name == "postgresql" else ""
     path.write_text(
         "version: 1\n"
-        "sources:\n  warehouse: {kind: sql, url: 'duckdb:///events.duckdb', query_timeout: 10m}\n"
-        "datasets:\n  events:\n    source: warehouse\n    table: analytics.events\n    checks:\n"
-        "      - freshness: {column: loaded_at, warn_after: 2h, fail_after: 6h}\n"
-        "      - volume: {min: 1, max_drop: 50%}\n"
-        "      - schema: {columns: {id: integer, user_id: integer, amount: float, category: string}}\n"
-        f"{metrics}"
-        "state: {url: 'sqlite:///.demon/state.db'}\n"
+        f"sources:\n  warehouse: {{kind: sql, url: '{url}', query_timeout: 10m{memory}}}\n"
+        "datasets:\n  orders:\n    source: warehouse\n    table: bench.orders\n    checks:\n"
+        "      - volume: {min: 1}\n"
+        "      - freshness: {column: loaded_at, fail_after: 6h}\n"
+        "      - quality: {schema: 'bench_orders:ORDERS'}\n"
+        + "".join(lines)
+        + "      - schema: {columns: {order_id: integer, customer_id: integer, status: string, amount: float,"
+        " email: string, loaded_at: timestamp}}\n"
+        f"state: {{url: 'sqlite:///{directory}/{name}-state.db'}}\n"
     )
     return path
 
 
-def fused_sql(results: list) -> str:
-    """The aggregate statement demon ran (shared by the freshness, volume and metric checks)."""
-    statements = {s for r in results if r.kind != "schema" for s in r.statements}
-    assert len(statements) == 1, statements
-    return statements.pop()
+Sent = list[tuple[str, Any]]
+LOGGED = re.compile(r"LOG:  (?:statement|execute [^:]*): (.*)")  # simple and extended protocol
 
 
-def bare(database: str, sql: str) -> None:
-    with duckdb.connect(database, read_only=True) as conn:
-        conn.execute(sql).fetchall()
+@contextmanager
+def sent_statements(url: str) -> Iterator[Sent]:
+    """Every statement (and its parameters) SQLAlchemy sends to engines of `url`'s backend."""
+    seen: Sent = []
+    backend = sa.make_url(url).get_backend_name()
+
+    def listener(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if conn.engine.url.get_backend_name() == backend:
+            seen.append((statement, parameters))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", listener)
 
 
-def help_time(repeat: int = 10) -> float:
-    demon = str(Path(sys.executable).with_name("demon"))
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([demon, "--help"], check=True, capture_output=True)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def bare(url: str, statements: Sent) -> None:
+    """The statements straight on the driver, on a connection of their own, as demon's run has."""
+    if url.startswith("duckdb"):
+        import duckdb
+
+        conn: Any = duckdb.connect(url.removeprefix("duckdb:///"), read_only=True)
+    else:
+        import psycopg
+
+        conn = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True)
+    with conn:
+        cursor = conn.cursor()
+        for statement, parameters in statements:
+            cursor.execute(statement, parameters or None)
+            cursor.fetchall()
+
+
+def passed(config: Path) -> None:
+    """demon's dataset run, which must pass: an error would be fast and mean nothing."""
+    failed = [r.message for r in run_demon(config) if r.outcome.value != "pass"]
+    assert not failed, failed
+
+
+def peak_rss_mib(config: Path) -> float:
+    """VmHWM of a fresh interpreter running the dataset once (imports included)."""
+    code = (
+        "import sys; from pathlib import Path; from bench.common import run_demon;"
+        "run_demon(Path(sys.argv[1]));"
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
+    )
+    argv = [sys.executable, "-c", code, str(config)]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True)
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def spilled_bytes(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        sql = "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"
+        found = conn.execute(sa.text(sql))
+        value = int(found.scalar() or 0)
+    engine.dispose()
+    return value
+
+
+def server_log_statements(log: Path, since: int) -> list[str]:
+    """The statements PostgreSQL logged after byte `since` of its log (`log_statement = all`)."""
+    with log.open("rb") as handle:
+        handle.seek(since)
+        text = handle.read().decode(errors="replace")
+    return [found[1] for found in map(LOGGED.search, text.splitlines()) if found]
+
+
+def figures(samples: list[float]) -> str:
+    return f"best {min(samples):.2f}s, median {statistics.median(samples):.2f}s"
+
+
+def bench_engine(name: str, url: str, directory: Path, args: argparse.Namespace, log: Path | None) -> None:
+    config = write_config(directory, name, url, args.metrics, args.work_mem)
+    run_demon(config)  # warm-up: imports, the table in the OS cache, the first (baseline-less) results
+    spilled = spilled_bytes(url) if log else 0
+    start = log.stat().st_size if log else 0
+    with sent_statements(url) as sent:
+        results = run_demon(config)
+    outcomes = sorted({f"{r.check.split('.', 1)[1]}={r.outcome.value}" for r in results})
+    work = [(s, p) for s, p in sent if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    print(f"\n{name}: {len(results)} checks: {', '.join(outcomes)}")
+    others = len(sent) - len(work)
+    print(f"  statements demon sent per dataset run: {len(work)} (+{others} session/transaction)")
+    for statement, _ in work:
+        print("    ", " ".join(statement.split())[:160], "..." if len(statement) > 160 else "")
+    if log:
+        seen = server_log_statements(log, start)
+        print(f"  statements the server saw (log_statement = all): {len(seen)}: "
+              + "; ".join(" ".join(s.split())[:40] for s in seen))
+        print(f"  temporary bytes spilled by the run: {(spilled_bytes(url) - spilled) / 2**20:.0f} MiB")
+    floor_sql = FLOOR[name].format(statuses=", ".join(f"'{s}'" for s in STATUSES), email=EMAIL)
+    runs: dict[str, Callable[[], Any]] = {
+        "demon": lambda: passed(config),
+        "bare": lambda: bare(url, work),
+        "floor": lambda: bare(url, [(floor_sql, None)]),
+    }
+    samples: dict[str, list[float]] = {key: [] for key in runs}
+    for index in range(args.rounds):
+        order = list(runs)[index % len(runs):] + list(runs)[:index % len(runs)]  # who goes first rotates
+        for key in order:
+            began = time.perf_counter()
+            runs[key]()
+            samples[key].append(time.perf_counter() - began)
+    demon, bare_s, floor = samples["demon"], samples["bare"], samples["floor"]
+    print(f"  demon's dataset run: {figures(demon)}")
+    print(f"  demon's statements bare on the driver: {figures(bare_s)}; demon / bare: "
+          f"{statistics.median(demon) / statistics.median(bare_s):.2f}x (median), "
+          f"{min(demon) / min(bare_s):.2f}x (best)")
+    print(f"  the twelve answers in one hand-written scan: {figures(floor)}; demon / that: "
+          f"{statistics.median(demon) / statistics.median(floor):.2f}x (median)")
+    print(f"  peak RSS of one `demon check` of it in a fresh interpreter: {peak_rss_mib(config):.0f} MiB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--metrics", choices=("expression", "sql"), default="expression")
+    parser.add_argument("--engines", default="duckdb,postgresql")
+    parser.add_argument("--work-mem", help="the PostgreSQL source's work_mem (256MB); else the server's 4MB")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    engines = args.engines.split(",")
+    memory = args.work_mem or "the server's"
+    print(f"{args.rows:,} rows, {args.rounds} rounds, metrics as {args.metrics}, work_mem {memory}")
+    with tempfile.TemporaryDirectory(prefix="demon-bench-check-") as tmp:
         directory = Path(tmp)
-        start = time.perf_counter()
-        build(directory / "events.duckdb", args.rows)
-        print(f"table: {args.rows:,} rows built in {time.perf_counter() - start:.1f}s")
-        config = write_config(directory)
-        with count_statements("duckdb") as statements:
-            results = run_demon(config)
-        checks = len(results)
-        print(f"checks: {checks} on one dataset; outcomes: {sorted({r.outcome.value for r in results})}")
-        print(f"statements per dataset run: {len(statements)}")
-        for statement in statements:
-            print("   ", " ".join(statement.split())[:150])
-        sql = fused_sql(results)
-        database = str(directory / "events.duckdb")
-        demon_time, _ = timed(lambda: run_demon(config))
-        cold_time, _ = timed(lambda: bare(database, sql))
-        with duckdb.connect(database, read_only=True) as conn:
-            warm_time, _ = timed(lambda: conn.execute(sql).fetchall())
-        print(f"bare fused SQL, opening the database as demon must: {cold_time * 1000:.1f} ms")
-        print(f"bare fused SQL on an open, warm connection: {warm_time * 1000:.1f} ms")
-        print(
-            "demon run (load config, open store and source, 2 statements, judge, record): "
-            f"{demon_time * 1000:.1f} ms = {demon_time / cold_time:.2f}x the bare SQL opening the database, "
-            f"{demon_time / warm_time:.2f}x on a warm connection"
-        )
-        demon = str(Path(sys.executable).with_name("demon"))
-        start = time.perf_counter()
-        subprocess.run([demon, "check", "-c", str(config), "-f", "json"], capture_output=True, cwd=directory)
-        end_to_end = time.perf_counter() - start
-        interpreter, _ = timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat=5)
-        print(
-            f"`demon check` end to end: {end_to_end * 1000:.0f} ms "
-            f"(interpreter start alone: {interpreter * 1000:.0f} ms)"
-        )
-    print(f"`demon --help` start time (median of 10): {help_time() * 1000:.0f} ms")
+        if "duckdb" in engines:
+            began = time.perf_counter()
+            url = build_duckdb(directory, args.rows)
+            print(f"duckdb table built in {time.perf_counter() - began:.1f}s")
+            bench_engine("duckdb", url, directory, args, None)
+        if "postgresql" in engines:
+            from tests.pgserver import destroy, start_postgres
+
+            server = start_postgres()
+            try:
+                server.psql(f"ALTER ROLE {server.user} SET log_statement = 'all'")
+                began = time.perf_counter()
+                build_postgres(server.url(), args.rows)
+                print(f"postgresql table built in {time.perf_counter() - began:.1f}s "
+                      f"(work_mem {server.psql('SHOW work_mem').strip()})")
+                log = server.datadir.parent / "server.log"
+                bench_engine("postgresql", server.url(), directory, args, log)
+            finally:
+                destroy(server)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,17 @@ class ScalarQuery(Probe[object]):
 
 
 @dataclass(frozen=True)
+class Aggregate(Probe[object]):
+    """An aggregate expression over the dataset's rows in its `where` scope (a metric's `expression`): one
+    more column of the dataset's fused scan, where a `ScalarQuery` reads its tables again."""
+
+    expression: str
+
+    def describe(self) -> str:
+        return f"metric expression {self.expression}"
+
+
+@dataclass(frozen=True)
 class Bucket:
     """One bucket of a `BucketCounts` answer: rows whose timestamp falls in [start, start + bucket)."""
 

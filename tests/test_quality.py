@@ -16,11 +16,13 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandera.pandas as pa
 import pytest
+import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
@@ -150,6 +152,22 @@ def rules(result: dict[str, Any]) -> dict[tuple[str | None, str], dict[str, Any]
 
 def failing(result: dict[str, Any]) -> dict[tuple[str | None, str], int]:
     return {key: rule["failing_rows"] for key, rule in rules(result).items() if rule["failing_rows"]}
+
+
+@contextmanager
+def warehouse_statements() -> Iterator[list[str]]:
+    """The statements sent to the warehouse (DuckDB or PostgreSQL; the state store is SQLite)."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if conn.engine.url.get_backend_name() != "sqlite":
+            seen.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
 
 
 def seed_orders(url: str) -> None:
@@ -370,6 +388,73 @@ def test_a_duplicated_pii_value_is_not_in_the_statements(tmp_path: Path, warehou
     assert sorted(row["id"] for row in unique["sample"]) == [1, 2]
     assert any(":duplicated" in statement for statement in result["statements"])
     assert "secret.one" not in json.dumps(document)
+
+
+UNIQUE_IDS_MODULE = """
+    import pandera.pandas as pa
+
+    IDS = pa.DataFrameSchema(
+        {"id": pa.Column(int, unique=True, nullable=True), "region": pa.Column(str)}, unique=["id", "region"]
+    )
+"""
+
+
+@pytest.mark.parametrize("duplicated", [False, True])
+def test_uniqueness_groups_the_table_only_when_a_key_is_duplicated(
+    tmp_path: Path, warehouse_url: str, duplicated: bool
+) -> None:
+    """The fused statement counts distinct keys; only a duplicated one costs a grouping statement (and a
+    sample of its rows), for the failing rows of the rule that has one."""
+    execute(warehouse_url, [
+        "CREATE TABLE ids (id INTEGER, region VARCHAR(5))",
+        "INSERT INTO ids VALUES (1, 'eu'), (2, 'eu'), (3, 'us'), (NULL, 'us'), (NULL, 'eu')"
+        + (", (3, 'us'), (3, 'eu'), (NULL, 'us')" if duplicated else ""),
+    ])
+    write_module(tmp_path, "ids_schema", UNIQUE_IDS_MODULE)
+    path = config(tmp_path, warehouse_url, "ids", quality("ids_schema:IDS"))
+    with warehouse_statements() as ran:
+        code, document = check_json(path)
+    result = only(document)
+    assert "count(DISTINCT" in result["statements"][0] and "GROUP BY" not in result["statements"][0]
+    if not duplicated:
+        assert result["outcome"] == "pass" and code == 0
+        assert len(result["statements"]) == 1 and len(ran) == 2  # the metadata, the fused statement
+        return
+    # nulls are no duplicates of one column, but equal to each other in a key of several
+    assert failing(result) == {("id", "field_uniqueness"): 3, ("id, region", "multiple_fields_uniqueness"): 4}
+    # the fused statement, then per failing rule its grouping and its sample
+    counts = [statement for statement in result["statements"] if "sum(demon_dup.n)" in statement]
+    assert len(result["statements"]) == 5 and len(counts) == 2 and len(ran) == 6
+
+
+def test_work_mem_is_set_for_the_statements_reading_rows(
+    tmp_path: Path, postgres_url: str, statements: list[str]
+) -> None:
+    """`work_mem` of a PostgreSQL source: SET LOCAL in the transactions of the fused statement and of the
+    grouping, not in the metadata statement's."""
+    execute(postgres_url, ["CREATE TABLE ids (id INTEGER, region VARCHAR(5))",
+                           "INSERT INTO ids VALUES (1, 'eu'), (1, 'us'), (2, 'eu')"])
+    write_module(tmp_path, "ids_schema", UNIQUE_IDS_MODULE)
+    memory = "    work_mem: 64MB\n"
+    path = config(tmp_path, postgres_url, "ids", quality("ids_schema:IDS"), source_extra=memory)
+    statements.clear()
+    _, document = check_json(path)
+    assert failing(only(document)) == {("id", "field_uniqueness"): 2}
+    sets = [index for index, statement in enumerate(statements) if statement == "SET LOCAL work_mem = '64MB'"]
+    after = [statements[index + 1] for index in sets]
+    assert len(after) == 3 and "count(DISTINCT" in after[0] and "GROUP BY" in after[1] and "LIMIT" in after[2]
+    assert not any("pg_catalog" in statement for statement in after)
+
+
+def test_work_mem_is_refused_on_another_database(tmp_path: Path, duck: str) -> None:
+    path = config(tmp_path, duck, "ids", {"volume": {"min": 1}}, source_extra="    work_mem: 64MB\n")
+    result = CliRunner().invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "demon.yml:3: sources.warehouse" in result.output
+    assert "'work_mem' applies to PostgreSQL sources only, not duckdb" in result.output
+    path = config(tmp_path, duck, "ids", {"volume": {"min": 1}}, source_extra="    work_mem: lots\n")
+    result = CliRunner().invoke(main, ["validate", "-c", str(path)])
+    assert "sources.warehouse.work_mem: expected a PostgreSQL memory size like 256MB" in result.output
 
 
 def test_pii_columns_are_hidden_whatever_their_case_in_the_schema(tmp_path: Path, duck: str) -> None:
@@ -688,11 +773,12 @@ def test_a_model_and_its_yaml_share_one_fused_statement(tmp_path: Path, warehous
     assert len(volume["statements"]) == 1 and len(model["statements"]) == 3
     assert all("LIMIT 10" in sample for sample in model["statements"][1:])
     # count(*) shared with the volume check; not_nullable x3, ge(1), ge(0), isin and the uniqueness of
-    # id: one expression each, though two checks asked for them (uniqueness is a one-row derived table)
-    parts = set(re.findall(r"AS (demon_[pd]\d+)", statement))
-    assert len(parts) == 8 and len({part[len("demon_p"):] for part in parts}) == 8
+    # id: one expression each, though two checks asked for them (uniqueness is a distinct count; no id is
+    # duplicated, so nothing groups the table)
+    parts = set(re.findall(r"AS (demon_p\d+)", statement))
+    assert len(parts) == 8
     assert statement.count("count(CASE WHEN") == 6
-    assert statement.count("GROUP BY") == 1
+    assert statement.count("count(DISTINCT id)") == 1 and "GROUP BY" not in json.dumps(document)
 
 
 # --- errors ----------------------------------------------------------------------------------------

@@ -214,10 +214,7 @@ def unique_column_cases(draw: st.DrawFn) -> Case:
     return one_column_case(f"unique on {kind}", "field_uniqueness", kind, pooled(kind), unique=True)
 
 
-@st.composite
-def unique_columns_cases(draw: st.DrawFn) -> Case:
-    kinds = (draw(st.sampled_from(KINDS)), draw(st.sampled_from(KINDS)))
-
+def unique_columns_case(kinds: tuple[Kind, Kind]) -> Case:
     def schema(names: Sequence[str]) -> Any:
         columns = {name: pa.Column(None, nullable=True) for name in names}
         return pa.DataFrameSchema(columns, unique=list(names))
@@ -225,6 +222,11 @@ def unique_columns_cases(draw: st.DrawFn) -> Case:
     label = f"unique on ({kinds[0]}, {kinds[1]})"
     columns = (pooled(kinds[0]), pooled(kinds[1]))
     return Case(label, "multiple_fields_uniqueness", kinds, columns, schema)
+
+
+@st.composite
+def unique_columns_cases(draw: st.DrawFn) -> Case:
+    return unique_columns_case((draw(st.sampled_from(KINDS)), draw(st.sampled_from(KINDS))))
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])
@@ -294,3 +296,35 @@ NULL_CASES: dict[str, tuple[Any, Kind, list[Row]]] = {
 def test_nulls_kept_by_a_check_count_as_in_pandera(warehouse: Warehouse, case: str) -> None:
     check, kind, rows = NULL_CASES[case]
     assert_same_counts(warehouse, [one_column_case(case, check.name, kind, st.none(), checks=check)], rows)
+
+
+# Uniqueness at the edges of the distinct count that tells whether anything is duplicated (NULL and NaN
+# are one null, 0.0 and -0.0 one number, a key of nulls only is no duplicate, a partly null one may be),
+# and with the grouping that counts the failing rows, when there are some.
+def unique_column(kind: Kind) -> Case:
+    return one_column_case(f"unique on {kind}", "field_uniqueness", kind, st.none(), unique=True)
+
+
+UNIQUE_CASES: dict[str, tuple[Case, list[Row]]] = {
+    "nulls-are-no-duplicates": (unique_column("integer"), [(None,), (None,), (1,)]),
+    "nan-and-null-are-no-duplicates": (unique_column("float"), [(math.nan,), (None,), (math.nan,), (1.5,)]),
+    "zero-and-negative-zero": (unique_column("float"), [(0.0,), (-0.0,), (1.0,)]),
+    "strings-equal-by-code-point": (unique_column("string"), [("é",), ("e\u0301",), ("a",), ("A",), ("a",)]),
+    "keys-of-nulls-only-are-no-duplicates": (
+        unique_columns_case(("integer", "string")), [(None, None), (None, None), (1, "a"), (1, "b")]
+    ),
+    "partly-null-keys-are": (
+        unique_columns_case(("integer", "string")),
+        [(1, None), (1, None), (None, "a"), (None, "a"), (None, "b")],
+    ),
+    "nan-and-null-in-a-key-are-one-null": (
+        unique_columns_case(("float", "integer")), [(math.nan, 1), (None, 1), (math.nan, None), (None, None)]
+    ),
+    "no-duplicated-key": (unique_columns_case(("integer", "integer")), [(1, 1), (1, 2), (2, 1), (None, 1)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNIQUE_CASES))
+def test_uniqueness_counts_as_in_pandera(warehouse: Warehouse, case: str) -> None:
+    rule, rows = UNIQUE_CASES[case]
+    assert_same_counts(warehouse, [rule], rows)

@@ -1,4 +1,5 @@
-"""Metric: a user statement returning one number, against numeric thresholds."""
+"""Metric: one number against numeric thresholds, from a user statement (`sql`) or an aggregate expression
+over the dataset's rows (`expression`), which joins the dataset's fused scan instead of reading it again."""
 
 from __future__ import annotations
 
@@ -8,42 +9,59 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from checks.baselines.learn import as_points, learn, number
 from checks.baselines.model import Point
 from checks.baselines.params import AnomalyParams
 from checks.kinds.base import Context, Kind, Learning
 from checks.kinds.learning import definition, joined
-from checks.probes import Answers, Probe, ScalarQuery
+from checks.probes import Aggregate, Answers, Probe, ScalarQuery
 from checks.thresholds import MIN_MAX, as_dict, bounds, worst
 from monitor.core import humanize
 from monitor.core.config.document import Loc
 from monitor.core.config.models import CheckParams, DatasetConfig, SourceFamily
-from monitor.core.config.types import SelectSql
+from monitor.core.config.types import AggregateSql, SelectSql
 from monitor.core.results import Evaluation, Outcome
 from monitor.core.series import SeriesHistory, SeriesPoint, SeriesUpdate
 
 
 class MetricParams(CheckParams):
-    sql: SelectSql = Field(description="one SELECT statement returning one number")
+    sql: SelectSql | None = Field(
+        default=None, description="one SELECT statement returning one number; not scoped by the where"
+    )
+    expression: AggregateSql | None = Field(
+        default=None,
+        description="an aggregate over the dataset's rows in its where scope (avg(amount)), fused",
+    )
     min: float | None = None
     max: float | None = None
     warn_min: float | None = None
     warn_max: float | None = None
     anomaly: AnomalyParams | None = Field(default=None, description="learn the metric's usual range")
 
+    @model_validator(mode="after")
+    def _sql_or_expression(self) -> MetricParams:
+        if (self.sql is None) == (self.expression is None):
+            raise ValueError("expected exactly one of 'sql' (a statement) and 'expression' (an aggregate)")
+        return self
+
+    @property
+    def probe(self) -> Probe[object]:
+        return Aggregate(self.expression) if self.expression is not None else ScalarQuery(self.sql or "")
+
 
 class Metric(Kind[MetricParams]):
     params = MetricParams
 
     def probes(self, params: MetricParams, context: Context, base_dir: Path) -> list[Probe[Any]]:
-        return [ScalarQuery(params.sql)]
+        return [params.probe]
 
     def learns(self, params: MetricParams, dataset: DatasetConfig) -> Learning | None:
         if params.anomaly is None:
             return None
-        measure = definition("metric", dataset, params.anomaly, sql=params.sql)
+        measured = {"sql": params.sql} if params.sql is not None else {"expression": params.expression}
+        measure = definition("metric", dataset, params.anomaly, **measured)
         return Learning(measure, params.anomaly, as_points)
 
     def misfits(
@@ -57,11 +75,12 @@ class Metric(Kind[MetricParams]):
     def evaluate(self, params: MetricParams, answers: Answers, context: Context) -> Evaluation:
         limits = bounds(params, MIN_MAX)
         thresholds = as_dict(limits)
-        raw = answers[ScalarQuery(params.sql)]
+        raw = answers[params.probe]
         if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal) or not math.isfinite(raw):
             shown = "NULL" if raw is None else f"{type(raw).__name__} {str(raw)[:40]!r}"
+            source = "statement" if params.sql is not None else "expression"
             return Evaluation(
-                Outcome.ERROR, f"metric statement returned {shown}, expected a number", thresholds=thresholds
+                Outcome.ERROR, f"metric {source} returned {shown}, expected a number", thresholds=thresholds
             )
         value = float(raw)
         bound = worst(value, limits)

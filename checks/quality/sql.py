@@ -57,6 +57,7 @@ class Flavor:
     # column's collation; not for regular expressions, where "C" would make \d and \w ASCII-only.
     string_collation: str | None = None
     has_nan: bool = False  # float columns can hold NaN, which Pandera counts as null
+    row_values: bool = False  # `count(DISTINCT (a, b))` counts distinct row values, nulls equal to each other
 
     def binary(self, column: ColumnElement[Any], family: str) -> ColumnElement[Any]:
         if family == "string" and self.string_collation:
@@ -78,11 +79,11 @@ class Flavor:
 FLAVORS: dict[str, Flavor] = {
     "duckdb": Flavor(
         search=lambda column, pattern: sa.func.regexp_matches(column, _inline(pattern)),
-        length=sa.func.length, has_nan=True,
+        length=sa.func.length, has_nan=True, row_values=True,
     ),
     "postgresql": Flavor(
         search=lambda column, pattern: column.op("~")(_inline(_python_dot(pattern))),
-        length=sa.func.char_length, string_collation="C", has_nan=True,
+        length=sa.func.char_length, string_collation="C", has_nan=True, row_values=True,
     ),
 }
 GENERIC = Flavor(search=lambda column, pattern: column.regexp_match(pattern), length=sa.func.char_length)
@@ -220,6 +221,43 @@ def failing_condition(rule: Rule, scan: Scan) -> Condition:
     return sa.or_(null, invalid)  # SQL orders NaN above every number; pandas compares it false
 
 
+UNIQUENESS = frozenset({"field_uniqueness", "multiple_fields_uniqueness"})
+
+
+def failing_count(rule: Rule, scan: Scan) -> ColumnElement[Any]:
+    """What the fused scan counts of a rule: its failing rows; for uniqueness, `surplus`."""
+    if rule.check in UNIQUENESS:
+        return surplus(rule, scan)
+    return sa.func.count(sa.case((failing_condition(rule, scan), 1)))
+
+
+def surplus(rule: Rule, scan: Scan) -> ColumnElement[Any]:
+    """Rows of a uniqueness rule's keys beyond one per distinct key: zero exactly when no key is duplicated.
+
+    A distinct count in the fused scan, not a grouping of the table (a hash table of every key, which
+    spills to disk on 10M keys at PostgreSQL's default `work_mem`): only when it is not zero does
+    `duplicates` group the keys, in a statement of its own, for the failing rows and a duplicated value.
+    Several columns are one row value, its nulls equal to each other as in `duplicated` (nulls and NaN
+    alike: keys are `null_free`); where the flavor has no row values it counts every key, so the grouping
+    always runs.
+    """
+    keys, nulls = _keys(rule, scan)
+    if len(keys) == 1:
+        return sa.func.count(keys[0]) - sa.func.count(sa.distinct(keys[0]))
+    named = sa.not_(sa.and_(*nulls))  # a key of nulls only is no duplicate
+    if not scan.flavor.row_values:
+        return sa.func.count(sa.case((named, 1)))
+    key = sa.case((named, sa.tuple_(*keys)))
+    return sa.func.count(key) - sa.func.count(sa.distinct(key))
+
+
+def _keys(rule: Rule, scan: Scan) -> tuple[list[ColumnElement[Any]], list[Condition]]:
+    """A uniqueness rule's keys (NaN as NULL) and, for each, whether it is null."""
+    operands = [scan.operand(name) for name in rule.columns]
+    keys = [scan.flavor.null_free(o.column, o.family) for o in operands]
+    return keys, [scan.flavor.is_null(o.column, o.family) for o in operands]
+
+
 def _duplicate_keys(rule: Rule, scan: Scan) -> tuple[list[ColumnElement[Any]], sa.Select[Any]]:
     """The grouping keys of a uniqueness rule, and the groups of more than one row.
 
@@ -227,29 +265,21 @@ def _duplicate_keys(rule: Rule, scan: Scan) -> tuple[list[ColumnElement[Any]], s
     such rows; with several columns, rows equal on all of them are, nulls in some columns included,
     as pandas' `duplicated` sees them.
     """
-    operands = [scan.operand(name) for name in rule.columns]
-    keys = [scan.flavor.null_free(o.column, o.family) for o in operands]
-    nulls = [scan.flavor.is_null(o.column, o.family) for o in operands]
+    keys, nulls = _keys(rule, scan)
     conditions = [sa.not_(sa.and_(*nulls))]  # a key of nulls only is no duplicate (Pandera names no row)
     grouped = scan.scoped(sa.select(*keys, sa.func.count().label("n")).select_from(scan.table), *conditions)
     return keys, grouped.group_by(*keys).having(sa.func.count() > 1)
 
 
-UNIQUENESS = frozenset({"field_uniqueness", "multiple_fields_uniqueness"})
-
-
-def failing_count(rule: Rule, scan: Scan) -> ColumnElement[Any] | sa.Select[Any]:
-    """What counts the rule's failing rows: an aggregate over the scan; for uniqueness, a one-row select
-    over the duplicated groups with their rows and, for one column, the least duplicated value, so the
-    sample of failing rows needs no second grouping of the table."""
-    if rule.check in UNIQUENESS:
-        _, groups = _duplicate_keys(rule, scan)
-        duplicated = groups.subquery("demon_dup")
-        failing = sa.func.coalesce(sa.func.sum(duplicated.c.n), 0).label("failing")
-        if len(rule.columns) > 1:
-            return sa.select(failing)
-        return sa.select(failing, sa.func.min(duplicated.c[0]).label("duplicated"))
-    return sa.func.count(sa.case((failing_condition(rule, scan), 1)))
+def duplicates(rule: Rule, scan: Scan) -> sa.Select[Any]:
+    """The failing rows of a uniqueness rule (the rows of its duplicated groups) and, for one column, the
+    least duplicated value, so the sample of failing rows needs no second grouping of the table."""
+    _, groups = _duplicate_keys(rule, scan)
+    duplicated = groups.subquery("demon_dup")
+    failing = sa.func.coalesce(sa.func.sum(duplicated.c.n), 0).label("failing")
+    if len(rule.columns) > 1:
+        return sa.select(failing)
+    return sa.select(failing, sa.func.min(duplicated.c[0]).label("duplicated"))
 
 
 def failing_rows(

@@ -230,11 +230,16 @@ class DialectProfile:
     connect_timeout_arg: str | None = None  # the driver's connect() keyword for a timeout in seconds
     epoch_seconds: EpochSeconds | None = None  # for rows per UTC hour or day; None: the dialect cannot bucket
     inline_values: bool = False  # send simple bound values as literals (see `inline_values`)
+    work_mem_sql: str | None = None  # sets the memory of one transaction's sorts and hashes, given {size}
 
     def transaction_setup(self, timeout: float) -> list[str]:
         """Statements that make a transaction read-only and bound its statements to `timeout` seconds."""
         timeout_sql = self.timeout_sql.format(**_time_limits(timeout)) if self.timeout_sql else None
         return [sql for sql in (self.read_only_sql, timeout_sql) if sql]
+
+    def memory_setup(self, work_mem: str | None) -> list[str]:
+        """Statements giving a transaction's sorts and hashes `work_mem` (`256MB`, validated), if any."""
+        return [self.work_mem_sql.format(size=work_mem)] if work_mem and self.work_mem_sql else []
 
     @property
     def server_timeout(self) -> bool:
@@ -326,7 +331,7 @@ PROFILES: dict[str, DialectProfile] = {
         session_options="-c default_transaction_read_only=on -c statement_timeout={ms}",
         timeout_codes=frozenset({"57014"}), columns_sql=PG_CATALOG_COLUMNS, tables_sql=PG_CATALOG_TABLES,
         connect_timeout_arg="connect_timeout", client_stop=abandon, connect_args=PG_TCP,
-        epoch_seconds=extract_epoch, alive=idle_and_open,
+        epoch_seconds=extract_epoch, alive=idle_and_open, work_mem_sql="SET LOCAL work_mem = '{size}'",
         # no hstore type look-up: a SAVEPOINT and a query on psycopg's first connection, one per connection
         # on psycopg2's; an hstore value then reads as its text
         engine_args=(("use_native_hstore", False),),

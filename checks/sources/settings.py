@@ -3,12 +3,25 @@ boto3: the registry in checks/sources/__init__.py needs them to read a config)."
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, model_validator
 
 from monitor.core.config.models import SourceConfig
 from monitor.core.config.types import Duration, OptionalText
+
+_MEMORY = re.compile(r"^[1-9][0-9]*(kB|MB|GB|TB)$")
+MEMORY_HINT = "a PostgreSQL memory size like 256MB (kB, MB, GB or TB)"
+
+
+def parse_memory(value: str) -> str:
+    if not _MEMORY.match(value):
+        raise ValueError(f"expected {MEMORY_HINT}, got {value!r}")
+    return value
+
+
+Memory = Annotated[str, AfterValidator(parse_memory)]
 
 
 class SqlSourceConfig(SourceConfig):
@@ -22,6 +35,18 @@ class SqlSourceConfig(SourceConfig):
         default=False,
         description="DuckDB: let statements read files beside the database (views over Parquet files)",
     )
+    work_mem: Memory | None = Field(
+        default=None,
+        description="PostgreSQL: work_mem of the statements reading a dataset's rows (SET LOCAL), so that a "
+        "uniqueness rule's grouping stays in memory; the server's own (4MB by default) when unset",
+    )
+
+    @model_validator(mode="after")
+    def _work_mem_on_postgresql(self) -> SqlSourceConfig:
+        backend = self.url.split(":", 1)[0].split("+", 1)[0]
+        if self.work_mem is not None and backend != "postgresql":
+            raise ValueError(f"'work_mem' applies to PostgreSQL sources only, not {backend}")
+        return self
 
 
 LAKE_CONCURRENCY = "datasets listed, and files read, at once"

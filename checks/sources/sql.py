@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from checks.baselines.params import BUCKET_SECONDS
 from checks.probes import (
+    Aggregate,
     Bucket,
     BucketCounts,
     BucketSize,
@@ -167,6 +168,7 @@ class SqlSource:
         self.max_concurrency = config.max_concurrency
         self.requests: Counter[str] = Counter()
         self._timeout = config.query_timeout
+        self._work_mem = config.work_mem
         self._lock = threading.Lock()
         self._deadlines: set[Deadline] = set()  # of the statements running now
         self._closed = False
@@ -360,13 +362,14 @@ class SqlSource:
                 reason=Reason.UNREACHABLE,
             ) from error
 
-    def _run(self, conn: Connection, statement: sa.Executable) -> list[tuple[Any, ...]]:
-        """One statement in the connection's read-only, time-bounded transaction; its rows."""
+    def _run(self, conn: Connection, statement: sa.Executable, scan: bool = False) -> list[tuple[Any, ...]]:
+        """One statement in the connection's read-only, time-bounded transaction; its rows. `scan`: it reads
+        the dataset's rows (sorting or hashing them, perhaps), and gets the source's `work_mem`."""
         if self._profile.inline_values:
             statement = inline_values(statement)
-        return self._in_transaction(conn, lambda: [tuple(row) for row in conn.execute(statement)])
+        return self._in_transaction(conn, lambda: [tuple(row) for row in conn.execute(statement)], scan)
 
-    def _in_transaction(self, conn: Connection, work: Callable[[], T]) -> T:
+    def _in_transaction(self, conn: Connection, work: Callable[[], T], scan: bool = False) -> T:
         """`work` in the transaction of the dataset run, begun by its first statement and rolled back when
         the run's connection closes: one BEGIN and one ROLLBACK a run, not one of each per statement.
 
@@ -374,6 +377,7 @@ class SqlSource:
         `set_config('default_transaction_read_only', 'off', false)`) before the next run has the connection.
         A failed statement rolls the transaction back at once: PostgreSQL and DuckDB refuse every later
         statement of a failed transaction, and the parts re-run alone need a clean one (no savepoints).
+        `work_mem` is set (`SET LOCAL`, for the rest of the transaction) before each scan, only when given.
         """
         with self._lock:
             self.requests["statement"] += 1
@@ -384,6 +388,8 @@ class SqlSource:
                 conn.begin()
                 for setup in self._profile.transaction_setup(self._timeout):
                     conn.exec_driver_sql(setup)
+            for setup in self._profile.memory_setup(self._work_mem) if scan else []:
+                conn.exec_driver_sql(setup)
             with self._running(deadline):
                 return work()
         except Exception as error:
@@ -509,7 +515,7 @@ class SqlSource:
                 shown.append(self._display(display if display is not None else statement))
                 key = self._display(statement)
                 if key not in fetched:
-                    fetched[key] = self._run(conn, statement)
+                    fetched[key] = self._run(conn, statement, scan=True)
                 return fetched[key]
 
             observed[probe] = replace(query.finish(answers, run, self._query), followups=tuple(followups))
@@ -542,7 +548,7 @@ class SqlSource:
     def _count_buckets(self, conn: Connection, statement: sa.Select[Any], bucket: BucketSize) -> Observed:
         text = self._display(statement)
         try:
-            rows = self._run(conn, statement)
+            rows = self._run(conn, statement, scan=True)
         except _StatementFailed as failure:
             return failure.observed(text)
         seconds = int(BUCKET_SECONDS[bucket])
@@ -615,7 +621,7 @@ class SqlSource:
             else:
                 text = self._display(statement)
                 try:
-                    observed[probe] = query.from_row(self._run(conn, statement)[0], text)
+                    observed[probe] = query.from_row(self._run(conn, statement, scan=True)[0], text)
                 except _StatementFailed as failure:
                     observed[probe] = failure.observed(text)
         return observed
@@ -665,6 +671,8 @@ class SqlSource:
                 return sa.func.max(sa.column(found))
             case ScalarQuery(sql=sql):
                 return _metric(sql)
+            case Aggregate(expression=expression):
+                return sa.literal_column(f"({expression})")
         unanswerable = f"source {self.name} (sql) cannot answer {probe.describe()}"
         return Observed(error=unanswerable, reason=Reason.SETUP)
 
@@ -681,7 +689,7 @@ class SqlSource:
         statement = fused_statement(table, where, [aggregates[probe] for probe in probes])
         text = self._display(statement)
         try:
-            row = self._run(conn, statement)[0]
+            row = self._run(conn, statement, scan=True)[0]
         except _StatementFailed as failure:
             if failure.final:
                 error = shared_error(str(failure), probes)
@@ -699,12 +707,8 @@ class SqlSource:
                 for probe in probes
                 for answer in self._aggregate(conn, table, where, {probe: aggregates[probe]}).values()
             }
-        answers, start = {}, 0
-        for probe, width in zip(probes, widths([aggregates[probe] for probe in probes]), strict=True):
-            value = row[start] if width == 1 else tuple(row[start : start + width])
-            answers[probe] = Observed(value=value, statement=text)
-            start += width
-        return answers
+        return {probe: Observed(value=value, statement=text)
+                for probe, value in zip(probes, row, strict=True)}
 
     def _where_problem(self, conn: Connection, table: Table, where: str | None) -> str | None:
         """Why the dataset's `where` cannot scope its table (a statement that reads no rows), or None."""
@@ -780,7 +784,7 @@ class SqlSource:
         return [(str(schema), str(table)) for schema, table in rows]
 
 
-Part = ColumnElement[Any] | sa.Select[Any]
+Part = ColumnElement[Any]  # an aggregate over the dataset's rows, or a metric statement (a scalar subquery)
 
 
 def _metric(sql: str) -> sa.ScalarSelect[Any]:
@@ -796,48 +800,23 @@ def fused_statement(table: Table | None, where: str | None, parts: Sequence[Part
     aggregates' derived table, so an unqualified name in a metric can never bind to a column of the
     dataset's table (a correlated subquery), only fail:
     `SELECT demon_agg.demon_p0, (<metric>) AS demon_p1 FROM (SELECT count(*) AS demon_p0 FROM t) demon_agg`.
-    A one-row select (several values of one grouped subquery, say a uniqueness rule's failing rows and
-    a duplicated key) is a derived table of its own, `demon_d<i>`, joined on true with the others.
     """
     labels = [f"demon_p{index}" for index in range(len(parts))]
-    metrics = {
-        label: part.label(label)
-        for label, part in zip(labels, parts, strict=True)
-        if isinstance(part, sa.ScalarSelect)
-    }
-    rows = {
-        label: part.subquery(f"demon_d{index}")
-        for index, (label, part) in enumerate(zip(labels, parts, strict=True))
-        if isinstance(part, sa.Select)
-    }
-    scoped = [
-        part.label(label) for label, part in zip(labels, parts, strict=True)
-        if label not in metrics and label not in rows and not isinstance(part, sa.Select)
-    ]
-    froms: list[Any] = list(rows.values())
-    if scoped:
-        assert table is not None, "only metrics run without the dataset's table"
-        aggregates = sa.select(*scoped).select_from(_table_clause(table))
-        if where:
-            aggregates = aggregates.where(condition(where))
-        if not metrics and not rows:
-            return aggregates
-        froms.insert(0, aggregates.subquery("demon_agg"))
-    columns: list[Any] = []
-    for label in labels:
-        if label in metrics:
-            columns.append(metrics[label])
-        elif label in rows:
-            columns.extend(rows[label].c)
-        else:
-            columns.append(froms[0].c[label])
-    statement = sa.select(*columns)
-    if len(froms) > 1:
-        joined = froms[0]
-        for other in froms[1:]:
-            joined = joined.join(other, sa.true())
-        statement = statement.select_from(joined)
-    return statement
+    labelled = [part.label(label) for label, part in zip(labels, parts, strict=True)]
+    metric = [isinstance(part, sa.ScalarSelect) for part in parts]
+    scoped = [column for column, own in zip(labelled, metric, strict=True) if not own]
+    if not scoped:
+        return sa.select(*labelled)
+    assert table is not None, "only metrics run without the dataset's table"
+    aggregates = sa.select(*scoped).select_from(_table_clause(table))
+    if where:
+        aggregates = aggregates.where(condition(where))
+    if len(scoped) == len(parts):
+        return aggregates
+    derived = aggregates.subquery("demon_agg")
+    return sa.select(*(
+        column if own else derived.c[column.name] for column, own in zip(labelled, metric, strict=True)
+    ))
 
 
 def bucket_statement(
@@ -904,11 +883,6 @@ def _table_clause(table: Table) -> sa.TableClause:
 
 def _qualified(table: Table) -> str:
     return f"{table.schema}.{table.name}" if table.schema else table.name
-
-
-def widths(parts: Sequence[Part]) -> list[int]:
-    """How many columns of the fused statement answer each part (a one-row select answers with all of its)."""
-    return [len(part.selected_columns) if isinstance(part, sa.Select) else 1 for part in parts]
 
 
 def best_matches(

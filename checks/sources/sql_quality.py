@@ -2,8 +2,10 @@
 
 The table's metadata answers the shape rules (missing columns, dtypes as type families, strictness).
 Each other compiled rule adds one failing-row count to the fused statement the SQL source runs for all
-of the dataset's probes; then one bounded statement per failing rule fetches a sample of its rows, and
-one more reads a sample for the rules SQL cannot express, which Pandera runs.
+of the dataset's probes (a uniqueness rule, a distinct count telling whether any key is duplicated, and
+only then a grouping statement of its own counting the failing rows); then one bounded statement per
+failing rule fetches a sample of its rows, and one more reads a sample for the rules SQL cannot express,
+which Pandera runs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from checks.probes import Observed, Probe, RowCount
 from checks.quality import frame
 from checks.quality.rules import MAX_SAMPLES, SHAPE_CHECKS, QualityPlan, Rule
 from checks.quality.shape import Shape
-from checks.quality.sql import Flavor, Scan, failing_count, failing_query, failing_rows
+from checks.quality.sql import (
+    UNIQUENESS,
+    Flavor,
+    Scan,
+    duplicates,
+    failing_count,
+    failing_query,
+    failing_rows,
+)
 from checks.sources.sql import Part, Table, condition, missing_column
 from monitor.core.evidence import QualityReport, RuleResult
 from monitor.core.humanize import first_line
@@ -103,7 +113,13 @@ class QualityQuery:
         answer = answers[RuleCount(rule)]
         if not answer.ok:
             return RuleResult(column, rule.label, "in_warehouse", rows, 0, error=answer.error)
-        found = answer.value if isinstance(answer.value, tuple) else (answer.value,)
+        found: tuple[Any, ...] = (answer.value,)
+        if rule.check in UNIQUENESS and answer.value:
+            try:
+                found = run(duplicates(self._real(rule), self._scan), None)[0]
+            except Exception as error:
+                failed = f"duplicates not counted: {first_line(error)}"
+                return RuleResult(column, rule.label, "in_warehouse", rows, 0, error=failed)
         failing = int(found[0] or 0)
         duplicated = found[1] if len(found) > 1 else None
         if not failing:

@@ -152,6 +152,71 @@ def sql_condition(value: str) -> str:
     return _single(value)
 
 
+# An aggregate expression (a metric's `expression`) becomes one column of the dataset's fused scan. Without a
+# SQL parser it is read conservatively: its string literals and quoted names skipped; no comment, `$` or
+# backslash, and no string with a prefix (dollar quoting, E'' and U&'' strings would hide text from this
+# reading); parentheses balanced; no word of a query or a window, nor a clause or `,` outside parentheses;
+# and a call of an aggregate function. What it reads stays in the statement's read-only transaction, like
+# any metric's `sql`.
+_TOKEN = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|--|/\*|[A-Za-z_][A-Za-z0-9_]*|\S""")
+_QUERY_WORDS = frozenset({"select", "values", "table", "union", "intersect", "except", "into", "limit",
+                          "offset", "having", "over", "window", "fetch", "returning"})
+_CLAUSE_WORDS = frozenset({"from", "where", "by", "order", "as"})  # in an expression, inside a call only
+AGGREGATE_FUNCTIONS = frozenset({
+    "avg", "count", "sum", "min", "max", "stddev", "stddev_pop", "stddev_samp", "variance", "var_pop",
+    "var_samp", "median", "mode", "percentile_cont", "percentile_disc", "quantile", "quantile_cont",
+    "quantile_disc", "approx_count_distinct", "approx_quantile", "bool_and", "bool_or", "every", "count_if",
+    "any_value", "arg_min", "arg_max", "argmin", "argmax", "min_by", "max_by", "corr", "covar_pop",
+    "covar_samp", "regr_slope", "regr_intercept", "regr_r2", "regr_count", "product", "kurtosis", "skewness",
+    "entropy", "mad", "fsum", "favg", "bit_and", "bit_or", "bit_xor",
+})
+AGGREGATE_HINT = "one aggregate over the dataset's rows, like avg(amount) or count(*) FILTER (WHERE x < 0)"
+
+
+def aggregate_expression(value: str) -> str:
+    """A metric's `expression`: one aggregate expression, a column of the fused scan (see `_TOKEN`)."""
+    text = _single(value)
+    why = _not_an_aggregate(text)
+    if why:
+        raise ValueError(f"expected {AGGREGATE_HINT}: {why}, got {value!r}")
+    return text
+
+
+def _not_an_aggregate(text: str) -> str | None:
+    """Why `text` is not one aggregate expression that stays one column of a select list, or None."""
+    if "\\" in text:
+        return "'\\' may not appear (strings escape differently in each database: write chr(92))"
+    depth, aggregated, previous = 0, False, ""
+    for found in _TOKEN.finditer(text):
+        token, word = found[0], found[0].lower()
+        if token in ("--", "/*"):
+            return "comments may not appear"
+        if token == "$":
+            return "'$' may not appear outside a string (dollar quoting)"
+        if token in ("'", '"', "`"):
+            return "a string or quoted name is not closed"
+        before = text[found.start() - 1] if found.start() else " "
+        if token[0] == "'" and (before.isalnum() or before in "_&"):
+            return "a string may have no prefix (E'...', U&'...')"
+        if word in _QUERY_WORDS:
+            return f"{token.upper()} may not appear: an aggregate, not a query (write the metric as `sql:`)"
+        if depth == 0 and (word in _CLAUSE_WORDS or token == ","):
+            return f"{token.upper()} outside parentheses: not one expression"
+        if token == "(":
+            aggregated = aggregated or previous in AGGREGATE_FUNCTIONS
+            depth += 1
+        elif token == ")":
+            depth -= 1
+            if depth < 0:
+                return "a ')' closes no '('"
+        previous = word
+    if depth:
+        return "a '(' is not closed"
+    if not aggregated:
+        return "it calls no aggregate function (avg, sum, count, min, max, ...)"
+    return None
+
+
 def _single(value: str) -> str:
     text = value.strip().rstrip(";").rstrip()
     if ";" in text:
@@ -199,4 +264,5 @@ Name = Annotated[
 ]
 NonNegative = Annotated[float, Field(ge=0)]
 SelectSql = Annotated[str, AfterValidator(one_select)]
+AggregateSql = Annotated[str, AfterValidator(aggregate_expression)]
 SqlCondition = Annotated[str, AfterValidator(sql_condition)]
