@@ -315,13 +315,15 @@ ODD_TABLE = {
 def test_quoted_names_and_every_type_reach_the_json_sample(tmp_path: Path, warehouse_url: str) -> None:
     execute(warehouse_url, ODD_TABLE[warehouse_url.split(":")[0].split("+")[0]])
     write_module(tmp_path, "odd", """
+        import pandas as pd
         import pandera.pandas as pa
 
         Odd = pa.DataFrameSchema(
             {
                 "order": pa.Column(int, pa.Check.le(1)),
                 "Unit Price": pa.Column(float, pa.Check.ge(0)),
-                "ts": pa.Column("datetime64[ns]", nullable=True),
+                # a pandas Timestamp in the rule: bound, not inlined (it has no literal in SQLAlchemy)
+                "ts": pa.Column("datetime64[ns]", pa.Check.ge(pd.Timestamp("2024-01-03")), nullable=True),
                 "d": pa.Column(nullable=True),
                 "flag": pa.Column(bool, nullable=True),
                 "b": pa.Column(nullable=True),
@@ -334,6 +336,7 @@ def test_quoted_names_and_every_type_reach_the_json_sample(tmp_path: Path, wareh
     assert failing(result) == {
         ("order", "less_than_or_equal_to(1)"): 1,
         ("Unit Price", "greater_than_or_equal_to(0)"): 1,
+        ("ts", "greater_than_or_equal_to(2024-01-03 00:00:00)"): 1,
         (None, "order_below_2"): 1,
     }
     found = rules(result)

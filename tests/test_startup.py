@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -129,6 +131,9 @@ def test_duckdb_statements_carry_exact_values_inline_and_find_the_same_rows() ->
         table.c.d >= sa.bindparam("g", date(2026, 1, 2), type_=sa.Date()),
         table.c.s.in_(["a", "it's \\ %s $1 é"]),
         table.c.f > 2,
+        # subclasses SQLAlchemy has no literal for (pandas' Timestamp, as a Pandera rule has it) stay bound
+        table.c.ts >= sa.literal(pd.Timestamp("2026-01-01")),
+        table.c.s == sa.literal(np.str_("it's \\ %s $1 é")),
     ]
     engine = sa.create_engine("duckdb:///:memory:")
     with engine.connect() as conn:

@@ -176,7 +176,10 @@ def inline_values(statement: sa.Executable) -> sa.Executable:
     """
 
     def inline(bind: BindParameter[Any]) -> None:
-        if isinstance(bind.value, _EXACT_LITERALS) and bind.callable is None:
+        # A value of a type SQLAlchemy does not know (pandas' Timestamp, numpy's str_: subclasses of the
+        # exact ones) has no literal form: it stays bound.
+        known = not isinstance(bind.type, sa.types.NullType)
+        if isinstance(bind.value, _EXACT_LITERALS) and bind.callable is None and known:
             bind.literal_execute = True
 
     clause = cast(ClauseElement, statement)  # every statement demon runs is one
