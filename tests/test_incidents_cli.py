@@ -264,6 +264,14 @@ def test_ack_records_who_and_why(failing: Path, tmp_path: Path) -> None:
     assert again.exit_code == 2 and "incident 1 is resolved already" in again.stderr
 
 
+def test_ack_takes_the_ids_a_notification_lists_and_says_which_it_could_not(failing: Path) -> None:
+    acked = cli(failing, "ack", "999", "1", "1", "--reason", "on it")
+    assert acked.exit_code == 2 and "no incident 999" in acked.stderr
+    assert acked.stdout == "incident 1 (orders.volume failed) acknowledged\n"  # once, though named twice
+    [listed] = json.loads(cli(failing, "incidents", "-f", "json").stdout)["incidents"]
+    assert listed["state"] == "acked" and [e["kind"] for e in listed["events"]].count("acked") == 1
+
+
 @pytest.mark.parametrize(("args", "says"), [
     (("ack", "999"), "no incident 999"),
     (("ack", "one"), "'one' is not a valid integer"),

@@ -434,8 +434,10 @@ def test_a_grouped_notification_through_slack_says_what_is_wrong_and_how_to_act(
     assert "root cause" not in shown.lower()
     # the commands end the message, as demon's CLI takes them
     assert message.blocks[-1]["text"]["text"] == (
-        "*Act on it*\n```\ndemon ack 7\ndemon silence 'fact_orders.*' --for 2h --reason investigating\n```")
-    assert "demon ack 7" in message.text and "3 checks failing" in message.text  # the fallback says it too
+        "*Act on it*\n```\ndemon ack 7 8 9\n"
+        "demon silence 'fact_orders.*' --for 2h --reason investigating\n```")
+    # the fallback says it too
+    assert "demon ack 7 8 9" in message.text and "3 checks failing" in message.text
 
 
 def test_the_root_cause_is_named_only_when_the_engine_found_one() -> None:

@@ -137,8 +137,8 @@ def test_a_grouped_card_counts_the_checks_lists_each_and_ends_with_the_commands(
                      "    SELECT id FROM orders GROUP BY 1 HAVING count(*) > 1"):
         assert expected in shown, expected
     assert "Queries" not in shown  # the query replaces the statements
-    assert shown[-3:] == [
-        "Act on it", "demon ack 7", "demon silence 'orders.*' --for 2h --reason investigating"]
+    assert shown[-3:] == [  # the ack names every incident the card told of
+        "Act on it", "demon ack 7 8", "demon silence 'orders.*' --for 2h --reason investigating"]
 
 
 def test_a_group_is_bounded_and_a_huge_one_cut_first_saying_how_many(teams: FakeTeams) -> None:

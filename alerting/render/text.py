@@ -293,7 +293,8 @@ def commands(notification: Notification) -> list[str]:
         return []
     dataset = notification.context.get("dataset")
     pattern = f"{dataset}.*" if dataset else notification.incident_key
-    return [f"demon ack {notification.incident}",
+    told = [notification.incident, *(m["incident"] for m in notification.group if m["outcome"] != "pass")]
+    return [f"demon ack {' '.join(map(str, told))}",
             f"demon silence {shlex.quote(pattern)} --for {SILENCE_FOR} --reason investigating"]
 
 

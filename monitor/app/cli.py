@@ -457,28 +457,34 @@ def incidents(config_path: Path, open_only: bool, since: float, fmt: str) -> Non
 
 @main.command()
 @CONFIG_OPTION
-@click.argument("incident_id", type=int)
+@click.argument("incident_ids", type=int, nargs=-1, required=True, metavar="ID...")
 @click.option("--reason", "-r", default="", help="Why, for the incident's history.")
-def ack(config_path: Path, incident_id: int, reason: str) -> None:
-    """Acknowledge an incident: it stops repeating, and a pager (PagerDuty) is told; a change or its
-    resolution still notify. Exits 3 when a pager could not be told yet (it is, later, from the outbox)."""
+def ack(config_path: Path, incident_ids: tuple[int, ...], reason: str) -> None:
+    """Acknowledge incidents (a notification lists those it told together): each stops repeating, and a
+    pager (PagerDuty) is told; a change or a resolution still notify. Exits 2 when one cannot be
+    acknowledged (the others are), 3 when a pager could not be told yet (it is, later, from the outbox)."""
     from alerting.admin import IncidentError
     from alerting.runtime import acknowledge
     from monitor.state.store import StateStoreError
 
     config = load(config_path)
+    refused, waiting = False, False
     with open_store(config) as store:
-        try:
-            acked = acknowledge(config, store, incident_id, _user(), reason)
-        except IncidentError as exc:
-            fail_usage(str(exc))
-        except StateStoreError as exc:
-            fail(EXIT_ERROR, str(exc))
-    click.echo(f"incident {incident_id} ({acked.incident.title}) acknowledged")
-    for problem in acked.undelivered:
-        click.echo(f"demon: {problem}", err=True)
-    if acked.undelivered:
-        sys.exit(EXIT_ERROR)
+        for incident_id in dict.fromkeys(incident_ids):
+            try:
+                acked = acknowledge(config, store, incident_id, _user(), reason)
+            except IncidentError as exc:
+                click.echo(f"demon: {exc}", err=True)
+                refused = True
+                continue
+            except StateStoreError as exc:
+                fail(EXIT_ERROR, str(exc))
+            click.echo(f"incident {incident_id} ({acked.incident.title}) acknowledged")
+            for problem in acked.undelivered:
+                click.echo(f"demon: {problem}", err=True)
+            waiting = waiting or bool(acked.undelivered)
+    if refused or waiting:
+        sys.exit(EXIT_USAGE if refused else EXIT_ERROR)
 
 
 @main.command()
