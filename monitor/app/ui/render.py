@@ -24,7 +24,7 @@ from markupsafe import Markup
 from alerting.render.text import observed_line, sparkline
 from monitor.app.ui.lineage import layout
 from monitor.app.ui.model import OUTCOMES, DatasetView, Snapshot
-from monitor.core.humanize import duration, number
+from monitor.core.humanize import count, duration, number
 
 SYMBOLS = {"pass": "✓", "warn": "!", "fail": "✕", "error": "?", "none": "·"}  # shape beside colour
 STATIC = {  # what the daemon serves under /static/, and its content type
@@ -153,7 +153,9 @@ def ago(moment: datetime | str | None, now: datetime) -> str:
 def shown_number(value: float | None, unit: str | None = None) -> str:
     if value is None:
         return DASH
-    return duration(value) if unit == "seconds" else number(value) + (f" {unit}" if unit else "")
+    if unit == "seconds":
+        return duration(value)
+    return count(value, unit) if unit else number(value)
 
 
 def age(seconds: float | None) -> str:
