@@ -211,7 +211,8 @@ def test_a_grouped_trigger_leads_with_the_headline_and_carries_the_group(pd: Fak
         "orders.volume failed: orders: 2 checks failing — orders has 2 rows, below min 5")
     details = payload["custom_details"]
     assert details["group"] == [dict(member)]
-    assert details["commands"] == ["demon ack 7", "demon silence 'orders.*' --for 2h --reason investigating"]
+    assert details["commands"] == ["demon ack 7 8",
+                                   "demon silence 'orders.*' --for 2h --reason investigating"]
     assert "- 8 duplicated order_id values in orders (incident #8)" in details["text"]
     assert "    SELECT order_id FROM orders GROUP BY 1 HAVING count(*) > 1" in details["text"]
 
