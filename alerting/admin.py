@@ -70,7 +70,7 @@ def ack(
         records.update(conn, incident_id, acked_at=now, acked_by=by, ack_reason=reason or None)
         event_id = records.add_event(conn, incident_id, now, "acked", incident.outcome, reason, by)
         outbox.withdraw(conn, [incident_id], "skipped", (EventKind.REPEATED.value,))
-        told = [channel for channel in outbox.channels_of(conn, incident_id) if channel in acknowledging]
+        told = outbox.told(conn, incident_id, acknowledging)
         silenced = any(silence.covers(incident) for silence in records.active_silences(conn, now))
         note = notices.notification(conn, incident, EventKind.ACKNOWLEDGED, event_id, now, incident.outcome)
         queued = notices.queue(conn, note, told, event_id, now, "suppressed" if silenced else "pending")

@@ -60,9 +60,8 @@ def upstream(incident: Incident) -> Upstream:
 
 
 def of_result(result: Result) -> Downstream:
-    report = result.evidence if isinstance(result.evidence, QualityReport) else None
-    rules = report.rules if report else ()
     evidence = result.evidence
+    rules = evidence.rules if isinstance(evidence, QualityReport) else ()
     found = schema_change(evidence, frozenset()) if isinstance(evidence, SchemaEvidence) else None
     schema = found.get("schema") if found else None
     return Downstream(

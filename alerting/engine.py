@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from alerting import causes, notices, outbox, records
 from alerting.channels import acknowledging
 from alerting.context import TEXT, check_context, source_context, upstream_state
+from alerting.headline import source_headline
 from alerting.model import Context, EventKind, Member
 from alerting.records import Incident, NewIncident
 from alerting.render.text import clip
@@ -79,14 +80,13 @@ def folds(results: Sequence[Result], down: Mapping[str, str]) -> list[Fold]:
     for source in dict.fromkeys(result.source for result in results):
         errors = tuple(r for r in results if r.source == source and r.outcome is Outcome.ERROR)
         if source in down and errors:
-            found.append(Fold(source_key(source), source, None, f"source {source} is unreachable",
+            found.append(Fold(source_key(source), source, None, source_headline(source),
                               down[source], Reason.UNREACHABLE, errors))
     taken = {result.check for fold in found for result in fold.members}
     for dataset, members in _by_dataset(r for r in results if r.check not in taken).items():
         reasons = {result.reason for result in members}
         all_errors = all(result.outcome is Outcome.ERROR for result in members)
-        if len(members) >= 2 and all_errors and len(reasons) == 1 and None not in reasons:
-            reason = members[0].reason or Reason.INTERNAL  # never None here: said so above
+        if len(members) >= 2 and all_errors and len(reasons) == 1 and (reason := reasons.pop()) is not None:
             found.append(Fold(dataset_key(dataset), members[0].source, dataset,
                               f"{dataset} {_UNREADABLE.get(reason, 'cannot be checked')}",
                               members[0].message, reason, members))
@@ -211,8 +211,8 @@ class Alerting:
                 ended = records.get(conn, incident.id)
                 assert ended is not None
                 note = notices.notification(conn, ended, EventKind.RESOLVED, event_id, now, "pass")
-                queued += notices.queue(conn, note, _told_pagers(conn, config, incident.id), event_id, now,
-                                        "pending")
+                pagers = outbox.told(conn, incident.id, acknowledging(config.alerting))
+                queued += notices.queue(conn, note, pagers, event_id, now, "pending")
         if queued:
             self.on_queued()
         return len(gone)
@@ -285,7 +285,7 @@ class _Transaction:
         self.observed = Observed()
         self.told: list[_Told] = []
         # A run that began before a reload may end after it: the results of checks it removed open nothing.
-        self.configured = {spec.id for spec in config.checks}
+        self.specs = {spec.id: spec for spec in config.checks}
         self.pagers = acknowledging(config.alerting)
 
     def apply(self, results: Sequence[Result], down: Mapping[str, str]) -> Observed:
@@ -299,7 +299,6 @@ class _Transaction:
         # runs of a check ended out of order, or the same results are observed again.
         self.applied = records.applied_until(self.conn, keys)
         results = [r for r in newest.values() if r.started_at > self.applied.get(r.check, _EPOCH)]
-        self.results = results
         found = {fold.key: fold for fold in folds(results, down)
                  if fold.dataset is None or fold.dataset in self.config.datasets}
         folded = {result.check for fold in found.values() for result in fold.members}
@@ -309,7 +308,7 @@ class _Transaction:
         # Upstream datasets first: a downstream incident opened in the same batch then points at their
         # incidents as its probable root cause, and notifies as their follow-up.
         for result in sorted(results, key=lambda result: lineage_depth(self.config, result.dataset)):
-            if result.check not in folded and result.check in self.configured:
+            if result.check not in folded and result.check in self.specs:
                 self._check(result, current.get(result.check))
         self._queue()
         return self.observed
@@ -473,13 +472,11 @@ class _Transaction:
                 records.update(self.conn, follower.id, root_id=cause)
 
     def _member_subjects(self, members: Iterable[str], outcome: str) -> list[Subject]:
-        specs = {spec.id: spec for spec in self.config.checks}
         subjects = []
-        for check in members:
-            if check in specs:
-                dataset = self.config.datasets[specs[check].dataset]
-                subjects.append(Subject(str(dataset.severity), dataset.owner, tuple(dataset.tags),
-                                        specs[check].dataset, specs[check].kind, outcome))
+        for spec in (self.specs[check] for check in members if check in self.specs):
+            dataset = self.config.datasets[spec.dataset]
+            subjects.append(Subject(str(dataset.severity), dataset.owner, tuple(dataset.tags),
+                                    spec.dataset, spec.kind, outcome))
         return subjects
 
     # --- recording -----------------------------------------------------------------------------------------
@@ -500,7 +497,7 @@ class _Transaction:
         if notify:
             channels = _channels(self.config, change.subjects)
         elif change.kind is EventKind.RESOLVED:  # a pager that was told must hear the end, told or not
-            channels = _told_pagers(self.conn, self.config, fresh.id)
+            channels = outbox.told(self.conn, fresh.id, self.pagers)
         else:
             return
         state = "suppressed" if self._held(fresh) else "pending"
@@ -532,7 +529,7 @@ class _Transaction:
     def _state(self, told: _Told, channel: str) -> str:
         """Held events are suppressed; but a pager that was told of an incident always hears it resolve."""
         resolves = told.change.kind is EventKind.RESOLVED and channel in self.pagers
-        told_before = resolves and channel in outbox.channels_of(self.conn, told.incident.id)
+        told_before = resolves and bool(outbox.told(self.conn, told.incident.id, {channel}))
         return "pending" if told_before else told.state
 
     def _member(self, told: _Told) -> Member:
@@ -545,12 +542,6 @@ class _Transaction:
                                     change.outcome, change.previous)
         note = replace(note, group=group)
         self.observed.queued += notices.queue(self.conn, note, [channel], told.event_id, self.now, state)
-
-
-def _told_pagers(conn: Connection, config: Config, incident_id: int) -> list[str]:
-    """The channels that keep an incident open on their side (PagerDuty) and were told of this one."""
-    pagers = acknowledging(config.alerting)
-    return [channel for channel in outbox.channels_of(conn, incident_id) if channel in pagers]
 
 
 def _highest(subjects: Iterable[Subject]) -> str:

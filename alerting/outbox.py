@@ -182,6 +182,11 @@ def channels_of(conn: Connection, incident_id: int) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
+def told(conn: Connection, incident_id: int, channels: Collection[str]) -> list[str]:
+    """Of `channels`, those the incident's notifications were queued for (a pager that has its alert)."""
+    return [channel for channel in channels_of(conn, incident_id) if channel in channels]
+
+
 def last_suppressed(conn: Connection, incident_id: int) -> bool:
     """Whether the incident's latest notification was silenced: once the silence ends, it is due again."""
     latest = sa.select(outbox.c.state).where(outbox.c.incident_id == incident_id).order_by(outbox.c.id.desc())

@@ -102,15 +102,11 @@ def open_incidents(conn: Connection, keys: Collection[str]) -> dict[str, Inciden
 
 
 def open_by_dataset(conn: Connection, datasets: Collection[str]) -> dict[str, Incident]:
-    """Per dataset, its oldest open check incident: the one a downstream incident points at."""
-    if not datasets:
-        return {}
-    query = (
-        sa.select(incidents)
-        .where(incidents.c.dataset.in_(list(datasets)), incidents.c.resolved_at.is_(None))
-        .order_by(incidents.c.opened_at.desc())
-    )
-    return {row["dataset"]: _incident(row) for row in conn.execute(query).mappings()}
+    """Per dataset, its oldest open incident: the one a downstream incident points at."""
+    oldest: dict[str, Incident] = {}
+    for incident in open_in_datasets(conn, datasets):
+        oldest.setdefault(incident.dataset or "", incident)
+    return oldest
 
 
 def open_in_datasets(conn: Connection, datasets: Collection[str]) -> list[Incident]:

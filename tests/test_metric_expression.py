@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +21,13 @@ from click.testing import CliRunner
 from checks.kinds.metric import Metric, MetricParams
 from monitor.app.cli import main
 from monitor.core.config.models import DatasetConfig
+from tests.test_quality import warehouse_statements
 from tests.warehouse import execute, write_config
 
 ORDERS = [
     "CREATE TABLE orders (id INTEGER, amount DOUBLE PRECISION, region VARCHAR(5))",
     "INSERT INTO orders VALUES (1, 10, 'eu'), (2, -4, 'eu'), (3, 30, 'eu'), (4, 1000, 'us'), (5, -1, 'us')",
 ]
-
-
-@contextmanager
-def warehouse_statements() -> Iterator[list[str]]:
-    """The statements sent to the warehouse (the state store is SQLite)."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if conn.engine.url.get_backend_name() != "sqlite":
-            seen.append(statement)
-
-    sa.event.listen(sa.Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(sa.Engine, "before_cursor_execute", record)
 
 
 def orders_config(directory: Path, url: str, *checks: dict[str, Any], **dataset: Any) -> Path:

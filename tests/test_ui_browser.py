@@ -13,24 +13,24 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from monitor.app.cli import main
 from tests import ui_support
 from tests.daemon_support import start_daemon, wait_for
 
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
-
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
-                                reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
 SHOTS = Path(os.environ.get("DEMON_UI_SCREENSHOTS", Path(__file__).parent / "artifacts" / "ui"))
 WIDTH, HEIGHT = 1366, 900  # a laptop screen
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    if not (CHROMIUM and DRIVER):  # a missing browser fails the tests, as a missing Prometheus does
+        raise RuntimeError("chromium or chromedriver not installed: apt-get install chromium chromium-driver "
+                           "(or run .ci/run)")
     options = webdriver.ChromeOptions()
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      f"--window-size={WIDTH},{HEIGHT}", "--lang=en-US"):

@@ -9,7 +9,8 @@ left out rather than cut mid-statement.
 from __future__ import annotations
 
 import re
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -76,5 +77,11 @@ def read_files(file_format: str, pattern: str) -> sa.TableValuedAlias:
 
 def duckdb_rendered(statement: sa.ClauseElement) -> str | None:
     """A statement as DuckDB runs it (a lake's query, pasted into the duckdb shell)."""
+    return rendered(statement, _duckdb_dialect())
+
+
+@cache
+def _duckdb_dialect() -> Dialect:
+    """Built once: looking the dialect up imports duckdb and its SQLAlchemy driver."""
     dialect: Any = sa.make_url("duckdb://").get_dialect()
-    return rendered(statement, dialect(paramstyle="named"))
+    return cast(Dialect, dialect(paramstyle="named"))

@@ -460,7 +460,7 @@ class SqlSource:
     def _alone(self, probe: Probe[Any], table: Table | None, where: str | None, part: Part) -> str | None:
         """A fused probe's own statement: its aggregate over the dataset's rows, or a metric as written."""
         if isinstance(probe, ScalarQuery):
-            return bounded(probe.sql.strip().rstrip(";").rstrip())
+            return bounded(probe.sql)  # normalised by the config (`SelectSql`)
         return self._query(fused_statement(table, where, [part])) if table is not None else None
 
     # --- probes ------------------------------------------------------------------------------------

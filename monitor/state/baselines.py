@@ -25,16 +25,12 @@ def save(conn: Connection, updates: Iterable[SeriesUpdate]) -> None:
     """Upsert points by (series, at): a recomputed bucket replaces the stored one, keeping its flag unless
     this run judged it (flagged), so a late row re-counted later does not unflag what a user saw flagged.
 
-    A few statements for up to _CHUNK points, however many series: a run of thousands of tables writes its
-    points in a few, and the first run of an hourly series (a training window of points) in a few more."""
-    chunk: list[SeriesUpdate] = []
-    for update in (update for update in updates if update.points):
-        if chunk and sum(len(item.points) for item in chunk) + len(update.points) > _CHUNK:
-            _upsert(conn, chunk)
-            chunk = []
-        chunk.append(update)
-    if chunk:
-        _upsert(conn, chunk)
+    Two statements per _CHUNK (series, at) pairs and one insert, however many series: a run of thousands of
+    tables writes its points in a few, and the first run of an hourly series (a training window) in a few
+    more."""
+    found = [update for update in updates if update.points]
+    if found:
+        _upsert(conn, found)
 
 
 _CHUNK = 400  # (series, at) pairs a statement: 800 bound parameters, under every engine's limit

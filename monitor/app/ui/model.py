@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from alerting.context import pii_columns
 from monitor.core.config.models import Config, DatasetConfig, dataset_checks
 from monitor.core.results import Outcome, Result
 from monitor.state.store import Point
@@ -22,7 +23,6 @@ from monitor.state.store import Point
 NONE = "none"  # the outcome of a check with no result yet
 OUTCOMES = (Outcome.ERROR.value, Outcome.FAIL.value, Outcome.WARN.value, Outcome.PASS.value, NONE)
 RANK = {outcome: len(OUTCOMES) - index for index, outcome in enumerate(OUTCOMES)}  # error is the worst
-BANDS = ("expected_min", "expected_max")  # a learned baseline's range, drawn as a band
 RELATIVE = ("_pct", "_drop", "_growth")  # thresholds on a ratio, not on the value: not drawn beside it
 MAX_POINTS = 100  # per chart: older points are thinned, the worst outcome of each stretch kept
 MAX_SAMPLE = 10  # failing rows shown per rule
@@ -259,7 +259,7 @@ def _check(
     start: datetime,
 ) -> CheckView:
     result, redact, columns = inputs.newest.get(check_id), inputs.redact, inputs.snapshots.get(check_id)
-    pii = frozenset(name.casefold() for name in dataset.pii_columns)
+    pii = pii_columns(dataset)
     details = result.all_details if result is not None else {}
     statement = redact(result.statements[0]) if result is not None and result.statements else None
     return CheckView(

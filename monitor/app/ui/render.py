@@ -22,9 +22,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from alerting.render.text import observed_line, sparkline
+from alerting.render.units import observed, threshold
 from monitor.app.ui.lineage import layout
 from monitor.app.ui.model import OUTCOMES, DatasetView, Snapshot
-from monitor.core.humanize import count, duration, number
+from monitor.core.humanize import duration
 
 SYMBOLS = {"pass": "✓", "warn": "!", "fail": "✕", "error": "?", "none": "·"}  # shape beside colour
 STATIC = {  # what the daemon serves under /static/, and its content type
@@ -118,7 +119,7 @@ def _environment() -> Environment:
     )
     environment.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "allow_nan": False}
     environment.filters.update(when=when, ago=ago, num=shown_number, age=age, web_url=web_url,
-                               observed=observed_line, spark=trend_line)
+                               observed=observed_line, spark=trend_line, bound=shown_bound)
     environment.globals.update(SYMBOLS=SYMBOLS, OUTCOMES=OUTCOMES, plain=plain)
     return environment
 
@@ -151,11 +152,13 @@ def ago(moment: datetime | str | None, now: datetime) -> str:
 
 
 def shown_number(value: float | None, unit: str | None = None) -> str:
-    if value is None:
-        return DASH
-    if unit == "seconds":
-        return duration(value)
-    return count(value, unit) if unit else number(value)
+    """A check's value as notifications show it (`3h`, `1,070 rows`); a dash when there is none."""
+    return DASH if value is None else observed(value, unit)
+
+
+def shown_bound(value: float, name: str, unit: str | None = None) -> str:
+    """A threshold as its name means it (`max_drop 50%`, `fail_after 1d`), as notifications show it."""
+    return threshold(name, value, unit)
 
 
 def age(seconds: float | None) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +24,6 @@ from monitor.app.ui.render import SERVER_CSP, STATIC, render_page, static_file
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-log = logging.getLogger("monitor.daemon.ui")
 SNAPSHOT_SECONDS = 5.0
 HEADERS = [
     ("Content-Security-Policy", SERVER_CSP),
