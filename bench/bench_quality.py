@@ -7,7 +7,8 @@ pandas (DuckDB's `.df()`), then `schema.validate(df, lazy=True)`. Each runs in a
 so its peak memory (VmHWM) is its own; both report failing rows per rule, which must agree with each
 other and with the bad rows the table was built with (exit 1 otherwise).
 The table is built once per row count and kept under the system's temp folder.
-Run: .venv/bin/python -m bench.bench_quality [--rows 10000000] [--repeat 3]
+demon runs twice, with DuckDB's default memory settings and with the source's `memory_limit` (256MB).
+Run: .venv/bin/python -m bench.bench_quality [--rows 10000000] [--repeat 3] [--memory-limit 256MB]
 """
 
 from __future__ import annotations
@@ -157,8 +158,9 @@ def statement_seconds() -> Iterator[list[float]]:
         sa.event.remove(sa.engine.Engine, "after_cursor_execute", finished)
 
 
-def demon_child(path: Path) -> dict[str, Any]:
-    """The SQL source answering the quality probe, as `demon check` does for a quality check."""
+def demon_child(path: Path, memory_limit: str) -> dict[str, Any]:
+    """The SQL source answering the quality probe, as `demon check` does for a quality check; with DuckDB's
+    own memory settings, or the source's `memory_limit` when given."""
     from bench.common import count_statements
     from checks.probes import Validation
     from checks.quality.plan import build_plan
@@ -170,7 +172,8 @@ def demon_child(path: Path) -> dict[str, Any]:
 
     plan = build_plan(order_schema(), "bench.bench_quality:order_schema", sample=100_000, scope="all", pii=())
     url = f"duckdb:///{path}"
-    config = SqlSourceConfig.model_validate({"kind": "sql", "url": url, "query_timeout": "10m"})
+    memory = {"memory_limit": memory_limit} if memory_limit else {}
+    config = SqlSourceConfig.model_validate({"kind": "sql", "url": url, "query_timeout": "10m", **memory})
     source = SqlSource("warehouse", config, path.parent, Redactor())
     probe = Validation(plan)
     before = memory_kib("VmRSS")
@@ -193,7 +196,7 @@ def demon_child(path: Path) -> dict[str, Any]:
     }
 
 
-def pandas_child(path: Path) -> dict[str, Any]:
+def pandas_child(path: Path, memory_limit: str) -> dict[str, Any]:
     """The table read into pandas and validated lazily by Pandera, as a user of Pandera would."""
     import duckdb
     import pandera.pandas as pa
@@ -232,9 +235,10 @@ def failing_per_rule(cases: Any, rows: int) -> list[list[Any]]:
 CHILDREN = {"demon": demon_child, "pandas": pandas_child}
 
 
-def run_child(kind: str, path: Path) -> dict[str, Any]:
+def run_child(kind: str, path: Path, memory_limit: str = "") -> dict[str, Any]:
     """One measured run in a fresh interpreter; its JSON report."""
-    command = [sys.executable, "-m", "bench.bench_quality", "--child", kind, "--database", str(path)]
+    command = [sys.executable, "-m", "bench.bench_quality", "--child", kind, "--database", str(path),
+               "--memory-limit", memory_limit]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{kind} child failed ({done.returncode}):\n{done.stderr}")
@@ -257,11 +261,11 @@ def median_of(reports: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(report[key] for report in reports))
 
 
-def print_demon(reports: list[dict[str, Any]]) -> None:
+def print_demon(reports: list[dict[str, Any]], memory: str) -> None:
     first = reports[0]
     failing_rules, grouped = first["sampled_rules"], first["grouped_rules"]
     expected = 2 + grouped + failing_rules
-    print(f"demon, in the warehouse (SqlSource answering Validation(plan); median of {len(reports)} runs):")
+    print(f"demon, {memory} (SqlSource answering Validation(plan); median of {len(reports)} runs):")
     print(f"  wall {median_of(reports, 'wall'):.3f}s, CPU {median_of(reports, 'cpu'):.3f}s (wall of runs: "
           + ", ".join(f"{report['wall']:.3f}s" for report in reports) + ")")
     print(f"  statements issued: {len(first['statements'])} (source's count {first['requests']}; expected "
@@ -287,20 +291,21 @@ def print_pandas(reports: list[dict[str, Any]]) -> None:
           f"(after imports {mib(reports[0]['rss_before_kib'])})")
 
 
-def print_goals(demon: list[dict[str, Any]], pandas: list[dict[str, Any]]) -> None:
+def print_goals(demon: list[dict[str, Any]], pandas: list[dict[str, Any]], memory: str) -> None:
+    print(f"demon, {memory}, against Pandera:")
     wall, cpu = median_of(demon, "wall"), median_of(demon, "cpu")
     validate, validate_cpu = median_of(pandas, "validate"), median_of(pandas, "validate_cpu")
     both, both_cpu = validate + median_of(pandas, "load"), validate_cpu + median_of(pandas, "load_cpu")
     for label, theirs, theirs_cpu in (("validation alone", validate, validate_cpu),
                                       ("load + validation", both, both_cpu)):
         speedup = theirs / wall
-        print(f"speedup vs Pandera's {label}: wall {speedup:.1f}x ({met(speedup, SPEEDUP_GOAL)}), "
+        print(f"  speedup vs Pandera's {label}: wall {speedup:.1f}x ({met(speedup, SPEEDUP_GOAL)}), "
               f"CPU time {theirs_cpu / cpu:.1f}x")
     demon_peak = max(r["rss_peak_kib"] for r in demon)
     pandas_peak = max(r["rss_peak_kib"] for r in pandas)
     ratio = pandas_peak / demon_peak
     growth = (pandas_peak - pandas[0]["rss_before_kib"]) / max(demon_peak - demon[0]["rss_before_kib"], 1)
-    print(f"peak memory: demon {mib(demon_peak)} vs Pandera {mib(pandas_peak)} = {ratio:.1f}x smaller "
+    print(f"  peak memory: demon {mib(demon_peak)} vs Pandera {mib(pandas_peak)} = {ratio:.1f}x smaller "
           f"({met(ratio, MEMORY_GOAL)}); counting only growth over each child's RSS after imports: "
           f"{growth:.1f}x smaller")
 
@@ -334,24 +339,31 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="fresh child runs of each method")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-limit", default="256MB",
+                        help="the source's memory_limit in demon's second run ('': DuckDB's default only)")
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(CHILDREN[args.child](args.database), default=str))
+        print(json.dumps(CHILDREN[args.child](args.database, args.memory_limit), default=str))
         return
     if args.rows < 1000 or args.repeat < 1:
         parser.error("--rows must be at least 1000 and --repeat at least 1")
     path = database(args.rows)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} before the runs")
-    demon: list[dict[str, Any]] = []
+    limits = dict.fromkeys(["", args.memory_limit])  # DuckDB's default memory_limit (80% of RAM), then ours
+    demon: dict[str, list[dict[str, Any]]] = {limit: [] for limit in limits}
     pandas: list[dict[str, Any]] = []
-    for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits both alike
-        demon.append(run_child("demon", path))
+    for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits each alike
+        for limit, reports in demon.items():
+            reports.append(run_child("demon", path, limit))
         pandas.append(run_child("pandas", path))
     print(f"load average {os.getloadavg()[0]:.2f} after the runs")
-    print_demon(demon)
+    memory = {limit: f"memory_limit: {limit}" if limit else "DuckDB's default memory" for limit in limits}
+    for limit, reports in demon.items():
+        print_demon(reports, memory[limit])
     print_pandas(pandas)
-    print_goals(demon, pandas)
-    problems = compare(args.rows, demon[0], pandas[0])
+    for limit, reports in demon.items():
+        print_goals(reports, pandas, memory[limit])
+    problems = [found for reports in demon.values() for found in compare(args.rows, reports[0], pandas[0])]
     if problems:
         raise SystemExit("demon and Pandera disagree:\n  " + "\n  ".join(problems))
     print("failing rows per rule: demon and Pandera agree")

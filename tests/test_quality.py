@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -406,8 +407,10 @@ UNIQUE_IDS_MODULE = """
 def test_uniqueness_groups_the_table_only_when_a_key_is_duplicated(
     tmp_path: Path, warehouse_url: str, duplicated: bool
 ) -> None:
-    """The fused statement counts distinct keys; only a duplicated one costs a grouping statement (and a
-    sample of its rows), for the failing rows of the rule that has one."""
+    """On PostgreSQL the fused statement counts distinct keys, and only a duplicated one costs a grouping
+    statement, for the failing rows of the rule that has one; on DuckDB, where a grouping costs what a
+    distinct count does, the fused statement groups the keys itself (once per rule: a materialised CTE read
+    for the failing rows and a duplicated value). Either way a failing rule costs a sample of its rows."""
     execute(warehouse_url, [
         "CREATE TABLE ids (id INTEGER, region VARCHAR(5))",
         "INSERT INTO ids VALUES (1, 'eu'), (2, 'eu'), (3, 'us'), (NULL, 'us'), (NULL, 'eu')"
@@ -418,16 +421,26 @@ def test_uniqueness_groups_the_table_only_when_a_key_is_duplicated(
     with warehouse_statements() as ran:
         code, document = check_json(path)
     result = only(document)
-    assert "count(DISTINCT" in result["statements"][0] and "GROUP BY" not in result["statements"][0]
+    fused = result["statements"][0]
+    grouped = warehouse_url.startswith("duckdb")
+    if grouped:
+        assert "count(DISTINCT" not in fused and fused.count("AS MATERIALIZED") == 2
+    else:
+        assert "count(DISTINCT" in fused and "GROUP BY" not in fused
     if not duplicated:
         assert result["outcome"] == "pass" and code == 0
         assert len(result["statements"]) == 1 and len(ran) == 2  # the metadata, the fused statement
         return
     # nulls are no duplicates of one column, but equal to each other in a key of several
     assert failing(result) == {("id", "field_uniqueness"): 3, ("id, region", "multiple_fields_uniqueness"): 4}
-    # the fused statement, then per failing rule its grouping and its sample
-    counts = [statement for statement in result["statements"] if "sum(demon_dup.n)" in statement]
-    assert len(result["statements"]) == 5 and len(counts) == 2 and len(ran) == 6
+    # the fused statement, then per failing rule its grouping (not on DuckDB) and its sample
+    counts = [statement for statement in result["statements"][1:] if "sum(demon_dup.n)" in statement]
+    samples = [statement for statement in result["statements"][1:] if "LIMIT 10" in statement]
+    assert len(samples) == 2 and len(counts) == (0 if grouped else 2)
+    assert len(result["statements"]) == 1 + len(counts) + len(samples) and len(ran) == 2 + len(counts) + 2
+    # the sample of the one-column rule shows the rows of the least duplicated value the count found
+    unique = rules(result)[("id", "field_uniqueness")]
+    assert sorted(row["region"] for row in unique["sample"]) == ["eu", "us", "us"]
 
 
 def test_work_mem_is_set_for_the_statements_reading_rows(
@@ -449,15 +462,44 @@ def test_work_mem_is_set_for_the_statements_reading_rows(
     assert not any("pg_catalog" in statement for statement in after)
 
 
-def test_work_mem_is_refused_on_another_database(tmp_path: Path, duck: str) -> None:
-    path = config(tmp_path, duck, "ids", {"volume": {"min": 1}}, source_extra="    work_mem: 64MB\n")
+@pytest.mark.parametrize(("key", "url", "refused"), [
+    ("work_mem", "duckdb:///warehouse.duckdb", "'work_mem' applies to PostgreSQL sources only, not duckdb"),
+    ("memory_limit", "postgresql://demon@127.0.0.1:1/db",
+     "'memory_limit' applies to DuckDB sources only, not postgresql"),
+])
+def test_a_memory_setting_is_refused_on_another_database(
+    tmp_path: Path, key: str, url: str, refused: str
+) -> None:
+    path = config(tmp_path, url, "ids", {"volume": {"min": 1}}, source_extra=f"    {key}: 64MB\n")
     result = CliRunner().invoke(main, ["validate", "-c", str(path)])
     assert result.exit_code == 2
-    assert "demon.yml:3: sources.warehouse" in result.output
-    assert "'work_mem' applies to PostgreSQL sources only, not duckdb" in result.output
-    path = config(tmp_path, duck, "ids", {"volume": {"min": 1}}, source_extra="    work_mem: lots\n")
+    assert "demon.yml:3: sources.warehouse" in result.output and refused in result.output
+    path = config(tmp_path, url, "ids", {"volume": {"min": 1}}, source_extra=f"    {key}: lots\n")
     result = CliRunner().invoke(main, ["validate", "-c", str(path)])
-    assert "sources.warehouse.work_mem: expected a PostgreSQL memory size like 256MB" in result.output
+    assert result.exit_code == 2
+    assert f"sources.warehouse.{key}: expected a memory size like 256MB" in result.output
+
+
+def test_memory_limit_bounds_duckdb_which_spills_to_a_folder_of_demons_own(tmp_path: Path, duck: str) -> None:
+    """A DuckDB source's `memory_limit` reaches its connections; a grouping of 1.5M keys, far past 32MB,
+    spills (else DuckDB fails for want of memory) to demon's folder for it, not beside the database, and
+    that folder is gone once the check is done."""
+    execute(duck, ["CREATE TABLE ids AS SELECT range % 1500000 AS id FROM range(1600000)"])
+    write_module(tmp_path, "ids_schema", """
+        import pandera.pandas as pa
+
+        IDS = pa.DataFrameSchema({"id": pa.Column(int, unique=True)})
+    """)
+    applied = ("SELECT count(*) FROM duckdb_settings() WHERE name = 'memory_limit' AND value = '30.5 MiB'"
+               " OR name = 'temp_directory' AND value LIKE '%demon-duckdb-%'")
+    metric, limit = {"metric": {"name": "applied", "sql": applied, "min": 2}}, "    memory_limit: 32MB\n"
+    path = config(tmp_path, duck, "ids", quality("ids_schema:IDS"), metric, source_extra=limit)
+    _, document = check_json(path)
+    checked, setting = document["results"]
+    assert failing(checked) == {("id", "field_uniqueness"): 200_000} and checked["outcome"] == "fail"
+    assert setting["outcome"] == "pass" and setting["value"] == 2
+    assert [found.name for found in tmp_path.glob("warehouse*")] == ["warehouse.duckdb"]
+    assert not list(Path(tempfile.gettempdir()).glob(f"demon-duckdb-{os.getpid()}-*"))
 
 
 def test_pii_columns_are_hidden_whatever_their_case_in_the_schema(tmp_path: Path, duck: str) -> None:
@@ -776,12 +818,15 @@ def test_a_model_and_its_yaml_share_one_fused_statement(tmp_path: Path, warehous
     assert len(volume["statements"]) == 1 and len(model["statements"]) == 3
     assert all("LIMIT 10" in sample for sample in model["statements"][1:])
     # count(*) shared with the volume check; not_nullable x3, ge(1), ge(0), isin and the uniqueness of
-    # id: one expression each, though two checks asked for them (uniqueness is a distinct count; no id is
-    # duplicated, so nothing groups the table)
+    # id: one expression each, though two checks asked for them (uniqueness is a distinct count, no id is
+    # duplicated, so nothing groups the table; on DuckDB one grouping, its count and a duplicated value)
     parts = set(re.findall(r"AS (demon_p\d+)", statement))
-    assert len(parts) == 8
     assert statement.count("count(CASE WHEN") == 6
-    assert statement.count("count(DISTINCT id)") == 1 and "GROUP BY" not in json.dumps(document)
+    if warehouse_url.startswith("duckdb"):
+        assert len(parts) == 9 and statement.count("GROUP BY id") == 1 and "DISTINCT" not in statement
+    else:
+        assert len(parts) == 8
+        assert statement.count("count(DISTINCT id)") == 1 and "GROUP BY" not in json.dumps(document)
 
 
 # --- errors ----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ expressions, string length, collation, NaN) is a `Flavor`, looked up by SQLAlche
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,9 @@ class Flavor:
     string_collation: str | None = None
     has_nan: bool = False  # float columns can hold NaN, which Pandera counts as null
     row_values: bool = False  # `count(DISTINCT (a, b))` counts distinct row values, nulls equal to each other
+    # Grouping the keys costs what a distinct count does (DuckDB, where both hash every key): the fused scan
+    # groups a uniqueness rule's keys itself (`grouped_counts`), and a duplicated key costs no statement more.
+    grouped_scan: bool = False
 
     def binary(self, column: ColumnElement[Any], family: str) -> ColumnElement[Any]:
         if family == "string" and self.string_collation:
@@ -79,7 +83,7 @@ class Flavor:
 FLAVORS: dict[str, Flavor] = {
     "duckdb": Flavor(
         search=lambda column, pattern: sa.func.regexp_matches(column, _inline(pattern)),
-        length=sa.func.length, has_nan=True, row_values=True,
+        length=sa.func.length, has_nan=True, row_values=True, grouped_scan=True,
     ),
     "postgresql": Flavor(
         search=lambda column, pattern: column.op("~")(_inline(_python_dot(pattern))),
@@ -269,6 +273,15 @@ def _duplicate_keys(rule: Rule, scan: Scan) -> tuple[list[ColumnElement[Any]], s
     conditions = [sa.not_(sa.and_(*nulls))]  # a key of nulls only is no duplicate (Pandera names no row)
     grouped = scan.scoped(sa.select(*keys, sa.func.count().label("n")).select_from(scan.table), *conditions)
     return keys, grouped.group_by(*keys).having(sa.func.count() > 1)
+
+
+def grouped_counts(rule: Rule, scan: Scan) -> list[ColumnElement[Any]]:
+    """`duplicates` as parts of the fused statement (scalar subqueries): the failing rows and, for one column,
+    the least duplicated value. Both read one grouping, a materialised CTE named after the rule: two checks
+    asking for the same rule share one part, and two rules never share a name."""
+    digest = hashlib.sha256(repr((rule.check, rule.columns)).encode()).hexdigest()[:8]
+    found = duplicates(rule, scan).cte(f"demon_dup_{digest}").prefix_with("MATERIALIZED")
+    return [sa.select(column).scalar_subquery() for column in found.c]
 
 
 def duplicates(rule: Rule, scan: Scan) -> sa.Select[Any]:

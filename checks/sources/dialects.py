@@ -6,10 +6,12 @@ The SQL source itself is dialect-neutral; every difference between databases liv
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import select
 import socket
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -190,12 +192,21 @@ def _duckdb_read_only(url: URL) -> tuple[URL, dict[str, Any]]:
     return url, {"read_only": True}
 
 
-def _duckdb_sandbox(read_files: bool) -> dict[str, Any]:
+def _duckdb_sandbox(url: URL, read_files: bool, memory_limit: str | None) -> dict[str, Any]:
     """DuckDB confined to its own database: no other files (read_csv, COPY ... TO, ATTACH), no extensions
-    installed or loaded on the fly (INSTALL downloads), and none of that turned back on by a SET."""
+    installed or loaded on the fly (INSTALL downloads), and none of that turned back on by a SET.
+
+    With `memory_limit` it spills past it to a folder of its own, this process's for this database, which
+    DuckDB creates and removes: not its default beside the database (demon writes nothing where it watches),
+    nor a shared one (a DuckDB closing deletes every `duckdb_temp_*` file of a folder it did not create).
+    """
     config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     if not read_files:
         config["enable_external_access"] = False
+    if memory_limit:
+        digest = hashlib.sha256(str(url.database).encode()).hexdigest()[:12]
+        spill = Path(tempfile.gettempdir()) / f"demon-duckdb-{os.getpid()}-{digest}"
+        config.update(memory_limit=memory_limit, temp_directory=str(spill))
     return {"config": {**config, "lock_configuration": True}}
 
 
@@ -228,8 +239,9 @@ class DialectProfile:
     file_database: bool = False  # the URL's database is a local file, relative to the config's folder
     remote_prefixes: tuple[str, ...] = ()  # databases that are not local files despite file_database
     open_read_only: OpenReadOnly | None = None  # how to open a local file read-only
-    # connect_args confining an embedded engine (not a remote one) to its database; given `read_files`
-    sandbox: Callable[[bool], dict[str, Any]] | None = None
+    # connect_args confining an embedded engine (not a remote one) to its database and memory; given its URL,
+    # `read_files` and `memory_limit`
+    sandbox: Callable[[URL, bool, str | None], dict[str, Any]] | None = None
     connect_timeout_arg: str | None = None  # the driver's connect() keyword for a timeout in seconds
     epoch_seconds: EpochSeconds | None = None  # for rows per UTC hour or day; None: the dialect cannot bucket
     inline_values: bool = False  # send simple bound values as literals (see `inline_values`)
@@ -284,10 +296,15 @@ class DialectProfile:
         return (url.database or "").startswith(self.remote_prefixes)
 
     def open_options(
-        self, url: URL, query_timeout: float, connect_timeout: float, read_files: bool = False
+        self,
+        url: URL,
+        query_timeout: float,
+        connect_timeout: float,
+        read_files: bool = False,
+        memory_limit: str | None = None,
     ) -> tuple[URL, dict[str, Any]]:
         """The URL and connect_args to open a resolved URL with: read-only, confined to its database (unless
-        `read_files`), statements and connects timed."""
+        `read_files`) and an embedded engine to `memory_limit`, statements and connects timed."""
         connect_args: dict[str, Any] = dict(self.connect_args)
         if self.connect_timeout_arg:
             connect_args[self.connect_timeout_arg] = max(1, math.ceil(connect_timeout))
@@ -298,7 +315,7 @@ class DialectProfile:
             url, read_only_args = self.open_read_only(url)
             connect_args.update(read_only_args)
         if self.sandbox is not None and not self.is_remote(url):
-            connect_args.update(self.sandbox(read_files))
+            connect_args.update(self.sandbox(url, read_files, memory_limit))
         return url, connect_args
 
 

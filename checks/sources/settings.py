@@ -12,7 +12,7 @@ from monitor.core.config.models import SourceConfig
 from monitor.core.config.types import Duration, OptionalText
 
 _MEMORY = re.compile(r"^[1-9][0-9]*(kB|MB|GB|TB)$")
-MEMORY_HINT = "a PostgreSQL memory size like 256MB (kB, MB, GB or TB)"
+MEMORY_HINT = "a memory size like 256MB (kB, MB, GB or TB)"
 
 
 def parse_memory(value: str) -> str:
@@ -40,13 +40,25 @@ class SqlSourceConfig(SourceConfig):
         description="PostgreSQL: work_mem of the statements reading a dataset's rows (SET LOCAL), so that a "
         "uniqueness rule's grouping stays in memory; the server's own (4MB by default) when unset",
     )
+    memory_limit: Memory | None = Field(
+        default=None,
+        description="DuckDB: the memory of demon's connections (DuckDB's memory_limit), past which distinct "
+        "counts and groupings spill to a temporary folder of demon's own; DuckDB's default (80% of RAM) when "
+        "unset",
+    )
 
     @model_validator(mode="after")
-    def _work_mem_on_postgresql(self) -> SqlSourceConfig:
+    def _memory_on_its_database(self) -> SqlSourceConfig:
         backend = self.url.split(":", 1)[0].split("+", 1)[0]
-        if self.work_mem is not None and backend != "postgresql":
-            raise ValueError(f"'work_mem' applies to PostgreSQL sources only, not {backend}")
+        for key, wanted in _MEMORY_SETTINGS.items():
+            if getattr(self, key) is not None and backend != wanted:
+                raise ValueError(f"{key!r} applies to {_TITLES[wanted]} sources only, not {backend}")
         return self
+
+
+# A memory setting is a database's own, by its name: `work_mem` PostgreSQL's, `memory_limit` DuckDB's.
+_MEMORY_SETTINGS = {"work_mem": "postgresql", "memory_limit": "duckdb"}
+_TITLES = {"postgresql": "PostgreSQL", "duckdb": "DuckDB"}
 
 
 LAKE_CONCURRENCY = "datasets listed, and files read, at once"

@@ -183,8 +183,9 @@ class SqlSource:
         self._columns: Cached[dict[Key, list[Column]]] = Cached()
         resolved = self._profile.resolve(url, base_dir)
         self._label, self._redact = self._shown(config.url, resolved, redact)
+        connect_timeout = min(self._timeout, CONNECT_TIMEOUT)
         self._url, connect_args = self._profile.open_options(
-            resolved, self._timeout, min(self._timeout, CONNECT_TIMEOUT), config.read_files
+            resolved, self._timeout, connect_timeout, config.read_files, config.memory_limit
         )
         self._engine = self._create_engine(connect_args, self._profile.is_local_file(resolved))
         # Statements are shown with literal values and single percent signs: compile them for a

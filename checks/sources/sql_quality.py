@@ -3,9 +3,9 @@
 The table's metadata answers the shape rules (missing columns, dtypes as type families, strictness).
 Each other compiled rule adds one failing-row count to the fused statement the SQL source runs for all
 of the dataset's probes (a uniqueness rule, a distinct count telling whether any key is duplicated, and
-only then a grouping statement of its own counting the failing rows); then one bounded statement per
-failing rule fetches a sample of its rows, and one more reads a sample for the rules SQL cannot express,
-which Pandera runs.
+only then a grouping statement of its own counting the failing rows; on DuckDB the grouping itself, whose
+hash costs what the distinct count's does); then one bounded statement per failing rule fetches a sample
+of its rows, and one more reads a sample for the rules SQL cannot express, which Pandera runs.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from checks.quality.sql import (
     failing_count,
     failing_query,
     failing_rows,
+    grouped_counts,
 )
 from checks.sources.sql import Part, Table, condition, missing_column
 from monitor.core.evidence import QualityReport, RuleResult
@@ -49,6 +50,16 @@ class RuleCount(Probe[Any]):
 
     def describe(self) -> str:
         return f"failing rows of {self.rule.describe()}"
+
+
+@dataclass(frozen=True)
+class DuplicatedKey(Probe[Any]):
+    """The least duplicated value of a one-column uniqueness rule, where the fused statement groups keys."""
+
+    rule: Rule
+
+    def describe(self) -> str:
+        return f"a duplicated value of {self.rule.describe()}"
 
 
 class QualityQuery:
@@ -76,9 +87,18 @@ class QualityQuery:
         """The counts this probe adds to the fused statement: the rows in scope, and each row rule's."""
         counts: dict[Probe[Any], Part] = {RowCount(): sa.func.count()}
         for rule in self._rules:
-            if rule.check not in SHAPE_CHECKS:
+            if rule.check in SHAPE_CHECKS:
+                continue
+            if self._grouped(rule):
+                parts = grouped_counts(self._real(rule), self._scan)
+                counts.update(zip((RuleCount(rule), DuplicatedKey(rule)), parts, strict=False))
+            else:
                 counts[RuleCount(rule)] = failing_count(self._real(rule), self._scan)
         return counts
+
+    def _grouped(self, rule: Rule) -> bool:
+        """Whether the fused statement counts the rule's duplicates itself (see `Flavor.grouped_scan`)."""
+        return rule.check in UNIQUENESS and self._scan.flavor.grouped_scan
 
     def finish(self, answers: Mapping[Probe[Any], Observed], run: Run, show: Show) -> Observed:
         """The report, once the fused statement answered; samples fetched for the failing rules. Its query
@@ -114,7 +134,10 @@ class QualityQuery:
         if not answer.ok:
             return RuleResult(column, rule.label, "in_warehouse", rows, 0, error=answer.error)
         found: tuple[Any, ...] = (answer.value,)
-        if rule.check in UNIQUENESS and answer.value:
+        duplicated_key = answers.get(DuplicatedKey(rule))
+        if duplicated_key is not None:
+            found = (answer.value, duplicated_key.value)
+        elif rule.check in UNIQUENESS and answer.value and not self._grouped(rule):
             try:
                 found = run(duplicates(self._real(rule), self._scan), None)[0]
             except Exception as error:
