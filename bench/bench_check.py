@@ -10,8 +10,10 @@ Prints best and median of the rounds, demon's ratio to its bare statements, the 
 `demon check` of its own (VmHWM).
 `--metrics sql` writes the metrics as `sql:` statements (all the code before issue 20 knew); `expression` as
 aggregate expressions fused into the dataset's scan.
+`--memory-limit` gives the DuckDB source a `memory_limit`, and its bare statements and the hand-written scan
+the same memory_limit and a spill folder, so all three run alike.
 Run: .venv/bin/python -m bench.bench_check [--rows 10000000] [--rounds 5] [--metrics expression|sql]
-     [--engines duckdb,postgresql] [--work-mem 256MB]
+     [--engines duckdb,postgresql] [--work-mem 256MB] [--memory-limit 128MB]
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def build_postgres(url: str, rows: int) -> None:
     engine.dispose()
 
 
-def write_config(directory: Path, name: str, url: str, metrics: str, work_mem: str | None) -> Path:
+def write_config(directory: Path, name: str, url: str, metrics: str, memory: dict[str, str | None]) -> Path:
     (directory / "bench_orders.py").write_text(SCHEMA_MODULE)
     if metrics == "sql":
         lines = [f'      - metric: {{name: {label}, sql: "SELECT {sql} FROM bench.orders"}}\n'
@@ -106,10 +108,11 @@ def write_config(directory: Path, name: str, url: str, metrics: str, work_mem: s
         lines = [f'      - metric: {{name: {label}, expression: "{sql}"}}\n'
                  for label, sql in AGGREGATES.items()]
     path = directory / f"{name}.yml"
-    memory = f", work_mem: {work_mem}" if work_mem and name == "postgresql" else ""
+    setting = {"postgresql": "work_mem", "duckdb": "memory_limit"}[name]
+    bound = f", {setting}: {memory[name]}" if memory[name] else ""
     path.write_text(
         "version: 1\n"
-        f"sources:\n  warehouse: {{kind: sql, url: '{url}', query_timeout: 10m{memory}}}\n"
+        f"sources:\n  warehouse: {{kind: sql, url: '{url}', query_timeout: 10m{bound}}}\n"
         "datasets:\n  orders:\n    source: warehouse\n    table: bench.orders\n    checks:\n"
         "      - volume: {min: 1}\n"
         "      - freshness: {column: loaded_at, fail_after: 6h}\n"
@@ -143,12 +146,16 @@ def sent_statements(url: str) -> Iterator[Sent]:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", listener)
 
 
-def bare(url: str, statements: Sent) -> None:
+def bare(url: str, statements: Sent, memory_limit: str | None = None) -> None:
     """The statements straight on the driver, on a connection of their own, as demon's run has."""
     if url.startswith("duckdb"):
         import duckdb
 
-        conn: Any = duckdb.connect(url.removeprefix("duckdb:///"), read_only=True)
+        path = url.removeprefix("duckdb:///")
+        bounded: dict[str, Any] = {}
+        if memory_limit:
+            bounded.update(memory_limit=memory_limit, temp_directory=f"{path}.spill")
+        conn: Any = duckdb.connect(path, read_only=True, config=bounded)
     else:
         import psycopg
 
@@ -201,7 +208,8 @@ def figures(samples: list[float]) -> str:
 
 
 def bench_engine(name: str, url: str, directory: Path, args: argparse.Namespace, log: Path | None) -> None:
-    config = write_config(directory, name, url, args.metrics, args.work_mem)
+    memory = {"postgresql": args.work_mem, "duckdb": args.memory_limit}
+    config = write_config(directory, name, url, args.metrics, memory)
     run_demon(config)  # warm-up: imports, the table in the OS cache, the first (baseline-less) results
     spilled = spilled_bytes(url) if log else 0
     start = log.stat().st_size if log else 0
@@ -222,8 +230,8 @@ def bench_engine(name: str, url: str, directory: Path, args: argparse.Namespace,
     floor_sql = FLOOR[name].format(statuses=", ".join(f"'{s}'" for s in STATUSES), email=EMAIL)
     runs: dict[str, Callable[[], Any]] = {
         "demon": lambda: passed(config),
-        "bare": lambda: bare(url, work),
-        "floor": lambda: bare(url, [(floor_sql, None)]),
+        "bare": lambda: bare(url, work, args.memory_limit),
+        "floor": lambda: bare(url, [(floor_sql, None)], args.memory_limit),
     }
     samples: dict[str, list[float]] = {key: [] for key in runs}
     for index in range(args.rounds):
@@ -249,10 +257,12 @@ def main() -> None:
     parser.add_argument("--metrics", choices=("expression", "sql"), default="expression")
     parser.add_argument("--engines", default="duckdb,postgresql")
     parser.add_argument("--work-mem", help="the PostgreSQL source's work_mem (256MB); else the server's 4MB")
+    parser.add_argument("--memory-limit", help="the DuckDB source's memory_limit (128MB); else DuckDB's")
     args = parser.parse_args()
     engines = args.engines.split(",")
-    memory = args.work_mem or "the server's"
-    print(f"{args.rows:,} rows, {args.rounds} rounds, metrics as {args.metrics}, work_mem {memory}")
+    work_mem, memory_limit = args.work_mem or "the server's", args.memory_limit or "DuckDB's (80% of RAM)"
+    print(f"{args.rows:,} rows, {args.rounds} rounds, metrics as {args.metrics}, work_mem {work_mem}, "
+          f"DuckDB memory_limit {memory_limit}")
     with tempfile.TemporaryDirectory(prefix="demon-bench-check-") as tmp:
         directory = Path(tmp)
         if "duckdb" in engines:
