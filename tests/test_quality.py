@@ -1210,3 +1210,20 @@ def test_two_configs_with_same_named_schema_modules_each_get_their_own(tmp_path:
     _, second = check_json(tmp_path / "second" / "demon.yml")
     assert failing(only(first)) == {}
     assert failing(only(second)) == {("id", "greater_than(1000)"): ROWS}
+
+
+def test_an_invalid_where_errors_the_check_without_running_a_grouping(
+    tmp_path: Path, warehouse_url: str
+) -> None:
+    """On DuckDB a uniqueness rule's grouping is a subquery of the fused statement, yet scoped by `where` like
+    every count: an invalid `where` is named, and nothing runs the grouping again on its own."""
+    execute(warehouse_url, ["CREATE TABLE ids (id INTEGER, region VARCHAR(5))",
+                            "INSERT INTO ids VALUES (1, 'eu')"])
+    write_module(tmp_path, "ids_schema", UNIQUE_IDS_MODULE)
+    path = config(tmp_path, warehouse_url, "ids", quality("ids_schema:IDS"), where="no_such_column > 1")
+    with warehouse_statements() as ran:
+        code, document = check_json(path)
+    result = only(document)
+    assert result["outcome"] == "error" and code == 3
+    assert result["message"].startswith("the dataset's where is not valid: ")
+    assert not [statement for statement in ran[2:] if "GROUP BY" in statement]  # metadata, fused, where probe

@@ -695,7 +695,7 @@ class SqlSource:
             if failure.final:
                 error = shared_error(str(failure), probes)
                 return dict.fromkeys(probes, Observed(error=error, reason=failure.reason, statement=text))
-            scoped = [probe for probe in probes if not isinstance(aggregates[probe], sa.ScalarSelect)]
+            scoped = [probe for probe in probes if not isinstance(probe, ScalarQuery)]  # metrics: own tables
             problem = self._where_problem(conn, table, where) if table is not None and scoped else None
             if problem is not None:
                 answers = dict.fromkeys(scoped, Observed(error=problem, statement=text))  # a STATEMENT
