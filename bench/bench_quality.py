@@ -7,8 +7,10 @@ pandas (DuckDB's `.df()`), then `schema.validate(df, lazy=True)`. Each runs in a
 so its peak memory (VmHWM) is its own; both report failing rows per rule, which must agree with each
 other and with the bad rows the table was built with (exit 1 otherwise).
 The table is built once per row count and kept under the system's temp folder.
-demon runs twice, with DuckDB's default memory settings and with the source's `memory_limit` (256MB).
-Run: .venv/bin/python -m bench.bench_quality [--rows 10000000] [--repeat 3] [--memory-limit 256MB]
+demon runs twice, with DuckDB's default memory settings and with the source's `memory_limit` (128MB).
+`--lake` measures the lake path instead: the table as one Parquet file, demon's check (Pandera on a sample)
+against every row counted by DuckDB over the file.
+Run: .venv/bin/python -m bench.bench_quality [--rows 10000000] [--repeat 3] [--memory-limit 128MB] [--lake]
 """
 
 from __future__ import annotations
@@ -232,7 +234,57 @@ def failing_per_rule(cases: Any, rows: int) -> list[list[Any]]:
     return found
 
 
-CHILDREN = {"demon": demon_child, "pandas": pandas_child}
+def lake(path: Path) -> tuple[Path, Path]:
+    """The table as one Parquet file under a `files` source's root, and a DuckDB view of it; built once."""
+    root = path.with_suffix(".lake")
+    parquet, view = root / TABLE / "part-0.parquet", path.with_suffix(".view.duckdb")
+    if not view.exists():
+        import duckdb
+
+        parquet.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(path), read_only=True) as conn:
+            conn.execute(f"COPY {TABLE} TO '{parquet}' (FORMAT parquet)")
+        with duckdb.connect(str(view.with_suffix(".partial"))) as conn:
+            conn.execute(f"CREATE VIEW {TABLE} AS FROM read_parquet('{parquet}')")
+        view.with_suffix(".partial").rename(view)
+    return root, view
+
+
+def lake_child(path: Path, memory_limit: str) -> dict[str, Any]:
+    """A lake's quality check two ways: demon's (Pandera on a sample of 100,000 rows, newest files first), and
+    every row counted exactly by DuckDB over the Parquet file (a SQL source on a view of it)."""
+    from checks.probes import Validation
+    from checks.quality.plan import build_plan
+    from checks.sources import open_source
+    from checks.sources.settings import FilesSourceConfig, SqlSourceConfig
+    from monitor.core.config.models import DatasetConfig
+    from monitor.core.redact import Redactor
+
+    root, view = lake(path)
+    plan = build_plan(order_schema(), "bench.bench_quality:order_schema", sample=100_000, scope="all", pii=())
+    memory = {"memory_limit": memory_limit} if memory_limit else {}
+    ways = {
+        "sample": (FilesSourceConfig.model_validate({"kind": "files", "root": str(root)}),
+                   DatasetConfig(source="s", path=TABLE, format="parquet")),
+        "exact": (SqlSourceConfig.model_validate({"kind": "sql", "url": f"duckdb:///{view}",
+                                                  "read_files": True, "query_timeout": "10m", **memory}),
+                  DatasetConfig(source="s", table=TABLE)),
+    }
+    report: dict[str, Any] = {}
+    for way, (config, dataset) in ways.items():
+        source, probe = open_source("s", config, root, Redactor()), Validation(plan)
+        start = time.perf_counter()
+        observed = source.observe(dataset, [probe])[probe]
+        report[way] = time.perf_counter() - start
+        source.close()
+        if not observed.ok:
+            raise SystemExit(f"{way}: {observed.error}")
+        report[f"{way}_failing"] = {f"{rule.column} {rule.check}": rule.failing
+                                    for rule in observed.value.rules if rule.failing}
+    return report
+
+
+CHILDREN = {"demon": demon_child, "pandas": pandas_child, "lake": lake_child}
 
 
 def run_child(kind: str, path: Path, memory_limit: str = "") -> dict[str, Any]:
@@ -310,6 +362,15 @@ def print_goals(demon: list[dict[str, Any]], pandas: list[dict[str, Any]], memor
           f"{growth:.1f}x smaller")
 
 
+def print_lake(reports: list[dict[str, Any]]) -> None:
+    sample, exact = median_of(reports, "sample"), median_of(reports, "exact")
+    print(f"a lake of one Parquet file, median of {len(reports)} runs:")
+    print(f"  demon's lake check, Pandera on a sample of 100,000 rows: {sample:.2f}s, failing rows found "
+          f"{reports[0]['sample_failing']}")
+    print(f"  every row counted by DuckDB over the file: {exact:.2f}s ({exact / sample:.1f}x the sample's "
+          f"time), failing rows found {reports[0]['exact_failing']}")
+
+
 def compare(rows: int, demon: dict[str, Any], pandas: dict[str, Any]) -> list[str]:
     """Print failing rows per rule side by side (and the bad rows injected); return the disagreements."""
     injected = {(bad.column, bad.check): bad.failing(rows) for bad in BAD.values()}
@@ -339,8 +400,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="fresh child runs of each method")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--memory-limit", default="256MB",
+    parser.add_argument("--memory-limit", default="128MB",
                         help="the source's memory_limit in demon's second run ('': DuckDB's default only)")
+    parser.add_argument("--lake", action="store_true",
+                        help="the table as a Parquet lake: demon's sampled check, DuckDB's exact count")
     args = parser.parse_args()
     if args.child is not None:
         print(json.dumps(CHILDREN[args.child](args.database, args.memory_limit), default=str))
@@ -349,6 +412,9 @@ def main() -> None:
         parser.error("--rows must be at least 1000 and --repeat at least 1")
     path = database(args.rows)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} before the runs")
+    if args.lake:
+        print_lake([run_child("lake", path, args.memory_limit) for _ in range(args.repeat)])
+        return
     limits = dict.fromkeys(["", args.memory_limit])  # DuckDB's default memory_limit (80% of RAM), then ours
     demon: dict[str, list[dict[str, Any]]] = {limit: [] for limit in limits}
     pandas: list[dict[str, Any]] = []
