@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,6 +87,9 @@ def exit_code(results: Sequence[Result], warn_is_failure: bool = False) -> int:
 def main() -> None:
     """demon watches your data: freshness, volume, schema, quality and custom metrics of warehouse
     tables and S3 datasets, so you hear about bad data before your stakeholders do."""
+    # Pydantic looks for plugins among every installed distribution's entry points (~10 ms) when it first
+    # builds a model; demon's config models want none. The documented switch; a value already set wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
 @main.command()
