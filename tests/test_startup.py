@@ -107,6 +107,9 @@ def test_check_on_a_sql_only_config_imports_no_data_frame_or_lake_library(sql_on
     assert dialects <= {"postgresql", "sqlite", "_typing"}
     # Only the format asked for is loaded.
     assert "monitor.app.report.junit" not in modules and "monitor.app.report.table" not in modules
+    # Without --notify alerting lends the config its channels' settings, nothing more.
+    assert {name for name in modules if name.startswith("alerting")} == {
+        "alerting", "alerting.channels", "alerting.channels.settings"}
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["check", "--help"]])
