@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import io
 import os
 import sys
@@ -90,6 +92,11 @@ def main() -> None:
     # Pydantic looks for plugins among every installed distribution's entry points (~10 ms) when it first
     # builds a model; demon's config models want none. The documented switch; a value already set wins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # What is alive at exit (some 70,000 objects of SQLAlchemy, pydantic and the rest, made at start-up) goes
+    # back to the operating system with the process: frozen, the interpreter's last collections skip it
+    # instead of going over it a few times (~0.1 s of a `demon check`). Registered once per process.
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
 
 
 @main.command()
