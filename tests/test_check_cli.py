@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -281,6 +282,17 @@ def test_invalid_config_exits_2_naming_file_line_and_field(cli: Run, tmp_path: P
     assert result.exit_code == 2
     assert "demon.yml:12: datasets.fresh.checks[0].freshness.warn_after: expected a duration" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("valid", "code"), [(True, 3), (False, 2)])
+def test_check_leaves_garbage_collection_as_found(cli: Run, tmp_path: Path, valid: bool, code: int) -> None:
+    """`check` pauses garbage collection while it starts and freezes what start-up made once the checks run:
+    a process that goes on (this one) collects as before, whether the checks ran (on a missing table) or
+    not (a config refused)."""
+    block = datasets_block() if valid else datasets_block().replace("warn_after: 2h", "warn_after: 2x")
+    config = write_config(tmp_path, "duckdb:///x.duckdb", block)
+    assert cli("check", "-c", str(config)).exit_code == code
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_unset_environment_variable_exits_2_naming_it(cli: Run, tmp_path: Path) -> None:

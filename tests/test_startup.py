@@ -33,6 +33,13 @@ sys.argv = ["demon", *sys.argv[1:]]
 from monitor.app.cli import main
 main()
 """
+# The same, with every scan of the installed distributions' entry points failing.
+NO_SCAN = PROBE.replace("atexit.register(written)\n", """atexit.register(written)
+import importlib.metadata
+def scanned(**group):
+    raise AssertionError(f"entry points scanned: {group}")
+importlib.metadata.entry_points = scanned
+""")
 # Libraries a SQL-only `demon check` needs none of: data frames and lakes, S3, the daemon's, schema export's.
 NOT_FOR_SQL = {"pandas", "pandera", "pyarrow", "numpy", "boto3", "botocore", "prometheus_client",
                "apscheduler", "jsonschema", "alembic", "rich", "slack_sdk", "psycopg", "psycopg2", "pymysql"}
@@ -64,11 +71,13 @@ state: {url: 'sqlite:///state.db'}
 """
 
 
-def imported(argv: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def imported(
+    argv: list[str], cwd: Path, probe: str = PROBE
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """The finished `demon <argv>` and the modules it imported."""
     modules = cwd / "modules.json"
     env = {**os.environ, "DEMON_MODULES": str(modules)}
-    done = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=cwd, env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", probe, *argv], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
     return done, set(json.loads(modules.read_text()))
 
@@ -107,6 +116,20 @@ def test_check_on_a_sql_only_config_imports_no_data_frame_or_lake_library(sql_on
     assert dialects <= {"postgresql", "sqlite", "_typing"}
     # Only the format asked for is loaded.
     assert "monitor.app.report.junit" not in modules and "monitor.app.report.table" not in modules
+    # Without --notify alerting lends the config its channels' settings, nothing more.
+    assert {name for name in modules if name.startswith("alerting")} == {
+        "alerting", "alerting.channels", "alerting.channels.settings"}
+
+
+def test_check_scans_no_distribution_for_plugins_or_dialects(sql_only: Path) -> None:
+    """Pydantic's plugins (switched off by the CLI) and DuckDB's SQLAlchemy dialect (registered by name) are
+    not looked for among every installed distribution's entry points (once the store exists: Alembic, which
+    makes it, looks for its plugins)."""
+    argv = ["check", "-c", str(sql_only), "-f", "json"]
+    assert imported(argv, sql_only.parent)[0].returncode == 0
+    done, _ = imported(argv, sql_only.parent, NO_SCAN)
+    assert done.returncode == 0, done.stderr
+    assert {result["outcome"] for result in json.loads(done.stdout)["results"]} == {"pass"}
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["check", "--help"]])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from alerting.channels.settings import (
     ConsoleChannelConfig,
@@ -18,10 +18,12 @@ from alerting.channels.settings import (
     TeamsChannelConfig,
     WebhookChannelConfig,
 )
-from alerting.model import Delivered, Notification, Permanent
 from monitor.core.config.models import AlertingConfig, ChannelConfig
 from monitor.core.distribution import MissingModule, load
 from monitor.core.redact import Redactor
+
+if TYPE_CHECKING:  # reading a config needs the settings only: alerting's model loads with the first channel
+    from alerting.model import Delivered, Notification
 
 DEFAULT_CHANNEL = "console"  # the channel used when the config names none
 
@@ -84,6 +86,8 @@ class ChannelFactory(Protocol):
 
 def open_channel(name: str, config: ChannelConfig, env: ChannelEnv) -> Channel:
     """The channel; `Permanent` saying what to install when its library is missing."""
+    from alerting.model import Permanent
+
     try:
         factory: ChannelFactory = load(CHANNELS[config.kind].opener)
     except MissingModule as exc:

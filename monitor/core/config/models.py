@@ -327,18 +327,24 @@ class CheckSpec:
     params: CheckParams
 
 
+def _section() -> Any:
+    """A section the file leaves out, validated as an empty one by the config's own validator: instantiating
+    the section's model instead would build a validator for that model too (a few ms each at start-up)."""
+    return Field(default={}, validate_default=True)
+
+
 class Config(Model):
     """demon.yml, version 1: sources, datasets and their checks, alerting, metrics and the state store."""
 
     version: Literal[1]
     sources: dict[Name, SourceConfig]
-    defaults: Defaults = Field(default_factory=Defaults)
+    defaults: Defaults = _section()
     datasets: dict[Name, DatasetConfig] = Field(default_factory=dict)
     discover: list[DiscoverConfig] = Field(default_factory=list)
-    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
-    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
-    ui: UiConfig = Field(default_factory=UiConfig)
-    state: StateConfig = Field(default_factory=StateConfig)
+    alerting: AlertingConfig = _section()
+    metrics: MetricsConfig = _section()
+    ui: UiConfig = _section()
+    state: StateConfig = _section()
 
     _path: str = PrivateAttr(default="demon.yml")
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -451,7 +457,7 @@ def _build(
         "Config", __base__=Config,
         sources=(source_types, ...),
         datasets=(dict[Name, dataset], Field(default_factory=dict)),  # type: ignore[valid-type]
-        alerting=(alerting, Field(default_factory=alerting)),
+        alerting=(alerting, _section()),
     )
 
 
