@@ -4,7 +4,9 @@ One dataset, `orders` (10M rows by default, no bad row: the usual case of a chec
 row count (volume), freshness, four null counts, allowed values, duplicates and an email pattern (a Pandera
 schema), min, max and mean of `amount` (metrics) and the required columns (schema). Each round, interleaved:
 demon's dataset run in-process (load the config, open store and source, run, judge, record), the statements
-demon sent run bare on the driver, and one hand-written scan computing the same twelve answers (the floor).
+demon sent run bare on the driver, and one hand-written scan computing the same twelve answers (the floor);
+then whole processes: `demon check` against the bare process (a fresh interpreter importing only the driver
+and running the same statements, `bench/bare.py`), issue 20's goal being at most 0.35 s more.
 Prints best and median of the rounds, demon's ratio to its bare statements, the statements the server saw
 (PostgreSQL: `log_statement = all` of the run), the temporary bytes PostgreSQL spilled, and the peak RSS of a
 `demon check` of its own (VmHWM).
@@ -19,6 +21,7 @@ Run: .venv/bin/python -m bench.bench_check [--rows 10000000] [--rounds 5] [--met
 from __future__ import annotations
 
 import argparse
+import pickle
 import re
 import statistics
 import subprocess
@@ -32,8 +35,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.bare import Sent, bare
 from bench.common import run_demon
 
+REPO = Path(__file__).resolve().parents[1]
+DEMON = str(Path(sys.executable).with_name("demon"))
 STATUSES = ("new", "paid", "shipped", "delivered", "returned")
 EMAIL = r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}"
 AGGREGATES = {"min_amount": "min(amount)", "max_amount": "max(amount)", "mean_amount": "avg(amount)"}
@@ -125,7 +131,6 @@ def write_config(directory: Path, name: str, url: str, metrics: str, memory: dic
     return path
 
 
-Sent = list[tuple[str, Any]]
 LOGGED = re.compile(r"LOG:  (?:statement|execute [^:]*): (.*)")  # simple and extended protocol
 
 
@@ -146,25 +151,10 @@ def sent_statements(url: str) -> Iterator[Sent]:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", listener)
 
 
-def bare(url: str, statements: Sent, memory_limit: str | None = None) -> None:
-    """The statements straight on the driver, on a connection of their own, as demon's run has."""
-    if url.startswith("duckdb"):
-        import duckdb
-
-        path = url.removeprefix("duckdb:///")
-        bounded: dict[str, Any] = {}
-        if memory_limit:
-            bounded.update(memory_limit=memory_limit, temp_directory=f"{path}.spill")
-        conn: Any = duckdb.connect(path, read_only=True, config=bounded)
-    else:
-        import psycopg
-
-        conn = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True)
-    with conn:
-        cursor = conn.cursor()
-        for statement, parameters in statements:
-            cursor.execute(statement, parameters or None)
-            cursor.fetchall()
+def process(argv: list[str]) -> None:
+    """A command in a process of its own, from the repository (where `bench.bare` is found), which must
+    succeed: a failure would be fast and mean nothing."""
+    subprocess.run(argv, check=True, capture_output=True, cwd=REPO)
 
 
 def passed(config: Path) -> None:
@@ -228,10 +218,14 @@ def bench_engine(name: str, url: str, directory: Path, args: argparse.Namespace,
               + "; ".join(" ".join(s.split())[:40] for s in seen))
         print(f"  temporary bytes spilled by the run: {(spilled_bytes(url) - spilled) / 2**20:.0f} MiB")
     floor_sql = FLOOR[name].format(statuses=", ".join(f"'{s}'" for s in STATUSES), email=EMAIL)
+    arguments = directory / f"{name}-bare.pickle"
+    arguments.write_bytes(pickle.dumps((url, work, args.memory_limit)))
     runs: dict[str, Callable[[], Any]] = {
         "demon": lambda: passed(config),
         "bare": lambda: bare(url, work, args.memory_limit),
         "floor": lambda: bare(url, [(floor_sql, None)], args.memory_limit),
+        "demon process": lambda: process([DEMON, "check", "-c", str(config), "-f", "json"]),
+        "bare process": lambda: process([sys.executable, "-m", "bench.bare", str(arguments)]),
     }
     samples: dict[str, list[float]] = {key: [] for key in runs}
     for index in range(args.rounds):
@@ -247,6 +241,11 @@ def bench_engine(name: str, url: str, directory: Path, args: argparse.Namespace,
           f"{min(demon) / min(bare_s):.2f}x (best)")
     print(f"  the twelve answers in one hand-written scan: {figures(floor)}; demon / that: "
           f"{statistics.median(demon) / statistics.median(floor):.2f}x (median)")
+    whole, floor_process = samples["demon process"], samples["bare process"]
+    more = statistics.median(whole) - statistics.median(floor_process)
+    print(f"  `demon check` as a process: {figures(whole)}; the bare process: {figures(floor_process)}; "
+          f"demon - bare: {more:+.2f}s (median; goal at most +0.35s), {min(whole) - min(floor_process):+.2f}s"
+          " (best)")
     print(f"  peak RSS of one `demon check` of it in a fresh interpreter: {peak_rss_mib(config):.0f} MiB")
 
 
