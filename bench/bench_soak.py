@@ -136,15 +136,15 @@ def write_config(
 ) -> Path:
     """N datasets x 5 checks, metrics on ${DEMON_TEST_PORT} (start_daemon sets it to a free port).
 
-    `memory_limit` goes to DuckDB through the URL: its buffer cache keeps table data up to that limit
-    (80% of RAM by default), which is most of the daemon's RSS over many tables.
+    `memory_limit` is the source's: DuckDB's buffer cache keeps table data up to that limit (80% of RAM by
+    default), which is most of the daemon's RSS over many tables.
     """
     blocks = "".join(DATASET.format(name=table(i)) for i in range(datasets))
-    url = f"duckdb:///{database}" + (f"?memory_limit={memory_limit}" if memory_limit else "")
+    bound = f", memory_limit: {memory_limit}" if memory_limit else ""
     path = directory / "demon.yml"
     path.write_text(
         "version: 1\n"
-        f"sources:\n  warehouse: {{kind: sql, url: '{url}', max_concurrency: 4}}\n"
+        f"sources:\n  warehouse: {{kind: sql, url: 'duckdb:///{database}', max_concurrency: 4{bound}}}\n"
         f"defaults: {{schedule: every {every}}}\n"
         f"datasets:\n{blocks}"
         "metrics: {listen: '127.0.0.1:${DEMON_TEST_PORT}'}\n"

@@ -30,6 +30,7 @@ from click.testing import CliRunner
 from checks.probes import Validation
 from checks.quality.plan import build_plan
 from checks.quality.rules import QualityPlan
+from checks.sources.dialects import spill_folder
 from checks.sources.settings import SqlSourceConfig
 from checks.sources.sql import SqlSource
 from monitor.app.cli import main
@@ -482,8 +483,8 @@ def test_a_memory_setting_is_refused_on_another_database(
 
 def test_memory_limit_bounds_duckdb_which_spills_to_a_folder_of_demons_own(tmp_path: Path, duck: str) -> None:
     """A DuckDB source's `memory_limit` reaches its connections; a grouping of 1.5M keys, far past 32MB,
-    spills (else DuckDB fails for want of memory) to demon's folder for it, not beside the database, and
-    that folder is gone once the check is done."""
+    spills (else DuckDB fails for want of memory) to a private folder of demon's, not beside the database,
+    which holds nothing once the check is done."""
     execute(duck, ["CREATE TABLE ids AS SELECT range % 1500000 AS id FROM range(1600000)"])
     write_module(tmp_path, "ids_schema", """
         import pandera.pandas as pa
@@ -499,7 +500,25 @@ def test_memory_limit_bounds_duckdb_which_spills_to_a_folder_of_demons_own(tmp_p
     assert failing(checked) == {("id", "field_uniqueness"): 200_000} and checked["outcome"] == "fail"
     assert setting["outcome"] == "pass" and setting["value"] == 2
     assert [found.name for found in tmp_path.glob("warehouse*")] == ["warehouse.duckdb"]
-    assert not list(Path(tempfile.gettempdir()).glob(f"demon-duckdb-{os.getpid()}-*"))
+    folder = Path(spill_folder(str(tmp_path / "warehouse.duckdb")))  # the one the check used, made then
+    assert folder.parent == Path(tempfile.gettempdir()) and folder.stat().st_mode & 0o777 == 0o700
+    assert not list(folder.iterdir())
+
+
+@pytest.mark.parametrize(("url", "refused"), [
+    ("duckdb:///md:analytics", "'memory_limit' applies to local DuckDB databases, not MotherDuck"),
+    ("duckdb:///warehouse.duckdb?memory_limit=1GB",
+     "set memory_limit as a key of the source, not in its URL"),
+    ("duckdb:///warehouse.duckdb?temp_directory=/tmp/x",
+     "set memory_limit as a key of the source, not in its URL"),
+])
+def test_duckdb_memory_is_the_source_key_of_a_local_database(tmp_path: Path, url: str, refused: str) -> None:
+    """A URL's memory_limit or temp_directory would spill beside the database; MotherDuck ignores a limit."""
+    extra = "    memory_limit: 64MB\n" if "?" not in url else ""
+    path = config(tmp_path, url, "ids", {"volume": {"min": 1}}, source_extra=extra)
+    result = CliRunner().invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 2 and "demon.yml:3: sources.warehouse" in result.output, result.output
+    assert refused in result.output
 
 
 def test_pii_columns_are_hidden_whatever_their_case_in_the_schema(tmp_path: Path, duck: str) -> None:
@@ -1227,3 +1246,23 @@ def test_an_invalid_where_errors_the_check_without_running_a_grouping(
     assert result["outcome"] == "error" and code == 3
     assert result["message"].startswith("the dataset's where is not valid: ")
     assert not [statement for statement in ran[2:] if "GROUP BY" in statement]  # metadata, fused, where probe
+
+
+def test_two_schemas_spelling_a_unique_column_otherwise_share_a_statement(tmp_path: Path, duck: str) -> None:
+    """Two quality checks with the same uniqueness on a column, spelt `id` by one schema and `ID` by the
+    other: two rules of the fused statement, each its own grouping (two CTEs of one name are no statement)."""
+    execute(duck, ["CREATE TABLE ids (id INTEGER)", "INSERT INTO ids VALUES (1), (2), (2)"])
+    for name, column in (("lower", "id"), ("upper", "ID")):
+        write_module(tmp_path, name, f"""
+            import pandera.pandas as pa
+
+            IDS = pa.DataFrameSchema({{"{column}": pa.Column(int, unique=True)}})
+        """)
+    checks = quality("lower:IDS", name="lower"), quality("upper:IDS", name="upper")
+    path = config(tmp_path, duck, "ids", *checks)
+    _, document = check_json(path)
+    lower, upper = document["results"]
+    assert failing(lower) == {("id", "field_uniqueness"): 2}
+    assert failing(upper) == {("ID", "field_uniqueness"): 2}
+    assert lower["statements"][0] == upper["statements"][0]
+    assert lower["statements"][0].count("AS MATERIALIZED") == 2

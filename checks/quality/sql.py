@@ -9,7 +9,6 @@ expressions, string length, collation, NaN) is a `Flavor`, looked up by SQLAlche
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -275,12 +274,11 @@ def _duplicate_keys(rule: Rule, scan: Scan) -> tuple[list[ColumnElement[Any]], s
     return keys, grouped.group_by(*keys).having(sa.func.count() > 1)
 
 
-def grouped_counts(rule: Rule, scan: Scan) -> list[ColumnElement[Any]]:
-    """`duplicates` as parts of the fused statement (scalar subqueries): the failing rows and, for one column,
-    the least duplicated value. Both read one grouping, a materialised CTE named after the rule: two checks
-    asking for the same rule share one part, and two rules never share a name."""
-    digest = hashlib.sha256(repr((rule.check, rule.columns)).encode()).hexdigest()[:8]
-    found = duplicates(rule, scan).cte(f"demon_dup_{digest}").prefix_with("MATERIALIZED")
+def grouped_counts(rule: Rule, scan: Scan, name: str) -> list[ColumnElement[Any]]:
+    """`duplicates` as parts of the fused statement (scalar subqueries, scoped by the dataset's `where` as
+    the grouping is): the failing rows and, for one column, the least duplicated value. Both read one
+    grouping, a materialised CTE called `name`, which no other part of the statement may take."""
+    found = duplicates(rule, scan).cte(name).prefix_with("MATERIALIZED")
     return [sa.select(column).scalar_subquery() for column in found.c]
 
 

@@ -6,10 +6,11 @@ The SQL source itself is dialect-neutral; every difference between databases liv
 
 from __future__ import annotations
 
-import hashlib
+import atexit
 import math
 import os
 import select
+import shutil
 import socket
 import tempfile
 import threading
@@ -200,20 +201,33 @@ def _duckdb_read_only(url: URL) -> tuple[URL, dict[str, Any]]:
 
 def _duckdb_sandbox(url: URL, read_files: bool, memory_limit: str | None) -> dict[str, Any]:
     """DuckDB confined to its own database: no other files (read_csv, COPY ... TO, ATTACH), no extensions
-    installed or loaded on the fly (INSTALL downloads), and none of that turned back on by a SET.
-
-    With `memory_limit` it spills past it to a folder of its own, this process's for this database, which
-    DuckDB creates and removes: not its default beside the database (demon writes nothing where it watches),
-    nor a shared one (a DuckDB closing deletes every `duckdb_temp_*` file of a folder it did not create).
+    installed or loaded on the fly (INSTALL downloads), and none of that turned back on by a SET; with
+    `memory_limit`, spilling past it to `spill_folder`, not DuckDB's default beside the database (demon writes
+    nothing where it watches).
     """
     config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     if not read_files:
         config["enable_external_access"] = False
-    if memory_limit:
-        digest = hashlib.sha256(str(url.database).encode()).hexdigest()[:12]
-        spill = Path(tempfile.gettempdir()) / f"demon-duckdb-{os.getpid()}-{digest}"
-        config.update(memory_limit=memory_limit, temp_directory=str(spill))
+    if memory_limit:  # after enable_external_access: DuckDB refuses a temp_directory set before it
+        config.update(memory_limit=memory_limit, temp_directory=spill_folder(str(url.database)))
     return {"config": {**config, "lock_configuration": True}}
+
+
+_spill_folders: dict[str, str] = {}
+_spill_lock = threading.Lock()
+
+
+def spill_folder(database: str) -> str:
+    """This process's folder for what DuckDB spills of `database`, made on first use and removed at exit.
+
+    Private (mkdtemp: mode 0700, a name nobody guesses or takes first: spilled pages are table data) and the
+    process's own: a DuckDB closing deletes every `duckdb_temp_*` file of its folder, another's included.
+    """
+    with _spill_lock:
+        if database not in _spill_folders:
+            folder = _spill_folders[database] = tempfile.mkdtemp(prefix="demon-duckdb-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        return _spill_folders[database]
 
 
 def _sqlite_read_only(url: URL) -> tuple[URL, dict[str, Any]]:

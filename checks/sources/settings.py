@@ -53,12 +53,19 @@ class SqlSourceConfig(SourceConfig):
         for key, wanted in _MEMORY_SETTINGS.items():
             if getattr(self, key) is not None and backend != wanted:
                 raise ValueError(f"{key!r} applies to {_TITLES[wanted]} sources only, not {backend}")
+        database, _, query = self.url.partition("///")[2].partition("?")
+        if backend == "duckdb" and any(key in _DUCKDB_SPILL for key in re.findall(r"([^&=]+)=", query)):
+            # DuckDB would spill beside the database it reads (demon writes nothing there)
+            raise ValueError("set memory_limit as a key of the source, not in its URL")
+        if self.memory_limit is not None and database.startswith(("md:", "motherduck:")):
+            raise ValueError("'memory_limit' applies to local DuckDB databases, not MotherDuck")
         return self
 
 
 # A memory setting is a database's own, by its name: `work_mem` PostgreSQL's, `memory_limit` DuckDB's.
 _MEMORY_SETTINGS = {"work_mem": "postgresql", "memory_limit": "duckdb"}
 _TITLES = {"postgresql": "PostgreSQL", "duckdb": "DuckDB"}
+_DUCKDB_SPILL = {"memory_limit", "temp_directory", "max_temp_directory_size"}
 
 
 LAKE_CONCURRENCY = "datasets listed, and files read, at once"

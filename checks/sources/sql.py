@@ -785,7 +785,9 @@ class SqlSource:
         return [(str(schema), str(table)) for schema, table in rows]
 
 
-Part = ColumnElement[Any]  # an aggregate over the dataset's rows, or a metric statement (a scalar subquery)
+# An aggregate over the dataset's rows, or a scalar subquery: a metric statement (naming its own tables) or a
+# quality rule's grouping (scoped by the dataset's `where` within).
+Part = ColumnElement[Any]
 
 
 def _metric(sql: str) -> sa.ScalarSelect[Any]:
@@ -796,10 +798,10 @@ def _metric(sql: str) -> sa.ScalarSelect[Any]:
 def fused_statement(table: Table | None, where: str | None, parts: Sequence[Part]) -> sa.Select[Any]:
     """One statement answering every part, `demon_p<i>` the i-th; identifiers quoted by SQLAlchemy.
 
-    Aggregates read `"schema"."table" WHERE <where>`. Metric statements (scalar subqueries) name their
-    own tables and ignore `where`: alone they need no FROM; beside aggregates they select from those
-    aggregates' derived table, so an unqualified name in a metric can never bind to a column of the
-    dataset's table (a correlated subquery), only fail:
+    Aggregates read `"schema"."table" WHERE <where>`. Scalar subqueries (metric statements, naming their own
+    tables and ignoring `where`; quality groupings, scoped within) read their own FROM: alone they need no
+    other; beside aggregates they select from those aggregates' derived table, so an unqualified name in a
+    metric can never bind to a column of the dataset's table (a correlated subquery), only fail:
     `SELECT demon_agg.demon_p0, (<metric>) AS demon_p1 FROM (SELECT count(*) AS demon_p0 FROM t) demon_agg`.
     """
     labels = [f"demon_p{index}" for index in range(len(parts))]

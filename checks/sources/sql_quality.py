@@ -10,6 +10,7 @@ of its rows, and one more reads a sample for the rules SQL cannot express, which
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,13 @@ class DuplicatedKey(Probe[Any]):
         return f"a duplicated value of {self.rule.describe()}"
 
 
+def _grouping_name(rule: Rule) -> str:
+    """The CTE grouping a uniqueness rule's keys, named after the rule as its probes know it: checks asking
+    for the same rule share its parts (and one CTE); two rules, even on the same columns spelt otherwise by
+    two schemas, never share a name (two CTEs of one name are no statement)."""
+    return f"demon_dup_{hashlib.sha256(repr(rule).encode()).hexdigest()[:12]}"
+
+
 class QualityQuery:
     """One quality probe on one table: its counts, then its samples."""
 
@@ -84,13 +92,14 @@ class QualityQuery:
         return f"schema {self.plan.ref}: {missing}"
 
     def aggregates(self) -> dict[Probe[Any], Part]:
-        """The counts this probe adds to the fused statement: the rows in scope, and each row rule's."""
+        """The parts this probe adds to the fused statement: the rows in scope, each row rule's failing rows
+        and, where the statement groups a one-column uniqueness rule's keys, a duplicated value."""
         counts: dict[Probe[Any], Part] = {RowCount(): sa.func.count()}
         for rule in self._rules:
             if rule.check in SHAPE_CHECKS:
                 continue
             if self._grouped(rule):
-                parts = grouped_counts(self._real(rule), self._scan)
+                parts = grouped_counts(self._real(rule), self._scan, _grouping_name(rule))
                 counts.update(zip((RuleCount(rule), DuplicatedKey(rule)), parts, strict=False))
             else:
                 counts[RuleCount(rule)] = failing_count(self._real(rule), self._scan)
