@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.bare import Sent, bare
+from bench.bench_startup import statements_of
 from bench.common import run_demon
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,8 +219,11 @@ def bench_engine(name: str, url: str, directory: Path, args: argparse.Namespace,
               + "; ".join(" ".join(s.split())[:40] for s in seen))
         print(f"  temporary bytes spilled by the run: {(spilled_bytes(url) - spilled) / 2**20:.0f} MiB")
     floor_sql = FLOOR[name].format(statuses=", ".join(f"'{s}'" for s in STATUSES), email=EMAIL)
+    # The bare process runs the statements as a person would paste them, values inline (demon's report shows
+    # them so): a value left bound (an `isin` list) makes DuckDB's client import pandas to convert it.
+    typed = [(statement, None) for statement in statements_of(DEMON, config)]
     arguments = directory / f"{name}-bare.pickle"
-    arguments.write_bytes(pickle.dumps((url, work, args.memory_limit)))
+    arguments.write_bytes(pickle.dumps((url, typed, args.memory_limit)))
     runs: dict[str, Callable[[], Any]] = {
         "demon": lambda: passed(config),
         "bare": lambda: bare(url, work, args.memory_limit),

@@ -2,8 +2,8 @@
 `demon demo`, beside two floors measured in the same run (ratios hold on a noisy machine; seconds do not):
 
 - the bare interpreter, `python -c pass`;
-- the bare statement process: a fresh interpreter that imports duckdb, opens the same database file read-only
-  and runs the very statements `demon check` ran (as its JSON report lists them), then exits.
+- the bare statement process (`bench/bare.py`): a fresh interpreter that imports duckdb, opens the same
+  database file read-only and runs the very statements `demon check` ran (as its JSON report lists them).
 
 `demon check` minus the bare statement process is what demon itself costs per run: reading the config, its
 imports, judging, the state store and the report (issue 20's goal: at most 0.35 s).
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import platform
 import statistics
 import subprocess
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]  # where `python -m bench.bare` is found
 # The SQL-only config: two DuckDB tables, freshness, volume, schema and metric checks.
 SQL_CONFIG = """\
 version: 1
@@ -67,14 +69,6 @@ def build_sql_config(directory: Path) -> Path:
     config = directory / "demon.yml"
     config.write_text(SQL_CONFIG)
     return config
-
-
-BARE_STATEMENTS = """\
-import sys, duckdb
-with duckdb.connect(sys.argv[1], read_only=True) as conn:
-    for statement in sys.argv[2:]:
-        conn.execute(statement).fetchall()
-"""
 
 
 def statements_of(demon: str, config: Path) -> list[str]:
@@ -127,11 +121,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = build_sql_config(Path(tmp))
         statements = statements_of(demon, config)
-        database = str(config.parent / "warehouse.duckdb")
+        arguments = config.parent / "bare.pickle"  # bench/bare.py's: the database and the statements
+        arguments.write_bytes(pickle.dumps((f"duckdb:///{config.parent / 'warehouse.duckdb'}",
+                                            [(statement, None) for statement in statements])))
         runs = {
             "python -c pass": ([sys.executable, "-c", "pass"], None),
             f"bare statement process ({len(statements)} statements)": (
-                [sys.executable, "-c", BARE_STATEMENTS, database, *statements], None),
+                [sys.executable, "-m", "bench.bare", str(arguments)], REPO),
             "demon --help": ([demon, "--help"], None),
             "demon --version": ([demon, "--version"], None),
             "demon check (SQL-only, DuckDB, 7 checks)": ([demon, "check", "-c", str(config), "-f", "json"],
