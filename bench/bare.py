@@ -37,5 +37,10 @@ def bare(url: str, statements: Sent, memory_limit: str | None = None) -> None:
             cursor.fetchall()
 
 
+def main(arguments: str) -> None:
+    """`bare` with the arguments pickled in the file `arguments`."""
+    bare(*pickle.loads(Path(arguments).read_bytes()))
+
+
 if __name__ == "__main__":
-    bare(*pickle.loads(Path(sys.argv[1]).read_bytes()))
+    main(sys.argv[1])

@@ -132,6 +132,13 @@ def write_config(directory: Path, name: str, url: str, metrics: str, memory: dic
     return path
 
 
+# The bare process after importing what any tool on SQLAlchemy, pydantic and a Pandera schema imports: the
+# floor of `demon check` short of dropping those libraries.
+LIBRARIES = (
+    "import click, yaml, pydantic, sqlalchemy, sqlalchemy.dialects.sqlite, {dialect}, pandera.pandas;"
+    "import sys; from bench.bare import main; main(sys.argv[1])"
+)
+DIALECTS = {"duckdb": "duckdb_sqlalchemy", "postgresql": "sqlalchemy.dialects.postgresql.psycopg"}
 LOGGED = re.compile(r"LOG:  (?:statement|execute [^:]*): (.*)")  # simple and extended protocol
 
 
@@ -230,6 +237,8 @@ def bench_engine(name: str, url: str, directory: Path, args: argparse.Namespace,
         "floor": lambda: bare(url, [(floor_sql, None)], args.memory_limit),
         "demon process": lambda: process([DEMON, "check", "-c", str(config), "-f", "json"]),
         "bare process": lambda: process([sys.executable, "-m", "bench.bare", str(arguments)]),
+        "libraries process": lambda: process(
+            [sys.executable, "-c", LIBRARIES.format(dialect=DIALECTS[name]), str(arguments)]),
     }
     samples: dict[str, list[float]] = {key: [] for key in runs}
     for index in range(args.rounds):
@@ -250,6 +259,10 @@ def bench_engine(name: str, url: str, directory: Path, args: argparse.Namespace,
     print(f"  `demon check` as a process: {figures(whole)}; the bare process: {figures(floor_process)}; "
           f"demon - bare: {more:+.2f}s (median; goal at most +0.35s), {min(whole) - min(floor_process):+.2f}s"
           " (best)")
+    libraries = statistics.median(samples["libraries process"]) - statistics.median(floor_process)
+    print(f"  the bare process importing demon's libraries first (SQLAlchemy and the dialect, pydantic, "
+          f"PyYAML, click, Pandera for the schema): {libraries:+.2f}s over bare (median); demon's own share "
+          f"{more - libraries:+.2f}s")
     print(f"  peak RSS of one `demon check` of it in a fresh interpreter: {peak_rss_mib(config):.0f} MiB")
 
 
