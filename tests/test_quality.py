@@ -463,22 +463,28 @@ def test_work_mem_is_set_for_the_statements_reading_rows(
     assert not any("pg_catalog" in statement for statement in after)
 
 
+def line_of(path: Path, text: str) -> int:
+    return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
 @pytest.mark.parametrize(("key", "url", "refused"), [
-    ("work_mem", "duckdb:///warehouse.duckdb", "'work_mem' applies to PostgreSQL sources only, not duckdb"),
-    ("memory_limit", "postgresql://demon@127.0.0.1:1/db",
-     "'memory_limit' applies to DuckDB sources only, not postgresql"),
+    ("work_mem", "duckdb:///warehouse.duckdb", "applies to PostgreSQL sources only, not duckdb"),
+    ("memory_limit", "postgresql://demon@127.0.0.1:1/db", "applies to DuckDB sources only, not postgresql"),
+    ("memory_limit", "duckdb:///MD:analytics", "applies to local DuckDB databases, not MotherDuck"),
 ])
 def test_a_memory_setting_is_refused_on_another_database(
     tmp_path: Path, key: str, url: str, refused: str
 ) -> None:
-    path = config(tmp_path, url, "ids", {"volume": {"min": 1}}, source_extra=f"    {key}: 64MB\n")
-    result = CliRunner().invoke(main, ["validate", "-c", str(path)])
-    assert result.exit_code == 2
-    assert "demon.yml:3: sources.warehouse" in result.output and refused in result.output
-    path = config(tmp_path, url, "ids", {"volume": {"min": 1}}, source_extra=f"    {key}: lots\n")
-    result = CliRunner().invoke(main, ["validate", "-c", str(path)])
-    assert result.exit_code == 2
-    assert f"sources.warehouse.{key}: expected a memory size like 256MB" in result.output
+    """Named at its own line and key; a size without its unit or in another unit says what to write."""
+    for value, problem in (("64MB", refused),
+                           ("lots", "expected a memory size like 256MB (kB, MB, GB or TB), got 'lots'"),
+                           ("1GiB", "expected a memory size like 256MB (kB, MB, GB or TB), got '1GiB'"),
+                           ("128", "got 128: add a unit, as in 128MB")):
+        path = config(tmp_path, url, "ids", {"volume": {"min": 1}}, source_extra=f"    {key}: {value}\n")
+        result = CliRunner().invoke(main, ["validate", "-c", str(path)])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert f"demon.yml:{line_of(path, key)}: sources.warehouse.{key}: " in result.output, result.output
+        assert problem in result.output
 
 
 def test_memory_limit_bounds_duckdb_which_spills_to_a_folder_of_demons_own(tmp_path: Path, duck: str) -> None:
@@ -505,20 +511,15 @@ def test_memory_limit_bounds_duckdb_which_spills_to_a_folder_of_demons_own(tmp_p
     assert not list(folder.iterdir())
 
 
-@pytest.mark.parametrize(("url", "refused"), [
-    ("duckdb:///md:analytics", "'memory_limit' applies to local DuckDB databases, not MotherDuck"),
-    ("duckdb:///warehouse.duckdb?memory_limit=1GB",
-     "set memory_limit as a key of the source, not in its URL"),
-    ("duckdb:///warehouse.duckdb?temp_directory=/tmp/x",
-     "set memory_limit as a key of the source, not in its URL"),
-])
-def test_duckdb_memory_is_the_source_key_of_a_local_database(tmp_path: Path, url: str, refused: str) -> None:
-    """A URL's memory_limit or temp_directory would spill beside the database; MotherDuck ignores a limit."""
-    extra = "    memory_limit: 64MB\n" if "?" not in url else ""
-    path = config(tmp_path, url, "ids", {"volume": {"min": 1}}, source_extra=extra)
+@pytest.mark.parametrize("query", ["memory_limit=1GB", "MAX_MEMORY=1GB", "temp_directory=/tmp/x",
+                                   "threads=2&Max_Temp_Directory_Size=1GB"])
+def test_a_duckdb_url_may_not_say_where_or_when_to_spill(tmp_path: Path, query: str) -> None:
+    """DuckDB told its memory or temporary folder by the URL would spill beside the database it reads."""
+    path = config(tmp_path, f"duckdb:///warehouse.duckdb?{query}", "ids", {"volume": {"min": 1}})
     result = CliRunner().invoke(main, ["validate", "-c", str(path)])
-    assert result.exit_code == 2 and "demon.yml:3: sources.warehouse" in result.output, result.output
-    assert refused in result.output
+    assert result.exit_code == 2
+    assert f"demon.yml:{line_of(path, 'url:')}: sources.warehouse.url: " in result.output, result.output
+    assert "in a DuckDB URL: give the source memory_limit instead" in result.output
 
 
 def test_pii_columns_are_hidden_whatever_their_case_in_the_schema(tmp_path: Path, duck: str) -> None:
@@ -1266,3 +1267,13 @@ def test_two_schemas_spelling_a_unique_column_otherwise_share_a_statement(tmp_pa
     assert failing(upper) == {("ID", "field_uniqueness"): 2}
     assert lower["statements"][0] == upper["statements"][0]
     assert lower["statements"][0].count("AS MATERIALIZED") == 2
+
+
+def test_duckdb_spills_to_demons_folder_without_a_memory_limit_too(tmp_path: Path, duck: str) -> None:
+    """Past DuckDB's own limit (80% of RAM) it would spill beside the database: to demon's folder instead."""
+    execute(duck, ["CREATE TABLE ids AS SELECT range AS id FROM range(10)"])
+    ours = ("SELECT count(*) FROM duckdb_settings() WHERE name = 'temp_directory'"
+            f" AND value = '{spill_folder(str(tmp_path / 'warehouse.duckdb'))}'")
+    path = config(tmp_path, duck, "ids", {"metric": {"name": "spill", "sql": ours, "min": 1}})
+    _, document = check_json(path)
+    assert only(document)["value"] == 1 and only(document)["outcome"] == "pass"

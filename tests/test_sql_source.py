@@ -27,6 +27,7 @@ from checks.sources.dialects import (
     error_codes,
     interrupt,
     profile_for,
+    spill_folder,
 )
 from checks.sources.settings import SqlSourceConfig
 from checks.sources.sql import SqlSource, Table, fused_statement, user_sql
@@ -852,13 +853,16 @@ def test_resolve_and_open_options(url: str, database: str | None, connect_args: 
     profile = profile_for(sa.make_url(url).get_backend_name())
     opened, args = profile.open_options(profile.resolve(sa.make_url(url), Path("/base")), 1.5, 9.5)
     assert opened.database == database
+    if "config" in connect_args:  # a local DuckDB spills to demon's folder for it, never beside the database
+        spilled = {"temp_directory": spill_folder(str(database))}
+        connect_args = {**connect_args, "config": {**connect_args["config"], **spilled}}
     assert args == connect_args
 
 
 def test_a_duckdb_source_that_reads_files_keeps_the_rest_of_its_sandbox() -> None:
     profile = profile_for("duckdb")
     _, args = profile.open_options(sa.make_url("duckdb:////w.duckdb"), 1.5, 9.5, read_files=True)
-    sandbox = dict(DUCKDB_SANDBOX["config"])
+    sandbox = {**DUCKDB_SANDBOX["config"], "temp_directory": spill_folder("/w.duckdb")}
     del sandbox["enable_external_access"]
     assert args == {"read_only": True, "config": sandbox}
 

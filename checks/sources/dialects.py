@@ -201,15 +201,17 @@ def _duckdb_read_only(url: URL) -> tuple[URL, dict[str, Any]]:
 
 def _duckdb_sandbox(url: URL, read_files: bool, memory_limit: str | None) -> dict[str, Any]:
     """DuckDB confined to its own database: no other files (read_csv, COPY ... TO, ATTACH), no extensions
-    installed or loaded on the fly (INSTALL downloads), and none of that turned back on by a SET; with
-    `memory_limit`, spilling past it to `spill_folder`, not DuckDB's default beside the database (demon writes
-    nothing where it watches).
+    installed or loaded on the fly (INSTALL downloads), and none of that turned back on by a SET; its memory
+    bounded by `memory_limit`, if given, past which (or past DuckDB's own, 80% of RAM) it spills to
+    `spill_folder`, not to its default beside the database (demon writes nothing where it watches).
     """
     config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     if not read_files:
         config["enable_external_access"] = False
-    if memory_limit:  # after enable_external_access: DuckDB refuses a temp_directory set before it
-        config.update(memory_limit=memory_limit, temp_directory=spill_folder(str(url.database)))
+    # after enable_external_access: DuckDB refuses a temp_directory set before it
+    config["temp_directory"] = spill_folder(str(url.database))
+    if memory_limit:
+        config["memory_limit"] = memory_limit
     return {"config": {**config, "lock_configuration": True}}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from monitor.core.config.models import SourceConfig
 from monitor.core.config.types import Duration, OptionalText
@@ -15,13 +15,16 @@ _MEMORY = re.compile(r"^[1-9][0-9]*(kB|MB|GB|TB)$")
 MEMORY_HINT = "a memory size like 256MB (kB, MB, GB or TB)"
 
 
-def parse_memory(value: str) -> str:
-    if not _MEMORY.match(value):
+def parse_memory(value: object) -> str:
+    """A memory size as PostgreSQL and DuckDB both read it: a whole number and a unit (1MB = 1,000 kB)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"expected {MEMORY_HINT}, got {value}: add a unit, as in {value}MB")
+    if not isinstance(value, str) or not _MEMORY.match(value):
         raise ValueError(f"expected {MEMORY_HINT}, got {value!r}")
     return value
 
 
-Memory = Annotated[str, AfterValidator(parse_memory)]
+Memory = Annotated[str, BeforeValidator(parse_memory)]
 
 
 class SqlSourceConfig(SourceConfig):
@@ -47,25 +50,41 @@ class SqlSourceConfig(SourceConfig):
         "unset",
     )
 
-    @model_validator(mode="after")
-    def _memory_on_its_database(self) -> SqlSourceConfig:
-        backend = self.url.split(":", 1)[0].split("+", 1)[0]
-        for key, wanted in _MEMORY_SETTINGS.items():
-            if getattr(self, key) is not None and backend != wanted:
-                raise ValueError(f"{key!r} applies to {_TITLES[wanted]} sources only, not {backend}")
-        database, _, query = self.url.partition("///")[2].partition("?")
-        if backend == "duckdb" and any(key in _DUCKDB_SPILL for key in re.findall(r"([^&=]+)=", query)):
-            # DuckDB would spill beside the database it reads (demon writes nothing there)
-            raise ValueError("set memory_limit as a key of the source, not in its URL")
-        if self.memory_limit is not None and database.startswith(("md:", "motherduck:")):
-            raise ValueError("'memory_limit' applies to local DuckDB databases, not MotherDuck")
-        return self
+    @field_validator("url")
+    @classmethod
+    def _no_spill_settings_in_a_duckdb_url(cls, url: str) -> str:
+        """DuckDB given its memory or temporary folder by the URL would spill beside the database it reads."""
+        if _backend(url) == "duckdb":
+            given = sorted({key.lower() for key in re.findall(r"([^?&=]+)=", url.partition("?")[2])}
+                           & _DUCKDB_SPILL)
+            if given:
+                raise ValueError(f"{given[0]} in a DuckDB URL: give the source memory_limit instead (demon "
+                                 "spills to a folder of its own, never beside the database)")
+        return url
+
+    @field_validator("work_mem", "memory_limit")
+    @classmethod
+    def _on_its_database(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Each memory setting is one database's own, by its name: `work_mem` PostgreSQL's, `memory_limit`
+        that of a local DuckDB database (MotherDuck ignores it)."""
+        url = info.data.get("url")
+        if value is None or not isinstance(url, str) or info.field_name is None:
+            return value
+        backend, wanted = _backend(url), _MEMORY_SETTINGS[info.field_name]
+        if backend != wanted:
+            raise ValueError(f"applies to {_TITLES[wanted]} sources only, not {backend}")
+        if backend == "duckdb" and url.partition("///")[2].lower().startswith(("md:", "motherduck:")):
+            raise ValueError("applies to local DuckDB databases, not MotherDuck")
+        return value
 
 
-# A memory setting is a database's own, by its name: `work_mem` PostgreSQL's, `memory_limit` DuckDB's.
+def _backend(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
 _MEMORY_SETTINGS = {"work_mem": "postgresql", "memory_limit": "duckdb"}
 _TITLES = {"postgresql": "PostgreSQL", "duckdb": "DuckDB"}
-_DUCKDB_SPILL = {"memory_limit", "temp_directory", "max_temp_directory_size"}
+_DUCKDB_SPILL = {"memory_limit", "max_memory", "temp_directory", "max_temp_directory_size"}
 
 
 LAKE_CONCURRENCY = "datasets listed, and files read, at once"
