@@ -1277,3 +1277,21 @@ def test_duckdb_spills_to_demons_folder_without_a_memory_limit_too(tmp_path: Pat
     path = config(tmp_path, duck, "ids", {"metric": {"name": "spill", "sql": ours, "min": 1}})
     _, document = check_json(path)
     assert only(document)["value"] == 1 and only(document)["outcome"] == "pass"
+
+
+@pytest.mark.parametrize(("limit", "start"), [
+    ("1kB", "cannot connect to source warehouse"), ("4MB", "Out of Memory Error"),
+])
+def test_a_statement_past_the_memory_limit_says_what_to_raise(
+    tmp_path: Path, duck: str, limit: str, start: str
+) -> None:
+    """DuckDB out of the memory the source allows (too little to open the file, or to count distinct keys):
+    the check's error says which setting to raise."""
+    execute(duck, ["CREATE TABLE ids AS SELECT range % 400000 AS id FROM range(500000)"])
+    metric = {"metric": {"name": "dups", "expression": "count(id) - count(DISTINCT id)", "max": 0}}
+    path = config(tmp_path, duck, "ids", metric, source_extra=f"    memory_limit: {limit}\n")
+    code, document = check_json(path)
+    result = only(document)
+    assert result["outcome"] == "error" and code == 3
+    assert result["message"].startswith(start) and "Out of Memory Error" in result["message"]
+    assert result["message"].endswith("(raise the source's memory_limit)")

@@ -268,11 +268,18 @@ class DialectProfile:
     epoch_seconds: EpochSeconds | None = None  # for rows per UTC hour or day; None: the dialect cannot bucket
     inline_values: bool = False  # send simple bound values as literals (see `inline_values`)
     work_mem_sql: str | None = None  # sets the memory of one transaction's sorts and hashes, given {size}
+    out_of_memory: str | None = None  # in the driver's message when a statement outgrew the source's memory
 
     def transaction_setup(self, timeout: float) -> list[str]:
         """Statements that make a transaction read-only and bound its statements to `timeout` seconds."""
         timeout_sql = self.timeout_sql.format(**_time_limits(timeout)) if self.timeout_sql else None
         return [sql for sql in (self.read_only_sql, timeout_sql) if sql]
+
+    def explained(self, message: str) -> str:
+        """A driver's one-line message, with what to do about it where that is the source's to change."""
+        if self.out_of_memory and self.out_of_memory in message:
+            return f"{message} (raise the source's memory_limit)"
+        return message
 
     def memory_setup(self, work_mem: str | None) -> list[str]:
         """Statements giving a transaction's sorts and hashes `work_mem` (`256MB`, validated), if any."""
@@ -363,7 +370,7 @@ PROFILES: dict[str, DialectProfile] = {
     "duckdb": DialectProfile(
         client_stop=interrupt, file_database=True, remote_prefixes=("md:", "motherduck:"),
         open_read_only=_duckdb_read_only, sandbox=_duckdb_sandbox, epoch_seconds=extract_epoch,
-        inline_values=True,
+        inline_values=True, out_of_memory="Out of Memory Error",
     ),
     "sqlite": DialectProfile(
         client_stop=interrupt, columns_sql=None, tables_sql=None, file_database=True,

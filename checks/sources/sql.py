@@ -359,7 +359,8 @@ class SqlSource:
             return self._engine.connect()
         except Exception as error:
             raise _StatementFailed(
-                f"cannot connect to source {self.name} ({self._label}): {connect_reason(error)}",
+                f"cannot connect to source {self.name} ({self._label}): "
+                + self._profile.explained(connect_reason(error)),
                 reason=Reason.UNREACHABLE,
             ) from error
 
@@ -409,7 +410,8 @@ class SqlSource:
             lost = f"lost the connection to source {self.name}: {why}"
             return _StatementFailed(lost, final=True, reason=Reason.UNREACHABLE)
         denied = DENIED_CODES & error_codes(driver_error)
-        return _StatementFailed(first_line(error), reason=Reason.DENIED if denied else Reason.STATEMENT)
+        message = self._profile.explained(first_line(error))
+        return _StatementFailed(message, reason=Reason.DENIED if denied else Reason.STATEMENT)
 
     @contextmanager
     def _running(self, deadline: Deadline) -> Iterator[None]:
