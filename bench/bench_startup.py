@@ -43,6 +43,7 @@ datasets:
   order_lines:
     source: warehouse
     table: sales.order_lines
+    where: quantity > 0
     checks:
       - freshness: {column: loaded_at, warn_after: 2h, fail_after: 6h}
       - volume: {min: 1000}

@@ -12,12 +12,12 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from bench.bench_startup import build_sql_config
 from checks.sources.dialects import inline_values
 
 # Runs `demon <argv>` as the console script does, then (atexit) writes what was imported to $DEMON_MODULES.
@@ -46,29 +46,6 @@ NOT_FOR_SQL = {"pandas", "pandera", "pyarrow", "numpy", "boto3", "botocore", "pr
 # `demon --help` needs click only: no config, no source, no store.
 NOT_FOR_HELP = NOT_FOR_SQL | {"sqlalchemy", "duckdb", "duckdb_sqlalchemy", "pydantic", "pydantic_core",
                               "yaml", "checks", "alerting"}
-SQL_CONFIG = """\
-version: 1
-sources:
-  warehouse: {kind: sql, url: 'duckdb:///warehouse.duckdb'}
-datasets:
-  orders:
-    source: warehouse
-    table: sales.orders
-    checks:
-      - freshness: {column: loaded_at, fail_after: 1d}
-      - volume: {min: 1, max_drop: 50%}
-      - metric: {name: late, sql: "SELECT count(*) FROM sales.orders WHERE shipped < ordered", max: 0}
-      - schema: {columns: {id: integer, ordered: date, shipped: date}}
-  lines:
-    source: warehouse
-    table: sales.lines
-    where: quantity > 0
-    checks:
-      - freshness: {column: loaded_at, fail_after: 1d}
-      - volume: {min: 1}
-      - schema: {on_drift: warn}
-state: {url: 'sqlite:///state.db'}
-"""
 
 
 def imported(
@@ -88,15 +65,8 @@ def packages(modules: set[str]) -> set[str]:
 
 @pytest.fixture
 def sql_only(tmp_path: Path) -> Path:
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
-        conn.execute("CREATE SCHEMA sales")
-        conn.execute("CREATE TABLE sales.orders AS SELECT range AS id, DATE '2026-01-01' AS ordered,"
-                     " DATE '2026-01-02' AS shipped, now() AS loaded_at FROM range(50)")
-        conn.execute("CREATE TABLE sales.lines AS SELECT range AS id, 1 + range % 3 AS quantity,"
-                     " now() AS loaded_at FROM range(200)")
-    config = tmp_path / "demon.yml"
-    config.write_text(SQL_CONFIG)
-    return config
+    """The SQL-only config `bench_startup` times: what a check of it loads is pinned here."""
+    return build_sql_config(tmp_path)
 
 
 def test_check_on_a_sql_only_config_imports_no_data_frame_or_lake_library(sql_only: Path) -> None:
